@@ -1,0 +1,35 @@
+"""The GitOps bump engine: find image references in a GitOps tree and rewrite only their bytes.
+
+Public API (used by the CLI, delivery, promote and rollback):
+
+- ``Target``: one image to set (repository, tag, optional digest, optional explicit Helm key paths).
+- ``plan_bump(root, targets, paths)`` -> ``BumpPlan``: pure; reads files, writes nothing.
+- ``apply_plan(plan)``: writes every planned file or none.
+- ``find_images(root, paths)`` -> the image references deployed under ``paths`` (for promote).
+"""
+
+from __future__ import annotations
+
+from dify_action.bump.engine import (
+    BumpPlan,
+    Change,
+    FileEdit,
+    FoundImage,
+    Skipped,
+    Target,
+    apply_plan,
+    find_images,
+    plan_bump,
+)
+
+__all__ = [
+    "BumpPlan",
+    "Change",
+    "FileEdit",
+    "FoundImage",
+    "Skipped",
+    "Target",
+    "apply_plan",
+    "find_images",
+    "plan_bump",
+]

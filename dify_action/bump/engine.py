@@ -1,0 +1,220 @@
+"""Plan and apply a bump over a GitOps tree: files -> locations -> byte edits -> atomic write."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dify_action import refs
+from dify_action.bump import edit, locate, tree
+from dify_action.errors import InputError, ManifestError
+
+
+@dataclass(frozen=True)
+class Target:
+    """One image to set everywhere it is deployed under the bump's paths.
+
+    ``image`` is the repository (no tag). ``helm_paths`` are dotted key paths (``image.api.tag``)
+    for values files whose image shape has no repository key; their value is set to the tag.
+    """
+
+    image: refs.ImageRef
+    tag: str
+    digest: str | None = None
+    helm_paths: tuple[str, ...] = ()
+
+    @classmethod
+    def from_inputs(
+        cls, image: str, tag: str, digest: str | None = None, helm_paths: Sequence[str] = ()
+    ) -> Target:
+        """Validate raw user input; raises InputError naming the input."""
+        ref = refs.parse_repository(image, input_name="image")
+        refs.validate_tag(tag, input_name="tag")
+        if digest is not None:
+            refs.validate_digest(digest, input_name="digest")
+        for key_path in helm_paths:
+            locate.parse_key_path(key_path)
+        return cls(ref, tag, digest, tuple(helm_paths))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One value rewritten: ``file`` is relative to the root, ``line`` 1-based."""
+
+    file: str
+    line: int
+    old: str
+    new: str
+    where: str
+    image: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "old": self.old, "new": self.new, "where": self.where}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left alone, and why (not YAML, binary, too large...)."""
+
+    file: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    path: Path
+    relpath: str
+    before: bytes
+    after: bytes
+
+
+@dataclass(frozen=True)
+class FoundImage:
+    """An image reference deployed in the tree (for promote: what runs in an environment)."""
+
+    file: str
+    line: int
+    ref: refs.ImageRef
+    where: str
+
+
+@dataclass(frozen=True)
+class BumpPlan:
+    root: Path
+    changes: tuple[Change, ...]
+    skipped: tuple[Skipped, ...]
+    edits: tuple[FileEdit, ...] = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.edits
+
+    def diff(self) -> str:
+        """The unified diff a reviewer would see (paths relative to the root)."""
+        chunks: list[str] = []
+        for item in self.edits:
+            before = item.before.decode("utf-8-sig").splitlines(keepends=True)
+            after = item.after.decode("utf-8-sig").splitlines(keepends=True)
+            chunks.extend(
+                difflib.unified_diff(before, after, f"a/{item.relpath}", f"b/{item.relpath}", n=3)
+            )
+        return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "changes": [change.as_dict() for change in self.changes],
+            "skipped": [skip.as_dict() for skip in self.skipped],
+        }
+
+
+def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) -> BumpPlan:
+    """Plan the edits that set every target image under ``paths`` (default: the whole root).
+
+    Pure: reads files, writes nothing. Raises InputError for bad paths, ManifestError when a
+    value cannot be edited safely (shared anchor, block scalar...).
+    """
+    if not targets:
+        raise InputError("image", "", "give at least one image to bump")
+    files, skipped = tree.collect(root, paths)
+    needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
+    needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
+    changes: list[Change] = []
+    edits: list[FileEdit] = []
+    notes: list[str] = []
+    helm_hits: set[str] = set()
+    for source in files:
+        if not any(needle in source.data for needle in needles):
+            continue
+        parsed = locate.load(source)
+        if isinstance(parsed, Skipped):
+            if source.explicit:
+                raise ManifestError(
+                    f"{source.relpath} was named with --path but {parsed.reason}",
+                    hint="name only YAML files (manifests, values, kustomization, compose) with --path",
+                    file=source.relpath,
+                )
+            skipped.append(parsed)
+            continue
+        spans: list[edit.Replacement] = []
+        for target in targets:
+            for hit in locate.find_target(parsed, target.image, target.helm_paths):
+                if hit.helm_path:
+                    helm_hits.add(hit.helm_path)
+                replacement = edit.plan_replacement(parsed, hit, target.tag, target.digest)
+                if replacement is None:
+                    continue
+                spans.append(replacement)
+                changes.append(
+                    Change(source.relpath, hit.line, replacement.old, replacement.new, hit.where,
+                           target.image.name)
+                )
+                if replacement.note:
+                    notes.append(f"{source.relpath}:{hit.line}: {replacement.note}")
+        if spans:
+            edits.append(FileEdit(source.path, source.relpath, source.data, edit.apply(parsed, spans)))
+    for target in targets:
+        for key_path in target.helm_paths:
+            if key_path not in helm_hits:
+                raise InputError(
+                    "helm-path", key_path, "no file under the given paths has this key path "
+                    "with a scalar value; check the spelling (keys are case-sensitive)"
+                )
+    return BumpPlan(root, tuple(changes), tuple(skipped), tuple(edits), tuple(notes))
+
+
+def apply_plan(plan: BumpPlan) -> None:
+    """Write every planned file or none: temp files first, then renames, undone on failure."""
+    staged: list[tuple[FileEdit, str]] = []
+    try:
+        for item in plan.edits:
+            if item.path.read_bytes() != item.before:
+                raise ManifestError(
+                    f"{item.relpath} changed while the bump was planned",
+                    hint="re-run the bump; another process is editing the GitOps tree",
+                    file=item.relpath,
+                )
+            handle, temp = tempfile.mkstemp(prefix=f".{item.path.name}.", dir=item.path.parent)
+            staged.append((item, temp))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(item.after)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temp, item.path.stat().st_mode & 0o7777)
+    except BaseException:
+        for _, temp in staged:
+            Path(temp).unlink(missing_ok=True)
+        raise
+    done: list[FileEdit] = []
+    try:
+        for item, temp in staged:
+            os.replace(temp, item.path)
+            done.append(item)
+    except BaseException:
+        for item in done:
+            item.path.write_bytes(item.before)
+        for item, temp in staged[len(done) :]:
+            Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def find_images(root: Path, paths: Sequence[str] = ()) -> list[FoundImage]:
+    """Every image reference deployed under ``paths``: container/compose ``image`` strings,
+    Helm ``repository``+``tag`` mappings and kustomization ``images`` entries."""
+    files, _ = tree.collect(root, paths)
+    found: list[FoundImage] = []
+    for source in files:
+        parsed = locate.load(source)
+        if isinstance(parsed, Skipped):
+            continue
+        found.extend(
+            FoundImage(source.relpath, hit.line, hit.current, hit.where) for hit in locate.find_all(parsed)
+        )
+    return found

@@ -1,0 +1,78 @@
+"""The error hierarchy: every failure the core raises, with fixed exit codes.
+
+Front ends (the CLI and entrypoint.py) map these to exit codes and messages; the core never
+exits or prints. Messages say what failed, the likely cause and the fix.
+"""
+
+from __future__ import annotations
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class DifyActionError(Exception):
+    """A failure of an operation: exit code 1.
+
+    ``hint`` is the fix a user should try; ``file``/``line`` point at the offending place
+    when there is one (the Actions front end turns them into an annotation).
+    """
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, file: str | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class InputError(DifyActionError):
+    """Bad input: names the input, the value given and what is allowed. Exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(
+        self, name: str, value: object, allowed: str, *, file: str | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(f"invalid {name} {value!r}: {allowed}", file=file, line=line)
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+
+
+class ConfigError(InputError):
+    """A bad configuration file: names the file, the key and what is allowed. Exit code 2."""
+
+    def __init__(self, file: str, key: str, value: object, allowed: str, *, line: int | None = None) -> None:
+        super().__init__(f"{key} in {file}", value, allowed, file=file, line=line)
+        self.key = key
+
+
+class ManifestError(DifyActionError):
+    """A GitOps file cannot be edited safely (alias, block scalar, unreadable file...)."""
+
+
+class GitError(DifyActionError):
+    """A git operation failed."""
+
+
+class ForgeError(DifyActionError):
+    """The forge (GitHub) refused or failed a request."""
+
+
+class RegistryError(DifyActionError):
+    """A container registry request failed."""
+
+
+class DockerError(DifyActionError):
+    """The Docker engine failed a build, push or run."""
+
+
+class GateFailed(DifyActionError):
+    """A quality gate (smoke test, scan policy, size budget) did not pass."""
