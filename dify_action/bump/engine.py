@@ -130,6 +130,7 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
     edits: list[FileEdit] = []
     notes: list[str] = []
     helm_hits: set[str] = set()
+    found: set[refs.ImageRef] = set()
     for source in files:
         if not any(needle in source.data for needle in needles):
             continue
@@ -146,21 +147,27 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
         spans: list[edit.Replacement] = []
         for target in targets:
             for hit in locate.find_target(parsed, target.image, target.helm_paths):
+                found.add(target.image)
                 if hit.helm_path:
                     helm_hits.add(hit.helm_path)
-                replacement = edit.plan_replacement(parsed, hit, target.tag, target.digest)
-                if replacement is None:
-                    continue
-                spans.append(replacement)
-                changes.append(
-                    Change(source.relpath, hit.line, replacement.old, replacement.new, hit.where,
-                           target.image.name)
-                )
-                if replacement.note:
-                    notes.append(f"{source.relpath}:{hit.line}: {replacement.note}")
+                for replacement in edit.plan_replacements(parsed, hit, target.tag, target.digest):
+                    if any(done.start == replacement.start and done.text == replacement.text for done in spans):
+                        continue
+                    spans.append(replacement)
+                    changes.append(
+                        Change(source.relpath, replacement.line, replacement.old, replacement.new,
+                               hit.where, target.image.name)
+                    )
+                    if replacement.note:
+                        notes.append(f"{source.relpath}:{replacement.line}: {replacement.note}")
         if spans:
             edits.append(FileEdit(source.path, source.relpath, source.data, edit.apply(parsed, spans)))
     for target in targets:
+        if target.image not in found:
+            raise InputError(
+                "image", target.image.name, f"no file under {', '.join(paths) or 'the GitOps directory'} "
+                f"deploys {target.image.repository} (matching compares whole normalized repositories)",
+            )
         for key_path in target.helm_paths:
             if key_path not in helm_hits:
                 raise InputError(

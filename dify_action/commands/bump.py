@@ -1,0 +1,68 @@
+"""``dify-action bump``: set an image's tag everywhere it is deployed in a GitOps tree."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tree."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit")
+    parser.add_argument(
+        "--image", metavar="REPOSITORY", required=True,
+        help="image repository without tag, e.g. registry.example.com/acme/dify-api",
+    )
+    parser.add_argument("--tag", required=True, help="the tag to deploy")
+    parser.add_argument("--digest", metavar="sha256:HEX", help="pin the digest too (repo:tag@sha256:...)")
+    parser.add_argument(
+        "--path", action="append", default=[], metavar="PATH",
+        help="file or directory relative to the GitOps root (repeatable; default: all of it)",
+    )
+    parser.add_argument(
+        "--helm-path", action="append", default=[], metavar="KEY.PATH",
+        help="Helm values key path whose value is the tag, e.g. image.api.tag (repeatable)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the unified diff, write nothing")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.bump import Target, apply_plan, plan_bump
+    from dify_action.errors import InputError
+
+    if not args.gitops_dir:
+        raise InputError("gitops-dir", "", "give --gitops-dir DIR (a local GitOps working tree)")
+    target = Target.from_inputs(args.image, args.tag, args.digest, args.helm_path)
+    plan = plan_bump(Path(args.gitops_dir), [target], args.path)
+    if not args.dry_run:
+        apply_plan(plan)
+    for skip in plan.skipped:
+        print(f"warning: skipped {skip.file}: {skip.reason}", file=sys.stderr)
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        result = plan.as_dict() | {"dry_run": bool(args.dry_run), "nothing_to_do": plan.nothing_to_do}
+        print(json.dumps(result, indent=2))
+    elif args.dry_run:
+        sys.stdout.write(plan.diff())
+    if not args.json:
+        _summary(plan, dry_run=args.dry_run)
+    return 0
+
+
+def _summary(plan: object, *, dry_run: bool) -> None:
+    from dify_action.bump import BumpPlan
+
+    assert isinstance(plan, BumpPlan)
+    out = sys.stderr if dry_run else sys.stdout
+    if plan.nothing_to_do:
+        print("nothing to do: every matching reference is already at the target", file=out)
+        return
+    verb = "would change" if dry_run else "changed"
+    print(f"{verb} {len(plan.changes)} value(s) in {len(plan.edits)} file(s):", file=out)
+    for change in plan.changes:
+        print(f"  {change.file}:{change.line}  {change.old} -> {change.new}  ({change.where})", file=out)
