@@ -26,7 +26,7 @@ _DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 _PATH_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
 _DOMAIN_RE = re.compile(_DOMAIN)
-TAG_RE = re.compile(TAG_PATTERN)
+TAG_RE = re.compile(TAG_PATTERN, re.ASCII)  # registries accept ASCII tags only
 DIGEST_RE = re.compile(r"(sha256|sha384|sha512):([a-f0-9]+)")
 _NAME_TOTAL_MAX = 255
 

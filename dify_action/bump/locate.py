@@ -202,8 +202,7 @@ def _owner(parsed: Parsed, node: yaml.Node, shared: str | None) -> str | None:
 
 
 def _image_hit(parsed: Parsed, value: yaml.ScalarNode, label: str, path: str, shared: str | None) -> Hit | None:
-    text = _str(value)
-    ref = refs.try_parse(text) if text else None
+    ref = refs.try_parse(str(value.value).strip())  # block scalars too: the edit refuses them loudly
     if ref is None:
         return None
     line = value.start_mark.line + 1

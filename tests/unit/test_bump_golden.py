@@ -1,0 +1,70 @@
+"""Golden tests: run the real CLI on each case's input tree and compare whole files byte for byte."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dify_action.cli import main
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.json").is_file())
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _argv(case: dict[str, object], tree: Path) -> list[str]:
+    argv = ["bump", "--gitops-dir", str(tree), "--image", str(case["image"]), "--tag", str(case["tag"])]
+    if case.get("digest"):
+        argv += ["--digest", str(case["digest"])]
+    for path in case.get("paths", []):  # type: ignore[attr-defined]
+        argv += ["--path", path]
+    for key in case.get("helm_paths", []):  # type: ignore[attr-defined]
+        argv += ["--helm-path", key]
+    return argv
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = json.loads((GOLDEN / name / "case.json").read_text())
+    tree = tmp_path / "tree"
+    shutil.copytree(GOLDEN / name / "input", tree)
+    assert main(_argv(case, tree)) == 0
+    assert _files(tree) == _files(GOLDEN / name / "expected")
+    expected_changed = _files(GOLDEN / name / "expected") != _files(GOLDEN / name / "input")
+    assert ("nothing to do" in capsys.readouterr().out) is not expected_changed
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_rerun_is_nothing_to_do(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = json.loads((GOLDEN / name / "case.json").read_text())
+    tree = tmp_path / "tree"
+    shutil.copytree(GOLDEN / name / "expected", tree)
+    before = _files(tree)
+    assert main([*_argv(case, tree), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["changes"] == []
+    assert result["nothing_to_do"] is True
+    assert _files(tree) == before
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_dry_run_writes_nothing_and_prints_the_diff(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = json.loads((GOLDEN / name / "case.json").read_text())
+    tree = tmp_path / "tree"
+    shutil.copytree(GOLDEN / name / "input", tree)
+    before = _files(tree)
+    assert main([*_argv(case, tree), "--dry-run"]) == 0
+    diff = capsys.readouterr().out
+    assert _files(tree) == before
+    changed = [rel for rel, data in _files(GOLDEN / name / "expected").items() if before[rel] != data]
+    for rel in changed:
+        assert f"+++ b/{rel}" in diff
+    assert bool(diff) is bool(changed)
