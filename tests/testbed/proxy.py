@@ -11,6 +11,7 @@ import http.client
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from .procs import free_port
 
@@ -36,6 +37,7 @@ class FaultProxy:
     bytes_out: int = 0  # proxy -> client (responses)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     _faults: list[_Fault] = field(default_factory=list)
+    _corrupt: list[list[Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -52,6 +54,19 @@ class FaultProxy:
         """Answer the next ``count`` requests (whose path contains ``match``) with ``status``."""
         with self._lock:
             self._faults.append(_Fault(count, status, retry_after, match))
+
+    def corrupt_next(self, count: int, match: str) -> None:
+        """Flip one byte in the body of the next ``count`` responses whose path contains ``match``."""
+        with self._lock:
+            self._corrupt.append([count, match])
+
+    def _take_corrupt(self, path: str) -> bool:
+        with self._lock:
+            for item in self._corrupt:
+                if item[0] > 0 and item[1] in path:
+                    item[0] -= 1
+                    return True
+        return False
 
     def reset(self) -> None:
         with self._lock:
@@ -104,6 +119,8 @@ class FaultProxy:
                     upstream.request(self.command, self.path, body=body or None, headers=headers)
                     response = upstream.getresponse()
                     data = response.read()
+                    if data and proxy._take_corrupt(self.path):
+                        data = data[:-2] + bytes([data[-2] ^ 0x01]) + data[-1:]
                     out = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
                     self._answer(response.status, out, data, head=self.command == "HEAD")
                 finally:
