@@ -20,6 +20,7 @@ from dify_action.errors import DifyActionError
 # command name -> module under dify_action.commands
 COMMANDS: dict[str, str] = {
     "bump": "bump",
+    "build": "build",
 }
 
 
