@@ -1,0 +1,223 @@
+"""build_component and ``dify-action build`` against the private dockerd and the real registries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dify_action import refs
+from dify_action.build import (
+    BASE_VERSION_LABEL,
+    BuildMetadata,
+    BuildSpec,
+    SizeBudget,
+    build_component,
+    dify_base_version,
+)
+from dify_action.docker_engine import DockerEngine, Throttle
+from dify_action.errors import DockerError, GateFailed, InputError
+from dify_action.registry import Credentials, RegistryClient
+
+pytestmark = pytest.mark.integration
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+DOCKERFILE = """\
+# a customized Dify api image, as users write it
+ARG DIFY_VERSION=1.13.3
+FROM langgenius/dify-api:${DIFY_VERSION}
+ARG EXTRA=boto3
+RUN echo "$EXTRA" > /app/api/extra.txt && echo {marker} > /app/api/marker
+HEALTHCHECK --interval=2s CMD test -f /app/api/extra.txt
+"""
+
+
+@pytest.fixture(scope="module")
+def engine(docker_host: str, base_image: str) -> Any:
+    engine = DockerEngine(docker_host)
+    yield engine
+    engine.close()
+
+
+def make_context(tmp_path: Path, marker: str, dockerfile: str = DOCKERFILE) -> Path:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(dockerfile.replace("{marker}", marker))
+    return context
+
+
+def spec_for(context: Path, registry: Any, name: str, tags: tuple[str, ...], **kw: Any) -> BuildSpec:
+    repository = refs.parse_repository(f"{registry.host}/acme/{name}")
+    return BuildSpec(name, context / "Dockerfile", context, repository, tags, **kw)
+
+
+@pytest.mark.parametrize("builder", ["legacy", "buildkit"])
+def test_build_push_reports_the_registry_digest_and_labels(
+    tmp_path: Path, engine: DockerEngine, registry: Any, builder: str
+) -> None:
+    context = make_context(tmp_path, builder)
+    lines: list[str] = []
+    spec = spec_for(context, registry, f"api-{builder}", ("sha-abc1234", "1.13.3-acme.1"),
+                    build_args={"EXTRA": "boto3"})
+    created = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    meta = BuildMetadata("https://github.com/acme/dify-custom", "a" * 40, "1.13.3-acme.1", created)
+    creds = Credentials(registry.username, registry.password)
+    result = build_component(spec, engine, creds, builder=builder, meta=meta, progress=lines.append)  # type: ignore[arg-type]
+    assert result.builder == builder and result.pushed
+    client = RegistryClient(registry.host, creds)
+    for tag in spec.tags:
+        assert client.resolve_digest(f"{registry.host}/acme/api-{builder}:{tag}") == result.digest
+    assert result.size > 1_900_000 and result.compressed_size is not None
+    manifest = client.get_manifest(f"acme/api-{builder}", str(result.digest))
+    assert result.compressed_size == sum(layer["size"] for layer in manifest.document["layers"])
+    labels = engine.inspect(result.image_id)["Config"]["Labels"]
+    assert labels[BASE_VERSION_LABEL] == "1.13.3"
+    assert labels["org.opencontainers.image.source"] == "https://github.com/acme/dify-custom"
+    assert labels["org.opencontainers.image.revision"] == "a" * 40
+    assert labels["org.opencontainers.image.created"] == "2026-01-02T03:04:05Z"
+    assert labels["org.opencontainers.image.version"] == "1.13.3-acme.1"
+    assert labels["org.opencontainers.image.title"] == f"api-{builder}"
+    out = engine.client.containers.run(result.image_id, ["cat", "/app/api/extra.txt"], network_mode="host",
+                                       remove=True)
+    assert out.strip() == b"boto3"
+    assert lines and lines[0].startswith("[build] building")
+    assert any(line.startswith("[push] pushed 2 tag(s)") for line in lines)
+    # no credentials left behind by the CLI path
+    assert not glob.glob("/tmp/dify-action-docker-*")
+
+
+def test_size_budget_warns_or_fails_before_push(tmp_path: Path, engine: DockerEngine, registry: Any) -> None:
+    creds = Credentials(registry.username, registry.password)
+    context = make_context(tmp_path, "budget")
+    warned = build_component(
+        spec_for(context, registry, "api-warn", ("w1",), size_budget=SizeBudget(warn=1_000_000, fail=10**9)),
+        engine, creds, builder="legacy",
+    )
+    assert warned.warnings and "over its size warning of 1.0 MB" in warned.warnings[0]
+    with pytest.raises(GateFailed) as failed:
+        budget = SizeBudget(fail=1_000_000)
+        build_component(spec_for(context, registry, "api-fail", ("f1",), size_budget=budget), engine, creds,
+                        builder="legacy")
+    assert "over its size budget of 1.0 MB" in str(failed.value)
+    assert not RegistryClient(registry.host, creds).exists(f"{registry.host}/acme/api-fail:f1")
+
+
+def test_failing_step_and_bad_input(tmp_path: Path, engine: DockerEngine, registry: Any) -> None:
+    broken = "FROM langgenius/dify-api:1.13.3\nRUN echo about-to-fail && exit 3\n"
+    context = make_context(tmp_path, "x", broken)
+    for builder in ("legacy", "buildkit"):
+        with pytest.raises(DockerError) as error:
+            build_component(spec_for(context, registry, "broken", ("b1",)), engine, None, push=False,
+                            builder=builder)  # type: ignore[arg-type]
+        assert "about-to-fail" in str(error.value)
+    with pytest.raises(InputError) as bad:
+        build_component(spec_for(context, registry, "broken", ("not a tag",)), engine, None, push=False)
+    assert bad.value.exit_code == 2
+    missing = BuildSpec("x", tmp_path / "nope" / "Dockerfile", context,
+                        refs.parse_repository(f"{registry.host}/acme/x"), ("t",))
+    with pytest.raises(InputError):
+        build_component(missing, engine, None)
+
+
+def test_wrong_password_push_error_has_no_password(
+    tmp_path: Path, engine: DockerEngine, registry: Any
+) -> None:
+    secret = "Wr0ng-" + registry.password
+    context = make_context(tmp_path, "wrongpw")
+    with pytest.raises(DockerError) as error:
+        build_component(spec_for(context, registry, "api-denied", ("d1",)), engine,
+                        Credentials(registry.username, secret), builder="legacy")
+    assert "push" in str(error.value) and secret not in str(error.value)
+
+
+def test_push_to_token_registry(tmp_path: Path, engine: DockerEngine, token_registry: Any) -> None:
+    creds = Credentials(token_registry.username, token_registry.password)
+    context = make_context(tmp_path, "token")
+    result = build_component(spec_for(context, token_registry, "api-token", ("t1",)), engine, creds,
+                             builder="buildkit")
+    client = RegistryClient(token_registry.host, creds)
+    assert client.resolve_digest(f"{token_registry.host}/acme/api-token:t1") == result.digest
+
+
+def test_cli_build_json(tmp_path: Path, docker_host: str, registry: Any) -> None:
+    context = make_context(tmp_path, "cli")
+    env = {**os.environ, "DOCKER_HOST": docker_host, "DIFY_ACTION_REGISTRY_PASSWORD": registry.password}
+    argv = [sys.executable, "-m", "dify_action", "build", "--context", str(context),
+            "--repository", f"{registry.host}/acme/api-cli", "--tag", "c1", "--tag", "c2",
+            "--registry-username", registry.username, "--revision", "b" * 40, "--json"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["components"][0]
+    assert report["tags"] == ["c1", "c2"] and report["digest"].startswith("sha256:")
+    assert report["labels"][BASE_VERSION_LABEL] == "1.13.3"
+    client = RegistryClient(registry.host, Credentials(registry.username, registry.password))
+    assert client.resolve_digest(f"{registry.host}/acme/api-cli:c2") == report["digest"]
+    assert registry.password not in done.stderr + done.stdout
+    bad = subprocess.run([*argv[:-1], "--size-budget", "lots"], env=env, capture_output=True, text=True,
+                         cwd=REPO_ROOT, timeout=120)
+    assert bad.returncode == 2 and "size-budget" in bad.stderr
+
+
+def test_cli_build_from_config_with_tag_policy(tmp_path: Path, docker_host: str, registry: Any) -> None:
+    context = make_context(tmp_path, "config")
+    (tmp_path / "dify-action.yaml").write_text(
+        "components:\n"
+        "  - name: api\n"
+        f"    image: {registry.host}/acme/api-config\n"
+        "    context: ctx\n"
+        "tags:\n"
+        "  rules:\n"
+        "    - type=sha,format=short\n"
+        "    - type=dify,suffix=-acme\n"
+    )
+    env = {**os.environ, "DOCKER_HOST": docker_host, "DIFY_ACTION_REGISTRY_PASSWORD": registry.password}
+    argv = [sys.executable, "-m", "dify_action", "build", "--config", str(tmp_path / "dify-action.yaml"),
+            "--component", "api", "--registry-username", registry.username, "--revision", "c" * 40,
+            "--no-push", "--json"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["components"][0]
+    assert report["tags"] == ["sha-ccccccc", "1.13.3-acme"] and report["digest"] is None
+    assert context.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "expected"),
+    [
+        ("FROM langgenius/dify-api:1.13.3\n", {}, "1.13.3"),
+        ("ARG DIFY_VERSION=1.13.3\nFROM langgenius/dify-api:${DIFY_VERSION} AS base\n", {}, "1.13.3"),
+        ("ARG DIFY_VERSION=1.13.3\nFROM langgenius/dify-api:${DIFY_VERSION}\n", {"DIFY_VERSION": "1.16.1"},
+         "1.16.1"),
+        ("ARG V\nFROM --platform=$BUILDPLATFORM docker.io/langgenius/dify-web:${V:-1.10.1-fix.1}\n", {},
+         "1.10.1-fix.1"),
+        ("FROM python:3.12 AS build\nRUN x\nFROM \\\n  langgenius/dify-sandbox:0.2.12\n", {}, "0.2.12"),
+        ("ARG BASE=registry.local/mirror/langgenius/dify-api:1.14.0\nFROM $BASE\n", {}, "1.14.0"),
+        ("FROM scratch\n", {"DIFY_VERSION": "1.13.3"}, "1.13.3"),
+        ("FROM busybox\n", {}, None),
+        ("FROM langgenius/dify-api@sha256:" + "a" * 64 + "\n", {}, None),
+    ],
+)
+def test_dify_base_version(text: str, args: dict[str, str], expected: str | None) -> None:
+    assert dify_base_version(text, args) == expected
+
+
+def test_throttle_passes_at_most_one_line_per_interval_per_stream() -> None:
+    now = [0.0]
+    seen: list[str] = []
+    throttle = Throttle(seen.append, interval=3.0, clock=lambda: now[0])
+    for step in range(100):
+        now[0] = step * 0.1  # 10 s of output, a line every 0.1 s
+        throttle("build", f"line {step}")
+        throttle("push", f"push {step}")
+    throttle.flush("build")
+    builds = [line for line in seen if line.startswith("[build]")]
+    assert builds == ["[build] line 0", "[build] line 30", "[build] line 60", "[build] line 90",
+                      "[build] line 99"]
+    assert len([line for line in seen if line.startswith("[push]")]) == 4
