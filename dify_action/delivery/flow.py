@@ -1,0 +1,172 @@
+"""Deliver a bump: clone, plan on the real base, commit, push (branch or direct), sync the PR.
+
+Nothing is left half-done: a bad input fails before any push; a PR is only created after its
+commit is on the branch; a branch this run created is deleted again when its PR cannot be made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dify_action.bump import BumpPlan, apply_plan, plan_bump
+from dify_action.delivery.github import GitHubForge, PullSpec
+from dify_action.delivery.gitops import CloneInfo, Git
+from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
+from dify_action.delivery.pr_body import metadata_from_changes, render_body
+from dify_action.delivery.retry import Caller, RetryPolicy
+from dify_action.errors import GitError, InputError
+
+_REMOTE_REF = "refs/dify-action/remote"
+_BASE_REF = "refs/dify-action/base"
+_jitter = random.Random()  # noqa: S311 - backoff jitter, not security
+
+
+@contextlib.contextmanager
+def _workspace(workdir: Path | None) -> Iterator[Path]:
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield workdir
+        return
+    with tempfile.TemporaryDirectory(prefix="dify-action-") as temp:
+        clone = Path(temp) / "gitops"
+        clone.mkdir()
+        yield clone
+
+
+def github_repository(request: DeliveryRequest) -> str:
+    """``owner/name`` for the API: given, or the last two segments of an http(s) URL."""
+    if request.github_repo:
+        return request.github_repo
+    parts = urlsplit(request.repo_url)
+    segments = [s for s in parts.path.split("/") if s]
+    if parts.scheme not in ("http", "https") or len(segments) < 2:
+        raise InputError("github-repo", "", "give --github-repo owner/name: it cannot be derived from "
+                         f"{request.repo_url!r}")
+    return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
+
+
+def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryResult:
+    """Ship ``request``'s bump; see DeliveryResult for what comes back."""
+    request.validate()
+    repository = github_repository(request) if request.provider == "github" else ""
+    caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
+    with _workspace(request.workdir) as workdir:
+        git = Git(request.repo_url, workdir, request.token)
+        base, clone = git.clone(request.base, request.paths)
+        if request.push_mode == "direct":
+            return _direct(request, git, base, clone)
+        forge = (GitHubForge(request.github_api_url, request.token, repository, caller)
+                 if request.provider == "github" else None)
+        return _branch(request, git, base, clone, forge, caller)
+
+
+def _plan(request: DeliveryRequest, git: Git) -> BumpPlan:
+    return plan_bump(git.workdir, request.targets, request.paths)
+
+
+def _commit(request: DeliveryRequest, git: Git, plan: BumpPlan, base: str) -> str:
+    apply_plan(plan)
+    message = render(request.message_template, template_values(request, base, plan.changes))
+    return git.commit(message, [e.relpath for e in plan.edits], request.author, request.committer)
+
+
+def _result(request: DeliveryRequest, operation: str, base: str, clone: CloneInfo, **fields: object) -> \
+        DeliveryResult:
+    return DeliveryResult(operation, request.provider, request.push_mode, base, clone=clone,
+                          **fields)  # type: ignore[arg-type]
+
+
+def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, forge: GitHubForge | None,
+            caller: Caller) -> DeliveryResult:
+    branch = request.branch
+    plan = _plan(request, git)
+    remote = git.remote_sha(branch)
+    notes = [*plan.notes]
+    if plan.nothing_to_do:
+        closed = forge.close_stale(branch, base) if forge and remote else None
+        if remote:
+            git.delete_branch(branch, remote)
+            notes.append(f"base {base} already has these values: stale branch {branch} deleted")
+        return _result(request, "closed" if closed else "none", base, clone, branch=branch,
+                       pr_number=closed.number if closed else None, pr_url=closed.url if closed else None,
+                       api_calls=caller.calls, notes=tuple(notes))
+    git.run("checkout", "--quiet", "-B", branch)
+    commit = _commit(request, git, plan, base)
+    pushed, attempts = False, 0
+    while True:
+        attempts += 1
+        if remote is not None and git.fetch(branch, _REMOTE_REF) == remote and \
+                git.rev_parse(f"{remote}^{{tree}}") == git.rev_parse("HEAD^{tree}"):
+            commit = remote  # the branch already holds exactly this edit on this base
+            break
+        outcome = git.push("HEAD", branch, remote, leased=True)
+        if outcome.status != "rejected":
+            pushed = True
+            break
+        if attempts >= request.max_attempts:
+            raise GitError(f"branch {branch} keeps changing under us ({outcome.detail})",
+                           hint="another job is bumping the same environment and group; re-run later")
+        request.sleep(_backoff(attempts))
+        remote = git.remote_sha(branch)
+    if forge is None:
+        return _result(request, "pushed" if pushed else "unchanged", base, clone, branch=branch,
+                       commit=commit, changes=plan.changes, attempts=attempts, notes=tuple(notes))
+    meta = metadata_from_changes(
+        request.environment, plan.changes, source_sha=request.source_sha, source_repo=request.source_repo,
+        digest=request.targets[0].digest, run_url=request.run_url,
+        dify_version_old=request.dify_version_old, dify_version_new=request.dify_version_new)
+    values = template_values(request, base, plan.changes)
+    spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes),
+                    request.labels, request.reviewers, request.draft)
+    try:
+        outcome_pr = forge.sync(spec, fresh_branch=remote is None, branch_changed=pushed)
+    except BaseException:
+        if remote is None and pushed:  # no PR for a branch we just made: take it back
+            with contextlib.suppress(GitError):
+                git.delete_branch(branch, commit)
+        raise
+    return _result(request, outcome_pr.operation, base, clone, branch=branch, commit=commit,
+                   pr_number=outcome_pr.number, pr_url=outcome_pr.url, changes=plan.changes,
+                   attempts=attempts, api_calls=caller.calls, notes=tuple(notes + list(outcome_pr.notes)))
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(4.0, 0.2 * 2 ** (attempt - 1)) * _jitter.uniform(0.5, 1.5))
+
+
+def _direct(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo) -> DeliveryResult:
+    first: dict[tuple[str, str], str] = {}
+    for attempt in range(1, request.max_attempts + 1):
+        if attempt > 1:
+            # Never replay a stale diff: plan again from scratch on the new tip of base.
+            git.reset_to(git.fetch(base, _BASE_REF))
+        plan = _plan(request, git)
+        for change in plan.changes:
+            key = (change.file, change.where)
+            if key in first and first[key] != change.old:
+                raise GitError(
+                    f"conflict in {change.file}:{change.line} ({change.where}): someone changed "
+                    f"{first[key]!r} to {change.old!r} on {base} while this bump wanted {change.new!r}",
+                    hint="another deployment changed the same value; check which one should win and re-run",
+                    file=change.file, line=change.line,
+                )
+            first.setdefault(key, change.old)
+        if plan.nothing_to_do:
+            return _result(request, "none", base, clone, branch=base, commit=git.rev_parse("HEAD"),
+                           attempts=attempt, notes=plan.notes)
+        commit = _commit(request, git, plan, base)
+        outcome = git.push("HEAD", base)
+        if outcome.status != "rejected":
+            return _result(request, "pushed", base, clone, branch=base, commit=commit, changes=plan.changes,
+                           attempts=attempt, notes=plan.notes)
+        if attempt < request.max_attempts:
+            request.sleep(_backoff(attempt))
+    raise GitError(
+        f"{base} moved {request.max_attempts} times while pushing the bump; gave up",
+        hint="many jobs push to the same branch at once: raise max attempts or use --push-mode branch",
+    )

@@ -1,0 +1,266 @@
+"""The git layer of delivery: cheap clones, commits and leased pushes through the git CLI.
+
+The token reaches git only through the environment of the one command that runs
+(``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` setting ``http.<origin>.extraHeader``,
+see https://git-scm.com/docs/git-config#Documentation/git-config.txt-GITCONFIGCOUNT), never in the
+remote URL, ``.git/config``, argv or a message: every output we keep is scrubbed first.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dify_action.errors import GitError, InputError
+
+_GLOB_CHARS = frozenset("*?[")
+# Variables that would make git print request headers (or where it sends them).
+_NOISY_ENV = ("GIT_TRACE", "GIT_TRACE_CURL", "GIT_TRACE_PACKET", "GIT_CURL_VERBOSE", "GIT_TRACE_REDACT")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Author or committer of the bump commit."""
+
+    name: str = "dify-action"
+    email: str = "dify-action@users.noreply.github.com"
+
+
+@dataclass(frozen=True)
+class CloneInfo:
+    """How the GitOps repository was cloned: ``strategy`` and, for a fallback, the reason."""
+
+    strategy: str
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"strategy": self.strategy, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """``status``: ok | up-to-date | rejected (base moved / lease broken); ``detail`` is scrubbed."""
+
+    status: str
+    detail: str = ""
+
+
+def normalize_url(url: str) -> str:
+    """http(s)/file URLs pass through; a plain local path becomes a file:// URL (so --depth works)."""
+    if "://" in url:
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https", "file"):
+            raise InputError("gitops-repo", url, "use an https://, http://, file:// URL or a local path")
+        if urlsplit(url).password or (urlsplit(url).username and scheme != "file"):
+            raise InputError(
+                "gitops-repo", _strip_userinfo(url),
+                "credentials do not belong in the URL; set GITOPS_TOKEN (or GITHUB_TOKEN) instead",
+            )
+        return url
+    path = Path(url).expanduser()
+    if not path.exists():
+        raise InputError("gitops-repo", url, "no such local repository; give an https:// URL or a path")
+    return path.resolve().as_uri()
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.hostname or "").geturl()
+
+
+class Git:
+    """Runs git in one working tree with the token (if any) in the environment of each command."""
+
+    def __init__(self, url: str, workdir: Path, token: str | None = None,
+                 username: str = "x-access-token", base_env: Mapping[str, str] | None = None) -> None:
+        self.url = normalize_url(url)
+        self.workdir = workdir
+        self._secrets: list[str] = []
+        self._env = {k: v for k, v in (base_env if base_env is not None else os.environ).items()
+                     if k not in _NOISY_ENV}
+        self._env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C",
+                          "GIT_ASKPASS": "", "SSH_ASKPASS": "", "GCM_INTERACTIVE": "never"})
+        if token:
+            basic = base64.b64encode(f"{username}:{token}".encode()).decode()
+            self._secrets = [token, basic]
+            parts = urlsplit(self.url)
+            count = int(self._env.get("GIT_CONFIG_COUNT", "0") or 0)
+            # Scoped to the GitOps origin so no other host ever receives the header.
+            self._env[f"GIT_CONFIG_KEY_{count}"] = f"http.{parts.scheme}://{parts.netloc}/.extraHeader"
+            self._env[f"GIT_CONFIG_VALUE_{count}"] = f"Authorization: Basic {basic}"
+            self._env["GIT_CONFIG_COUNT"] = str(count + 1)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return re.sub(r"(?i)(authorization:\s*\w+\s+)\S+", r"\1***", text)
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True, stdin: str | None = None,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``git args``; on failure raise GitError with scrubbed output."""
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd or self.workdir, input=stdin, capture_output=True, text=True,
+            env={**self._env, **(env or {})}, check=False,
+        )
+        proc = subprocess.CompletedProcess(proc.args, proc.returncode, self.scrub(proc.stdout),
+                                           self.scrub(proc.stderr))
+        if check and proc.returncode != 0:
+            raise self.error(args[0], proc.stderr or proc.stdout)
+        return proc
+
+    def error(self, what: str, output: str) -> GitError:
+        text = self.scrub(output).strip()
+        lowered = text.lower()
+        hint = None
+        if any(s in lowered for s in ("authentication failed", "could not read username", "error: 401",
+                                      "returned error: 403", "permission to", "denied")):
+            hint = ("the token was refused: it needs 'contents: write' on the GitOps repository; the "
+                    "workflow's GITHUB_TOKEN cannot write to another repository, so set GITOPS_TOKEN "
+                    "to a fine-grained PAT or a GitHub App token")
+        elif "not found" in lowered or "error: 404" in lowered or "does not appear to be a git" in lowered:
+            hint = "check the GitOps repository URL, and that the token can read it"
+        elif "remote branch" in lowered and "not found" in lowered:
+            hint = "check --base: the branch does not exist in the GitOps repository"
+        return GitError(f"git {what} failed for {_strip_userinfo(self.url)}: {text[-1500:]}", hint=hint)
+
+    # --- clone -------------------------------------------------------------------------------
+
+    def clone(self, base: str | None, sparse_paths: Sequence[str] = ()) -> tuple[str, CloneInfo]:
+        """Clone cheaply into ``workdir``; returns (base branch, how). Falls back step by step."""
+        branch = ["--branch", base] if base else []
+        attempts = [
+            ("shallow+blobless", ["--depth", "1", "--filter=blob:none"]),
+            ("shallow", ["--depth", "1"]),
+            ("full", []),
+        ]
+        reasons: list[str] = []
+        strategy = ""
+        for name, flags in attempts:
+            if self.workdir.exists() and any(self.workdir.iterdir()):
+                raise GitError(f"clone target {self.workdir} is not empty")
+            proc = self.run("clone", "--quiet", "--no-checkout", "--single-branch", *flags, *branch,
+                            "--", self.url, str(self.workdir), cwd=self.workdir.parent, check=False)
+            if proc.returncode == 0:
+                strategy = name
+                if "--filter=blob:none" in flags and "filtering not recognized" in proc.stderr:
+                    strategy = "shallow"
+                    reasons.append("server does not allow --filter (uploadpack.allowFilter): all blobs "
+                                   "of the tip were fetched")
+                break
+            error = self.error("clone", proc.stderr)
+            if error.hint or (base and "remote branch" in proc.stderr.lower()):
+                raise error
+            reasons.append(f"{name} clone failed: {proc.stderr.strip().splitlines()[-1:] or ['?']}")
+            _empty_dir(self.workdir)
+        else:
+            raise GitError(f"cannot clone {_strip_userinfo(self.url)}: {'; '.join(reasons)}")
+        self.workdir = self.workdir.resolve()
+        current = self.run("symbolic-ref", "--short", "HEAD").stdout.strip()
+        strategy, reason = self._checkout(current, sparse_paths, strategy)
+        if reason:
+            reasons.append(reason)
+        return current, CloneInfo(strategy, "; ".join(reasons) or None)
+
+    def _checkout(self, branch: str, paths: Sequence[str], strategy: str) -> tuple[str, str | None]:
+        reason: str | None = None
+        dirs: set[str] = set()
+        for raw in paths:
+            path = raw.strip("/")
+            if not path or path == "." or _GLOB_CHARS & set(path):
+                reason = f"sparse checkout not used: path {raw!r} is the root or a pattern"
+                dirs.clear()
+                break
+            kind = self.run("cat-file", "-t", f"HEAD:{path}", check=False).stdout.strip()
+            if kind == "tree":
+                dirs.add(path)
+            elif kind == "blob":
+                parent = path.rpartition("/")[0]
+                if not parent:
+                    dirs.clear()
+                    reason = f"sparse checkout not used: {raw!r} sits at the repository root"
+                    break
+                dirs.add(parent)
+            else:  # let the bump engine report the missing path with its own error
+                dirs.clear()
+                reason = f"sparse checkout not used: {raw!r} not found at the tip"
+                break
+        if dirs:
+            proc = self.run("sparse-checkout", "set", "--cone", *sorted(dirs), check=False)
+            if proc.returncode == 0:
+                strategy += "+sparse"
+            else:
+                reason = f"sparse checkout failed, full checkout used: {proc.stderr.strip()[-200:]}"
+        self.run("checkout", "--quiet", branch)
+        return strategy, reason
+
+    # --- commits and pushes ----------------------------------------------------------------------
+
+    def commit(self, message: str, files: Sequence[str], author: Identity, committer: Identity) -> str:
+        self.run("add", "--", *files)
+        env = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
+               "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email}
+        self.run("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-",
+                 stdin=message, env=env)
+        return self.rev_parse("HEAD")
+
+    def rev_parse(self, rev: str) -> str:
+        return self.run("rev-parse", "--verify", "--quiet", rev).stdout.strip()
+
+    def remote_sha(self, branch: str) -> str | None:
+        """The sha of ``refs/heads/branch`` on the remote now, or None when it does not exist."""
+        out = self.run("ls-remote", "origin", f"refs/heads/{branch}").stdout.split()
+        return out[0] if out else None
+
+    def fetch(self, branch: str, into: str) -> str:
+        """Fetch the tip of remote ``branch`` (depth 1) into local ref ``into``; return its sha."""
+        self.run("fetch", "--quiet", "--depth", "1", "origin", f"+refs/heads/{branch}:{into}")
+        return self.rev_parse(into)
+
+    def reset_to(self, rev: str) -> None:
+        self.run("reset", "--quiet", "--hard", rev)
+
+    def push(self, local: str, branch: str, lease: str | None = None, *, leased: bool = False) -> PushOutcome:
+        """Push ``local`` to ``refs/heads/branch``; with ``leased`` only over the remote sha ``lease``
+        (None: the branch must not exist). Rejections are a result, other failures GitError."""
+        args = ["push", "--porcelain", "origin", f"{local}:refs/heads/{branch}"]
+        if leased:
+            args.insert(1, f"--force-with-lease=refs/heads/{branch}:{lease or ''}")
+        return self._push(args)
+
+    def delete_branch(self, branch: str, lease: str) -> PushOutcome:
+        return self._push(["push", "--porcelain", f"--force-with-lease=refs/heads/{branch}:{lease}",
+                           "origin", f":refs/heads/{branch}"])
+
+    def _push(self, args: list[str]) -> PushOutcome:
+        proc = self.run(*args, check=False)
+        status_lines = [line for line in proc.stdout.splitlines()
+                        if line[:1] in ("!", "=", " ", "*", "+", "-") and "\t" in line]
+        rejected = [line for line in status_lines if line.startswith("!")]
+        if rejected:
+            detail = rejected[0].split("\t")[-1]
+            races = ("fetch first", "non-fast-forward", "stale info", "cannot lock ref",
+                     "failed to update ref", "incorrect old value")
+            if any(word in detail for word in races):
+                return PushOutcome("rejected", detail)
+            raise self.error("push", f"{detail}\n{proc.stderr}")
+        if proc.returncode != 0:
+            raise self.error("push", proc.stderr or proc.stdout)
+        if status_lines and all(line.startswith("=") for line in status_lines):
+            return PushOutcome("up-to-date")
+        return PushOutcome("ok")
+
+
+def _empty_dir(path: Path) -> None:
+    if path.exists():
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()

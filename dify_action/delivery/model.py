@@ -1,0 +1,142 @@
+"""Values of a delivery: the request (what to change where, how to ship it) and the result."""
+
+from __future__ import annotations
+
+import re
+import string
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dify_action.bump import Change, Target
+from dify_action.delivery.gitops import CloneInfo, Identity
+from dify_action.errors import InputError
+
+PROVIDERS = ("github", "git")
+PUSH_MODES = ("branch", "direct")
+OPERATIONS = ("created", "updated", "unchanged", "closed", "pushed", "none")
+DEFAULT_TITLE = "deploy({environment}): {images}"
+DEFAULT_MESSAGE = "deploy({environment}): {images}\n\n{changes}"
+TEMPLATE_FIELDS = ("environment", "images", "group", "tag", "base", "source_sha", "changes")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """Everything a delivery needs. ``token`` never appears in repr, logs or results."""
+
+    repo_url: str
+    environment: str
+    targets: tuple[Target, ...]
+    paths: tuple[str, ...] = ()
+    base: str | None = None
+    provider: str = "git"
+    push_mode: str = "branch"
+    group: str | None = None
+    token: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    github_repo: str | None = None
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    draft: bool = False
+    title_template: str = DEFAULT_TITLE
+    message_template: str = DEFAULT_MESSAGE
+    author: Identity = field(default_factory=Identity)
+    committer: Identity = field(default_factory=Identity)
+    source_sha: str | None = None
+    source_repo: str | None = None
+    run_url: str | None = None
+    dify_version_old: str | None = None
+    dify_version_new: str | None = None
+    workdir: Path | None = None
+    max_attempts: int = 8
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def validate(self) -> None:
+        """Raise InputError (exit 2) before any side effect."""
+        if self.provider not in PROVIDERS:
+            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
+        if self.push_mode not in PUSH_MODES:
+            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        if not _NAME_RE.fullmatch(self.environment):
+            raise InputError("environment", self.environment,
+                             "1-63 characters of [A-Za-z0-9._-], starting with a letter or digit")
+        if self.group is not None and not _NAME_RE.fullmatch(self.group.replace("+", "-")):
+            raise InputError("group", self.group, "1-63 characters of [A-Za-z0-9._+-]")
+        if not self.targets:
+            raise InputError("image", "", "give at least one image to bump")
+        if self.max_attempts < 1:
+            raise InputError("max-attempts", self.max_attempts, "a positive integer")
+        for name, template in (("title-template", self.title_template),
+                               ("commit-message", self.message_template)):
+            check_template(name, template)
+        if self.provider == "github" and self.github_repo is not None and \
+                not re.fullmatch(r"[\w.-]+/[\w.-]+", self.github_repo):
+            raise InputError("github-repo", self.github_repo, "owner/name")
+
+    @property
+    def component_group(self) -> str:
+        if self.group:
+            return self.group
+        return "+".join(sorted({t.image.path.rsplit("/", 1)[-1] for t in self.targets}))
+
+    @property
+    def branch(self) -> str:
+        """One branch per environment and component group: reruns update it, never a new one."""
+        return f"dify-action/{self.environment}/{self.component_group}"
+
+    def images_text(self) -> str:
+        return ", ".join(f"{t.image.path.rsplit('/', 1)[-1]} {t.tag}" for t in self.targets)
+
+
+def check_template(name: str, template: str) -> None:
+    try:
+        used = [part[1] for part in string.Formatter().parse(template) if part[1] is not None]
+    except ValueError as error:
+        raise InputError(name, template, f"a str.format template ({error})") from None
+    for key in used:
+        if key not in TEMPLATE_FIELDS:
+            raise InputError(name, template, f"placeholders are {{{'}, {'.join(TEMPLATE_FIELDS)}}}")
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    return template.format_map(dict(values))
+
+
+def template_values(request: DeliveryRequest, base: str, changes: Sequence[Change]) -> dict[str, str]:
+    lines = [f"- {c.file}:{c.line} {c.old} -> {c.new}" for c in changes]
+    return {
+        "environment": request.environment, "images": request.images_text(),
+        "group": request.component_group, "tag": request.targets[0].tag, "base": base,
+        "source_sha": (request.source_sha or "")[:12], "changes": "\n".join(lines),
+    }
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What a delivery did. ``operation``: created | updated | unchanged | closed | pushed | none."""
+
+    operation: str
+    provider: str
+    push_mode: str
+    base: str
+    branch: str | None = None
+    commit: str | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
+    changes: tuple[Change, ...] = ()
+    clone: CloneInfo | None = None
+    attempts: int = 1
+    api_calls: int = 0
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "operation": self.operation, "provider": self.provider, "push_mode": self.push_mode,
+            "base": self.base, "branch": self.branch, "commit": self.commit,
+            "pr_number": self.pr_number, "pr_url": self.pr_url,
+            "changes": [c.as_dict() | {"image": c.image} for c in self.changes],
+            "clone": self.clone.as_dict() if self.clone else None,
+            "attempts": self.attempts, "api_calls": self.api_calls, "notes": list(self.notes),
+        }

@@ -1,0 +1,130 @@
+"""The bump PR body: a table reviewers can read, plus a hidden block promote and rollback parse.
+
+The block is an HTML comment (invisible in the rendered PR): ``<!-- dify-action:metadata {json} -->``.
+``<`` and ``>`` inside the JSON are written as ``\\u003c``/``\\u003e`` so the comment cannot end early.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dify_action.bump import Change
+from dify_action.errors import DifyActionError
+
+METADATA_VERSION = 1
+_BLOCK_RE = re.compile(r"<!-- dify-action:metadata (\{.*?\}) -->", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    image: str
+    before: tuple[str, ...]
+    after: str
+
+
+@dataclass(frozen=True)
+class BumpMetadata:
+    """The machine-readable part of a bump PR (also usable for a commit message)."""
+
+    environment: str
+    images: tuple[ImageChange, ...]
+    source_sha: str | None = None
+    source_repo: str | None = None
+    digest: str | None = None
+    run_url: str | None = None
+    dify_version_old: str | None = None
+    dify_version_new: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": METADATA_VERSION, "environment": self.environment,
+            "images": [{"image": i.image, "before": list(i.before), "after": i.after} for i in self.images],
+            "source_sha": self.source_sha, "source_repo": self.source_repo, "digest": self.digest,
+            "run_url": self.run_url,
+            "dify_version": {"old": self.dify_version_old, "new": self.dify_version_new},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BumpMetadata:
+        dify = data.get("dify_version") or {}
+        return cls(
+            environment=str(data["environment"]),
+            images=tuple(ImageChange(str(i["image"]), tuple(map(str, i["before"])), str(i["after"]))
+                         for i in data["images"]),
+            source_sha=data.get("source_sha"), source_repo=data.get("source_repo"),
+            digest=data.get("digest"), run_url=data.get("run_url"),
+            dify_version_old=dify.get("old"), dify_version_new=dify.get("new"),
+        )
+
+
+def metadata_from_changes(environment: str, changes: Sequence[Change], **extra: str | None) -> BumpMetadata:
+    by_image: dict[str, tuple[set[str], set[str]]] = {}
+    for change in changes:
+        before, after = by_image.setdefault(change.image, (set(), set()))
+        before.add(change.old)
+        after.add(change.new)
+    images = tuple(ImageChange(name, tuple(sorted(b)), ", ".join(sorted(a)))
+                   for name, (b, a) in sorted(by_image.items()))
+    return BumpMetadata(environment, images, **extra)
+
+
+def _cell(text: str) -> str:
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def render_body(meta: BumpMetadata, changes: Sequence[Change]) -> str:
+    """Markdown: summary, table of file/old/new, links when known, then the hidden block."""
+    lines = [f"Deploys to **{meta.environment}**:", ""]
+    lines += ["| File | Old value | New value |", "| --- | --- | --- |"]
+    for change in changes:
+        where = _cell(f"{change.file}:{change.line}")
+        lines.append(f"| {where} | {_cell(change.old)} | {_cell(change.new)} |")
+    lines.append("")
+    if meta.digest:
+        lines.append(f"- Image digest: `{meta.digest}`")
+    if meta.source_sha:
+        if meta.source_repo and meta.source_repo.startswith(("https://", "http://")):
+            lines.append(f"- Source commit: [{meta.source_sha[:12]}]({meta.source_repo.rstrip('/')}/commit/"
+                         f"{meta.source_sha})")
+        else:
+            where = f"{meta.source_repo}@" if meta.source_repo else ""
+            lines.append(f"- Source commit: `{where}{meta.source_sha}`")
+    if meta.run_url:
+        lines.append(f"- Workflow run: {meta.run_url}")
+    if meta.dify_version_old or meta.dify_version_new:
+        old, new = meta.dify_version_old or "unknown", meta.dify_version_new or "unknown"
+        lines.append(f"- Dify base version: {old} → {new}")
+        if old != new:
+            lines.append("")
+            lines.append("> [!WARNING]\n> The Dify version changes: database migrations may run. Back up "
+                         "the `dify` and `dify_plugin` databases and storage before merging.")
+    payload = json.dumps(meta.as_dict(), sort_keys=True, separators=(",", ":"))
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")
+    lines += ["", f"<!-- dify-action:metadata {payload} -->", ""]
+    return "\n".join(lines)
+
+
+def parse_metadata(body: str | None) -> BumpMetadata | None:
+    """The metadata block of a bump PR body, or None when there is none.
+
+    Raises DifyActionError when a block is present but unreadable (edited by hand).
+    """
+    if not body:
+        return None
+    match = _BLOCK_RE.search(body)
+    if match is None:
+        return None
+    try:
+        data = json.loads(match.group(1))
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        return BumpMetadata.from_dict(data)
+    except (ValueError, TypeError, KeyError) as error:
+        raise DifyActionError(
+            f"the dify-action metadata block of this pull request is unreadable: {error}",
+            hint="do not edit the hidden <!-- dify-action:metadata --> comment of bump pull requests",
+        ) from None
