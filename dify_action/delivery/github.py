@@ -48,8 +48,8 @@ class GitHubForge:
         # PyGithub's own retry and write throttling are off: Caller decides, and counts.
         self._gh = Github(auth=Auth.Token(token) if token else None, base_url=api_url.rstrip("/"),
                           timeout=timeout, retry=None, seconds_between_requests=None,
-                          seconds_between_writes=None)
-        self._repo = self._gh.get_repo(repository, lazy=True)
+                          seconds_between_writes=None, lazy=True)
+        self._repo = self._gh.get_repo(repository)
 
     def find_open(self, branch: str, base: str) -> Any | None:
         pulls = self._repo.get_pulls(state="open", head=f"{self.owner}:{branch}", base=base)

@@ -69,7 +69,7 @@ def team(urls: Urls, org: str, slug: str, tid: int) -> dict[str, Any]:
         "repositories_url": f"{u}/repos",
         "slug": slug,
         "parent": None,
-        "type": "team",
+        "type": "organization",
         "privacy": "closed",
         "notification_setting": "notifications_enabled",
     }
