@@ -8,12 +8,12 @@ refused loudly instead.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 import yaml
 
-from dify_action import refs
 from dify_action.bump.locate import Hit, Parsed
 from dify_action.errors import ManifestError
 
@@ -115,7 +115,8 @@ def render(value: str, style: str | None, original: str = "") -> tuple[str, str 
 
 
 def _misread(value: str) -> bool:
-    return _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG  # type: ignore[no-untyped-call]
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return tag != _STR_TAG
 
 
 def _insert(parsed: Parsed, hit: Hit, key: str, value: str) -> Replacement:
@@ -145,7 +146,7 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
     text = parsed.text
     unique = {(item.start, item.end, item.text): item for item in replacements}
     ordered = sorted(unique.values(), key=lambda item: (item.start, item.end))
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         if after.start < before.end or (after.start == before.start and before.end > before.start):
             raise ManifestError(
                 f"{parsed.source.relpath}:{after.line}: two images target the same value",

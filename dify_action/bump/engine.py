@@ -207,7 +207,7 @@ def apply_plan(plan: BumpPlan) -> None:
     except BaseException:
         for item in done:
             item.path.write_bytes(item.before)
-        for item, temp in staged[len(done) :]:
+        for _, temp in staged[len(done) :]:
             Path(temp).unlink(missing_ok=True)
         raise
 

@@ -38,9 +38,9 @@ class _Loader(yaml.SafeLoader):
         self.aliased: set[int] = set()
         self.anchors_by_node: dict[int, str] = {}
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
-        node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        node = super().compose_node(parent, index)
         if isinstance(event, yaml.AliasEvent):
             self.aliased.add(id(node))
         elif getattr(event, "anchor", None):
@@ -83,15 +83,17 @@ def load(source: SourceFile) -> Parsed | Skipped:
     loader = _Loader(text)
     try:
         docs: list[yaml.Node] = []
-        while loader.check_node():  # type: ignore[no-untyped-call]
-            docs.append(loader.get_node())  # type: ignore[no-untyped-call]
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                docs.append(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         return Skipped(source.relpath, f"not valid YAML{where}: {problem}")
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     sizes: dict[int, int] = {}
     if any(_expanded_size(doc, sizes) > MAX_EXPANDED_NODES for doc in docs):
         return Skipped(
@@ -135,7 +137,7 @@ def _get(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
     if isinstance(mapping, yaml.MappingNode):
         for key_node, value in mapping.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                return value
+                return value  # type: ignore[no-any-return]
     return None
 
 

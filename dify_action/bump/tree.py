@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -20,10 +21,14 @@ KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kus
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path
+    root: Path
     relpath: str
     data: bytes
     explicit: bool
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.relpath
 
 
 def _is_candidate(name: str) -> bool:
@@ -57,49 +62,72 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
         if not _inside(real, real_root):
             raise InputError("path", given, "resolves outside the GitOps directory (through a symlink)")
         if os.path.isdir(real):
-            walk_dirs.append(os.path.join(real_root, str(pure)))
+            walk_dirs.append(os.path.normpath(os.path.join(real_root, str(pure))))
         elif os.path.isfile(real):
             explicit_files.append(str(pure))
         else:
             raise InputError("path", given, "no such file or directory under the GitOps directory")
 
     skipped: list[Skipped] = []
-    chosen: dict[str, bool] = {}
+    chosen: dict[str, tuple[bool, bool]] = {}  # relpath -> (named explicitly, may be a symlink)
     for rel in explicit_files:
-        chosen[os.path.normpath(rel).replace(os.sep, "/")] = True
+        chosen[os.path.normpath(rel).replace(os.sep, "/")] = (True, True)
+    prefix_len = len(real_root) + 1
     for top in walk_dirs:
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in filenames:
-                if _is_candidate(name):
-                    rel = os.path.relpath(os.path.join(dirpath, name), real_root).replace(os.sep, "/")
-                    chosen.setdefault(rel, False)
+        for entry in _walk(top):
+            chosen.setdefault(entry.path[prefix_len:].replace(os.sep, "/"), (False, entry.is_symlink()))
 
     files: list[SourceFile] = []
     for rel in sorted(chosen):
-        explicit = chosen[rel]
-        path = root / rel
-        reason = _refusal(path, real_root)
-        if reason is None:
-            data = path.read_bytes()
-            if b"\0" in data:
-                reason = "binary file (contains NUL bytes)"
-            else:
-                files.append(SourceFile(path, rel, data, explicit))
-                continue
+        explicit, maybe_link = chosen[rel]
+        data, reason = _read(os.path.join(real_root, rel), real_root, maybe_link)
+        if data is not None and b"\0" in data:
+            reason = "binary file (contains NUL bytes)"
+        elif data is not None:
+            files.append(SourceFile(root, rel, data, explicit))
+            continue
         if explicit:
             raise InputError("path", rel, f"cannot be edited: {reason}")
-        skipped.append(Skipped(rel, reason))
+        skipped.append(Skipped(rel, reason or "unreadable"))
     return files, skipped
 
 
-def _refusal(path: Path, real_root: str) -> str | None:
-    real = os.path.realpath(path)
-    if not _inside(real, real_root):
-        return "symlink pointing outside the GitOps directory"
-    if not os.path.isfile(real):
-        return "not a regular file"
-    size = os.path.getsize(real)
-    if size > MAX_FILE_BYTES:
-        return f"file of {size} bytes is over the {MAX_FILE_BYTES} byte limit"
-    return None
+def _walk(top: str) -> Iterator[os.DirEntry[str]]:
+    """Candidate files under ``top``; hidden directories (.git) skipped, directory symlinks not followed."""
+    with os.scandir(top) as entries:
+        ordered = sorted(entries, key=lambda entry: entry.name)
+    for entry in ordered:
+        if entry.is_dir(follow_symlinks=False):
+            if not entry.name.startswith("."):
+                yield from _walk(entry.path)
+        elif _is_candidate(entry.name):
+            yield entry
+
+
+def _read(path: str, real_root: str, maybe_link: bool) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or the reason it is refused. Only symlinks need the costly realpath
+    (the walk never follows directory symlinks)."""
+    if maybe_link:
+        real = os.path.realpath(path)
+        if not _inside(real, real_root):
+            return None, "symlink pointing outside the GitOps directory"
+    # os.open/os.read: about twice as fast as buffered open() for many small files
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang the bump
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return None, "not a regular file"
+            if info.st_size > MAX_FILE_BYTES:
+                return None, f"file of {info.st_size} bytes is over the {MAX_FILE_BYTES} byte limit"
+            chunks = [os.read(fd, info.st_size + 1)]
+            while chunks[-1] and sum(map(len, chunks)) <= MAX_FILE_BYTES:
+                chunks.append(os.read(fd, 65536))
+            data = b"".join(chunks)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        return None, f"cannot be read: {error.strerror}"
+    if len(data) > MAX_FILE_BYTES:
+        return None, f"file is over the {MAX_FILE_BYTES} byte limit"
+    return data, None

@@ -11,7 +11,10 @@ from dify_action.bump import Target, apply_plan, plan_bump
 from dify_action.cli import main
 from dify_action.errors import ManifestError
 
-DEPLOY = "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: acme/dify-api:1.0\n"
+DEPLOY = (
+    "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+    "        - name: api\n          image: acme/dify-api:1.0\n"
+)
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
