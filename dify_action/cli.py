@@ -19,6 +19,8 @@ from dify_action.errors import DifyActionError
 
 # command name -> module under dify_action.commands
 COMMANDS: dict[str, str] = {
+    "scan": "scan",
+    "test": "smoke",
     "bump": "bump",
     "build": "build",
 }
