@@ -92,7 +92,7 @@ class Caller:
                 return fn()
             except GithubException as error:
                 delay = self._delay_for(what, error, attempt, fresh_left)
-                if error.status in (404, 422) and fresh_left:
+                if fresh_left and is_fresh_ref_error(error):
                     fresh_left -= 1
             except (requests.ConnectionError, requests.Timeout) as error:
                 if attempt >= self.policy.max_attempts:
@@ -116,9 +116,20 @@ class Caller:
             return wait
         if error.status >= 500 and attempt < self.policy.max_attempts:
             return self._backoff(attempt)
-        if error.status in (404, 422) and fresh_left and not is_already_exists(error):
+        if fresh_left and is_fresh_ref_error(error):
             return self._backoff(attempt)
         raise error
+
+
+def is_fresh_ref_error(error: GithubException) -> bool:
+    """The answers GitHub gives while a just-pushed branch is not visible to the API yet."""
+    if error.status == 404:
+        return True
+    data = error.data if isinstance(error.data, dict) else {}
+    return error.status == 422 and any(
+        isinstance(item, dict) and item.get("field") == "head" and item.get("code") == "invalid"
+        for item in data.get("errors") or []
+    )
 
 
 def is_already_exists(error: GithubException) -> bool:

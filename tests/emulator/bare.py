@@ -54,9 +54,7 @@ class BareRepo:
             git(self.path, "config", "receive.denyNonFastForwards", "false")
 
     def sha(self, branch: str) -> str | None:
-        out = git(
-            self.path, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False
-        )
+        out = git(self.path, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
         return out or None
 
     def ref_sha(self, ref: str) -> str | None:
@@ -75,10 +73,7 @@ class BareRepo:
         return proc.stdout if proc.returncode == 0 else None
 
     def blob_sha(self, branch: str, path: str) -> str | None:
-        return (
-            git(self.path, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}:{path}", check=False)
-            or None
-        )
+        return git(self.path, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}:{path}", check=False) or None
 
     def log(self, branch: str) -> list[str]:
         return git(self.path, "log", "--format=%H %s", f"refs/heads/{branch}").splitlines()
@@ -88,7 +83,8 @@ class BareRepo:
     ) -> str:
         """Commit ``files`` (None deletes) on top of ``branch`` (or ``parent``) with plumbing only,
         then move the branch with a compare-and-swap (like a push by another client)."""
-        old = parent if parent is not None else self.sha(branch)
+        current = self.sha(branch)
+        old = parent if parent is not None else current
         with tempfile.TemporaryDirectory() as temp:
             env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
             if old:
@@ -103,7 +99,7 @@ class BareRepo:
             tree = git(self.path, "write-tree", env=env)
         parents = ["-p", old] if old else []
         new = git(self.path, "commit-tree", tree, *parents, "-m", message)
-        git(self.path, "update-ref", f"refs/heads/{branch}", new, old or "0" * 40)
+        git(self.path, "update-ref", f"refs/heads/{branch}", new, current or "0" * 40)
         return new
 
     def is_ancestor(self, older: str, newer: str) -> bool:

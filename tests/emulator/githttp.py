@@ -86,11 +86,7 @@ def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dic
 
 def serve_git(handler: BaseHTTPRequestHandler, config: GitHttpConfig, path: str, query: str) -> None:
     """Handle one smart-http request for ``path`` (``/<owner>/<name>.git/...``)."""
-    service = (
-        "receive-pack"
-        if ("git-receive-pack" in path or "service=git-receive-pack" in query)
-        else "upload-pack"
-    )
+    service = "receive-pack" if ("git-receive-pack" in path or "service=git-receive-pack" in query) else "upload-pack"
     body = read_body(handler) if handler.command == "POST" else b""
     if not authorized(handler, config.token):
         config.requests.append((handler.command, path, 401))

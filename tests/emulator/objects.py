@@ -75,9 +75,7 @@ def team(urls: Urls, org: str, slug: str, tid: int) -> dict[str, Any]:
     }
 
 
-def repository(
-    urls: Urls, owner: dict[str, Any], name: str, default_branch: str, rid: int = 1
-) -> dict[str, Any]:
+def repository(urls: Urls, owner: dict[str, Any], name: str, default_branch: str, rid: int = 1) -> dict[str, Any]:
     full = f"{owner['login']}/{name}"
     u = f"{urls.api}/repos/{full}"
     stamp = now_iso()
@@ -258,9 +256,7 @@ class Pull:
             "assignee": None,
             "assignees": [],
             "requested_reviewers": [user(urls, login, 1000 + i) for i, login in enumerate(self.reviewers)],
-            "requested_teams": [
-                team(urls, owner["login"], slug, 2000 + i) for i, slug in enumerate(self.teams)
-            ],
+            "requested_teams": [team(urls, owner["login"], slug, 2000 + i) for i, slug in enumerate(self.teams)],
             "head": {
                 "label": f"{owner['login']}:{self.head}",
                 "ref": self.head,

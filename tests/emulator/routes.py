@@ -98,9 +98,7 @@ def create_pull(em: GitHubEmulator, p: dict[str, str], q: Q, body: Any) -> tuple
         raise _validation(doc, [{"resource": "PullRequest", "code": "custom", "message": message}])
     number = em._next
     em._next += 1
-    pull = o.Pull(
-        number, 100000 + number, title, body.get("body"), head, base, bool(body.get("draft")), em.author
-    )
+    pull = o.Pull(number, 100000 + number, title, body.get("body"), head, base, bool(body.get("draft")), em.author)
     em.pulls[number] = pull
     return 201, _pull_json(em, pull, full=True)
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .server import GitHubEmulator
-
 from dify_action.bump import Target
 from dify_action.delivery import DeliveryRequest
+
+from .server import GitHubEmulator
 
 API_IMAGE = "127.0.0.1:5000/acme/dify-api"
 STAGING = "environments/staging"
@@ -26,8 +26,16 @@ class Sleeps:
         self.waits.append(seconds)
 
 
-def request(em: GitHubEmulator, workdir: Path, *, image: str = API_IMAGE, tag: str = "1.13.3-acme.42",
-            provider: str = "github", sleep: Callable[[float], None] | None = None, **extra: Any) -> DeliveryRequest:
+def request(
+    em: GitHubEmulator,
+    workdir: Path,
+    *,
+    image: str = API_IMAGE,
+    tag: str = "1.13.3-acme.42",
+    provider: str = "github",
+    sleep: Callable[[float], None] | None = None,
+    **extra: Any,
+) -> DeliveryRequest:
     fields: dict[str, Any] = {
         "repo_url": em.clone_url,
         "environment": "staging",

@@ -63,9 +63,7 @@ def secondary_rate_limit(retry_after: int = 1) -> Fault:
 
 
 def primary_rate_limit(reset_epoch: int) -> Fault:
-    body = o.error(
-        "API rate limit exceeded for installation ID 1.", "overview/rate-limits-for-the-rest-api", 403
-    )
+    body = o.error("API rate limit exceeded for installation ID 1.", "overview/rate-limits-for-the-rest-api", 403)
     return Fault(
         403,
         body,

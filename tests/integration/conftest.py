@@ -161,8 +161,7 @@ def emulator(
             problems.append(f"token in PR #{pull.number}")
     if problems:
         pytest.fail(
-            "emulator responses do not match GitHub's OpenAPI description / leaks:\n"
-            + "\n".join(problems[:30])
+            "emulator responses do not match GitHub's OpenAPI description / leaks:\n" + "\n".join(problems[:30])
         )
 
 

@@ -16,10 +16,17 @@ BRANCH = "dify-action/staging/dify-api"
 
 
 def test_fresh_pr_then_rerun(emulator: GitHubEmulator, clone_dirs: Callable[[], Path]) -> None:
-    req = request(emulator, clone_dirs(), labels=("deploy", "staging"), reviewers=("alice", "acme/platform"),
-                  source_sha="a" * 40, source_repo="https://github.example/acme/dify-custom",
-                  run_url="https://github.example/acme/dify-custom/actions/runs/7",
-                  dify_version_old="1.13.3", dify_version_new="1.13.3")
+    req = request(
+        emulator,
+        clone_dirs(),
+        labels=("deploy", "staging"),
+        reviewers=("alice", "acme/platform"),
+        source_sha="a" * 40,
+        source_repo="https://github.example/acme/dify-custom",
+        run_url="https://github.example/acme/dify-custom/actions/runs/7",
+        dify_version_old="1.13.3",
+        dify_version_new="1.13.3",
+    )
     result = deliver(req)
     assert result.operation == "created"
     assert len(emulator.records) == result.api_calls <= 4
@@ -36,7 +43,9 @@ def test_fresh_pr_then_rerun(emulator: GitHubEmulator, clone_dirs: Callable[[], 
     assert "# runs flask upgrade-db" in text
     assert api_file(emulator, "main") == api_file(emulator, "main")  # base untouched
     assert "1.13.3-acme.42" not in api_file(emulator, "main")
-    assert f"| `{STAGING}/dify-api.yaml:14` | `{API_IMAGE}:1.13.3` | `{API_IMAGE}:1.13.3-acme.42` |" in (pull.body or "")
+    assert f"| `{STAGING}/dify-api.yaml:14` | `{API_IMAGE}:1.13.3` | `{API_IMAGE}:1.13.3-acme.42` |" in (
+        pull.body or ""
+    )
     assert "actions/runs/7" in (pull.body or "") and "/commit/" + "a" * 40 in (pull.body or "")
     meta = parse_metadata(pull.body)
     assert meta is not None and meta.environment == "staging" and meta.source_sha == "a" * 40
@@ -66,8 +75,9 @@ def test_changed_tag_updates_the_same_pr(emulator: GitHubEmulator, clone_dirs: C
     assert len(emulator.open_pulls()) == 1
 
 
-def test_base_moved_elsewhere_rebuilds_branch_on_new_base(emulator: GitHubEmulator,
-                                                           clone_dirs: Callable[[], Path]) -> None:
+def test_base_moved_elsewhere_rebuilds_branch_on_new_base(
+    emulator: GitHubEmulator, clone_dirs: Callable[[], Path]
+) -> None:
     req = request(emulator, clone_dirs())
     first = deliver(req)
     emulator.repo.commit_files("main", {"environments/staging/extra.yaml": "kind: ConfigMap\n"}, "unrelated")
@@ -90,9 +100,15 @@ def test_branch_no_longer_differs_closes_stale_pr(emulator: GitHubEmulator, clon
 
 
 def test_draft_title_template_and_group(emulator: GitHubEmulator, clone_dirs: Callable[[], Path]) -> None:
-    req = request(emulator, clone_dirs(), draft=True, group="core",
-                  title_template="chore({environment}): roll {images} from {base}",
-                  message_template="bump {group} in {environment}\n\nsource {source_sha}", source_sha="b" * 40)
+    req = request(
+        emulator,
+        clone_dirs(),
+        draft=True,
+        group="core",
+        title_template="chore({environment}): roll {images} from {base}",
+        message_template="bump {group} in {environment}\n\nsource {source_sha}",
+        source_sha="b" * 40,
+    )
     result = deliver(req)
     pull = emulator.pulls[result.pr_number or 0]
     assert pull.draft and pull.head == "dify-action/staging/core"
