@@ -123,8 +123,10 @@ def test_copy_to_another_repository_mounts_blobs(registry: Any, pushed: tuple[st
     auth = {"username": registry.username, "password": registry.password}
     pulled = docker_client.images.pull(f"{registry.host}/{target}", tag="prod", auth_config=auth)
     assert pulled.attrs["RepoDigests"]
+    offset = registry.log_offset()
     again = client.copy(repository, "v1", target, "prod")
     assert not again.changed and again.blobs_present == 4 and again.blobs_mounted == 0
+    assert not [r for r in registry.requests_since(offset) if r.method == "PUT"]
 
 
 def test_copy_of_an_index_copies_its_children_first(registry: Any, pushed: tuple[str, str]) -> None:

@@ -109,7 +109,7 @@ class FaultProxy:
                     headers = {"Content-Type": "application/json"}
                     if fault.retry_after is not None:
                         headers["Retry-After"] = fault.retry_after
-                    self._answer(fault.status, headers, _FAULT_BODY)
+                    self._answer(fault.status, headers, _FAULT_BODY, head=self.command == "HEAD")
                     return
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=300)
                 try:
