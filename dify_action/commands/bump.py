@@ -28,14 +28,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    from dify_action.commands.bump_remote import add_remote_arguments
+
+    add_remote_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from dify_action.bump import Target, apply_plan, plan_bump
     from dify_action.errors import InputError
 
+    if args.gitops_repo and args.gitops_dir:
+        raise InputError("gitops-dir", args.gitops_dir, "give either --gitops-dir or --gitops-repo, not both")
+    if args.gitops_repo:
+        from dify_action.commands.bump_remote import run_remote
+
+        return run_remote(args)
     if not args.gitops_dir:
-        raise InputError("gitops-dir", "", "give --gitops-dir DIR (a local GitOps working tree)")
+        raise InputError(
+            "gitops-dir", "", "give --gitops-dir DIR (a local working tree) or --gitops-repo URL (clone, commit, PR)"
+        )
     target = Target.from_inputs(args.image, args.tag, args.digest, args.helm_path)
     plan = plan_bump(Path(args.gitops_dir), [target], args.path)
     if not args.dry_run:
