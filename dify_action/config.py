@@ -196,9 +196,7 @@ def parse_set(text: str, *, input_name: str = "--set") -> Override:
     return Override(tuple(key.split(".")), value, input_name)
 
 
-def load(
-    path: str | Path | None = None, overrides: Sequence[Override] = (), *, text: str | None = None
-) -> Config:
+def load(path: str | Path | None = None, overrides: Sequence[Override] = (), *, text: str | None = None) -> Config:
     """Load and validate ``path`` (or ``text``; neither: defaults), then apply ``overrides``.
 
     ``overrides`` (from CLI flags or action inputs) are set into the document before validation,
@@ -260,9 +258,7 @@ class _Builder:
         smoke = {name: self.smoke(name, spec) for name, spec in self.data.get("smoke", {}).items()}
         environments = {n: self.environment(n, e) for n, e in self.data.get("environments", {}).items()}
         for key_path, name in [(("smoke", n), n) for n in smoke] + [
-            (("environments", e, "helm-paths", n), n)
-            for e in environments
-            for n in environments[e].helm_paths
+            (("environments", e, "helm-paths", n), n) for e in environments for n in environments[e].helm_paths
         ]:
             if name not in names:
                 self.fail(key_path, name, f"a declared component ({', '.join(names) or 'none declared'})")
@@ -291,9 +287,7 @@ class _Builder:
         budget = raw.get("size-budget")
         size_budget = None
         if budget is not None:
-            warn, fail = (
-                (budget.get("warn"), budget.get("fail")) if isinstance(budget, dict) else (None, budget)
-            )
+            warn, fail = (budget.get("warn"), budget.get("fail")) if isinstance(budget, dict) else (None, budget)
             size_budget = SizeBudget(
                 parse_size(warn) if warn is not None else None, parse_size(fail) if fail is not None else None
             )
@@ -302,9 +296,7 @@ class _Builder:
         return Component(
             name=raw["name"],
             image=image,
-            dockerfile=raw.get(
-                "dockerfile", f"{context.rstrip('/')}/Dockerfile" if context != "." else "Dockerfile"
-            ),
+            dockerfile=raw.get("dockerfile", f"{context.rstrip('/')}/Dockerfile" if context != "." else "Dockerfile"),
             context=context,
             target=raw.get("target"),
             build_args=MappingProxyType(dict(raw.get("build-args", {}))),
@@ -325,9 +317,7 @@ class _Builder:
         return SmokeSpec(
             env=MappingProxyType(env),
             healthcheck=raw.get("healthcheck", True),
-            http_probe=HttpProbe(
-                probe["url"], probe.get("status", 200), parse_duration(probe.get("timeout", 60))
-            )
+            http_probe=HttpProbe(probe["url"], probe.get("status", 200), parse_duration(probe.get("timeout", 60)))
             if probe
             else None,
             commands=tuple(raw.get("commands", ())),
@@ -351,9 +341,7 @@ class _Builder:
             ignore_unfixed=raw.get("ignore-unfixed", False),
             hadolint_level=raw.get("hadolint-level", "error"),
             missing_scanner=raw.get("missing-scanner", "fail"),
-            scanners=Scanners(
-                **{k: scanners.get(k, True) for k in ("vuln", "misconfig", "secret", "hadolint")}
-            ),
+            scanners=Scanners(**{k: scanners.get(k, True) for k in ("vuln", "misconfig", "secret", "hadolint")}),
             allow=tuple(allow),
         )
 

@@ -63,9 +63,7 @@ def compose(text: str, source: str) -> tuple[dict[str, Any], dict[Key, int]]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(
-            source, "(document)", problem, "valid YAML", line=mark.line + 1 if mark else None
-        ) from None
+        raise ConfigError(source, "(document)", problem, "valid YAML", line=mark.line + 1 if mark else None) from None
     finally:
         loader.dispose()
     lines: dict[Key, int] = {}
@@ -110,9 +108,7 @@ def _plain(value: Any, key: Key, lines: Mapping[Key, int], source: str) -> Any:
         for name, item in value.items():
             if not isinstance(name, str):
                 child = (*key, str(name))
-                raise ConfigError(
-                    source, key_text(child), name, "a string key (quote it)", line=lines.get(child)
-                )
+                raise ConfigError(source, key_text(child), name, "a string key (quote it)", line=lines.get(child))
             out[name] = _plain(item, (*key, name), lines, source)
         return out
     if isinstance(value, list):
@@ -128,9 +124,7 @@ def set_override(data: dict[str, Any], override: Override) -> Key:
     for position, part in enumerate(parts):
         last = position == len(parts) - 1
         if isinstance(target, list) and path == ["components"]:
-            index = next(
-                (i for i, c in enumerate(target) if isinstance(c, dict) and c.get("name") == part), None
-            )
+            index = next((i for i, c in enumerate(target) if isinstance(c, dict) and c.get("name") == part), None)
             if index is None:
                 target.append({"name": part})
                 index = len(target) - 1

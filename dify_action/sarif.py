@@ -99,9 +99,7 @@ def _result(verdict: Verdict, rule_index: int, artifact_uri: str) -> dict[str, A
         "properties": {"decision": verdict.decision, "severity": finding.severity},
     }
     if verdict.allow is not None:
-        result["suppressions"] = [
-            {"kind": "external", "status": "accepted", "justification": verdict.allow.reason}
-        ]
+        result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": verdict.allow.reason}]
     return result
 
 

@@ -69,9 +69,7 @@ def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: d
         findings += scan.parse_trivy(_read_json(report), source=str(report))
     on = policy.scanners
     image_scanners = [
-        name
-        for name, wanted in [("vuln", on.vuln and not request.trivy_reports), ("secret", on.secret)]
-        if wanted
+        name for name, wanted in [("vuln", on.vuln and not request.trivy_reports), ("secret", on.secret)] if wanted
     ]
     has_image = request.image is not None or request.image_archive is not None
     trivy_needed = (has_image and (image_scanners or on.misconfig)) or (
@@ -163,9 +161,7 @@ def _hadolint(hadolint: str, dockerfile: Path, tools: Tools) -> list[scan.Findin
 
 def _run_json(args: list[str], env: dict[str, str], tools: Tools, what: str) -> object:
     try:
-        done = subprocess.run(
-            args, env=env, capture_output=True, text=True, timeout=tools.timeout, check=False
-        )
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=tools.timeout, check=False)
     except subprocess.TimeoutExpired:
         raise DifyActionError(f"{what} did not finish in {tools.timeout:.0f}s") from None
     if done.returncode != 0:

@@ -18,9 +18,7 @@ HELP = "Scan an image and Dockerfiles (Trivy, hadolint), gate on the policy, wri
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", metavar="FILE", help="dify-action.yaml with the scan policy and components"
-    )
+    parser.add_argument("--config", metavar="FILE", help="dify-action.yaml with the scan policy and components")
     parser.add_argument(
         "--component",
         action="append",
@@ -29,15 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scan this component's Dockerfile (repeatable; default with --config: all)",
     )
     parser.add_argument("--image", metavar="REF", help="image in the Docker daemon to scan")
-    parser.add_argument(
-        "--image-archive", metavar="TAR", help="image saved with 'docker save' (instead of --image)"
-    )
+    parser.add_argument("--image-archive", metavar="TAR", help="image saved with 'docker save' (instead of --image)")
     parser.add_argument(
         "--docker-host", metavar="URL", help="Docker daemon to read --image from (default: DOCKER_HOST)"
     )
-    parser.add_argument(
-        "--dockerfile", action="append", default=[], metavar="PATH", help="Dockerfile (repeatable)"
-    )
+    parser.add_argument("--dockerfile", action="append", default=[], metavar="PATH", help="Dockerfile (repeatable)")
     parser.add_argument(
         "--trivy-report",
         action="append",
@@ -59,14 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     policy.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key")
     policy.add_argument("--offline", action="store_true", help="never download Trivy's databases")
-    policy.add_argument(
-        "--today", metavar="YYYY-MM-DD", help="date for allow-list expiry (default: today, UTC)"
-    )
+    policy.add_argument("--today", metavar="YYYY-MM-DD", help="date for allow-list expiry (default: today, UTC)")
     out = parser.add_argument_group("output")
     out.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
-    out.add_argument(
-        "--summary", metavar="FILE", help="append the Markdown summary (e.g. $GITHUB_STEP_SUMMARY)"
-    )
+    out.add_argument("--summary", metavar="FILE", help="append the Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     out.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
 
 
@@ -86,13 +76,9 @@ def run(args: argparse.Namespace) -> int:
             overrides.append(config_module.Override(("scan", key), getattr(args, flag), f"--{key}"))
     if args.ignore_unfixed:
         overrides.append(
-            config_module.Override(
-                ("scan", "ignore-unfixed"), args.ignore_unfixed == "true", "--ignore-unfixed"
-            )
+            config_module.Override(("scan", "ignore-unfixed"), args.ignore_unfixed == "true", "--ignore-unfixed")
         )
-    overrides += [
-        config_module.Override(("scan", "scanners", name), False, "--disable") for name in args.disable
-    ]
+    overrides += [config_module.Override(("scan", "scanners", name), False, "--disable") for name in args.disable]
     cfg = config_module.load(args.config, overrides)
     if args.component and not args.config:
         raise InputError("component", args.component[0], "--component needs --config FILE")
@@ -111,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             "image",
             "",
-            "something to scan: --image, --image-archive, --dockerfile, "
-            "--trivy-report or --config with components",
+            "something to scan: --image, --image-archive, --dockerfile, --trivy-report or --config with components",
         )
     request = ScanRequest(
         image=args.image,
@@ -132,9 +117,7 @@ def run(args: argparse.Namespace) -> int:
             handle.write(summary + "\n")
     print(json.dumps(report.as_dict(), indent=2) if args.json else summary)
     if not report.passed:
-        print(
-            f"dify-action scan: {len(report.blocking)} blocking finding(s): the gate failed", file=sys.stderr
-        )
+        print(f"dify-action scan: {len(report.blocking)} blocking finding(s): the gate failed", file=sys.stderr)
         return 1
     return 0
 

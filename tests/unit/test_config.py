@@ -410,9 +410,7 @@ def test_schema_rejects_bad_configs(bad: dict[str, object]) -> None:
 
 def test_loader_and_schema_agree_on_the_rejections(tmp_path: Path) -> None:
     # Everything the schema rejects, the loader rejects too (the loader validates with it).
-    for index, bad in enumerate(
-        [{"scan": {"severity": "SEVERE"}}, {"components": [{"name": "api"}]}, {"version": 2}]
-    ):
+    for index, bad in enumerate([{"scan": {"severity": "SEVERE"}}, {"components": [{"name": "api"}]}, {"version": 2}]):
         path = tmp_path / f"c{index}.yaml"
         path.write_text(yaml.safe_dump(bad), encoding="utf-8")
         with pytest.raises(ConfigError):

@@ -44,9 +44,7 @@ def _ids(verdicts: tuple[scan.Verdict, ...] | list[scan.Verdict], decision: str 
     return {v.finding.id for v in verdicts if decision is None or v.decision == decision}
 
 
-def _expected_blocking(
-    raw: dict[str, list[dict[str, Any]]], threshold: str, ignore_unfixed: bool
-) -> set[str]:
+def _expected_blocking(raw: dict[str, list[dict[str, Any]]], threshold: str, ignore_unfixed: bool) -> set[str]:
     """An independent statement of the policy, applied to the raw fixture."""
     floor = scan.SEVERITIES.index(threshold)
     out = {s["RuleID"] for s in raw["secret"]}
@@ -89,9 +87,7 @@ def test_parse_reads_every_entry_of_the_real_schema(api_findings: list[scan.Find
 
 @pytest.mark.parametrize("threshold", scan.SEVERITIES)
 @pytest.mark.parametrize("ignore_unfixed", [False, True])
-def test_threshold_and_ignore_unfixed(
-    api_findings: list[scan.Finding], threshold: str, ignore_unfixed: bool
-) -> None:
+def test_threshold_and_ignore_unfixed(api_findings: list[scan.Finding], threshold: str, ignore_unfixed: bool) -> None:
     policy = ScanPolicy(severity=threshold, ignore_unfixed=ignore_unfixed)
     report = scan.evaluate(api_findings, policy, today=TODAY)
     expected = _expected_blocking(_raw_entries(_report("dify-api-image.json")), threshold, ignore_unfixed)
@@ -103,9 +99,7 @@ def test_threshold_and_ignore_unfixed(
 
 
 def test_secrets_fail_below_the_threshold() -> None:
-    finding = scan.Finding(
-        "secret", "private-key", "HIGH", "Asymmetric Private Key", "trivy", "/root/.ssh/id_rsa"
-    )
+    finding = scan.Finding("secret", "private-key", "HIGH", "Asymmetric Private Key", "trivy", "/root/.ssh/id_rsa")
     report = scan.evaluate([finding], ScanPolicy(severity="CRITICAL"), today=TODAY)
     assert not report.passed and report.blocking[0].finding is finding
 
@@ -149,9 +143,7 @@ def test_misconfig_allowed_by_its_avd_alias() -> None:
             ],
         }
     )
-    report = scan.evaluate(
-        finding, ScanPolicy(allow=(AllowEntry("AVD-DS-0002", "base needs root"),)), today=TODAY
-    )
+    report = scan.evaluate(finding, ScanPolicy(allow=(AllowEntry("AVD-DS-0002", "base needs root"),)), today=TODAY)
     assert report.passed and report.verdicts[0].decision == scan.ALLOWED
 
 
@@ -165,9 +157,7 @@ def test_disabled_scanners_drop_their_findings_and_duplicates_count_once(
 
 
 def test_not_affected_never_blocks() -> None:
-    finding = scan.Finding(
-        "vulnerability", "CVE-1", "CRITICAL", "t", "trivy", "x", "p", "1", None, "not_affected"
-    )
+    finding = scan.Finding("vulnerability", "CVE-1", "CRITICAL", "t", "trivy", "x", "p", "1", None, "not_affected")
     assert scan.evaluate([finding], ScanPolicy(), today=TODAY).verdicts[0].decision == scan.NOT_AFFECTED
 
 
@@ -203,9 +193,7 @@ def test_hadolint_levels(level: str) -> None:
     findings = scan.parse_hadolint(items, file="api/Dockerfile")
     report = scan.evaluate(findings, ScanPolicy(hadolint_level=level), today=TODAY)
     floor = scan.HADOLINT_LEVELS.index(level)
-    assert _ids(report.blocking) == {
-        i["code"] for i in items if scan.HADOLINT_LEVELS.index(i["level"]) >= floor
-    }
+    assert _ids(report.blocking) == {i["code"] for i in items if scan.HADOLINT_LEVELS.index(i["level"]) >= floor}
     assert all(f.file == "api/Dockerfile" for f in findings)
     assert findings[0].url == "https://github.com/hadolint/hadolint/wiki/DL3006" and findings[3].url is None
 
@@ -232,9 +220,7 @@ def test_markdown_summary(api_findings: list[scan.Finding]) -> None:
         )
     )
     skipped = (scan.SkippedScanner("hadolint", "not installed (scan.missing-scanner: skip)"),)
-    report = scan.evaluate(
-        [noisy, *api_findings[1:]], policy, today=TODAY, skipped=skipped, ran=("trivy report r",)
-    )
+    report = scan.evaluate([noisy, *api_findings[1:]], policy, today=TODAY, skipped=skipped, ran=("trivy report r",))
     text = scanreport.markdown(report)
     assert f"failed: {len(report.blocking)} blocking findings" in text
     for verdict in report.blocking:
@@ -248,8 +234,7 @@ def test_markdown_summary(api_findings: list[scan.Finding]) -> None:
     assert table == [
         "| Vulnerabilities | "
         + " | ".join(
-            str(counts.get(d, 0))
-            for d in (scan.FAIL, scan.ALLOWED, scan.BELOW, scan.UNFIXED, scan.NOT_AFFECTED)
+            str(counts.get(d, 0)) for d in (scan.FAIL, scan.ALLOWED, scan.BELOW, scan.UNFIXED, scan.NOT_AFFECTED)
         )
         + " |"
     ]
