@@ -212,6 +212,13 @@ def build_component(
     request = BuildRequest(spec.dockerfile.resolve(), spec.context.resolve(), references, spec.build_args,
                            labels, spec.target, spec.cache_from, spec.platform)
     throttle("build", f"building {spec.name} with {chosen} as {', '.join(references)}", force=True)
+    for cache in spec.cache_from:  # the previous image as cache: pull it when this runner lacks it
+        if not engine.exists(cache):
+            cache_ref = refs.try_parse(cache)
+            if cache_ref is not None and not cache_ref.digest:
+                found = engine.pull(cache_ref.name, cache_ref.tag or "latest", registry_creds)
+                throttle("build", f"cache image {cache} {'pulled' if found else 'not found; building without'}",
+                         force=True)
     image_id = engine.build(request, chosen, throttle, creds)
     size = int(engine.inspect(image_id).get("Size") or 0)
     warnings = tuple(w for w in [check_budget(size, spec.size_budget, spec.name)] if w)

@@ -93,6 +93,22 @@ def test_build_push_reports_the_registry_digest_and_labels(
     assert not glob.glob("/tmp/dify-action-docker-*")
 
 
+def test_cache_from_previous_pushed_image(tmp_path: Path, engine: DockerEngine, registry: Any) -> None:
+    creds = Credentials(registry.username, registry.password)
+    context = make_context(tmp_path, "cache")
+    first = build_component(spec_for(context, registry, "api-cache", ("prev",)), engine, creds, builder="legacy")
+    first_layers = engine.inspect(first.image_id)["RootFS"]["Layers"]
+    engine.remove([first.image_id])  # a fresh runner: the previous image is only in the registry
+    lines: list[str] = []
+    previous = f"{registry.host}/acme/api-cache:prev"
+    second = build_component(spec_for(context, registry, "api-cache", ("next",), cache_from=(previous,)),
+                             engine, creds, builder="legacy", progress=lines.append, throttle_seconds=0)
+    assert f"[build] cache image {previous} pulled" in lines
+    assert any("Using cache" in line for line in lines)
+    layers = engine.inspect(second.image_id)["RootFS"]["Layers"]
+    assert layers == first_layers  # the RUN layer was reused, not rebuilt
+
+
 def test_size_budget_warns_or_fails_before_push(tmp_path: Path, engine: DockerEngine, registry: Any) -> None:
     creds = Credentials(registry.username, registry.password)
     context = make_context(tmp_path, "budget")
