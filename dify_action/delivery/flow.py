@@ -118,8 +118,9 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
                        commit=commit, changes=plan.changes, attempts=attempts, notes=tuple(notes))
     meta = metadata_from_changes(
         request.environment, plan.changes, source_sha=request.source_sha, source_repo=request.source_repo,
-        digest=request.targets[0].digest, run_url=request.run_url,
-        dify_version_old=request.dify_version_old, dify_version_new=request.dify_version_new)
+        digest=request.targets[0].digest or request.metadata_digest, run_url=request.run_url,
+        dify_version_old=request.dify_version_old, dify_version_new=request.dify_version_new,
+        promoted_from=request.promoted_from, rollback_of=request.rollback_of)
     values = template_values(request, base, plan.changes)
     spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes),
                     request.labels, request.reviewers, request.draft)

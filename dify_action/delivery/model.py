@@ -49,6 +49,9 @@ class DeliveryRequest:
     run_url: str | None = None
     dify_version_old: str | None = None
     dify_version_new: str | None = None
+    promoted_from: str | None = None  # metadata only: promote's source environment
+    rollback_of: str | None = None  # metadata only: "#<pr>" or the commit a rollback undoes
+    metadata_digest: str | None = None  # metadata digest when the targets pin none
     workdir: Path | None = None
     max_attempts: int = 8
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)

@@ -38,9 +38,13 @@ class BumpMetadata:
     run_url: str | None = None
     dify_version_old: str | None = None
     dify_version_new: str | None = None
+    promoted_from: str | None = None  # promote: the environment the images come from
+    rollback_of: str | None = None  # rollback: "#<pr>" or the reverted commit sha
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        extra = {key: value for key, value in (("promoted_from", self.promoted_from),
+                                               ("rollback_of", self.rollback_of)) if value is not None}
+        return extra | {
             "version": METADATA_VERSION, "environment": self.environment,
             "images": [{"image": i.image, "before": list(i.before), "after": i.after} for i in self.images],
             "source_sha": self.source_sha, "source_repo": self.source_repo, "digest": self.digest,
@@ -58,6 +62,7 @@ class BumpMetadata:
             source_sha=data.get("source_sha"), source_repo=data.get("source_repo"),
             digest=data.get("digest"), run_url=data.get("run_url"),
             dify_version_old=dify.get("old"), dify_version_new=dify.get("new"),
+            promoted_from=data.get("promoted_from"), rollback_of=data.get("rollback_of"),
         )
 
 
@@ -84,6 +89,10 @@ def render_body(meta: BumpMetadata, changes: Sequence[Change]) -> str:
         where = _cell(f"{change.file}:{change.line}")
         lines.append(f"| {where} | {_cell(change.old)} | {_cell(change.new)} |")
     lines.append("")
+    if meta.promoted_from:
+        lines.append(f"- Promoted from **{meta.promoted_from}**")
+    if meta.rollback_of:
+        lines.append(f"- Rolls back {meta.rollback_of}")
     if meta.digest:
         lines.append(f"- Image digest: `{meta.digest}`")
     if meta.source_sha:
