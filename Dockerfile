@@ -1,0 +1,44 @@
+# The dify-action container action: CPython 3.11 on Debian 12, git, the locked dependencies and
+# the dify_action package. GitHub runs container actions as root with /github/workspace mounted.
+#
+# BASE_IMAGE: release builds (.github/workflows/release.yml) pass the base pinned by digest,
+#   python:3.11-slim-bookworm@sha256:<digest>, so a release image is reproducible; the tests point
+#   it at a local Debian 12 + python3 image because nothing can be pulled there.
+# Offline builds: put wheels for requirements.lock in .wheels/ and pass --build-arg PIP_NO_INDEX=1.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app
+
+SHELL ["/bin/sh", "-eu", "-c"]
+
+# git for the GitOps clone (skipped when the base already has it); no recommends, no lists kept.
+# hadolint ignore=DL3008
+RUN if ! command -v git >/dev/null; then \
+      apt-get update -qq; \
+      apt-get install -y -qq --no-install-recommends git ca-certificates >/dev/null; \
+      rm -rf /var/lib/apt/lists/*; \
+    fi
+
+# Exact pins, --no-deps: requirements.lock is the whole dependency set and `pip check` proves it.
+# pip itself is removed afterwards: nothing installs at run time.
+ARG PIP_NO_INDEX
+COPY requirements.lock .wheel[s] /tmp/req/
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install -q --no-deps --find-links /tmp/req -r /tmp/req/requirements.lock \
+ && /opt/venv/bin/pip check \
+ && /opt/venv/bin/pip uninstall -q -y pip setuptools \
+ && rm -rf /tmp/req
+
+COPY dify_action /app/dify_action
+COPY entrypoint.py /app/entrypoint.py
+# Byte-compile now (PYTHONDONTWRITEBYTECODE stops it at run time): the first line comes sooner.
+RUN python -m compileall -q /app /opt/venv/lib
+
+ENTRYPOINT ["python", "/app/entrypoint.py"]
