@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "test": "smoke",
     "bump": "bump",
     "build": "build",
+    "promote": "promote",
 }
 
 

@@ -281,6 +281,30 @@ class RegistryClient:
                                  allow=(404,), what=f"blob {digest} in {repository}")
         return response.status_code == 200
 
+    def get_blob(self, repository: str, digest: str, max_size: int = 4 << 20) -> bytes:
+        """A small blob (an image config, an artifact), verified against its digest."""
+        response = self._request("GET", f"/v2/{repository}/blobs/{digest}", scopes=_pull(repository),
+                                 what=f"blob {digest} in {repository}", stream=True)
+        body = response.raw.read(max_size + 1, decode_content=True)
+        if len(body) > max_size:
+            raise RegistryError(f"blob {digest} in {repository} is larger than {max_size} bytes")
+        if compute_digest(body, digest.split(":", 1)[0]) != digest:
+            raise RegistryError(f"blob {digest} from {repository} does not match its digest",
+                                hint="the registry or a proxy altered the blob; check the registry")
+        return bytes(body)
+
+    def push_blob(self, repository: str, data: bytes) -> Descriptor:
+        """Upload a small blob monolithically (POST then PUT with the digest); skipped when present."""
+        digest = compute_digest(data)
+        if not self.blob_exists(repository, digest):
+            start = self._request("POST", f"/v2/{repository}/blobs/uploads/", scopes=_push(repository),
+                                  allow=(202,), what=f"upload to {repository}")
+            location = start.headers["Location"]
+            joiner = "&" if "?" in location else "?"
+            self._request("PUT", f"{location}{joiner}digest={digest}", scopes=_push(repository), data=data,
+                          headers={"Content-Type": "application/octet-stream"}, what=f"upload of {digest}")
+        return Descriptor("application/octet-stream", digest, len(data))
+
     def _mount(self, dst: str, digest: str, src: str) -> bool:
         response = self._request(
             "POST", f"/v2/{dst}/blobs/uploads/", params={"mount": digest, "from": src},

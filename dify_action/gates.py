@@ -1,0 +1,184 @@
+"""Gate records: the smoke/scan verdicts of an image, stored in the registry next to the image.
+
+Promote must not trust whoever calls it to say "the gates passed", so the pipeline records the
+results where only someone with push access to the image's repository can write them: a small OCI
+artifact manifest under the tag ``sha256-<hex>.gates`` (the tag scheme cosign uses for
+signatures, so any registry works without OCI 1.1 referrers support). Its config and only layer
+are the empty JSON blob ``{}``; the verdicts are annotations:
+
+- ``io.dify-action.gates.<name>`` = ``passed`` | ``failed`` | ``skipped`` (``smoke``, ``scan``...)
+- ``io.dify-action.subject`` = the image digest the record is about
+- ``org.opencontainers.image.created`` = when it was recorded (RFC 3339, UTC)
+
+A record whose subject is not the image it sits next to is refused (copied or edited by hand).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from dify_action import refs
+from dify_action.errors import InputError, RegistryError
+from dify_action.registry import OCI_MANIFEST, Manifest, RegistryClient, compute_digest
+
+ARTIFACT_TYPE = "application/vnd.dify-action.gates.v1"
+EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
+EMPTY_BLOB = b"{}"
+PREFIX = "io.dify-action.gates."
+SUBJECT = "io.dify-action.subject"
+CREATED = "org.opencontainers.image.created"
+STATUSES = ("passed", "failed", "skipped")
+GATES = ("smoke", "scan")
+_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
+
+
+def _frozen(data: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(sorted(data.items())))
+
+
+@dataclass(frozen=True)
+class GateRecord:
+    """The verdicts recorded for ``subject`` (an image digest); ``digest`` is the record's own."""
+
+    subject: str
+    results: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    created: str | None = None
+    digest: str | None = None
+
+    def status(self, gate: str) -> str | None:
+        return self.results.get(gate)
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(name for name, status in self.results.items() if status == "failed")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"subject": self.subject, "results": dict(self.results), "created": self.created,
+                "digest": self.digest}
+
+
+def gates_tag(digest: str) -> str:
+    """``sha256:<hex>`` -> ``sha256-<hex>.gates``."""
+    refs.validate_digest(digest, input_name="digest")
+    return digest.replace(":", "-", 1) + ".gates"
+
+
+def validate_results(results: Mapping[str, str]) -> dict[str, str]:
+    """Check gate names and statuses (InputError naming the gate) before anything is written."""
+    if not results:
+        raise InputError("gates", "", f"give at least one gate result, e.g. smoke=passed ({', '.join(GATES)})")
+    clean: dict[str, str] = {}
+    for name, status in results.items():
+        if not _NAME_RE.fullmatch(name):
+            raise InputError("gate", name, "a lowercase name like smoke or scan")
+        if status not in STATUSES:
+            raise InputError(f"gate {name}", status, f"one of {', '.join(STATUSES)}")
+        clean[name] = status
+    return clean
+
+
+def parse_results(items: list[str]) -> dict[str, str]:
+    """``["smoke=passed", "scan=failed"]`` -> a validated mapping (CLI helper)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, status = item.partition("=")
+        if not sep:
+            raise InputError("gate", item, "NAME=STATUS, e.g. smoke=passed")
+        out[name.strip()] = status.strip()
+    return validate_results(out)
+
+
+def record_gates(client: RegistryClient, repository: str, digest: str, results: Mapping[str, str],
+                 *, now: dt.datetime | None = None) -> GateRecord:
+    """Push the gate record of ``repository@digest``; the image itself must exist there.
+
+    Recording again replaces the previous verdicts (the tag moves to the new record).
+    """
+    clean = validate_results(results)
+    tag = gates_tag(digest)
+    if client.head_manifest(repository, digest) is None:
+        raise RegistryError(f"{repository}@{digest} does not exist in {client.registry}: no gates recorded",
+                            hint="record gates after the image is pushed, with the digest the push reported")
+    created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    empty = client.push_blob(repository, EMPTY_BLOB)
+    descriptor = {"mediaType": EMPTY_TYPE, "digest": empty.digest, "size": empty.size}
+    annotations = {f"{PREFIX}{name}": status for name, status in sorted(clean.items())}
+    annotations |= {SUBJECT: digest, CREATED: created}
+    document = {
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT_TYPE,
+        "config": descriptor, "layers": [descriptor], "annotations": annotations,
+    }
+    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    stored = client.put_manifest(repository, tag, Manifest(OCI_MANIFEST, compute_digest(body), body))
+    return GateRecord(digest, _frozen(clean), created, stored)
+
+
+def read_gates(client: RegistryClient, repository: str, digest: str) -> GateRecord | None:
+    """The gate record of ``repository@digest``, or None when none was recorded."""
+    tag = gates_tag(digest)
+    if client.head_manifest(repository, tag) is None:
+        return None
+    manifest = client.get_manifest(repository, tag)
+    document = manifest.document
+    annotations = document.get("annotations")
+    if document.get("artifactType") != ARTIFACT_TYPE or not isinstance(annotations, dict):
+        raise RegistryError(f"{repository}:{tag} is not a dify-action gate record",
+                            hint=f"delete the tag {tag} and record the gates again")
+    if annotations.get(SUBJECT) != digest:
+        raise RegistryError(
+            f"the gate record {repository}:{tag} is about {annotations.get(SUBJECT)!r}, not {digest}",
+            hint="the record was copied or edited; record the gates of this image again")
+    results = {key[len(PREFIX):]: str(value) for key, value in annotations.items()
+               if isinstance(key, str) and key.startswith(PREFIX)}
+    return GateRecord(digest, _frozen(results), annotations.get(CREATED), manifest.digest)
+
+
+def refusal(record: GateRecord | None, image: str, required: tuple[str, ...] = GATES) -> str | None:
+    """Why ``image`` must not be promoted, or None when its record allows it.
+
+    Missing record, a failed gate, or a required gate never recorded are refusals; ``skipped``
+    is allowed (the pipeline decided not to run that gate) and reported by the caller.
+    """
+    if record is None:
+        return f"{image}: no gate record (tag {gates_tag_or_none(image)} missing)"
+    if record.failed:
+        return f"{image}: gate(s) failed: {', '.join(record.failed)}"
+    missing = [gate for gate in required if gate not in record.results]
+    if missing:
+        return f"{image}: gate(s) never recorded: {', '.join(missing)}"
+    return None
+
+
+def gates_tag_or_none(image: str) -> str:
+    digest = image.rpartition("@")[2]
+    return gates_tag(digest) if refs.DIGEST_RE.fullmatch(digest) else "<digest>.gates"
+
+
+BASE_VERSION_LABEL = "io.dify.base-version"  # set by build.py from the Dify base image
+
+
+def image_labels(client: RegistryClient, repository: str, reference: str) -> Mapping[str, str]:
+    """The config labels of an image (of its first platform for an index); {} when it has none."""
+    manifest = client.get_manifest(repository, reference)
+    if manifest.is_index:
+        children = manifest.children()
+        if not children:
+            return _frozen({})
+        manifest = client.get_manifest(repository, children[0].digest)
+    config = manifest.document.get("config") or {}
+    if not isinstance(config, dict) or config.get("mediaType") == EMPTY_TYPE or "digest" not in config:
+        return _frozen({})
+    data = json.loads(client.get_blob(repository, str(config["digest"])))
+    labels = ((data.get("config") or {}).get("Labels") or {}) if isinstance(data, dict) else {}
+    return _frozen({str(k): str(v) for k, v in labels.items()})
+
+
+def base_version(client: RegistryClient, ref: refs.ImageRef) -> str | None:
+    """The ``io.dify.base-version`` label of ``ref`` (None when the image has no such label)."""
+    reference = ref.digest or ref.tag or "latest"
+    return image_labels(client, ref.remote_path, reference).get(BASE_VERSION_LABEL)

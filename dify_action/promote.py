@@ -1,0 +1,257 @@
+"""Promote what runs in environment A to environment B of the GitOps repository.
+
+Read A's image references from a clone, keep ours, check each exists in the registry by digest
+and passed its gates (the record in the registry, see gates.py), optionally add a registry tag by
+manifest copy (no layer moves), then deliver the bump of B with the same tag and digest. Every
+check runs before the first side effect: a refused promotion leaves no tag, branch or PR.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dify_action import refs
+from dify_action.bump import FoundImage, Target, find_images, plan_bump
+from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
+from dify_action.delivery.model import PROVIDERS, PUSH_MODES
+from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
+from dify_action.gates import GateRecord, base_version, read_gates, refusal
+from dify_action.registry import CopyResult, RegistryClient
+
+RegistryFor = Callable[[str], RegistryClient]  # registry host -> client (with the credentials)
+_ENV_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    """Promote ``source`` -> ``target``. ``images``: repositories to promote (default: every image
+    deployed in both environments whose version differs). ``token`` never appears in repr."""
+
+    repo_url: str
+    source: str
+    target: str
+    source_paths: tuple[str, ...]
+    target_paths: tuple[str, ...]
+    images: tuple[str, ...] = ()
+    ours: tuple[str, ...] = ()  # the config's component repositories: a filter, not a requirement
+    helm_paths: tuple[str, ...] = ()
+    base: str | None = None
+    provider: str = "git"
+    push_mode: str = "branch"
+    registry_tag: str | None = None
+    require_gates: bool = True
+    pin_digest: bool | None = None  # None: pin in B when A pins
+    dry_run: bool = False
+    token: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    github_repo: str | None = None
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    author: Identity = field(default_factory=Identity)
+    run_url: str | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def validate(self) -> None:
+        """InputError (exit 2) before any side effect."""
+        for name, value in (("from", self.source), ("to", self.target)):
+            if not _ENV_RE.fullmatch(value):
+                raise InputError(name, value, "an environment name of [A-Za-z0-9._-], e.g. staging")
+        if self.source == self.target:
+            raise InputError("to", self.target, "an environment other than --from")
+        if not self.source_paths:
+            raise InputError("path-from", "", f"the GitOps paths of {self.source} (or --config with environments)")
+        if not self.target_paths:
+            raise InputError("path-to", "", f"the GitOps paths of {self.target} (or --config with environments)")
+        if self.provider not in PROVIDERS:
+            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
+        if self.push_mode not in PUSH_MODES:
+            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        if self.registry_tag is not None:
+            refs.validate_tag(self.registry_tag, input_name="registry-tag")
+        for image in (*self.images, *self.ours):
+            refs.parse_repository(image, input_name="image")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One image to promote: what A runs, the verified digest, its gates and the tag copy."""
+
+    ref: refs.ImageRef
+    digest: str
+    current: refs.ImageRef | None
+    gates: GateRecord | None = None
+    tag_copy: CopyResult | None = None
+    dify_version_old: str | None = None
+    dify_version_new: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "image": self.ref.name, "tag": self.ref.tag, "digest": self.digest,
+            "from": str(self.ref), "current": str(self.current) if self.current else None,
+            "gates": self.gates.as_dict() if self.gates else None,
+            "tag_copy": self.tag_copy.as_dict() if self.tag_copy else None,
+            "dify_version": {"old": self.dify_version_old, "new": self.dify_version_new},
+        }
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    """``operation``: a delivery operation (created, updated, pushed...), ``none`` or ``planned``."""
+
+    operation: str
+    source: str
+    target: str
+    images: tuple[Promotion, ...] = ()
+    delivery: DeliveryResult | None = None
+    notes: tuple[str, ...] = ()
+    diff: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        d = self.delivery
+        return {
+            "operation": self.operation, "from": self.source, "to": self.target,
+            "images": [p.as_dict() for p in self.images],
+            "pr_number": d.pr_number if d else None, "pr_url": d.pr_url if d else None,
+            "branch": d.branch if d else None, "commit": d.commit if d else None,
+            "changes": [c.as_dict() for c in d.changes] if d else [],
+            "notes": list(self.notes) + (list(d.notes) if d else []),
+        }
+
+
+@contextlib.contextmanager
+def _clone(request: PromoteRequest) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="dify-action-promote-") as temp:
+        root = Path(temp) / "gitops"
+        root.mkdir()
+        git = Git(request.repo_url, root, request.token)
+        git.clone(request.base, (*request.source_paths, *request.target_paths))
+        yield git.workdir
+
+
+def _versions(found: list[FoundImage]) -> dict[str, list[FoundImage]]:
+    by_repo: dict[str, list[FoundImage]] = {}
+    for item in found:
+        by_repo.setdefault(item.ref.repository, []).append(item)
+    return by_repo
+
+
+def _single(repo: str, items: list[FoundImage], env: str) -> refs.ImageRef:
+    versions = {(i.ref.tag, i.ref.digest) for i in items}
+    if len(versions) > 1:
+        where = "; ".join(f"{i.file}:{i.line} {i.ref}" for i in items)
+        raise DifyActionError(f"{env} runs several versions of {repo}: {where}",
+                              hint=f"make {env} consistent first (one tag per image), then promote")
+    ref = items[0].ref
+    if not ref.tag:
+        raise DifyActionError(f"{env} deploys {ref} by digest only: promote needs a tag to write",
+                              hint="deploy it as repository:tag@digest", file=items[0].file, line=items[0].line)
+    return ref
+
+
+def select(request: PromoteRequest, root: Path) -> tuple[list[tuple[refs.ImageRef, refs.ImageRef | None]], list[str]]:
+    """(what A runs, what B runs) for each image to promote that differs, and notes."""
+    source = _versions(find_images(root, request.source_paths))
+    target = _versions(find_images(root, request.target_paths))
+    notes: list[str] = []
+    if request.images:
+        wanted = [refs.parse_repository(i, input_name="image").repository for i in request.images]
+        for repo in wanted:
+            if repo not in source:
+                raise InputError("image", repo, f"not deployed under {', '.join(request.source_paths)} "
+                                 f"({request.source}); deployed there: {', '.join(sorted(source)) or 'nothing'}")
+    else:
+        ours = {refs.parse_repository(i, input_name="image").repository for i in request.ours}
+        mine = sorted(repo for repo in source if not ours or repo in ours)
+        wanted = [repo for repo in mine if repo in target]
+        notes += [f"{repo} runs in {request.source} only: not promoted" for repo in mine if repo not in target]
+    chosen: list[tuple[refs.ImageRef, refs.ImageRef | None]] = []
+    for repo in wanted:
+        ref = _single(repo, source[repo], request.source)
+        current = target.get(repo)
+        now = {(i.ref.tag, i.ref.digest) for i in current} if current else set()
+        if now == {(ref.tag, ref.digest)}:
+            notes.append(f"{repo} is already {ref.tag} in {request.target}")
+            continue
+        chosen.append((ref, current[0].ref if current else None))
+    return chosen, notes
+
+
+def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageRef | None]],
+          registry_for: RegistryFor) -> tuple[list[Promotion], list[str]]:
+    """Resolve and verify every digest and gate; GateFailed lists every refused image at once."""
+    promotions: list[Promotion] = []
+    refused: list[str] = []
+    notes: list[str] = []
+    for ref, current in chosen:
+        client = registry_for(ref.registry)
+        if ref.digest:
+            if client.head_manifest(ref.remote_path, ref.digest) is None:
+                raise RegistryError(f"{ref} is deployed in {request.source} but its digest is not in {ref.registry}",
+                                    hint="the image was deleted or never pushed; rebuild and redeploy it")
+            digest = ref.digest
+        else:
+            digest = client.resolve_digest(ref)
+        record = read_gates(client, ref.remote_path, digest)
+        why = refusal(record, f"{ref.name}@{digest}")
+        if why:
+            refused.append(why)
+        elif record and "skipped" in record.results.values():
+            skipped = ", ".join(k for k, v in record.results.items() if v == "skipped")
+            notes.append(f"{ref.name}: gates skipped: {skipped}")
+        new_version = base_version(client, ref.with_version(None, digest))
+        old_version = None
+        if current is not None and current.registry == ref.registry:
+            with contextlib.suppress(RegistryError):
+                old_version = base_version(client, current)
+        promotions.append(Promotion(ref, digest, current, record, None, old_version, new_version))
+    if refused and request.require_gates:
+        raise GateFailed(
+            f"promotion {request.source} -> {request.target} refused: " + "; ".join(refused),
+            hint="fix the image and let the pipeline record passing gates (tag sha256-<hex>.gates), "
+                 "or override with --no-require-gates (the override is reported)")
+    notes += [f"gates NOT enforced (--no-require-gates): {why}" for why in refused]
+    return promotions, notes
+
+
+def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult:
+    """Promote ``request.source`` to ``request.target``; see PromoteResult."""
+    request.validate()
+    with _clone(request) as root:
+        chosen, notes = select(request, root)
+        if not chosen:
+            return PromoteResult("none", request.source, request.target, notes=tuple(notes))
+        promotions, more = check(request, chosen, registry_for)
+        notes += more
+        targets = tuple(_target(request, p) for p in promotions)
+        if request.dry_run:
+            plan = plan_bump(root, targets, request.target_paths)
+            return PromoteResult("planned", request.source, request.target, tuple(promotions),
+                                 notes=tuple(notes), diff=plan.diff())
+    if request.registry_tag:
+        promotions = [replace(p, tag_copy=registry_for(p.ref.registry).copy_tag(
+            p.ref.remote_path, p.digest, request.registry_tag)) for p in promotions]
+    first = promotions[0]
+    delivery = deliver(DeliveryRequest(
+        repo_url=request.repo_url, environment=request.target, targets=targets, paths=request.target_paths,
+        base=request.base, provider=request.provider, push_mode=request.push_mode, token=request.token,
+        github_api_url=request.github_api_url, github_repo=request.github_repo, labels=request.labels,
+        reviewers=request.reviewers, author=request.author, committer=request.author, run_url=request.run_url,
+        title_template=f"promote({{environment}}): {{images}} from {request.source}",
+        message_template=f"promote({{environment}}): {{images}} from {request.source}\n\n{{changes}}",
+        promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,
+        dify_version_old=first.dify_version_old, dify_version_new=first.dify_version_new, sleep=request.sleep,
+    ))
+    return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
+                         tuple(notes))
+
+
+def _target(request: PromoteRequest, promotion: Promotion) -> Target:
+    pin = bool(promotion.ref.digest) if request.pin_digest is None else request.pin_digest
+    return Target(promotion.ref.with_version(None), promotion.ref.tag or "", promotion.digest if pin else None,
+                  request.helm_paths)
