@@ -21,9 +21,10 @@ from typing import Any
 
 import yaml
 
-from dify_action import refs
+from dify_action import refs, tags
 from dify_action.configyaml import Key, Override, compose, key_text, raise_for, set_override, validate
 from dify_action.errors import ConfigError, InputError
+from dify_action.tags import Flavor
 
 __all__ = [
     "AllowEntry",
@@ -72,16 +73,11 @@ class Component:
 
 
 @dataclass(frozen=True)
-class Flavor:
-    latest: str = "auto"
-    prefix: str = ""
-    suffix: str = ""
-
-
-@dataclass(frozen=True)
 class TagPolicy:
-    rules: tuple[str, ...] = ("type=sha,format=short",)
-    flavor: Flavor = Flavor()
+    """Parsed tag rules and flavor (see dify_action/tags.py); the defaults are tags.DEFAULT_RULES."""
+
+    rules: tuple[tags.TagRule, ...] = tags.DEFAULT_RULES
+    flavor: Flavor = field(default_factory=Flavor)
 
 
 @dataclass(frozen=True)
@@ -304,11 +300,17 @@ class _Builder:
         )
 
     def tags(self, raw: dict[str, Any]) -> TagPolicy:
+        rules: list[tags.TagRule] = []
+        for index, text in enumerate(raw.get("rules", [])):
+            try:
+                rules.append(tags.parse_rule(text))
+            except InputError as error:
+                self.fail(("tags", "rules", index), text, error.allowed)
         flavor = raw.get("flavor", {})
-        latest = flavor.get("latest", "auto")
+        latest = str(flavor.get("latest", "auto")).lower()
         return TagPolicy(
-            rules=tuple(raw.get("rules", TagPolicy.rules)),
-            flavor=Flavor(str(latest).lower(), flavor.get("prefix", ""), flavor.get("suffix", "")),
+            rules=tuple(rules) or tags.DEFAULT_RULES,
+            flavor=Flavor(flavor.get("prefix", ""), flavor.get("suffix", ""), latest),  # type: ignore[arg-type]
         )
 
     def smoke(self, name: str, raw: dict[str, Any]) -> SmokeSpec:

@@ -147,9 +147,8 @@ def _tags(args: argparse.Namespace, config: Config | None, dockerfile: Path,
         version = dify_base_version(dockerfile.read_text(encoding="utf-8", errors="replace"), build_args)
     context = tag_policy.GitContext(sha=args.revision, ref=args.ref, event=args.event,
                                     run_number=args.run_number, dify_version=version)
-    rules = tag_policy.parse_rules(config.tags.rules) if config else None
-    flavor = tag_policy.Flavor(config.tags.flavor.prefix, config.tags.flavor.suffix,
-                               config.tags.flavor.latest) if config else None  # type: ignore[arg-type]
+    rules = config.tags.rules if config else None
+    flavor = config.tags.flavor if config else None
     computed = tag_policy.compute_tags(rules, context, flavor).tags
     if not computed:
         raise InputError("tag", "", "the tag policy produced no tag for this ref/event; give --tag")

@@ -106,7 +106,7 @@ def test_good_file_loads_into_frozen_values(tmp_path: Path) -> None:
     assert web.dockerfile == "web/Dockerfile.custom"
     assert web.size_budget == config.SizeBudget(warn=None, fail=800_000_000)
     assert (worker.dockerfile, worker.context, worker.size_budget) == ("Dockerfile", ".", None)
-    assert cfg.tags.rules == ("type=sha,format=short", "type=semver,pattern={{version}}")
+    assert [rule.source for rule in cfg.tags.rules] == ["type=sha,format=short", "type=semver,pattern={{version}}"]
     assert cfg.tags.flavor == config.Flavor(latest="false", prefix="v", suffix="")
     smoke = cfg.smoke_for("api")
     assert dict(smoke.env) == {"MODE": "api", "PORT": "5001", "DEBUG": "false"}
@@ -223,6 +223,7 @@ def test_unknown_component_and_environment_name_what_is_declared(tmp_path: Path)
         ),
         ("smoke:\n  api: {}\n", "smoke.api", "api", "declared component (none declared)", 2),
         ("tags:\n  rules: [sha]\n", "tags.rules[0]", "sha", "does not match", 2),
+        ("tags:\n  rules: ['type=sha,colour=red']\n", "tags.rules[0]", "type=sha,colour=red", "colour", 2),
         ("version: 1\nscan: {}\nscan: {}\n", "scan", "scan", "duplicate key", 3),
         ("components:\n  - name: a\n", "components[0].image", "(missing)", "required", 2),
         ('smoke:\n  "Bad Name": {}\n', "smoke.Bad Name", "Bad Name", "component name", 2),
