@@ -29,7 +29,7 @@ from dify_action.errors import DifyActionError, GateFailed, InputError
 
 COMMANDS = ("build", "test", "scan", "bump", "promote", "rollback", "pipeline")
 SECRET_INPUTS = ("registry-password", "token")
-OUTPUTS = ("image", "tags", "digest", "size", "pr-number", "pr-url", "operation", "branch", "commit")
+OUTPUTS = ("image", "ref", "tags", "digest", "size", "pr-number", "pr-url", "operation", "branch", "commit")
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,8 @@ class Runner:
                               f"{c.get('digest') or 'not pushed'}, {int(c.get('size') or 0) / 1e6:.1f} MB"))
         if components:
             first = components[0]
-            self.outputs.update(image=first["image"], tags="\n".join(first["tags"]),
+            self.outputs.update(image=first["image"], ref=f"{first['image']}:{_deploy_tag(first['tags'])}",
+                                tags="\n".join(first["tags"]),
                                 digest=first.get("digest") or "", size=str(first.get("size") or ""))
         return components
 
@@ -333,8 +334,7 @@ class Runner:
         for c, ref in refs:
             self.scan(ref, c.get("component"))
         for c, _ in refs:
-            tag = next((t for t in c["tags"] if t != "latest"), c["tags"][0])
-            self.bump(c["image"], tag, c.get("digest") if self.i.pin_digest else None)
+            self.bump(c["image"], _deploy_tag(c["tags"]), c.get("digest") if self.i.pin_digest else None)
 
     def report(self, status: str) -> str:
         lines = [f"## dify-action {self.i.command}: {status}", "", "| stage | result | details |",
@@ -366,6 +366,11 @@ def _known_only(argv: list[str], known: Mapping[str, bool], a: gha.Actions, comm
             a.warning(f"{command}: this dify-action build has no {flag} option; ignored")
         index += 2 if takes_value else 1
     return kept
+
+
+def _deploy_tag(tags: Sequence[str]) -> str:
+    """The tag a GitOps repo should deploy: the first one the policy made that is not ``latest``."""
+    return next((tag for tag in tags if tag != "latest"), tags[0])
 
 
 def _required(value: str | None, name: str, allowed: str) -> str:
