@@ -1,0 +1,129 @@
+"""The action image, built from the Dockerfile and run the way the runner runs container actions."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import docker, run_action
+from emulator import GitHubEmulator
+
+from dify_action.delivery import parse_metadata
+
+pytestmark = pytest.mark.e2e
+
+API = "127.0.0.1:5000/acme/dify-api"
+MANIFEST = """\
+# staging api: keep this comment
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: dify-api
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: "127.0.0.1:5000/acme/dify-api:1.13.3"   # pinned by dify-action
+"""
+
+
+def workspace_with_gitops(tmp_path: Path) -> Path:
+    workspace = tmp_path / "workspace"
+    target = workspace / "gitops" / "environments" / "staging"
+    target.mkdir(parents=True)
+    (target / "api.yaml").write_text(MANIFEST)
+    # a repository owned by someone else: git must still trust the workspace (safe.directory)
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    return workspace
+
+
+def test_bump_a_checked_out_gitops_tree(docker_host: str, action_image: str, tmp_path: Path) -> None:
+    workspace = workspace_with_gitops(tmp_path)
+    run = run_action(docker_host, action_image, {
+        "command": "bump", "gitops-dir": "gitops", "image": f"{API}:1.13.3-acme.42", "paths": "environments/staging",
+        "registry-password": "reg-s3cret-value",
+    }, workspace)
+    assert run.code == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[0] == "::add-mask::reg-s3cret-value"
+    assert (workspace / "gitops/environments/staging/api.yaml").read_text() == MANIFEST.replace(
+        "dify-api:1.13.3\"", "dify-api:1.13.3-acme.42\"")
+    assert run.outputs["operation"] == "edited" and run.outputs["image"] == API
+    assert "## dify-action bump: passed" in run.summary
+    assert f"| `environments/staging/api.yaml:11` | `{API}:1.13.3` | `{API}:1.13.3-acme.42` |" in run.summary
+
+    again = run_action(docker_host, action_image, {"command": "bump", "gitops-dir": "gitops",
+                                                   "image": f"{API}:1.13.3-acme.42"}, workspace)
+    assert again.code == 0 and again.outputs["operation"] == "none"
+
+
+@pytest.mark.parametrize(("inputs", "message"), [
+    ({"command": "bump", "dry-run": "yes"}, "::error title=dify-action bump::invalid dry-run 'yes': true or false"),
+    ({"command": "deploy"}, "::error title=dify-action deploy::invalid command 'deploy': one of build, test"),
+    ({"command": "bump", "gitops-dir": "gitops", "image": f"{API}:bad tag!"}, "::error title=dify-action bump::"),
+])
+def test_bad_input_exits_2_with_an_annotation_and_changes_nothing(
+        docker_host: str, action_image: str, tmp_path: Path, inputs: dict[str, str], message: str) -> None:
+    workspace = workspace_with_gitops(tmp_path)
+    run = run_action(docker_host, action_image, {**inputs, "token": "ghs_tokenvalue123"}, workspace)
+    assert run.code == 2, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("::add-mask::ghs_tokenvalue123")
+    assert any(line.startswith(message) for line in lines), run.stdout
+    assert "ghs_tokenvalue123" not in "\n".join(lines[2:]) + run.stderr
+    assert (workspace / "gitops/environments/staging/api.yaml").read_text() == MANIFEST
+    assert run.outputs == {} and "passed" not in run.summary
+
+
+def test_bump_pull_request_in_the_github_emulator(docker_host: str, action_image: str, tmp_path: Path,
+                                                  emulator: GitHubEmulator, token: str) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    inputs = {
+        "command": "bump", "gitops-repo": emulator.clone_url, "github-api-url": emulator.api_url,
+        "environment": "staging", "paths": "environments/staging", "image": f"{API}:1.13.3-acme.42",
+        "labels": "deploy\nstaging", "token": token,
+    }
+    run = run_action(docker_host, action_image, inputs, workspace)
+    assert run.code == 0, run.stdout + run.stderr
+    masks, rest = run.stdout.split("\n", 2)[:2], run.stdout.split("\n", 2)[2]
+    assert masks[0] == f"::add-mask::{token}" and masks[1].startswith("::add-mask::")
+    assert token not in rest + run.stderr + run.summary + str(run.outputs)
+    assert run.outputs["operation"] == "created"
+    pull = emulator.pulls[int(run.outputs["pr-number"])]
+    assert run.outputs["pr-url"] == f"{emulator.urls.html}/acme/gitops/pull/{pull.number}"
+    assert run.outputs["branch"] == "dify-action/staging/dify-api" == pull.head
+    assert emulator.repo.sha(pull.head) == run.outputs["commit"]
+    assert [label.name for label in pull.labels] == ["deploy", "staging"]
+    meta = parse_metadata(pull.body)
+    assert meta is not None and meta.source_sha == "a" * 40 and meta.environment == "staging"
+    assert "https://github.example/acme/dify-custom/actions/runs/7" in (pull.body or "")
+    assert f"| created | 3 value(s) PR #{pull.number}" in run.summary.replace("| bump ", "")
+
+    rerun = run_action(docker_host, action_image, inputs, workspace)
+    assert rerun.code == 0 and rerun.outputs["operation"] == "unchanged"
+    assert rerun.outputs["pr-number"] == run.outputs["pr-number"] and len(emulator.open_pulls()) == 1
+
+
+def test_forge_failure_is_exit_1_with_an_error_annotation(docker_host: str, action_image: str, tmp_path: Path,
+                                                          emulator: GitHubEmulator) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    run = run_action(docker_host, action_image, {
+        "command": "bump", "gitops-repo": emulator.clone_url, "github-api-url": emulator.api_url,
+        "environment": "staging", "paths": "environments/staging", "image": f"{API}:1.13.3-acme.42",
+        "token": "ghs_wrongwrongwrong",
+    }, workspace)
+    assert run.code == 1, run.stdout + run.stderr
+    assert any(line.startswith("::error title=dify-action bump::") for line in run.stdout.splitlines()), run.stdout
+    assert "ghs_wrongwrongwrong" not in run.stdout.split("\n", 2)[2] + run.stderr
+    assert not emulator.pulls
+
+
+def test_image_entrypoint_and_size(docker_host: str, action_image: str, job_image: str) -> None:
+    info = docker(docker_host, "image", "inspect", "--format", "{{json .Config.Entrypoint}} {{.Size}}", action_image)
+    entrypoint, size = info.stdout.split()
+    assert entrypoint == '["python","/app/entrypoint.py"]'
+    base = int(docker(docker_host, "image", "inspect", "--format", "{{.Size}}", job_image).stdout)
+    assert int(size) - base < 80_000_000  # dependencies + package on top of the base
