@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "bump": "bump",
     "build": "build",
     "promote": "promote",
+    "rollback": "rollback",
 }
 
 

@@ -119,3 +119,18 @@ class BareRepo:
             dels += int(d) if d.isdigit() else 0
             files += 1
         return {"commits": commits, "additions": adds, "deletions": dels, "changed_files": files}
+
+    def merge(self, base: str, head: str, message: str, *, squash: bool = False) -> str | None:
+        """Merge ``head`` into ``base`` like GitHub's merge button (a merge commit, or one squashed
+        commit); None when it does not merge cleanly. Moves ``base`` with a compare-and-swap."""
+        base_sha, head_sha = self.sha(base), self.sha(head)
+        assert base_sha and head_sha
+        proc = subprocess.run(["git", "-C", str(self.path), "merge-tree", "--write-tree", base_sha, head_sha],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            return None
+        tree = proc.stdout.split()[0]
+        parents = ["-p", base_sha] if squash else ["-p", base_sha, "-p", head_sha]
+        new = git(self.path, "commit-tree", tree, *parents, "-m", message)
+        git(self.path, "update-ref", f"refs/heads/{base}", new, base_sha)
+        return new

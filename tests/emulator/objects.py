@@ -206,6 +206,8 @@ class Pull:
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     closed_at: str | None = None
+    merged_at: str | None = None
+    merge_commit_sha: str | None = None
 
     def json(
         self, urls: Urls, repo: dict[str, Any], shas: tuple[str, str], stats: dict[str, int], full: bool
@@ -251,8 +253,8 @@ class Pull:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "closed_at": self.closed_at,
-            "merged_at": None,
-            "merge_commit_sha": None,
+            "merged_at": self.merged_at,
+            "merge_commit_sha": self.merge_commit_sha,
             "assignee": None,
             "assignees": [],
             "requested_reviewers": [user(urls, login, 1000 + i) for i, login in enumerate(self.reviewers)],
@@ -279,7 +281,7 @@ class Pull:
         if full:
             data.update(
                 {
-                    "merged": False,
+                    "merged": self.merged_at is not None,
                     "mergeable": True,
                     "rebaseable": True,
                     "mergeable_state": "clean",

@@ -259,6 +259,24 @@ def put_contents(em: GitHubEmulator, p: dict[str, str], q: Q, body: Any) -> tupl
     }
 
 
+def merge_pull(em: GitHubEmulator, p: dict[str, str], q: Q, body: Any) -> tuple[int, Any]:
+    pull = _pull(em, p)
+    doc = "pulls/pulls#merge-a-pull-request"
+    method = (body or {}).get("merge_method", "merge")
+    if pull.state != "open" or method not in ("merge", "squash"):
+        raise ApiError(405, o.error("Pull Request is not mergeable", doc, 405))
+    if method == "squash":
+        message = f"{(body or {}).get('commit_title') or pull.title} (#{pull.number})\n\n{pull.body or ''}"
+    else:
+        message = f"Merge pull request #{pull.number} from {em.repo.owner}/{pull.head}\n\n{pull.title}"
+    sha = em.repo.merge(pull.base, pull.head, message, squash=method == "squash")
+    if sha is None:
+        raise ApiError(405, o.error("Pull Request is not mergeable", doc, 405))
+    pull.state, pull.closed_at = "closed", o.now_iso()
+    pull.merged_at, pull.merge_commit_sha = pull.closed_at, sha
+    return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+
+
 def _route(method: str, template: str, fn: Any) -> tuple[str, re.Pattern[str], str, Any]:
     regex = re.sub(
         r"\\\{(\w+)\\\}",
@@ -275,6 +293,7 @@ ROUTES = [
     _route("POST", f"{R}/pulls", create_pull),
     _route("GET", f"{R}/pulls/{{pull_number}}", get_pull),
     _route("PATCH", f"{R}/pulls/{{pull_number}}", update_pull),
+    _route("PUT", f"{R}/pulls/{{pull_number}}/merge", merge_pull),
     _route("POST", f"{R}/issues/{{issue_number}}/labels", add_labels),
     _route("POST", f"{R}/pulls/{{pull_number}}/requested_reviewers", request_reviewers),
     _route("GET", f"{R}/git/ref/{{ref}}", get_ref),

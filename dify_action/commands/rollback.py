@@ -1,0 +1,64 @@
+"""``dify-action rollback``: revert a merged bump as a new pull request (github) or branch (git).
+
+What to roll back: ``--pr N`` (github), ``--commit SHA``, or ``--environment X`` (the last bump of X
+still in effect). The Dify migration guard refuses to go back a Dify base version unless
+``--allow-schema-rollback``. Secrets are read here, like ``promote``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "Roll back a merged bump (by PR, commit or environment) as a revert PR or branch."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dify_action.commands.promote import add_common
+
+    add = parser.add_argument
+    add("--pr", type=int, metavar="N", help="the merged bump pull request to roll back (github provider)")
+    add("--commit", metavar="SHA", help="the merge / squash / bump commit of the base branch to roll back")
+    add("--environment", metavar="ENV", help="roll back the last bump of this environment still in effect")
+    add("--path", action="append", default=[], metavar="PATH",
+        help="GitOps path of the environment (git provider; repeatable; default: from --config)")
+    add("--allow-schema-rollback", action="store_true",
+        help="roll back across a Dify version although its database migrations have no downgrade "
+             "(back up the dify and dify_plugin databases and storage first)")
+    add_common(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.commands.bump_remote import read_token
+    from dify_action.commands.promote import load_config, print_notes, registry_for
+    from dify_action.rollback import RollbackRequest, rollback
+
+    cfg = load_config(args)
+    paths, provider, base = tuple(args.path), args.provider, args.base
+    if cfg is not None and args.environment:
+        env = cfg.environment(args.environment)
+        paths = paths or env.paths
+        provider = provider or env.provider
+        base = base or env.branch
+    request = RollbackRequest(
+        repo_url=args.gitops_repo, pr=args.pr, commit=args.commit, environment=args.environment, paths=paths,
+        base=base, provider=provider or ("github" if args.pr else "git"), push_mode=args.push_mode,
+        allow_schema_rollback=args.allow_schema_rollback, dry_run=args.dry_run, token=read_token(),
+        github_api_url=args.github_api_url, github_repo=args.github_repo, labels=tuple(args.label),
+    )
+    request.validate()
+    result = rollback(request, registry_for(args, cfg))
+    print_notes(list(result.notes))
+    if args.json:
+        print(json.dumps(result.as_dict() | {"dry_run": bool(args.dry_run)}, indent=2))
+        return 0
+    what = f"#{result.reverted_pr}" if result.reverted_pr else result.reverted_commit[:12]
+    for move in result.moves:
+        print(f"  {move.file}:{move.line}  {move.current} -> {move.restored}")
+    for check in result.guard:
+        print(f"  guard: {check.describe()}", file=sys.stderr)
+    where = f"PR #{result.pr_number} {result.pr_url}" if result.pr_number else f"branch {result.branch or '-'}"
+    print(f"{result.operation} ({result.method}) rollback of {what} in {result.environment}: {where} "
+          f"(commit {result.commit or '-'})")
+    return 0

@@ -1,0 +1,288 @@
+"""Roll back a merged bump of the GitOps repository, as a new pull request (github) or branch (git).
+
+What to roll back: ``--pr N`` (github), ``--commit SHA`` (git), or ``--environment X``: the last
+bump of X still in effect (github: merged PRs whose metadata block names X; git: first-parent
+commits of the base branch that change image references under X's paths). How: ``git revert``
+of the merge or squash commit when it applies cleanly (``-m 1`` for merges), else a bump back to
+the previous references (the images the reverted commit replaced). Before any push, the Dify
+migration guard (rollback_guard.py) compares the ``io.dify.base-version`` labels in the registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dify_action import refs
+from dify_action.bump import Change, Target
+from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
+from dify_action.delivery.github import GitHubForge, PullSpec
+from dify_action.delivery.model import PROVIDERS, PUSH_MODES
+from dify_action.delivery.pr_body import metadata_from_changes
+from dify_action.delivery.retry import Caller, RetryPolicy
+from dify_action.errors import DifyActionError, GateFailed, GitError, InputError, RegistryError
+from dify_action.gates import base_version
+from dify_action.registry import RegistryClient
+from dify_action.rollback_guard import GUARD_HINT, TRAILER, GuardCheck, ImageMove, verdict
+from dify_action.rollback_source import Bump, find_bump, image_moves, repository_name
+
+RegistryFor = Callable[[str], RegistryClient]
+_ENV_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    """Exactly one of ``pr``, ``commit``, ``environment`` says what to roll back."""
+
+    repo_url: str
+    pr: int | None = None
+    commit: str | None = None
+    environment: str | None = None
+    paths: tuple[str, ...] = ()
+    base: str | None = None
+    provider: str = "git"
+    push_mode: str = "branch"
+    allow_schema_rollback: bool = False
+    dry_run: bool = False
+    token: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    github_repo: str | None = None
+    labels: tuple[str, ...] = ()
+    author: Identity = field(default_factory=Identity)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def validate(self) -> None:
+        given = [name for name, value in (("pr", self.pr), ("commit", self.commit),
+                                          ("environment", self.environment and not (self.pr or self.commit)))
+                 if value]
+        if not given:
+            raise InputError("pr", "", "give --pr N (github), --commit SHA or --environment NAME")
+        if self.pr is not None and self.commit:
+            raise InputError("commit", self.commit, "give either --pr or --commit, not both")
+        if self.provider not in PROVIDERS:
+            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
+        if self.push_mode not in PUSH_MODES:
+            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        if self.pr is not None and (self.provider != "github" or self.pr < 1):
+            raise InputError("pr", self.pr, "a pull request number (> 0) with --provider github; "
+                             "with the git provider give --commit or --environment")
+        if self.commit is not None and not re.fullmatch(r"[0-9a-f]{7,64}", self.commit):
+            raise InputError("commit", self.commit, "a commit sha (7 to 64 lowercase hex digits)")
+        if self.environment is not None and not _ENV_RE.fullmatch(self.environment):
+            raise InputError("environment", self.environment, "an environment name of [A-Za-z0-9._-]")
+        if self.environment and not (self.pr or self.commit) and self.provider == "git" and not self.paths:
+            raise InputError("path", "", f"the GitOps paths of {self.environment} (or --config): the git "
+                             "provider finds bumps by the files they change")
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """``operation``: created | updated | unchanged | pushed | none | planned; ``method``: revert |
+    bump-back | none."""
+
+    operation: str
+    method: str
+    environment: str
+    reverted_commit: str
+    reverted_pr: int | None = None
+    branch: str | None = None
+    commit: str | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
+    moves: tuple[ImageMove, ...] = ()
+    guard: tuple[GuardCheck, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "operation": self.operation, "method": self.method, "environment": self.environment,
+            "reverted_commit": self.reverted_commit, "reverted_pr": self.reverted_pr, "branch": self.branch,
+            "commit": self.commit, "pr_number": self.pr_number, "pr_url": self.pr_url,
+            "images": [m.as_dict() for m in self.moves], "guard": [g.as_dict() for g in self.guard],
+            "notes": list(self.notes),
+        }
+
+
+@contextlib.contextmanager
+def _workspace() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="dify-action-rollback-") as temp:
+        root = Path(temp) / "gitops"
+        root.mkdir()
+        yield root
+
+
+def rollback_branch(environment: str, key: str) -> str:
+    """The same branch for the revert and the bump-back: a rerun updates it, never duplicates."""
+    return f"dify-action/{environment}/rollback-{key}"
+
+
+def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
+             caller: Caller | None = None) -> RollbackResult:
+    """Find the bump, check the migration guard, then revert it (or bump back) as a branch / PR."""
+    request.validate()
+    caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
+    with _workspace() as root:
+        git = Git(request.repo_url, root, request.token)
+        bump = find_bump(request, git, caller)
+        moves = tuple(image_moves(git, bump.commit, bump.parent))
+        notes = list(bump.notes)
+        guard = tuple(check_guard(request, moves, bump.meta, registry_for, notes))
+        if request.dry_run:
+            return _result("planned", "none", bump, moves, guard, notes)
+        reverted = _revert(git, bump, request.author)
+        if reverted == "empty":
+            notes.append(f"{bump.base} already has the references from before {bump.label}: nothing to roll back")
+            return _result("none", "none", bump, moves, guard, notes)
+        if reverted == "applied":
+            return _ship(request, git, bump, moves, guard, notes, caller)
+    notes.append(f"the revert of {bump.commit[:12]} does not apply cleanly on {bump.base}: bumping back to "
+                 "the previous references instead")
+    return _bump_back(request, bump, moves, guard, notes)
+
+
+def _result(operation: str, method: str, bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
+            notes: list[str], **fields: object) -> RollbackResult:
+    return RollbackResult(operation, method, bump.environment, bump.commit, bump.pr, moves=moves, guard=guard,
+                          notes=tuple(notes), **fields)  # type: ignore[arg-type]
+
+
+def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: BumpMetadata | None,
+                registry_for: RegistryFor | None, notes: list[str]) -> list[GuardCheck]:
+    """The Dify base versions on both sides of every move; GateFailed when one goes back a version."""
+    checks: list[GuardCheck] = []
+    seen: set[tuple[str, str]] = set()
+    single = len({m.current.repository for m in moves}) == 1
+    for move in moves:
+        pair = (str(move.current), str(move.restored))
+        if pair in seen:
+            continue
+        seen.add(pair)
+        current = restored = None
+        if registry_for is not None:
+            try:
+                current = base_version(registry_for(move.current.registry), move.current)
+                restored = base_version(registry_for(move.restored.registry), move.restored)
+            except RegistryError as error:
+                if not request.allow_schema_rollback:
+                    raise RegistryError(f"migration guard: cannot read the Dify version of {move.current.name}: "
+                                        f"{error.message}", hint=error.hint) from None
+                notes.append(f"migration guard could not read {move.current.name}: {error.message}")
+        if current is None and restored is None and meta is not None and single:
+            current, restored = meta.dify_version_new, meta.dify_version_old
+        checks.append(GuardCheck(move.current.name, current, restored, verdict(current, restored)))
+    blocking = [c.describe() for c in checks if c.blocks]
+    if blocking and not request.allow_schema_rollback:
+        raise GateFailed("rollback refused by the Dify migration guard: " + "; ".join(blocking), hint=GUARD_HINT)
+    if blocking:
+        notes.append("Dify migration guard overridden (--allow-schema-rollback): " + "; ".join(blocking))
+    notes += [f"{c.describe()}: migrations run forward" for c in checks if c.verdict == "upgrade"]
+    return checks
+
+
+def _revert(git: Git, bump: Bump, author: Identity) -> str:
+    """applied | empty | conflict: ``git revert --no-commit`` of the bump on the base tip."""
+    env = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
+           "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email}
+    mainline = ["-m", "1"] if bump.merge else []
+    proc = git.run("revert", "--no-commit", *mainline, bump.commit, check=False, env=env)
+    if proc.returncode != 0:
+        unmerged = git.run("diff", "--name-only", "--diff-filter=U", check=False).stdout.strip()
+        if not unmerged and "conflict" not in (proc.stdout + proc.stderr).lower():
+            raise git.error("revert", proc.stderr or proc.stdout)
+        git.run("revert", "--abort", check=False)
+        git.run("reset", "--quiet", "--hard", "HEAD")
+        return "conflict"
+    if git.run("diff", "--cached", "--quiet", check=False).returncode == 0:
+        git.run("revert", "--quit", check=False)
+        return "empty"
+    title = f"rollback({bump.environment}): revert {bump.label}"
+    message = f"{title}\n\nThis reverts commit {bump.commit}.\n\n{TRAILER}: {bump.commit}\n"
+    git.run("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-", stdin=message, env=env)
+    return "applied"
+
+
+def _body(bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...]) -> str:
+    link = f"#{bump.pr}" + (f" ({bump.pr_url})" if bump.pr_url else "") if bump.pr else f"commit `{bump.commit}`"
+    lines = [f"Rolls back {link}: `git revert` of `{bump.commit}` on `{bump.base}`.", ""]
+    lines += [f"- Dify migration guard: {g.describe()}" for g in guard]
+    changes = [Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name) for m in moves]
+    first = guard[0] if guard else None
+    meta = metadata_from_changes(bump.environment, changes, rollback_of=bump.label if bump.pr else bump.commit,
+                                 dify_version_old=first.current if first else None,
+                                 dify_version_new=first.restored if first else None)
+    return "\n".join(lines) + "\n" + render_body(meta, changes)
+
+
+def _ship(request: RollbackRequest, git: Git, bump: Bump, moves: tuple[ImageMove, ...],
+          guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
+    head = git.rev_parse("HEAD")
+    if request.push_mode == "direct":
+        if git.push("HEAD", bump.base).status == "rejected":
+            raise GitError(f"{bump.base} moved while the rollback was pushed",
+                           hint="re-run the rollback: it is planned again on the new tip")
+        return _result("pushed", "revert", bump, moves, guard, notes, branch=bump.base, commit=head)
+    branch = rollback_branch(bump.environment, bump.key)
+    remote = git.remote_sha(branch)
+    pushed = False
+    if remote is not None and git.fetch(branch, "refs/dify-action/remote") == remote and \
+            git.rev_parse(f"{remote}^{{tree}}") == git.rev_parse("HEAD^{tree}"):
+        head = remote  # a previous run pushed exactly this rollback
+    else:
+        if git.push("HEAD", branch, remote, leased=True).status == "rejected":
+            raise GitError(f"branch {branch} changed while the rollback was pushed", hint="re-run the rollback")
+        pushed = True
+    if request.provider != "github":
+        return _result("pushed" if pushed else "unchanged", "revert", bump, moves, guard, notes, branch=branch,
+                       commit=head)
+    forge = GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
+    spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
+                    _body(bump, moves, guard), ("rollback", *request.labels))
+    try:
+        outcome = forge.sync(spec, fresh_branch=remote is None, branch_changed=pushed)
+    except BaseException:
+        if remote is None and pushed:
+            with contextlib.suppress(GitError):
+                git.delete_branch(branch, head)
+        raise
+    return _result(outcome.operation, "revert", bump, moves, guard, notes + list(outcome.notes), branch=branch,
+                   commit=head, pr_number=outcome.number, pr_url=outcome.url)
+
+
+def _bump_back(request: RollbackRequest, bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
+               notes: list[str]) -> RollbackResult:
+    by_repo: dict[str, set[refs.ImageRef]] = {}
+    for move in moves:
+        by_repo.setdefault(move.restored.repository, set()).add(move.restored.with_version(
+            move.restored.tag, move.restored.digest))
+    targets = []
+    for repo, restored in sorted(by_repo.items()):
+        if len(restored) > 1 or not next(iter(restored)).tag:
+            raise DifyActionError(
+                f"cannot bump {repo} back: {bump.label} replaced {', '.join(sorted(map(str, restored)))}",
+                hint="the revert conflicts and the previous references differ (or have no tag): revert by hand")
+        ref = next(iter(restored))
+        targets.append(Target(ref.with_version(None), ref.tag or "", ref.digest))
+    if not targets:
+        raise DifyActionError(f"the revert of {bump.label} conflicts and it changed no image reference",
+                              hint="revert it by hand")
+    first = guard[0] if guard else None
+    title = f"rollback({{environment}}): {{images}} (revert {bump.label})"
+    delivery = deliver(DeliveryRequest(
+        repo_url=request.repo_url, environment=bump.environment, targets=tuple(targets),
+        paths=tuple(sorted({m.file for m in moves})), base=bump.base, provider=request.provider,
+        push_mode=request.push_mode, group=f"rollback-{bump.key}", token=request.token,
+        github_api_url=request.github_api_url, github_repo=request.github_repo,
+        labels=("rollback", *request.labels), title_template=title,
+        message_template=f"{title}\n\n{{changes}}\n\n{TRAILER}: {bump.commit}\n",
+        author=request.author, committer=request.author, rollback_of=bump.label if bump.pr else bump.commit,
+        dify_version_old=first.current if first else None, dify_version_new=first.restored if first else None,
+        sleep=request.sleep,
+    ))
+    return _result(delivery.operation, "bump-back", bump, moves, guard, notes + list(delivery.notes),
+                   branch=delivery.branch, commit=delivery.commit, pr_number=delivery.pr_number,
+                   pr_url=delivery.pr_url)
