@@ -4,7 +4,7 @@
 # BASE_IMAGE: release builds (.github/workflows/release.yml) pass the base pinned by digest,
 #   python:3.11-slim-bookworm@sha256:<digest>, so a release image is reproducible; the tests point
 #   it at a local Debian 12 + python3 image because nothing can be pulled there.
-# Offline builds: put wheels for requirements.lock in .wheels/ and pass --build-arg PIP_NO_INDEX=1.
+# Offline builds: put the wheels of requirements.lock in .wheels/; then no index is contacted.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 
@@ -28,9 +28,9 @@ RUN if ! command -v git >/dev/null; then \
 
 # Exact pins, --no-deps: requirements.lock is the whole dependency set and `pip check` proves it.
 # pip itself is removed afterwards: nothing installs at run time.
-ARG PIP_NO_INDEX
 COPY requirements.lock .wheel[s] /tmp/req/
-RUN python3 -m venv /opt/venv \
+RUN if ls /tmp/req/*.whl >/dev/null 2>&1; then export PIP_NO_INDEX=1; fi \
+ && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install -q --no-deps --find-links /tmp/req -r /tmp/req/requirements.lock \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/pip uninstall -q -y pip setuptools \

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import docker, run_action
+from actionrun import docker, run_action
 from emulator import GitHubEmulator
 
 from dify_action.delivery import parse_metadata
