@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "build": "build",
     "promote": "promote",
     "rollback": "rollback",
+    "gates": "gates",
 }
 
 

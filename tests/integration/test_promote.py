@@ -227,7 +227,18 @@ def test_cli_json_and_exit_codes(world: World, tmp_path: Path) -> None:
     assert refused.returncode == 1 and "no gate record" in refused.stderr
     bad = run_cli([*common[:4], "--to", "staging", *common[6:]], world.registry)
     assert bad.returncode == 2 and "invalid to 'staging'" in bad.stderr
-    record_gates(world.client, world.repository, digest, {"smoke": "passed", "scan": "passed"})
+    env = {**os.environ, "DIFY_ACTION_REGISTRY_PASSWORD": world.registry.password}
+    gates = [sys.executable, "-m", "dify_action", "gates", "--image", world.image, "--digest", digest,
+             "--registry-username", world.registry.username, "--json"]
+    missing = subprocess.run([*gates[:4], "show", *gates[4:]], capture_output=True, text=True, env=env, timeout=60)
+    assert (missing.returncode, missing.stdout.strip()) == (1, "null")
+    bad = subprocess.run([*gates[:4], "record", *gates[4:], "--result", "smoke=green"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "invalid gate smoke 'green'" in bad.stderr
+    recorded = subprocess.run([*gates[:4], "record", *gates[4:], "--result", "smoke=passed", "--result",
+                               "scan=passed"], capture_output=True, text=True, env=env, timeout=60)
+    assert recorded.returncode == 0, recorded.stderr
+    assert json.loads(recorded.stdout)["results"] == {"scan": "passed", "smoke": "passed"}
     config = tmp_path / "dify-action.yaml"
     config.write_text(f"version: 1\nenvironments:\n  staging:\n    paths: [{STAGING}]\n    provider: git\n"
                       f"  production:\n    paths: [{PRODUCTION}]\n    provider: git\n")
