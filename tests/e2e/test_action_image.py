@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from actionrun import docker, run_action
 from emulator import GitHubEmulator
+from testbed import Registry
 
 from dify_action.delivery import parse_metadata
 
@@ -127,3 +128,65 @@ def test_image_entrypoint_and_size(docker_host: str, action_image: str, job_imag
     assert entrypoint == '["python","/app/entrypoint.py"]'
     base = int(docker(docker_host, "image", "inspect", "--format", "{{.Size}}", job_image).stdout)
     assert int(size) - base < 80_000_000  # dependencies + package on top of the base
+
+
+CONFIG = """\
+version: 1
+registry:
+  host: {registry}
+components:
+  - name: api
+    image: {registry}/acme/dify-api
+    context: api
+    dockerfile: api/Dockerfile
+tags:
+  rules:
+    - type=dify,suffix=-acme.{{{{run_number}}}}
+    - type=sha
+smoke:
+  api:
+    healthcheck: false
+    commands:
+      - test -f /app/api/acme.txt
+    timeout: 30s
+scan:
+  missing-scanner: skip
+"""
+
+API_DOCKERFILE = """\
+FROM langgenius/dify-api:1.13.3
+RUN echo acme > /app/api/acme.txt
+CMD ["sleep", "300"]
+"""
+
+
+def test_pipeline_build_push_test_scan_then_bump_pr(
+        docker_host: str, action_image: str, base_image: str, registry: Registry, tmp_path: Path,
+        emulator: GitHubEmulator, token: str) -> None:
+    image = f"{registry.host}/acme/dify-api"
+    emulator.repo.commit_files("main", {"environments/staging/dify-api.yaml": MANIFEST.replace(
+        "127.0.0.1:5000/acme/dify-api", image)}, "staging uses the test registry")
+    workspace = tmp_path / "workspace"
+    (workspace / "api").mkdir(parents=True)
+    (workspace / "api" / "Dockerfile").write_text(API_DOCKERFILE)
+    (workspace / "dify-action.yaml").write_text(CONFIG.format(registry=registry.host))
+    run = run_action(docker_host, action_image, {
+        "command": "pipeline", "config": "dify-action.yaml", "registry-username": registry.username,
+        "registry-password": registry.password, "gitops-repo": emulator.clone_url,
+        "github-api-url": emulator.api_url, "environment": "staging", "paths": "environments/staging",
+        "pin-digest": "true", "token": token, "builder": "legacy",
+    }, workspace, docker_socket=True)
+    assert run.code == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert run.stdout.splitlines()[0] == f"::add-mask::{registry.password}"
+    assert registry.password not in run.stdout.split("\n", 1)[1] + run.stderr
+    tags = run.outputs["tags"].splitlines()
+    assert tags == ["1.13.3-acme.42", "sha-aaaaaaa"]
+    assert run.outputs["image"] == image and run.outputs["ref"] == f"{image}:1.13.3-acme.42"
+    digest = run.outputs["digest"]
+    assert digest.startswith("sha256:") and int(run.outputs["size"]) > 0
+    assert run.outputs["operation"] == "created"
+    pull = emulator.pulls[int(run.outputs["pr-number"])]
+    text = emulator.repo.read(pull.head, "environments/staging/dify-api.yaml")
+    assert text is not None and f'"{image}:1.13.3-acme.42@{digest}"' in text.decode()
+    for stage in ("| build | passed |", "| test | passed |", "| scan | passed |", "| bump | created |"):
+        assert stage in run.summary, run.summary
