@@ -128,6 +128,10 @@ def test_migration_guard_refuses_across_dify_versions(registry: Any, emulator: G
     text = str(caught.value)
     assert "dify_plugin" in text and "--allow-schema-rollback" in text
     assert (emulator.repo.branches(), len(emulator.pulls)) == (branches, pulls)  # no side effect
+    planned = rollback(github_request(emulator, pr=number, allow_schema_rollback=True, dry_run=True),
+                       world.registry_for)
+    assert (planned.operation, [g.verdict for g in planned.guard]) == ("planned", ["downgrade"])
+    assert (emulator.repo.branches(), len(emulator.pulls)) == (branches, pulls)
     allowed = rollback(github_request(emulator, pr=number, allow_schema_rollback=True), world.registry_for)
     assert allowed.operation == "created"
     assert any("guard overridden" in note for note in allowed.notes)
