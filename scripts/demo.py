@@ -1,6 +1,8 @@
 """The local demo: the dify-action pipeline on the bundled example, with local defaults.
 
-build -> smoke test -> scan -> push -> bump staging (git provider, branch mode) -> rerun (idempotent).
+build -> push -> smoke test -> scan -> record gates -> bump staging (git provider, branch mode,
+printing the reviewer's diff) -> rerun (idempotent) -> merge -> promote to production -> merge ->
+rollback production (a revert, checked by the Dify migration guard).
 Starts a private Docker engine and a registry with auth when none is given (DOCKER_HOST and
 DA_REGISTRY* unset), seeds a local bare GitOps repository from examples/gitops, uses an offline
 stand-in for langgenius/dify-api when it cannot be pulled, and stops everything it started.
@@ -34,13 +36,28 @@ CMD ["httpd", "-f", "-p", "127.0.0.1:5001", "-h", "/srv"]
 """
 
 
+REPORT: list[tuple[str, float, str]] = []
+_TITLES: dict[float, str] = {}
+
+
 def stage(title: str) -> float:
     print(f"\n== {title}", flush=True)
-    return time.perf_counter()
+    start = time.perf_counter()
+    _TITLES[start] = title.split(":")[0]
+    return start
 
 
 def done(start: float, detail: str) -> None:
-    print(f"   {detail} ({time.perf_counter() - start:.1f} s)", flush=True)
+    seconds = time.perf_counter() - start
+    REPORT.append((_TITLES.get(start, "?"), seconds, detail))
+    print(f"   {detail} ({seconds:.1f} s)", flush=True)
+
+
+def print_report() -> None:
+    width = max(len(name) for name, _, _ in REPORT)
+    print("\nstage".ljust(width + 2) + "   time  result")
+    for name, seconds, detail in REPORT:
+        print(f"{name.ljust(width)} {seconds:6.1f} s  {detail[:90]}")
 
 
 def cli(*args: str, env: dict[str, str], expect: int = 0) -> str:
@@ -74,6 +91,17 @@ def seed_gitops(work: Path, registry: str) -> Path:
     return bare
 
 
+def merge(bare: Path, branch: str, work: Path, environment: str) -> None:
+    """What a reviewer's merge button does: merge the bump branch into main."""
+    start = stage(f"merge {environment}: {branch} (the reviewer approves the PR)")
+    clone = work / f"merge-{environment}"
+    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True)
+    git("-c", "user.name=reviewer", "-c", "user.email=reviewer@example.com", "merge", "-q", "--no-ff",
+        "-m", f"Merge {branch}", f"origin/{branch}", cwd=clone)
+    git("push", "-q", "origin", "main", cwd=clone)
+    done(start, f"main is now {git('rev-parse', 'HEAD', cwd=clone).strip()[:12]}")
+
+
 def main() -> int:
     env = dict(os.environ)
     bed: Testbed | None = None
@@ -88,7 +116,9 @@ def main() -> int:
         client = docker.DockerClient(base_url=env["DOCKER_HOST"])
         with tempfile.TemporaryDirectory(prefix="da-standin-") as context:
             images.busybox_context(Path(context), STANDIN_DOCKERFILE)
-            client.images.build(path=context, tag="langgenius/dify-api:1.13.3", network_mode="host", rm=True)
+            standin, _ = client.images.build(path=context, tag="langgenius/dify-api:1.13.3",
+                                             network_mode="host", rm=True)
+            standin.tag("langgenius/dify-api", "1.13.2")  # the Dify release production still runs
         client.close()
         registry = env["DA_REGISTRY"]
         env["DIFY_ACTION_REGISTRY_PASSWORD"] = env["DA_REGISTRY_PASSWORD"]
@@ -102,6 +132,12 @@ def main() -> int:
         repository = f"{registry}/acme/dify-api"
         run_number = "42"
 
+        start = stage("history: the images staging (Dify 1.13.3) and production (Dify 1.13.2) run today")
+        for dify, tag in (("1.13.2", "1.13.2-acme.40"), ("1.13.3", "1.13.3-acme.41")):
+            cli("build", "--config", str(config), "--component", "api", "--build-arg", f"DIFY_VERSION={dify}",
+                "--tag", tag, "--registry-username", env["DA_REGISTRY_USERNAME"], env=env)
+        done(start, "pushed 1.13.2-acme.40 and 1.13.3-acme.41")
+
         start = stage("build + push: examples/dify-custom/api (FROM langgenius/dify-api:1.13.3)")
         built = json.loads(cli(
             "build", "--config", str(config), "--component", "api", "--revision", "a" * 40,
@@ -112,7 +148,8 @@ def main() -> int:
         tags, digest = result["tags"], result["digest"]
         assert tags[0] == f"1.13.3-acme.{run_number}", tags
         assert digest.startswith("sha256:"), digest
-        done(start, f"tags {', '.join(tags)}; digest {digest[:19]}...; size {result.get('size')}")
+        size = result.get("size") or result.get("size_uncompressed") or 0
+        done(start, f"tags {', '.join(tags)}; digest {digest[:19]}...; size {int(size) / 1e6:.1f} MB")
 
         image = f"{repository}:{tags[0]}"
         start = stage(f"smoke test: {image}")
@@ -131,6 +168,11 @@ def main() -> int:
             print(f"   ran {ran}")
         done(start, f"gate passed: {len(findings)} finding(s), none blocking; skipped: "
                     f"{', '.join(scanned.get('skipped_scanners', [])) or 'vulnerabilities (no DB offline)'}")
+
+        start = stage("record gates: smoke and scan results stored next to the image in the registry")
+        cli("gates", "record", "--image", repository, "--digest", digest, "--result", "smoke=passed",
+            "--result", "scan=passed", "--registry-username", env["DA_REGISTRY_USERNAME"], env=env)
+        done(start, f"tag sha256-{digest[7:19]}....gates pushed (promote refuses images without it)")
 
         bare = seed_gitops(work, registry)
         url = f"file://{bare}"
@@ -152,6 +194,43 @@ def main() -> int:
         assert again["operation"] in ("unchanged", "none"), again
         assert git("rev-parse", branch, cwd=bare).strip() == delivered["commit"]
         done(start, f"operation {again['operation']}: no new commit, no new branch")
+
+        merge(bare, branch, work, "staging")
+        start = stage("promote staging -> production: registry tag copy + bump branch")
+        promoted = json.loads(cli(
+            "promote", "--gitops-repo", url, "--from", "staging", "--to", "production",
+            "--path-from", "overlays/staging", "--path-to", "overlays/production",
+            "--provider", "git", "--push-mode", "branch", "--registry-tag", "production",
+            "--registry-username", env["DA_REGISTRY_USERNAME"], "--json", env=env,
+        ))
+        assert promoted["operation"] == "pushed", promoted
+        promote_diff = git("diff", "main", promoted["branch"], cwd=bare)
+        assert f"newTag: {tags[0]}" in promote_diff, promote_diff
+        done(start, f"{promoted['branch']} at {promoted['commit'][:12]}; "
+                    f"{repository}:production now points at {digest[:19]}...")
+
+        merge(bare, promoted["branch"], work, "production")
+        rollback_args = ["rollback", "--gitops-repo", url, "--environment", "production",
+                         "--path", "overlays/production", "--provider", "git", "--push-mode", "branch",
+                         "--registry-username", env["DA_REGISTRY_USERNAME"], "--json"]
+        start = stage("rollback production: the migration guard refuses to cross Dify 1.13.3 -> 1.13.2")
+        result = subprocess.run([sys.executable, "-m", "dify_action", *rollback_args], env=env,
+                                capture_output=True, text=True, check=False)
+        assert result.returncode == 1, result
+        assert "1.13.2" in result.stderr and "dify_plugin" in result.stderr, result.stderr
+        print("   " + result.stderr.strip().replace("\n", "\n   "))
+        branches = git("branch", "--list", "dify-action/production/rollback*", cwd=bare)
+        assert not branches.strip(), f"a refused rollback pushed {branches}"
+        done(start, "refused, nothing pushed")
+
+        start = stage("rollback production again, after backing up dify and dify_plugin: --allow-schema-rollback")
+        rolled = json.loads(cli(*rollback_args, "--allow-schema-rollback", env=env))
+        assert rolled["operation"] == "pushed", rolled
+        rollback_diff = git("diff", "main", rolled["branch"], cwd=bare)
+        print(rollback_diff, end="")
+        assert f"-    newTag: {tags[0]}" in rollback_diff and "+    newTag: 1.13.2-acme.40" in rollback_diff
+        done(start, f"{rolled.get('method', 'revert')} on {rolled['branch']} at {rolled['commit'][:12]}")
+        print_report()
         print("\ndemo: all stages passed")
         return 0
     finally:

@@ -261,7 +261,7 @@ def test_one_api_image_for_api_worker_beat_and_migration(overlay: str) -> None:
 
 def test_overlay_tags_are_the_ones_the_demo_expects() -> None:
     assert overlay_image("staging", API_IMAGE)[1] == "1.13.3-acme.41"
-    assert overlay_image("production", API_IMAGE)[1] == "1.13.3-acme.40"
+    assert overlay_image("production", API_IMAGE)[1] == "1.13.2-acme.40"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -364,9 +364,9 @@ def test_yamllint_relaxed() -> None:
     ("path", "old"),
     [
         ("helm/values-staging.yaml", "1.13.3-acme.41"),
-        ("helm/values-production.yaml", "1.13.3-acme.40"),
+        ("helm/values-production.yaml", "1.13.2-acme.40"),
         ("overlays/staging", "1.13.3-acme.41"),
-        ("overlays/production", "1.13.3-acme.40"),
+        ("overlays/production", "1.13.2-acme.40"),
     ],
 )
 def test_bump_finds_the_api_image(path: str, old: str) -> None:
