@@ -47,12 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, test, scan and ship customized Dify images through GitOps pull requests.",
     )
     parser.add_argument("--version", action="version", version=f"dify-action {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
         command = _load(module)
         child = sub.add_parser(name, help=command.HELP, description=command.HELP)
         command.add_arguments(child)
-        child.set_defaults(_run=command.run)
+        child.set_defaults(_run=command.run)  # "subcommand": `test --command` owns "command"
     return parser
 
 
@@ -62,10 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return cast(int, args._run(args))
     except DifyActionError as error:
-        print(f"dify-action {args.command}: error: {error}", file=sys.stderr)
+        print(f"dify-action {args.subcommand}: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print(f"dify-action {args.command}: interrupted", file=sys.stderr)
+        print(f"dify-action {args.subcommand}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1

@@ -1,0 +1,93 @@
+"""README stays true: its action tables equal action.yml, its commands exist and parse.
+
+Regenerate the tables after changing action.yml: python tests/unit/test_readme.py --write
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+
+
+def _cell(text: object) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def render_tables() -> dict[str, str]:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    inputs = ["| input | required | default | description |", "| --- | --- | --- | --- |"]
+    for name, spec in action["inputs"].items():
+        default = spec.get("default", "")
+        inputs.append(
+            f"| `{name}` | {'yes' if spec.get('required') else 'no'} | "
+            f"{f'`{_cell(default)}`' if default != '' else ''} | {_cell(spec.get('description', ''))} |"
+        )
+    outputs = ["| output | description |", "| --- | --- |"]
+    for name, spec in action["outputs"].items():
+        outputs.append(f"| `{name}` | {_cell(spec.get('description', ''))} |")
+    return {"inputs": "\n".join(inputs), "outputs": "\n".join(outputs)}
+
+
+def _with_tables(text: str, tables: dict[str, str]) -> str:
+    for name, table in tables.items():
+        text = re.sub(
+            rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)",
+            lambda m, table=table: f"{m.group(1)}{table}\n{m.group(2)}",
+            text,
+            flags=re.S,
+        )
+    return text
+
+
+def test_action_tables_equal_action_yml() -> None:
+    text = README.read_text()
+    assert _with_tables(text, render_tables()) == text, "run: python tests/unit/test_readme.py --write"
+
+
+def test_every_action_input_is_in_the_table() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    text = README.read_text()
+    for name in [*action["inputs"], *action["outputs"]]:
+        assert f"| `{name}` |" in text
+
+
+def test_the_two_commands_exist_and_ci_runs_the_test_command() -> None:
+    text = README.read_text()
+    for command in ("scripts/demo", "scripts/test"):
+        assert f"{command}    #" in text
+        path = ROOT / command
+        assert path.is_file() and path.stat().st_mode & 0o111, command
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "\nscripts/test" in ci and "\nscripts/demo" in ci
+
+
+def _cli_lines(text: str) -> list[str]:
+    lines: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("dify-action "):
+                lines.append(line.split("  #")[0])
+    return lines
+
+
+def test_cli_examples_in_the_readme_parse() -> None:
+    from dify_action.cli import build_parser
+
+    lines = _cli_lines(README.read_text())
+    assert len(lines) >= 8
+    parser = build_parser()
+    for line in lines:
+        argv = shlex.split(line.replace('"$SHA"', "a" * 40))[1:]
+        args = parser.parse_args(argv)
+        assert args.subcommand == argv[0]
+
+
+if __name__ == "__main__" and "--write" in sys.argv:
+    README.write_text(_with_tables(README.read_text(), render_tables()))
