@@ -79,6 +79,9 @@ class Inputs:
     dry_run: bool
     from_environment: str | None
     to_environment: str | None
+    from_paths: tuple[str, ...]
+    to_paths: tuple[str, ...]
+    require_gates: bool
     registry_tag: str | None
     pr_number: int | None
     allow_schema_rollback: bool
@@ -106,13 +109,15 @@ def read_inputs(a: gha.Actions) -> Inputs:
                   else None),
         sarif_file=opt("sarif-file"), trivy_reports=a.items("trivy-reports"), scan_offline=a.boolean("scan-offline"),
         gitops_repo=opt("gitops-repo"), gitops_dir=opt("gitops-dir"), base=opt("base"),
-        environment=opt("environment"), provider=a.choice("provider", ("github", "git"), "github"),
+        environment=opt("environment"),
+        provider=a.choice("provider", ("github", "git")) if a.input("provider") else "",
         push_mode=a.choice("push-mode", ("branch", "direct"), "branch"), token=opt("token"),
         github_api_url=opt("github-api-url"), github_repo=opt("github-repo"), paths=a.items("paths"),
         helm_paths=a.items("helm-paths"), tag=opt("tag"), digest=opt("digest"),
         pin_digest=a.boolean("pin-digest"), labels=a.items("labels"), reviewers=a.items("reviewers"),
         draft=a.boolean("draft"), dry_run=a.boolean("dry-run"), from_environment=opt("from-environment"),
-        to_environment=opt("to-environment"), registry_tag=opt("registry-tag"),
+        to_environment=opt("to-environment"), from_paths=a.items("from-paths"), to_paths=a.items("to-paths"),
+        require_gates=a.boolean("require-gates", default=True), registry_tag=opt("registry-tag"),
         pr_number=a.integer("pr-number", minimum=1), allow_schema_rollback=a.boolean("allow-schema-rollback"),
         docker_host=opt("docker-host"),
     )
@@ -154,7 +159,7 @@ class Runner:
         self.fragments: list[str] = []
 
     # -- plumbing ---------------------------------------------------------------------------------
-    def cli(self, command: str, argv: Sequence[str], stage: str) -> dict[str, Any]:
+    def cli(self, command: str, argv: Sequence[str], stage: str, positionals: Sequence[str] = ()) -> dict[str, Any]:
         """Run ``dify-action COMMAND ARGV --json``; return its JSON; failed gates raise GateFailed."""
         sub = _subparser(self.parser, command)
         if sub is None:
@@ -168,7 +173,7 @@ class Runner:
         captured = io.StringIO()
         with self.a.group(f"dify-action {command} ({stage})"):
             try:
-                args = self.parser.parse_args([command, *argv, "--json"])
+                args = self.parser.parse_args([command, *positionals, *argv, "--json"])
             except SystemExit:
                 raise InputError(command, " ".join(argv), "arguments the CLI accepts (see the log above)") from None
             with contextlib.redirect_stdout(captured):
@@ -241,33 +246,37 @@ class Runner:
         self.cli("scan", argv, f"scan-{component or 'image'}")
         self.rows.append(("scan", "passed", f"`{image or 'dockerfiles'}`"))
 
-    def gitops_argv(self, environment: str | None) -> list[str]:
+    def remote_argv(self, command: str) -> list[str]:
+        """Flags of the GitOps repository and the forge, for bump (remote mode), promote and rollback."""
         i = self.i
-        argv: list[str] = []
-        if i.gitops_dir:
-            argv += ["--gitops-dir", i.gitops_dir]
-        if i.gitops_repo:
-            argv += ["--gitops-repo", i.gitops_repo, "--provider", i.provider, "--push-mode", i.push_mode]
-            for flag, value in (("--base", i.base), ("--github-api-url", i.github_api_url or self.ctx.api_url),
-                                ("--github-repo", i.github_repo), ("--source-sha", self.ctx.sha),
-                                ("--source-repo", self.ctx.source), ("--run-url", self.ctx.run_url)):
-                argv += [flag, value] if value else []
-            argv += [x for label in i.labels for x in ("--label", label)]
-            argv += [x for who in i.reviewers for x in ("--reviewer", who)]
-            argv += ["--draft"] if i.draft else []
-        argv += ["--environment", environment] if environment else []
-        argv += [x for path in i.paths for x in ("--path", path)]
-        argv += [x for key in i.helm_paths for x in ("--helm-path", key)]
+        provider = i.provider or ("github" if command == "bump" or not i.config else "")
+        argv = ["--gitops-repo", i.gitops_repo or "", "--push-mode", i.push_mode]
+        argv += ["--provider", provider] if provider else []
+        for flag, value in (("--base", i.base), ("--github-api-url", i.github_api_url or self.ctx.api_url),
+                            ("--github-repo", i.github_repo), ("--run-url", self.ctx.run_url)):
+            argv += [flag, value] if value else []
+        argv += [x for label in i.labels for x in ("--label", label)]
         argv += ["--dry-run"] if i.dry_run else []
         return argv
 
     def bump(self, repository: str, tag: str, digest: str | None) -> None:
-        argv = ["--image", repository, "--tag", tag, *self.gitops_argv(self.i.environment)]
+        i = self.i
+        argv = ["--image", repository, "--tag", tag]
         argv += ["--digest", digest] if digest else []
+        argv += [x for path in i.paths for x in ("--path", path)]
+        argv += [x for key in i.helm_paths for x in ("--helm-path", key)]
+        if i.gitops_dir:
+            argv += ["--gitops-dir", i.gitops_dir] + (["--dry-run"] if i.dry_run else [])
+        else:
+            argv += self.remote_argv("bump") + (["--environment", i.environment] if i.environment else [])
+            argv += [x for who in i.reviewers for x in ("--reviewer", who)]
+            argv += ["--draft"] if i.draft else []
+            for flag, value in (("--source-sha", self.ctx.sha), ("--source-repo", self.ctx.source)):
+                argv += [flag, value] if value else []
         self.delivered("bump", self.cli("bump", argv, "bump"))
 
     def delivered(self, stage: str, data: Mapping[str, Any]) -> None:
-        changes = data.get("changes") or []
+        changes = data.get("changes") or data.get("images") or []
         operation = data.get("operation") or ("none" if not changes else "dry-run" if self.i.dry_run else "edited")
         for key, value in (("operation", operation), ("pr-number", data.get("pr_number")),
                            ("pr-url", data.get("pr_url")), ("branch", data.get("branch")),
@@ -275,9 +284,10 @@ class Runner:
             self.outputs[key] = "" if value is None else str(value)
         where = f"PR #{data['pr_number']} {data.get('pr_url')}" if data.get("pr_number") else data.get("branch") or ""
         self.rows.append((stage, str(operation), f"{len(changes)} value(s) {where}".strip()))
-        if changes:
+        rows = [c for c in changes if {"file", "line", "old", "new"} <= set(c)]
+        if rows:
             lines = ["| file | before | after |", "| --- | --- | --- |"]
-            lines += [f"| `{c['file']}:{c['line']}` | `{c['old']}` | `{c['new']}` |" for c in changes]
+            lines += [f"| `{c['file']}:{c['line']}` | `{c['old']}` | `{c['new']}` |" for c in rows]
             self.fragments.append(f"### {stage}: changed values\n\n" + "\n".join(lines))
 
     def promote(self) -> None:
@@ -285,26 +295,48 @@ class Runner:
         if not (i.from_environment and i.to_environment):
             raise InputError("to-environment", i.to_environment or "", "promote needs from-environment and "
                              "to-environment, e.g. staging and production")
-        argv = ["--from-environment", i.from_environment, "--to-environment", i.to_environment,
-                *self.gitops_argv(None)]
+        argv = ["--from", i.from_environment, "--to", i.to_environment, *self.common(), *self.remote_argv("promote")]
+        argv += [x for path in i.from_paths for x in ("--path-from", path)]
+        argv += [x for path in i.to_paths or i.paths for x in ("--path-to", path)]
+        argv += [x for key in i.helm_paths for x in ("--helm-path", key)]
         argv += ["--registry-tag", i.registry_tag] if i.registry_tag else []
         argv += ["--registry-username", i.registry_username] if i.registry_username else []
+        argv += ["--pin-digest"] if i.pin_digest else []
+        argv += [] if i.require_gates else ["--no-require-gates"]
         self.delivered("promote", self.cli("promote", argv, "promote"))
 
     def rollback(self) -> None:
         i = self.i
         if not (i.pr_number or i.environment):
             raise InputError("pr-number", "", "rollback needs pr-number, or environment for its last merged bump")
-        argv = [*self.gitops_argv(i.environment)]
-        argv += ["--pr-number", str(i.pr_number)] if i.pr_number else []
+        argv = [*self.common(), *self.remote_argv("rollback")]
+        argv += ["--pr", str(i.pr_number)] if i.pr_number else []
+        argv += ["--environment", i.environment] if i.environment else []
+        argv += [x for path in i.paths for x in ("--path", path)]
+        argv += ["--registry-username", i.registry_username] if i.registry_username else []
         argv += ["--allow-schema-rollback"] if i.allow_schema_rollback else []
         self.delivered("rollback", self.cli("rollback", argv, "rollback"))
 
+    def gates(self, components: Sequence[Mapping[str, Any]], results: Sequence[str]) -> None:
+        """Record gate verdicts next to each pushed digest, where promote reads them."""
+        for c in components:
+            if not c.get("digest"):
+                continue
+            argv = ["--image", c["image"], "--digest", c["digest"]]
+            argv += [x for result in results for x in ("--result", result)]
+            argv += ["--registry-username", self.i.registry_username] if self.i.registry_username else []
+            self.cli("gates", argv, "gates", positionals=["record"])
+        if any(c.get("digest") for c in components):
+            self.rows.append(("gates", "recorded", ", ".join(results)))
+
     def run(self) -> None:
         i, command = self.i, self.i.command
-        if command in ("bump", "promote", "rollback", "pipeline") and not (i.gitops_repo or i.gitops_dir) \
-                and not (command == "pipeline" and i.dry_run):
-            raise InputError("gitops-repo", "", f"{command} needs gitops-repo (or gitops-dir, a checked-out tree)")
+        if command in ("bump", "promote", "rollback") and not (i.gitops_repo or (command == "bump" and i.gitops_dir)):
+            raise InputError("gitops-repo", "", f"{command} needs gitops-repo" + (
+                " (or gitops-dir, a checked-out tree)" if command == "bump" else ""))
+        if command in ("bump", "pipeline") and i.dry_run and i.gitops_repo and not i.gitops_dir:
+            raise InputError("dry-run", "true", "bump and pipeline take dry-run only with gitops-dir (a checked-out "
+                             "tree); promote and rollback take it with gitops-repo")
         if command == "build":
             self.build()
         elif command == "test":
@@ -327,14 +359,25 @@ class Runner:
             self.pipeline()
 
     def pipeline(self) -> None:
+        """build -> test -> scan -> (gate record) -> bump when a GitOps repo or tree is given."""
         components = self.build()
-        refs = [(c, f"{c['image']}:{c['tags'][0]}") for c in components]
-        for c, ref in refs:
-            self.test(ref, c.get("component"))
-        for c, ref in refs:
-            self.scan(ref, c.get("component"))
-        for c, _ in refs:
-            self.bump(c["image"], _deploy_tag(c["tags"]), c.get("digest") if self.i.pin_digest else None)
+        refs = [(c, f"{c['image']}:{_deploy_tag(c['tags'])}") for c in components]
+        stage = "smoke"
+        try:
+            for c, ref in refs:
+                self.test(ref, c.get("component"))
+            stage = "scan"
+            for c, ref in refs:
+                self.scan(ref, c.get("component"))
+        except GateFailed:
+            # promote must refuse these digests: record the verdicts before failing the step
+            with contextlib.suppress(DifyActionError):
+                self.gates(components, ["smoke=failed"] if stage == "smoke" else ["smoke=passed", "scan=failed"])
+            raise
+        self.gates(components, ["smoke=passed", "scan=passed"])
+        if self.i.gitops_repo or self.i.gitops_dir:
+            for c, _ in refs:
+                self.bump(c["image"], _deploy_tag(c["tags"]), c.get("digest") if self.i.pin_digest else None)
 
     def report(self, status: str) -> str:
         lines = [f"## dify-action {self.i.command}: {status}", "", "| stage | result | details |",
@@ -413,6 +456,12 @@ def _relative(file: str | None, workspace: str | None) -> str | None:
     return file
 
 
+def _write_outputs(a: gha.Actions, outputs: Mapping[str, str]) -> None:
+    for name in OUTPUTS:
+        if name in outputs:
+            a.set_output(name, outputs[name])
+
+
 def main(environ: dict[str, str] | None = None) -> int:
     env: MutableMapping[str, str] = os.environ if environ is None else environ
     a = gha.Actions(env, sys.stdout, sys.stderr)
@@ -429,16 +478,15 @@ def main(environ: dict[str, str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="dify-action-summary-") as temp:
             runner = Runner(a, inputs, Context.from_environ(env, Path(temp)))
             runner.run()
-            for name in OUTPUTS:
-                if name in runner.outputs:
-                    a.set_output(name, runner.outputs[name])
+            _write_outputs(a, runner.outputs)
             a.summary(runner.report("passed"))
         return 0
     except DifyActionError as error:
         title = f"dify-action {a.input('command')}".strip()
         message = error.message + (f" (hint: {error.hint})" if error.hint else "")
         a.error(message, file=_relative(error.file, workspace), line=error.line, title=title)
-        if runner is not None:
+        if runner is not None:  # what was done before the failure (e.g. the digest of a failed gate)
+            _write_outputs(a, runner.outputs)
             a.summary(runner.report(f"failed ({error.message})"))
         return error.exit_code
     except Exception as error:  # a bug: say so, with the traceback in the log

@@ -6,7 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from actionrun import docker, run_action
+import requests
+from actionrun import ActionRun, docker, run_action
 from emulator import GitHubEmulator
 from testbed import Registry
 
@@ -160,22 +161,37 @@ CMD ["sleep", "300"]
 """
 
 
-def test_pipeline_build_push_test_scan_then_bump_pr(
-        docker_host: str, action_image: str, base_image: str, registry: Registry, tmp_path: Path,
-        emulator: GitHubEmulator, token: str) -> None:
-    image = f"{registry.host}/acme/dify-api"
-    emulator.repo.commit_files("main", {"environments/staging/dify-api.yaml": MANIFEST.replace(
-        "127.0.0.1:5000/acme/dify-api", image)}, "staging uses the test registry")
+def source_workspace(tmp_path: Path, registry: Registry, smoke: str = "test -f /app/api/acme.txt") -> Path:
     workspace = tmp_path / "workspace"
     (workspace / "api").mkdir(parents=True)
     (workspace / "api" / "Dockerfile").write_text(API_DOCKERFILE)
-    (workspace / "dify-action.yaml").write_text(CONFIG.format(registry=registry.host))
-    run = run_action(docker_host, action_image, {
+    (workspace / "dify-action.yaml").write_text(
+        CONFIG.format(registry=registry.host).replace("test -f /app/api/acme.txt", smoke))
+    return workspace
+
+
+def pipeline(docker_host: str, action_image: str, workspace: Path, registry: Registry, emulator: GitHubEmulator,
+             token: str) -> ActionRun:
+    return run_action(docker_host, action_image, {
         "command": "pipeline", "config": "dify-action.yaml", "registry-username": registry.username,
         "registry-password": registry.password, "gitops-repo": emulator.clone_url,
         "github-api-url": emulator.api_url, "environment": "staging", "paths": "environments/staging",
         "pin-digest": "true", "token": token, "builder": "legacy",
     }, workspace, docker_socket=True)
+
+
+def use_test_registry(emulator: GitHubEmulator, image: str) -> None:
+    emulator.repo.commit_files("main", {
+        f"environments/{env}/dify-api.yaml": MANIFEST.replace("127.0.0.1:5000/acme/dify-api", image)
+        for env in ("staging", "production")}, "environments use the test registry")
+
+
+def test_pipeline_build_push_test_scan_then_bump_pr(
+        docker_host: str, action_image: str, base_image: str, registry: Registry, tmp_path: Path,
+        emulator: GitHubEmulator, token: str) -> None:
+    image = f"{registry.host}/acme/dify-api"
+    use_test_registry(emulator, image)
+    run = pipeline(docker_host, action_image, source_workspace(tmp_path, registry), registry, emulator, token)
     assert run.code == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert run.stdout.splitlines()[0] == f"::add-mask::{registry.password}"
     assert registry.password not in run.stdout.split("\n", 1)[1] + run.stderr
@@ -188,5 +204,81 @@ def test_pipeline_build_push_test_scan_then_bump_pr(
     pull = emulator.pulls[int(run.outputs["pr-number"])]
     text = emulator.repo.read(pull.head, "environments/staging/dify-api.yaml")
     assert text is not None and f'"{image}:1.13.3-acme.42@{digest}"' in text.decode()
-    for stage in ("| build | passed |", "| test | passed |", "| scan | passed |", "| bump | created |"):
+    for stage in ("| build | passed |", "| test | passed |", "| scan | passed |",
+                  "| gates | recorded | smoke=passed, scan=passed |", "| bump | created |"):
         assert stage in run.summary, run.summary
+
+
+def merge(emulator: GitHubEmulator, number: int) -> None:
+    answer = requests.put(f"{emulator.api_url}/repos/{emulator.full_name}/pulls/{number}/merge",
+                          json={"merge_method": "merge"}, headers={"Authorization": f"token {emulator.token}"},
+                          timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
+def test_promote_then_rollback_through_the_action(
+        docker_host: str, action_image: str, base_image: str, registry: Registry, tmp_path: Path,
+        emulator: GitHubEmulator, token: str) -> None:
+    image = f"{registry.host}/acme/dify-api"
+    use_test_registry(emulator, image)
+    workspace = source_workspace(tmp_path, registry)
+    # what runs today (image:1.13.3) is a real build too, so the rollback's migration guard can read it
+    first = run_action(docker_host, action_image, {
+        "command": "build", "config": "dify-action.yaml", "tags": "1.13.3", "builder": "legacy",
+        "registry-username": registry.username, "registry-password": registry.password}, workspace,
+        docker_socket=True)
+    assert first.code == 0 and first.outputs["tags"] == "1.13.3", first.stdout[-3000:]
+    built = pipeline(docker_host, action_image, workspace, registry, emulator, token)
+    assert built.code == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    merge(emulator, int(built.outputs["pr-number"]))
+    common = {"gitops-repo": emulator.clone_url, "github-api-url": emulator.api_url, "provider": "github",
+              "token": token, "registry-username": registry.username, "registry-password": registry.password}
+    promoted = run_action(docker_host, action_image, {
+        "command": "promote", "from-environment": "staging", "to-environment": "production",
+        "from-paths": "environments/staging", "to-paths": "environments/production", "registry-tag": "production",
+        **common}, tmp_path / "workspace")
+    assert promoted.code == 0, promoted.stdout[-3000:] + promoted.stderr[-3000:]
+    assert promoted.outputs["operation"] == "created"
+    pull = emulator.pulls[int(promoted.outputs["pr-number"])]
+    text = emulator.repo.read(pull.head, "environments/production/dify-api.yaml")
+    assert text is not None and f"{image}:1.13.3-acme.42@{built.outputs['digest']}" in text.decode()
+    answer = requests.head(f"{registry.url}/v2/acme/dify-api/manifests/production",
+                           auth=(registry.username, registry.password), timeout=30, headers={
+                               "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert answer.headers.get("Docker-Content-Digest") == built.outputs["digest"]
+    assert "## dify-action promote: passed" in promoted.summary
+    assert registry.password not in promoted.stdout.split("\n", 2)[2]
+
+    rolled = run_action(docker_host, action_image, {
+        "command": "rollback", "pr-number": built.outputs["pr-number"], **common}, tmp_path / "workspace")
+    assert rolled.code == 0, rolled.stdout[-3000:] + rolled.stderr[-3000:]
+    assert rolled.outputs["operation"] == "created"
+    revert = emulator.pulls[int(rolled.outputs["pr-number"])]
+    assert [label.name for label in revert.labels] == ["rollback"]
+    assert f"Rolls back #{built.outputs['pr-number']}" in (revert.body or "")
+
+
+def test_promotion_of_a_failed_gate_is_refused(
+        docker_host: str, action_image: str, base_image: str, registry: Registry, tmp_path: Path,
+        emulator: GitHubEmulator, token: str) -> None:
+    image = f"{registry.host}/acme/dify-api"
+    use_test_registry(emulator, image)
+    failed = pipeline(docker_host, action_image, source_workspace(tmp_path, registry, smoke="test -f /missing"),
+                      registry, emulator, token)
+    assert failed.code == 1, failed.stdout[-3000:]
+    assert "| gates | recorded | smoke=failed |" in failed.summary and not emulator.pulls
+    digest = failed.outputs["digest"]
+    # someone deploys the failed digest to staging by hand; promote must refuse to carry it on
+    emulator.repo.commit_files("main", {"environments/staging/dify-api.yaml": MANIFEST.replace(
+        "127.0.0.1:5000/acme/dify-api:1.13.3", f"{image}:1.13.3-acme.42@{digest}")}, "manual staging deploy")
+    before = emulator.repo.sha("main")
+    refused = run_action(docker_host, action_image, {
+        "command": "promote", "from-environment": "staging", "to-environment": "production",
+        "from-paths": "environments/staging", "to-paths": "environments/production",
+        "gitops-repo": emulator.clone_url, "github-api-url": emulator.api_url, "provider": "github",
+        "token": token, "registry-username": registry.username, "registry-password": registry.password,
+    }, tmp_path / "workspace")
+    assert refused.code == 1, refused.stdout[-3000:]
+    errors = [line for line in refused.stdout.splitlines() if line.startswith("::error title=dify-action promote::")]
+    assert errors and "smoke" in errors[0], refused.stdout[-3000:]
+    assert not emulator.pulls and emulator.repo.sha("main") == before
