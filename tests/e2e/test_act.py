@@ -215,3 +215,59 @@ def run_pipeline_with_history(docker_host: str, action_image: str, workspace: Pa
     built = pipeline(docker_host, action_image, workspace, registry, emulator, token)
     assert built.code == 0, built.stdout[-3000:] + built.stderr[-3000:]
     return built.outputs
+
+
+PIPELINE_CALLER = """\
+name: pipeline caller
+on: push
+permissions: {{}}
+jobs:
+  ship:
+    permissions:
+      contents: read
+      packages: write
+    uses: ./.github/workflows/pipeline.yml
+    with:
+      config: dify-action.yaml
+      registry-username: {username}
+      gitops-repo: {repo}
+      paths: environments/staging
+    secrets:
+      REGISTRY_PASSWORD: ${{{{ secrets.REGISTRY_PASSWORD }}}}
+      GITOPS_TOKEN: ${{{{ secrets.GITOPS_TOKEN }}}}
+  check:
+    needs: ship
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions: {{}}
+    steps:
+      - env:
+          PR_URL: ${{{{ needs.ship.outputs.pr-url }}}}
+          DIGEST: ${{{{ needs.ship.outputs.digest }}}}
+        run: |
+          echo "checked pr-url=$PR_URL digest=$DIGEST"
+          case "$PR_URL" in */pull/1) ;; *) exit 1 ;; esac
+"""
+
+
+def test_pipeline_workflow_builds_gates_and_opens_the_staging_pr(
+        docker_host: str, act_images: str, base_image: str, registry: Registry, tmp_path: Path,
+        emulator: GitHubEmulator, token: str) -> None:
+    image = f"{registry.host}/acme/dify-api"
+    use_test_registry(emulator, image)
+    caller = PIPELINE_CALLER.format(username=registry.username, repo=emulator.clone_url)
+    repo = repository(tmp_path, caller, "ship.yml")
+    source = source_workspace(tmp_path / "src", registry)
+    shutil.copytree(source, repo, dirs_exist_ok=True)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "the customized Dify"], check=True)
+    proc = act(docker_host, act_images, repo, "ship.yml", token, secrets={"REGISTRY_PASSWORD": registry.password},
+               env={"GITHUB_API_URL": emulator.api_url})
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-8000:]
+    assert token not in log and registry.password not in log
+    assert "checked pr-url=" in log and "digest=sha256:" in log
+    pull = emulator.pulls[1]
+    text = emulator.repo.read(pull.head, "environments/staging/dify-api.yaml")
+    assert text is not None and "@sha256:" in text.decode()  # pin-digest defaults to true
