@@ -4,18 +4,36 @@
 # BASE_IMAGE: release builds (.github/workflows/release.yml) pass the base pinned by digest,
 #   python:3.11-slim-bookworm@sha256:<digest>, so a release image is reproducible; the tests point
 #   it at a local Debian 12 + python3 image because nothing can be pulled there.
-# Offline builds: put the wheels of requirements.lock in .wheels/; then no index is contacted.
+# Offline builds: put the wheels of the lock files in .wheels/; then no index is contacted.
+# SCANNERS: true bundles Trivy and hadolint (requirements-scanners.lock) so `command: scan` and
+#   `pipeline` scan inside the container; false gives the slim image for bump/promote/rollback.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
-FROM ${BASE_IMAGE}
 
+# -- stage 1: the virtualenv. The wheels stay in this stage; only /opt/venv moves on.
+FROM ${BASE_IMAGE} AS venv
+ARG SCANNERS=true
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+SHELL ["/bin/sh", "-eu", "-c"]
+# Exact pins, --no-deps: the lock files are the whole dependency set and `pip check` proves it.
+# pip itself is removed afterwards: nothing installs at run time.
+COPY requirements.lock requirements-scanners.lock .wheel[s] /tmp/req/
+RUN if ls /tmp/req/*.whl >/dev/null 2>&1; then export PIP_NO_INDEX=1; fi \
+ && python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install -q --no-deps --find-links /tmp/req -r /tmp/req/requirements.lock \
+ && if [ "$SCANNERS" = true ]; then \
+      /opt/venv/bin/pip install -q --no-deps --find-links /tmp/req -r /tmp/req/requirements-scanners.lock; \
+    fi \
+ && /opt/venv/bin/pip check \
+ && /opt/venv/bin/pip uninstall -q -y pip setuptools \
+ && /opt/venv/bin/python -m compileall -q /opt/venv/lib
+
+# -- stage 2: the action image.
+FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app
-
 SHELL ["/bin/sh", "-eu", "-c"]
 
 # git for the GitOps clone (skipped when the base already has it); no recommends, no lists kept.
@@ -26,19 +44,10 @@ RUN if ! command -v git >/dev/null; then \
       rm -rf /var/lib/apt/lists/*; \
     fi
 
-# Exact pins, --no-deps: requirements.lock is the whole dependency set and `pip check` proves it.
-# pip itself is removed afterwards: nothing installs at run time.
-COPY requirements.lock .wheel[s] /tmp/req/
-RUN if ls /tmp/req/*.whl >/dev/null 2>&1; then export PIP_NO_INDEX=1; fi \
- && python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install -q --no-deps --find-links /tmp/req -r /tmp/req/requirements.lock \
- && /opt/venv/bin/pip check \
- && /opt/venv/bin/pip uninstall -q -y pip setuptools \
- && rm -rf /tmp/req
-
+COPY --from=venv /opt/venv /opt/venv
 COPY dify_action /app/dify_action
 COPY entrypoint.py /app/entrypoint.py
 # Byte-compile now (PYTHONDONTWRITEBYTECODE stops it at run time): the first line comes sooner.
-RUN python -m compileall -q /app /opt/venv/lib
+RUN python -m compileall -q /app
 
 ENTRYPOINT ["python", "/app/entrypoint.py"]

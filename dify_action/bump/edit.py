@@ -144,8 +144,7 @@ def _insert(parsed: Parsed, hit: Hit, key: str, value: str) -> Replacement:
 def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
     """Splice the replacements into the text; the result must still parse as YAML."""
     text = parsed.text
-    unique = {(item.start, item.end, item.text): item for item in replacements}
-    ordered = sorted(unique.values(), key=lambda item: (item.start, item.end))
+    ordered = sorted(replacements, key=lambda item: (item.start, item.end))  # the engine drops duplicates
     for before, after in itertools.pairwise(ordered):
         if after.start < before.end or (after.start == before.start and before.end > before.start):
             raise ManifestError(

@@ -20,7 +20,8 @@ from dify_action.gha import parse_output_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION_IMAGE = "dify-action:e2e"
-CONTEXT_FILES = ("Dockerfile", ".dockerignore", "entrypoint.py", "requirements.lock", "action.yml")
+LOCKS = ("requirements.lock", "requirements-scanners.lock")
+CONTEXT_FILES = ("Dockerfile", ".dockerignore", "entrypoint.py", *LOCKS, "action.yml")
 
 
 def docker(docker_host: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -29,14 +30,15 @@ def docker(docker_host: str, *args: str, timeout: float = 600) -> subprocess.Com
 
 
 def wheelhouse() -> Path:
-    """Wheels of requirements.lock, downloaded once per lock content (the image build is offline)."""
-    lock = (ROOT / "requirements.lock").read_bytes()
-    target = cache_dir() / f"wheels-{hashlib.sha256(lock).hexdigest()[:16]}"
+    """Wheels of the locks, downloaded once per lock content (the image build is offline)."""
+    locks = b"".join((ROOT / name).read_bytes() for name in LOCKS)
+    target = cache_dir() / f"wheels-{hashlib.sha256(locks).hexdigest()[:16]}"
     if not target.is_dir():
         partial = target.with_suffix(".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps",
-                        "-r", str(ROOT / "requirements.lock"), "-d", str(partial)], check=True, timeout=600)
+        for name in LOCKS:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps",
+                            "-r", str(ROOT / name), "-d", str(partial)], check=True, timeout=600)
         partial.rename(target)
     return target
 

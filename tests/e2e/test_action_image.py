@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from actionrun import ActionRun, docker, run_action
+from actionrun import ActionRun, action_context, docker, run_action
 from emulator import GitHubEmulator
 from testbed import Registry
 
@@ -123,12 +123,21 @@ def test_forge_failure_is_exit_1_with_an_error_annotation(docker_host: str, acti
     assert not emulator.pulls
 
 
-def test_image_entrypoint_and_size(docker_host: str, action_image: str, job_image: str) -> None:
+def test_image_entrypoint_scanners_and_size(docker_host: str, action_image: str, job_image: str,
+                                            tmp_path: Path) -> None:
     info = docker(docker_host, "image", "inspect", "--format", "{{json .Config.Entrypoint}} {{.Size}}", action_image)
     entrypoint, size = info.stdout.split()
     assert entrypoint == '["python","/app/entrypoint.py"]'
+    for tool in ("trivy", "hadolint"):  # the default image scans inside the container
+        ran = docker(docker_host, "run", "--rm", "--network", "host", "--entrypoint", tool, action_image, "--version")
+        assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
     base = int(docker(docker_host, "image", "inspect", "--format", "{{.Size}}", job_image).stdout)
-    assert int(size) - base < 80_000_000  # dependencies + package on top of the base
+    slim = docker(docker_host, "build", "-q", "--network", "host", "--build-arg", f"BASE_IMAGE={job_image}",
+                  "--build-arg", "SCANNERS=false", "-t", "dify-action:e2e-slim", str(action_context(tmp_path / "ctx")))
+    assert slim.returncode == 0, slim.stderr
+    slim_size = int(docker(docker_host, "image", "inspect", "--format", "{{.Size}}", "dify-action:e2e-slim").stdout)
+    assert slim_size - base < 80_000_000  # the slim image: dependencies + package on top of the base
+    assert int(size) - slim_size > 150_000_000  # what the bundled scanners weigh
 
 
 CONFIG = """\
@@ -151,12 +160,15 @@ smoke:
       - test -f /app/api/acme.txt
     timeout: 30s
 scan:
-  missing-scanner: skip
+  # Trivy and hadolint run for real inside the action image; its vulnerability DB cannot be
+  # downloaded offline, so the vulnerability scanner is off here (gated from reports elsewhere).
+  scanners: {{vuln: false}}
 """
 
 API_DOCKERFILE = """\
 FROM langgenius/dify-api:1.13.3
 RUN echo acme > /app/api/acme.txt
+USER 1001:1001
 CMD ["sleep", "300"]
 """
 
@@ -207,6 +219,9 @@ def test_pipeline_build_push_test_scan_then_bump_pr(
     for stage in ("| build | passed |", "| test | passed |", "| scan | passed |",
                   "| gates | recorded | smoke=passed, scan=passed |", "| bump | created |"):
         assert stage in run.summary, run.summary
+    # the scanners bundled in the image really ran (nothing skipped)
+    assert "trivy image" in run.summary and "hadolint" in run.summary, run.summary
+    assert "skipped" not in run.summary.split("| scan |", 1)[1].split("\n", 1)[0]
 
 
 def merge(emulator: GitHubEmulator, number: int) -> None:
