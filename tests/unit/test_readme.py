@@ -5,10 +5,12 @@ Regenerate the tables after changing action.yml: python tests/unit/test_readme.p
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -32,7 +34,38 @@ def render_tables() -> dict[str, str]:
     outputs = ["| output | description |", "| --- | --- |"]
     for name, spec in action["outputs"].items():
         outputs.append(f"| `{name}` | {_cell(spec.get('description', ''))} |")
-    return {"inputs": "\n".join(inputs), "outputs": "\n".join(outputs)}
+    config = ["| key | type | description |", "| --- | --- | --- |"]
+    config += _schema_rows(json.loads((ROOT / "dify_action" / "schemas" / "dify-action.schema.json").read_text()))
+    return {"inputs": "\n".join(inputs), "outputs": "\n".join(outputs), "config": "\n".join(config)}
+
+
+def _schema_rows(schema: dict[str, Any]) -> list[str]:
+    """One row per described key of the config schema, depth first."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    rows: list[str] = []
+
+    def walk(key: str, node: dict[str, Any]) -> None:
+        node = resolve(node)
+        kind = node.get("type") or ("one of " + ", ".join(map(str, node["enum"])) if "enum" in node else "")
+        if key and node.get("description"):
+            kind_text = "/".join(kind) if isinstance(kind, list) else kind
+            rows.append(f"| `{key}` | {_cell(kind_text)} | {_cell(node['description'])} |")
+        for name, child in node.get("properties", {}).items():
+            walk(f"{key}.{name}" if key else name, child)
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and extra:
+            walk(f"{key}.<name>", extra)
+        if isinstance(node.get("items"), dict):
+            walk(f"{key}[]", node["items"])
+
+    walk("", schema)
+    return rows
 
 
 def _with_tables(text: str, tables: dict[str, str]) -> str:
@@ -49,6 +82,12 @@ def _with_tables(text: str, tables: dict[str, str]) -> str:
 def test_action_tables_equal_action_yml() -> None:
     text = README.read_text()
     assert _with_tables(text, render_tables()) == text, "run: python tests/unit/test_readme.py --write"
+
+
+def test_config_reference_covers_the_schema() -> None:
+    text = README.read_text()
+    for key in ("components[].build-args", "scan.allow[].expires", "environments.<name>.paths"):
+        assert f"| `{key}` |" in text
 
 
 def test_every_action_input_is_in_the_table() -> None:
