@@ -128,5 +128,16 @@ def test_cli_examples_in_the_readme_parse() -> None:
         assert args.subcommand == argv[0]
 
 
+def test_quickstart_config_is_valid() -> None:
+    import textwrap
+
+    from dify_action import config
+
+    match = re.search(r"```yaml\n(\s*version: 1\n.*?)```", README.read_text(), flags=re.S)
+    assert match, "the quickstart dify-action.yaml block is missing"
+    loaded = config.load(text=textwrap.dedent(match.group(1)))
+    assert loaded.components[0].name == "api" and set(loaded.environments) == {"staging", "production"}
+
+
 if __name__ == "__main__" and "--write" in sys.argv:
     README.write_text(_with_tables(README.read_text(), render_tables()))
