@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import entrypoint
-from dify_action import gha
+from dify_action import cli, gha, pipeline
 from dify_action.errors import InputError
 
 
@@ -69,27 +69,25 @@ def test_prepare_environment_hands_secrets_to_the_cli_layer_and_trusts_the_works
 
 def test_unknown_flags_are_dropped_with_a_warning() -> None:
     a, out = actions({})
-    kept = entrypoint._known_only(["--image", "x", "--newer", "v", "--draft", "--path", "p"],
-                                  {"--image": True, "--draft": False, "--path": True}, a, "bump")
+    kept = cli._known_only(["--image", "x", "--newer", "v", "--draft", "--path", "p"],
+                           {"--image": True, "--draft": False, "--path": True}, a.warning, "bump")
     assert kept == ["--image", "x", "--draft", "--path", "p"]
     assert out.getvalue() == "::warning::bump: this dify-action build has no --newer option; ignored\n"
 
 
 def test_split_image_and_deploy_tag() -> None:
-    assert entrypoint._split_image("r.example/a/b:1.0@sha256:" + "c" * 64, None, None) == (
+    assert pipeline.split_image("r.example/a/b:1.0@sha256:" + "c" * 64, None, None) == (
         "r.example/a/b", "1.0", "sha256:" + "c" * 64)
-    assert entrypoint._split_image("r.example/a/b", "2.0", None) == ("r.example/a/b", "2.0", None)
+    assert pipeline.split_image("r.example/a/b", "2.0", None) == ("r.example/a/b", "2.0", None)
     with pytest.raises(InputError, match="invalid tag"):
-        entrypoint._split_image("r.example/a/b", None, None)
-    assert entrypoint._deploy_tag(["latest", "1.2.3", "sha-1"]) == "1.2.3"
+        pipeline.split_image("r.example/a/b", None, None)
+    assert pipeline.deploy_tag(["latest", "1.2.3", "sha-1"]) == "1.2.3"
 
 
 def test_every_cli_command_the_entrypoint_dispatches_to_exists() -> None:
-    from dify_action import cli
-
     parser = cli.build_parser()
     for command in ("build", "test", "scan", "bump", "promote", "rollback", "gates"):
-        sub = entrypoint._subparser(parser, command)
+        sub = cli._subparser(parser, command)
         assert isinstance(sub, argparse.ArgumentParser), command
         assert "--json" in {s for action in sub._actions for s in action.option_strings}, command
-    assert entrypoint._subparser(parser, "nope") is None
+    assert cli._subparser(parser, "nope") is None
