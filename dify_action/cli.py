@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "promote": "promote",
     "rollback": "rollback",
     "gates": "gates",
+    "pipeline": "pipeline",
 }
 
 

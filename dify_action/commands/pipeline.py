@@ -1,0 +1,126 @@
+"""``dify-action pipeline``: build -> test -> scan -> record gates -> bump, the action's pipeline.
+
+The same core (``dify_action.pipeline``) the action's ``command: pipeline`` runs, with the run's
+context as flags (--revision, --ref, --event, --run-number) instead of GITHUB_*. Secrets are read
+here, the CLI layer: the registry password from DIFY_ACTION_REGISTRY_PASSWORD, the GitOps token
+from GITOPS_TOKEN (or GITHUB_TOKEN). Progress goes to stderr; the result to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+HELP = "Run the whole pipeline: build, smoke-test, scan, record the gates, bump the GitOps repository."
+PASSWORD_ENV = "DIFY_ACTION_REGISTRY_PASSWORD"  # noqa: S105 - a variable name, not a secret
+
+
+class StderrReporter:
+    """The pipeline's progress as plain lines on stderr."""
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        print(f"== {title}", file=sys.stderr, flush=True)
+        yield
+
+    def warning(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    def info(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--config", metavar="FILE", required=True, help="dify-action.yaml declaring the components")
+    add("--component", action="append", default=[], metavar="NAME",
+        help="only this component of the config (repeatable; default: all)")
+    add("--registry-username", metavar="USER", help=f"registry user (password from ${PASSWORD_ENV})")
+    add("--tag", action="append", default=[], help="tag to push (repeatable; default: the config's tag policy)")
+    add("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="build argument (repeatable)")
+    add("--builder", choices=("auto", "buildkit", "legacy"), default="auto", help="see `build --builder`")
+    add("--push", action=argparse.BooleanOptionalAction, default=True, help="push the tags (default)")
+    add("--docker-host", metavar="URL", help="Docker engine (default: $DOCKER_HOST)")
+    meta = parser.add_argument_group("the run (labels and tag policy)")
+    meta.add_argument("--source", metavar="URL", help="source repository URL")
+    meta.add_argument("--revision", metavar="SHA", help="the commit built")
+    meta.add_argument("--ref", help="git ref for the tag policy (default: refs/heads/main)")
+    meta.add_argument("--event", help="event name for the tag policy (default: push)")
+    meta.add_argument("--run-number", type=int, help="CI run number for the tag policy")
+    meta.add_argument("--run-url", metavar="URL", help="workflow run URL for the PR body")
+    scan = parser.add_argument_group("scan")
+    scan.add_argument("--severity", choices=["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"])
+    scan.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
+    scan.add_argument("--offline", action="store_true", help="never download Trivy's databases")
+    gitops = parser.add_argument_group("bump (without --gitops-repo/--gitops-dir the pipeline stops after the gates)")
+    gitops.add_argument("--gitops-repo", metavar="URL", help="GitOps repository (https://, file://, a path)")
+    gitops.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit instead")
+    gitops.add_argument("--environment", metavar="ENV", help="environment name, e.g. staging")
+    gitops.add_argument("--base", metavar="BRANCH", help="branch to bump (default: the repository's default)")
+    gitops.add_argument("--provider", choices=("github", "git"), default="",
+                        help="github: open a PR (default, as the action); git: push a branch only")
+    gitops.add_argument("--push-mode", choices=("branch", "direct"), default="branch")
+    gitops.add_argument("--path", action="append", default=[], metavar="PATH",
+                        help="GitOps file or directory to edit (repeatable; default: all)")
+    gitops.add_argument("--helm-path", action="append", default=[], metavar="KEY.PATH",
+                        help="Helm values key path whose value is the tag (repeatable)")
+    gitops.add_argument("--pin-digest", action="store_true", help="write tag@digest")
+    gitops.add_argument("--github-api-url", metavar="URL", help="GitHub API base URL")
+    gitops.add_argument("--github-repo", metavar="OWNER/NAME", help="repository for the API")
+    gitops.add_argument("--label", action="append", default=[], metavar="NAME", help="PR label (repeatable)")
+    gitops.add_argument("--reviewer", action="append", default=[], metavar="LOGIN", help="reviewer (repeatable)")
+    gitops.add_argument("--draft", action="store_true", help="open the PR as a draft")
+    gitops.add_argument("--dry-run", action="store_true", help="with --gitops-dir: print the diff, write nothing")
+    add("--summary", metavar="FILE", help="append the Markdown report (e.g. $GITHUB_STEP_SUMMARY)")
+    add("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.cli import InProcess
+    from dify_action.errors import DifyActionError, InputError
+    from dify_action.pipeline import Pipeline, Settings
+
+    if args.registry_username and args.push and not os.environ.get(PASSWORD_ENV):
+        raise InputError("registry-password", "", f"set {PASSWORD_ENV} for user {args.registry_username!r}")
+    if args.gitops_repo and args.gitops_dir:
+        raise InputError("gitops-dir", args.gitops_dir, "give either --gitops-dir or --gitops-repo, not both")
+    settings = Settings(
+        command="pipeline", config=args.config, components=tuple(args.component),
+        registry_username=args.registry_username, tags=tuple(args.tag), build_args=tuple(args.build_arg),
+        push=args.push, builder=args.builder, docker_host=args.docker_host, severity=args.severity,
+        sarif_file=args.sarif, scan_offline=args.offline, gitops_repo=args.gitops_repo, gitops_dir=args.gitops_dir,
+        base=args.base, environment=args.environment, provider=args.provider, push_mode=args.push_mode,
+        github_api_url=args.github_api_url, github_repo=args.github_repo, paths=tuple(args.path),
+        helm_paths=tuple(args.helm_path), pin_digest=args.pin_digest, labels=tuple(args.label),
+        reviewers=tuple(args.reviewer), draft=args.draft, dry_run=args.dry_run, source=args.source,
+        revision=args.revision, ref=args.ref, event=args.event,
+        run_number=str(args.run_number) if args.run_number is not None else None, run_url=args.run_url,
+    )
+    reporter = StderrReporter()
+    with InProcess(reporter.warning) as stages:
+        pipeline = Pipeline(settings, stages, reporter)
+        try:
+            result = pipeline.run()
+        except DifyActionError as error:
+            _write_summary(args.summary, pipeline.result().markdown(f"failed ({error.message})"))
+            for row in pipeline.result().rows:
+                print(f"{row.stage}: {row.result} {row.details}".rstrip(), file=sys.stderr)
+            raise
+    _write_summary(args.summary, result.markdown("passed"))
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        for row in result.rows:
+            print(f"{row.stage}: {row.result} {row.details}".rstrip())
+    return 0
+
+
+def _write_summary(path: str | None, markdown: str) -> None:
+    if path:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip("\n") + "\n")

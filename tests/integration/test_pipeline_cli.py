@@ -1,0 +1,140 @@
+"""``dify-action pipeline`` end to end in-process: build and push to the test registry, smoke-test and
+scan (Trivy and hadolint of this machine, offline), record the gates, bump a file:// GitOps repo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emulator import BareRepo
+
+from dify_action.cli import main
+
+pytestmark = pytest.mark.integration
+
+CONFIG = """\
+version: 1
+registry:
+  host: {registry}
+components:
+  - name: api
+    image: {registry}/acme/dify-api
+    context: api
+    dockerfile: api/Dockerfile
+tags:
+  rules:
+    - type=dify,suffix=-acme.{{{{run_number}}}}
+    - type=sha
+smoke:
+  api:
+    healthcheck: false
+    commands:
+      - {smoke}
+    timeout: 30s
+scan:
+  scanners: {{vuln: false}}  # the vulnerability DB cannot be downloaded offline
+"""
+
+DOCKERFILE = """\
+FROM langgenius/dify-api:1.13.3
+RUN echo acme > /app/api/acme.txt
+USER 1001:1001
+CMD ["sleep", "300"]
+"""
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: dify-api
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: "{image}:1.13.3"  # bumped by dify-action
+"""
+
+
+def source(tmp_path: Path, registry: Any, smoke: str = "test -f /app/api/acme.txt") -> Path:
+    workspace = tmp_path / "src"
+    (workspace / "api").mkdir(parents=True)
+    (workspace / "api" / "Dockerfile").write_text(DOCKERFILE)
+    config = workspace / "dify-action.yaml"
+    config.write_text(CONFIG.format(registry=registry.host, smoke=smoke))
+    return config
+
+
+def argv(config: Path, registry: Any, docker_host: str, *extra: str) -> list[str]:
+    return ["pipeline", "--config", str(config), "--registry-username", registry.username,
+            "--revision", "a" * 40, "--ref", "refs/heads/main", "--event", "push", "--run-number", "42",
+            "--builder", "legacy", "--docker-host", docker_host, *extra]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, registry: Any, docker_host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIFY_ACTION_REGISTRY_PASSWORD", registry.password)
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    for name in ("GITOPS_TOKEN", "GITHUB_TOKEN", "DIFY_ACTION_REGISTRY_USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.usefixtures("cli_env", "base_image")
+def test_pipeline_builds_gates_and_pushes_the_bump_branch(
+        tmp_path: Path, registry: Any, docker_host: str, capsys: pytest.CaptureFixture[str]) -> None:
+    image = f"{registry.host}/acme/dify-api"
+    gitops = BareRepo(tmp_path / "srv", "acme", "gitops")
+    gitops.commit_files("main", {"environments/staging/dify-api.yaml": MANIFEST.format(image=image)}, "initial")
+    config = source(tmp_path, registry)
+
+    code = main(argv(config, registry, docker_host, "--gitops-repo", gitops.path.as_uri(), "--environment",
+                     "staging", "--provider", "git", "--path", "environments/staging", "--pin-digest", "--json"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-4000:]
+    assert registry.password not in captured.out + captured.err
+    result = json.loads(captured.out)
+    [built] = result["images"]
+    assert (built["component"], built["image"], built["tags"]) == ("api", image, ["1.13.3-acme.42", "sha-aaaaaaa"])
+    digest = built["digest"]
+    assert digest.startswith("sha256:") and built["size"] > 0 and built["ref"] == f"{image}:1.13.3-acme.42"
+    assert result["gates"] == [{"image": image, "digest": digest, "results": ["smoke=passed", "scan=passed"]}]
+    [delivery] = result["deliveries"]
+    branch = "dify-action/staging/dify-api"
+    assert (delivery["operation"], delivery["branch"]) == ("pushed", branch)
+    assert delivery["commit"] == gitops.sha(branch) and delivery["count"] == 1
+    assert [s["stage"] for s in result["stages"]] == ["build", "test", "scan", "gates", "bump"]
+    assert "== dify-action scan (scan-api)" in captured.err and "::" not in captured.out + captured.err
+    text = gitops.read(branch, "environments/staging/dify-api.yaml")
+    assert text == MANIFEST.format(image=image).replace(
+        f"{image}:1.13.3", f"{image}:1.13.3-acme.42@{digest}").encode()
+    assert gitops.read("main", "environments/staging/dify-api.yaml") == MANIFEST.format(image=image).encode()
+
+    # the record promote reads, through the CLI's gates command
+    assert main(["gates", "show", "--image", image, "--digest", digest, "--registry-username",
+                 registry.username, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == {"smoke": "passed", "scan": "passed"}
+
+
+@pytest.mark.usefixtures("cli_env", "base_image")
+def test_a_failed_smoke_test_is_recorded_and_nothing_is_bumped(
+        tmp_path: Path, registry: Any, docker_host: str, capsys: pytest.CaptureFixture[str]) -> None:
+    gitops = BareRepo(tmp_path / "srv", "acme", "gitops")
+    gitops.commit_files("main", {"environments/staging/dify-api.yaml": MANIFEST.format(image="x")}, "initial")
+    summary = tmp_path / "summary.md"
+    config = source(tmp_path, registry, smoke="test -f /missing")
+    code = main(argv(config, registry, docker_host, "--gitops-repo", gitops.path.as_uri(), "--environment",
+                     "staging", "--provider", "git", "--summary", str(summary)))
+    captured = capsys.readouterr()
+    assert code == 1 and "test-api failed (exit 1)" in captured.err
+    assert "| gates | recorded | smoke=failed |" in summary.read_text()
+    assert gitops.branches() == ["main"]
+
+
+def test_registry_user_without_password_is_bad_input(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("DIFY_ACTION_REGISTRY_PASSWORD", raising=False)
+    assert main(["pipeline", "--config", str(tmp_path / "none.yaml"), "--registry-username", "ci"]) == 2
+    assert "DIFY_ACTION_REGISTRY_PASSWORD" in capsys.readouterr().err
