@@ -58,7 +58,7 @@ def read_inputs(a: gha.Actions) -> Inputs:
         gitops_repo=opt("gitops-repo"), gitops_dir=opt("gitops-dir"), base=opt("base"),
         environment=opt("environment"),
         provider=a.choice("provider", ("github", "git")) if a.input("provider") else "",
-        push_mode=a.choice("push-mode", ("branch", "direct"), "branch"), token=opt("token"),
+        push_mode=a.choice("push-mode", ("branch", "direct")) if a.input("push-mode") else "", token=opt("token"),
         github_api_url=opt("github-api-url"), github_repo=opt("github-repo"), paths=a.items("paths"),
         helm_paths=a.items("helm-paths"), tag=opt("tag"), digest=opt("digest"),
         pin_digest=a.boolean("pin-digest"), labels=a.items("labels"), reviewers=a.items("reviewers"),

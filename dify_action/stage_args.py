@@ -42,7 +42,7 @@ class Settings:
     base: str | None = None
     environment: str | None = None
     provider: str = ""  # "": github for bump (and promote/rollback without a config)
-    push_mode: str = "branch"
+    push_mode: str = ""  # "": the config environment's mode for bump, else branch
     github_api_url: str | None = None
     github_repo: str | None = None
     paths: tuple[str, ...] = ()
@@ -126,9 +126,15 @@ class StageArgs:
     def remote(self, command: str) -> list[str]:
         """Flags of the GitOps repository and the forge, for bump (remote mode), promote and rollback."""
         s = self.s
-        provider = s.provider or ("github" if command == "bump" or not s.config else "")
-        argv = ["--gitops-repo", s.gitops_repo or "", "--push-mode", s.push_mode]
+        # a config that declares the environment decides what the user left empty (bump reads it
+        # too); otherwise the action's default provider is github
+        declared = bool(s.config and s.environment and declares(s.config, s.environment))
+        provider = s.provider or ("" if declared else "github" if command == "bump" or not s.config else "")
+        argv = ["--gitops-repo", s.gitops_repo or ""]
+        mode = s.push_mode or ("" if declared and command == "bump" else "branch")
+        argv += ["--push-mode", mode] if mode else []
         argv += ["--provider", provider] if provider else []
+        argv += ["--config", s.config] if s.config and declared and command == "bump" else []
         argv += _opts(("--base", s.base), ("--github-api-url", s.github_api_url or s.api_url),
                       ("--github-repo", s.github_repo), ("--run-url", s.run_url))
         return argv + _each("--label", s.labels) + (["--dry-run"] if s.dry_run else [])
@@ -138,7 +144,10 @@ class StageArgs:
         argv = ["--image", repository, "--tag", tag, *_opts(("--digest", digest))]
         argv += _each("--path", s.paths) + _each("--helm-path", s.helm_paths)
         if s.gitops_dir:
-            return argv + ["--gitops-dir", s.gitops_dir] + (["--dry-run"] if s.dry_run else [])
+            argv += ["--gitops-dir", s.gitops_dir] + (["--dry-run"] if s.dry_run else [])
+            if s.config and s.environment and declares(s.config, s.environment):
+                argv += ["--config", s.config, "--environment", s.environment]
+            return argv
         argv += self.remote("bump") + _opts(("--environment", s.environment)) + _each("--reviewer", s.reviewers)
         argv += ["--draft"] if s.draft else []
         return argv + _opts(("--source-sha", s.revision), ("--source-repo", s.source))
@@ -167,3 +176,14 @@ class StageArgs:
         argv += _opts(("--pr", str(s.pr_number) if s.pr_number else None), ("--environment", s.environment))
         argv += _each("--path", s.paths) + _opts(("--registry-username", s.registry_username))
         return argv + (["--allow-schema-rollback"] if s.allow_schema_rollback else [])
+
+
+def declares(config_file: str, environment: str) -> bool:
+    """Whether the config declares ``environment`` (False when it cannot be read: the stage says why)."""
+    from dify_action import config
+    from dify_action.errors import DifyActionError
+
+    try:
+        return environment in config.load(config_file).environments
+    except (DifyActionError, OSError):
+        return False

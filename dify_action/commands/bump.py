@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--helm-path", action="append", default=[], metavar="KEY.PATH",
         help="Helm values key path whose value is the tag, e.g. image.api.tag (repeatable)",
     )
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help="dify-action.yaml: with --environment, its paths, helm-paths, repository, branch, provider and "
+             "mode are the defaults of the flags not given",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     from dify_action.commands.bump_remote import add_remote_arguments
@@ -37,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from dify_action.bump import Target, apply_plan, plan_bump
     from dify_action.errors import InputError
 
+    if args.config:
+        apply_environment(args)
     if args.gitops_repo and args.gitops_dir:
         raise InputError("gitops-dir", args.gitops_dir, "give either --gitops-dir or --gitops-repo, not both")
     if args.gitops_repo:
@@ -77,3 +84,30 @@ def _summary(plan: object, *, dry_run: bool) -> None:
     print(f"{verb} {len(plan.changes)} value(s) in {len(plan.edits)} file(s):", file=out)
     for change in plan.changes:
         print(f"  {change.file}:{change.line}  {change.old} -> {change.new}  ({change.where})", file=out)
+
+
+def apply_environment(args: argparse.Namespace) -> None:
+    """Fill the flags the user did not give from the config's environment (explicit flags win)."""
+    from dify_action import config, refs
+    from dify_action.errors import InputError
+
+    loaded = config.load(args.config)
+    if not args.environment:
+        raise InputError("environment", "", "give --environment with --config (the environment to bump)")
+    env = loaded.environment(args.environment)
+    image = refs.try_parse(args.image)
+    component = next((c for c in loaded.components if image and c.image.same_repository(image)), None)
+    args.path = args.path or list(env.paths)
+    if component is not None:
+        args.helm_path = args.helm_path or list(env.helm_paths.get(component.name, ()))
+    args.provider = args.provider or env.provider
+    args.push_mode = args.push_mode or ("direct" if env.mode == "direct" else "branch")
+    args.base = args.base or env.branch
+    repository = env.repository
+    if repository and not args.gitops_repo and not args.gitops_dir:
+        if "://" in repository or repository.startswith(("/", ".")):
+            args.gitops_repo = repository
+        elif args.github_api_url.rstrip("/") == "https://api.github.com":
+            args.gitops_repo = f"https://github.com/{repository}.git"
+    if repository and "://" not in repository and not repository.startswith(("/", ".")):
+        args.github_repo = args.github_repo or repository

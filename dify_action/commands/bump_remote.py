@@ -22,8 +22,9 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     add("--gitops-repo", metavar="URL", help="https:// (or http://, file://, a path) URL of the GitOps repo")
     add("--base", metavar="BRANCH", help="branch to bump (default: the repository's default branch)")
     add("--environment", metavar="ENV", help="environment name, e.g. staging (names the branch and PR)")
-    add("--provider", choices=("github", "git"), default="git", help="github: open a PR; git: push only")
-    add("--push-mode", choices=("branch", "direct"), default="branch",
+    add("--provider", choices=("github", "git"),
+        help="github: open a PR; git: push only (default: the --config environment's, else git)")
+    add("--push-mode", choices=("branch", "direct"),
         help="branch: dify-action/<env>/<group> (+ PR); direct: commit on the base branch")
     add("--group", metavar="NAME", help="component group in the branch name (default: the image names)")
     add("--github-api-url", metavar="URL", default="https://api.github.com",
@@ -68,7 +69,7 @@ def run_remote(args: argparse.Namespace) -> int:
     who = Identity(args.author_name or default.name, args.author_email or default.email)
     request = DeliveryRequest(
         repo_url=args.gitops_repo, environment=args.environment, targets=(target,), paths=tuple(args.path),
-        base=args.base, provider=args.provider, push_mode=args.push_mode, group=args.group,
+        base=args.base, provider=args.provider or "git", push_mode=args.push_mode or "branch", group=args.group,
         token=read_token(), github_api_url=args.github_api_url, github_repo=args.github_repo,
         labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft,
         title_template=args.title_template or DEFAULT_TITLE,

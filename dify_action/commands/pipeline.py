@@ -63,8 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gitops.add_argument("--environment", metavar="ENV", help="environment name, e.g. staging")
     gitops.add_argument("--base", metavar="BRANCH", help="branch to bump (default: the repository's default)")
     gitops.add_argument("--provider", choices=("github", "git"), default="",
-                        help="github: open a PR (default, as the action); git: push a branch only")
-    gitops.add_argument("--push-mode", choices=("branch", "direct"), default="branch")
+                        help="github: open a PR; git: push a branch only (default: the --config "
+                             "environment's, else github as in the action)")
+    gitops.add_argument("--push-mode", choices=("branch", "direct"), default="",
+                        help="default: the --config environment's mode, else branch")
     gitops.add_argument("--path", action="append", default=[], metavar="PATH",
                         help="GitOps file or directory to edit (repeatable; default: all)")
     gitops.add_argument("--helm-path", action="append", default=[], metavar="KEY.PATH",
