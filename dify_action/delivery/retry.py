@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import requests
 from github import GithubException
@@ -147,8 +147,3 @@ def describe(error: GithubException, what: str, permission: str | None = None) -
                 "the workflow's GITHUB_TOKEN cannot write to another repository: use a fine-grained PAT "
                 "or a GitHub App token in GITOPS_TOKEN")
     return ForgeError(message, hint=hint)
-
-
-def data_of(obj: Any) -> dict[str, Any]:
-    raw = getattr(obj, "raw_data", None)
-    return raw if isinstance(raw, dict) else {}

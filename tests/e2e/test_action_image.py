@@ -10,6 +10,7 @@ import requests
 from actionrun import ActionRun, action_context, docker, run_action
 from emulator import GitHubEmulator
 from testbed import Registry
+from testbed.appsource import SMOKE, write_app_source
 
 from dify_action.delivery import parse_metadata
 
@@ -140,45 +141,9 @@ def test_image_entrypoint_scanners_and_size(docker_host: str, action_image: str,
     assert int(size) - slim_size > 150_000_000  # what the bundled scanners weigh
 
 
-CONFIG = """\
-version: 1
-registry:
-  host: {registry}
-components:
-  - name: api
-    image: {registry}/acme/dify-api
-    context: api
-    dockerfile: api/Dockerfile
-tags:
-  rules:
-    - type=dify,suffix=-acme.{{{{run_number}}}}
-    - type=sha
-smoke:
-  api:
-    healthcheck: false
-    commands:
-      - test -f /app/api/acme.txt
-    timeout: 30s
-scan:
-  # Trivy and hadolint run for real inside the action image; its vulnerability DB cannot be
-  # downloaded offline, so the vulnerability scanner is off here (gated from reports elsewhere).
-  scanners: {{vuln: false}}
-"""
-
-API_DOCKERFILE = """\
-FROM langgenius/dify-api:1.13.3
-RUN echo acme > /app/api/acme.txt
-USER 1001:1001
-CMD ["sleep", "300"]
-"""
-
-
-def source_workspace(tmp_path: Path, registry: Registry, smoke: str = "test -f /app/api/acme.txt") -> Path:
+def source_workspace(tmp_path: Path, registry: Registry, smoke: str = SMOKE) -> Path:
     workspace = tmp_path / "workspace"
-    (workspace / "api").mkdir(parents=True)
-    (workspace / "api" / "Dockerfile").write_text(API_DOCKERFILE)
-    (workspace / "dify-action.yaml").write_text(
-        CONFIG.format(registry=registry.host).replace("test -f /app/api/acme.txt", smoke))
+    write_app_source(workspace, registry.host, smoke)
     return workspace
 
 

@@ -9,40 +9,11 @@ from typing import Any
 
 import pytest
 from emulator import BareRepo
+from testbed.appsource import SMOKE, write_app_source
 
 from dify_action.cli import main
 
 pytestmark = pytest.mark.integration
-
-CONFIG = """\
-version: 1
-registry:
-  host: {registry}
-components:
-  - name: api
-    image: {registry}/acme/dify-api
-    context: api
-    dockerfile: api/Dockerfile
-tags:
-  rules:
-    - type=dify,suffix=-acme.{{{{run_number}}}}
-    - type=sha
-smoke:
-  api:
-    healthcheck: false
-    commands:
-      - {smoke}
-    timeout: 30s
-scan:
-  scanners: {{vuln: false}}  # the vulnerability DB cannot be downloaded offline
-"""
-
-DOCKERFILE = """\
-FROM langgenius/dify-api:1.13.3
-RUN echo acme > /app/api/acme.txt
-USER 1001:1001
-CMD ["sleep", "300"]
-"""
 
 MANIFEST = """\
 apiVersion: apps/v1
@@ -58,13 +29,8 @@ spec:
 """
 
 
-def source(tmp_path: Path, registry: Any, smoke: str = "test -f /app/api/acme.txt") -> Path:
-    workspace = tmp_path / "src"
-    (workspace / "api").mkdir(parents=True)
-    (workspace / "api" / "Dockerfile").write_text(DOCKERFILE)
-    config = workspace / "dify-action.yaml"
-    config.write_text(CONFIG.format(registry=registry.host, smoke=smoke))
-    return config
+def source(tmp_path: Path, registry: Any, smoke: str = SMOKE) -> Path:
+    return write_app_source(tmp_path / "src", registry.host, smoke)
 
 
 def argv(config: Path, registry: Any, docker_host: str, *extra: str) -> list[str]:
