@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from dify_action import refs
+from dify_action.config import SizeBudget
 from dify_action.docker_engine import Builder, BuildRequest, DockerEngine, Progress, Throttle
 from dify_action.errors import DockerError, GateFailed, InputError, RegistryError
 from dify_action.registry import Credentials, RegistryClient
@@ -25,14 +26,6 @@ BASE_VERSION_LABEL = "io.dify.base-version"
 # The official images a customization starts from (see ../shared/DIFY.md).
 DIFY_BASE = re.compile(r"(^|/)langgenius/dify-(api|web|sandbox|plugin-daemon)$")
 _VERSION_ARGS = ("DIFY_VERSION", "DIFY_API_VERSION", "VERSION")
-
-
-@dataclass(frozen=True)
-class SizeBudget:
-    """Uncompressed image size limits in bytes: above ``warn`` a warning, above ``fail`` GateFailed."""
-
-    warn: int | None = None
-    fail: int | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import difflib
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, Protocol, cast
+from typing import Any, NoReturn, Protocol, cast
 
 from dify_action import __version__
 from dify_action.errors import DifyActionError
@@ -21,7 +21,7 @@ from dify_action.errors import DifyActionError
 # command name -> module under dify_action.commands
 COMMANDS: dict[str, str] = {
     "scan": "scan",
-    "test": "smoke",
+    "test": "test",
     "bump": "bump",
     "build": "build",
     "promote": "promote",
@@ -42,6 +42,21 @@ class _Command(Protocol):
 
 def _load(module: str) -> _Command:
     return cast(_Command, importlib.import_module(f"dify_action.commands.{module}"))
+
+
+def deprecated(*old: str, append: bool = False) -> dict[str, Any]:
+    """``add_argument`` keywords that keep the ``old`` spellings of a flag working with a warning (flag
+    names were aligned with the action's inputs): ``add("--pr-number", "--pr", **deprecated("--pr"))``."""
+    base: type[argparse.Action] = argparse._AppendAction if append else argparse._StoreAction
+
+    class Alias(base):  # type: ignore[misc, valid-type]  # argparse's private action classes
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                     option_string: str | None = None) -> None:
+            if option_string in old:
+                print(f"warning: {option_string} is deprecated; use {self.option_strings[0]}", file=sys.stderr)
+            super().__call__(parser, namespace, values, option_string)
+
+    return {"action": Alias}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_FILE = "dify-action.yaml"
-SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 def _empty() -> Mapping[str, str]:
@@ -57,6 +56,8 @@ def _empty() -> Mapping[str, str]:
 
 @dataclass(frozen=True)
 class SizeBudget:
+    """Uncompressed image size limits in bytes: above ``warn`` a warning, above ``fail`` GateFailed."""
+
     warn: int | None = None
     fail: int | None = None
 

@@ -25,15 +25,15 @@ from urllib.parse import urlsplit
 from dify_action import config as config_module
 from dify_action import refs
 from dify_action import tags as tag_policy
-from dify_action.build import BuildMetadata, BuildSpec, SizeBudget, dify_base_version
+from dify_action.build import BuildMetadata, BuildSpec, dify_base_version
 from dify_action.bump import Target
-from dify_action.config import Config, Environment, ScanPolicy, SmokeSpec
+from dify_action.config import Config, Environment, ScanPolicy, SizeBudget, SmokeSpec
 from dify_action.delivery import DeliveryRequest, Identity
 from dify_action.errors import InputError
 from dify_action.promote import PromoteRequest
 from dify_action.registry import Credentials
 from dify_action.rollback import RollbackRequest
-from dify_action.settings import PASSWORD_ENV, PROVIDERS, PUSH_MODES, Secrets, Settings, check_environment
+from dify_action.settings import PASSWORD_ENV, PROVIDERS, PUSH_MODES, SEVERITIES, Secrets, Settings, check_environment
 from dify_action.smokespec import smoke_spec
 
 DEFAULT_API = "https://api.github.com"
@@ -250,7 +250,7 @@ def _build(s: Settings, cfg: Config | None) -> BuildPlan:
             c = cfg.component(name)
             merged = {**c.build_args, **args}
             dockerfile = root / (s.dockerfile or c.dockerfile)
-            cbudget = budget or (SizeBudget(c.size_budget.warn, c.size_budget.fail) if c.size_budget else None)
+            cbudget = budget or c.size_budget
             specs.append(BuildSpec(c.name, dockerfile, root / (s.context or c.context), c.image,
                                    _tags(s, cfg, dockerfile, merged), s.target or c.target, merged, {},
                                    s.cache_from, s.platform, cbudget))
@@ -318,8 +318,8 @@ def _overrides(s: Settings) -> list[config_module.Override]:
     Override = config_module.Override
     out = [config_module.parse_set(text) for text in s.scan_set]
     if s.severity:
-        if s.severity not in config_module.SEVERITIES:
-            raise InputError("severity", s.severity, ", ".join(config_module.SEVERITIES))
+        if s.severity not in SEVERITIES:
+            raise InputError("severity", s.severity, ", ".join(SEVERITIES))
         out.append(Override(("scan", "severity"), s.severity, "severity"))
     for key, value in (("hadolint-level", s.hadolint_level), ("missing-scanner", s.missing_scanner),
                        ("ignore-unfixed", s.ignore_unfixed)):

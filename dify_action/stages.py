@@ -14,7 +14,7 @@ from dify_action.build import BuildResult
 from dify_action.bump import BumpPlan, Target
 from dify_action.delivery import DeliveryResult
 from dify_action.promote import PromoteResult
-from dify_action.registry import RegistryClient
+from dify_action.registry import RegistryFor, clients_for
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback import RollbackResult
 from dify_action.scan import ScanReport
@@ -42,16 +42,9 @@ class Stages(Protocol):
     def rollback(self, plan: Plan) -> RollbackResult: ...
 
 
-def registry_for(plan: Plan) -> Callable[[str], RegistryClient]:
-    """Registry clients per host, made on first use, with the run's credentials."""
-    clients: dict[str, RegistryClient] = {}
-
-    def get(host: str) -> RegistryClient:
-        if host not in clients:
-            clients[host] = RegistryClient(host, plan.credentials)
-        return clients[host]
-
-    return get
+def registry_for(plan: Plan) -> RegistryFor:
+    """Registry clients per host with the run's credentials."""
+    return clients_for(plan.credentials)
 
 
 class CoreStages:

@@ -198,8 +198,8 @@ def main() -> int:
         merge(bare, branch, work, "staging")
         start = stage("promote staging -> production: registry tag copy + bump branch")
         promoted = json.loads(cli(
-            "promote", "--gitops-repo", url, "--from", "staging", "--to", "production",
-            "--path-from", "overlays/staging", "--path-to", "overlays/production",
+            "promote", "--gitops-repo", url, "--from-environment", "staging", "--to-environment", "production",
+            "--from-path", "overlays/staging", "--to-path", "overlays/production",
             "--provider", "git", "--push-mode", "branch", "--registry-tag", "production",
             "--registry-username", env["DA_REGISTRY_USERNAME"], "--json", env=env,
         ))

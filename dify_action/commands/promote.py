@@ -40,10 +40,16 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--from", dest="source", metavar="ENV", required=True, help="environment to promote from, e.g. staging")
-    add("--to", dest="target", metavar="ENV", required=True, help="environment to promote to, e.g. production")
-    add("--path-from", action="append", default=[], metavar="PATH", help="GitOps path of --from (repeatable)")
-    add("--path-to", action="append", default=[], metavar="PATH", help="GitOps path of --to (repeatable)")
+    from dify_action.cli import deprecated
+
+    add("--from-environment", "--from", dest="source", metavar="ENV", required=True, **deprecated("--from"),
+        help="environment to promote from, e.g. staging (--from: deprecated)")
+    add("--to-environment", "--to", dest="target", metavar="ENV", required=True, **deprecated("--to"),
+        help="environment to promote to, e.g. production (--to: deprecated)")
+    add("--from-path", "--path-from", dest="path_from", default=[], metavar="PATH",
+        **deprecated("--path-from", append=True), help="GitOps path of the from-environment (repeatable)")
+    add("--to-path", "--path-to", dest="path_to", default=[], metavar="PATH",
+        **deprecated("--path-to", append=True), help="GitOps path of the to-environment (repeatable)")
     add("--image", action="append", default=[], metavar="REPOSITORY",
         help="promote only this repository (repeatable; default: the config's components, else every image "
              "of --from that differs in --to)")

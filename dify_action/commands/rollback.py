@@ -19,7 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dify_action.commands.promote import add_common
 
     add = parser.add_argument
-    add("--pr", type=int, metavar="N", help="the merged bump pull request to roll back (github provider)")
+    from dify_action.cli import deprecated
+
+    add("--pr-number", "--pr", dest="pr", type=int, metavar="N", **deprecated("--pr"),
+        help="the merged bump pull request to roll back (github provider; --pr: deprecated)")
     add("--commit", metavar="SHA", help="the merge / squash / bump commit of the base branch to roll back")
     add("--environment", metavar="ENV", help="roll back the last bump of this environment still in effect")
     add("--path", action="append", default=[], metavar="PATH",

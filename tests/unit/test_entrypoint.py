@@ -95,3 +95,15 @@ def test_a_misspelt_flag_shows_the_subcommand_usage_and_a_suggestion(capsys: pyt
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: dify-action build") and "--confg: did you mean --config?" in err
+
+
+def test_old_flag_spellings_still_work_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["promote", "--from", "staging", "--to-environment", "production", "--path-from", "a",
+                              "--path-from", "b"])
+    assert (args.source, args.target, args.path_from) == ("staging", "production", ["a", "b"])
+    err = capsys.readouterr().err
+    assert "warning: --from is deprecated; use --from-environment" in err
+    assert err.count("--path-from is deprecated; use --from-path") == 2 and "--to-environment is" not in err
+    assert parser.parse_args(["rollback", "--pr", "3"]).pr == 3
+    assert parser.parse_args(["test", "--image", "x:1", "--command", "true"]).command == ["true"]
