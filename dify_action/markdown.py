@@ -7,20 +7,26 @@ import re
 from collections.abc import Iterable, Sequence
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+# inline specials; ``#``/``+``/``-`` only matter at a line's start, which a cell never is
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()|~])")
 
 
 def cell(value: object) -> str:
-    """``value`` as inline text in a table cell: newlines and control characters become visible
-    escapes, Markdown and HTML punctuation is backslash-escaped."""
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
-                        f"\\u{ord(m.group()):04x}", str(value))
-    return _SPECIAL.sub(r"\\\1", text).replace("&", "&amp;")
+    """``value`` as inline text in a table cell: Markdown and HTML punctuation is backslash-escaped,
+    newlines and other control characters become visible escapes (``\\x0a``)."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # no HTML, no <!--
+    text = _SPECIAL.sub(r"\\\1", text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                        f"\\u{ord(m.group()):04x}", text)
 
 
 def code(value: object) -> str:
-    """``value`` as an inline code span that stays one span whatever it holds."""
-    text = _CONTROL.sub(" ", str(value)).replace("|", "\\|")
+    """``value`` as an inline code span that stays one span whatever it holds; a value with HTML or
+    control characters is escaped text instead (a code span would keep ``<!--`` verbatim)."""
+    text = str(value)
+    if _CONTROL.search(text) or "<" in text or ">" in text:
+        return cell(text)
+    text = text.replace("|", "\\|")
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""

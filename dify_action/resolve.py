@@ -134,7 +134,8 @@ def resolve(settings: Settings, secrets: Secrets) -> Plan:
     overrides = _overrides(s)
     cfg = config_module.load(s.config, overrides) if s.config else None
     _check_common(s)
-    plan = Plan(s, cfg, _credentials(s, secrets, cfg), s.docker_host)
+    uses_registry = s.command in ("build", "test", "scan", "promote", "rollback", "pipeline", "check")
+    plan = Plan(s, cfg, _credentials(s, secrets, cfg) if uses_registry else None, s.docker_host)
     command = "pipeline" if s.command == "check" else s.command
     if command in ("build", "pipeline"):
         plan = replace(plan, build=_build(s, cfg))

@@ -134,7 +134,7 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
     text = result.markdown("passed")
     for row in (f"| build | passed | `{API}:latest,1.13.3-acme.7` {DIGEST}, 123.4 MB |",
                 f"| test | passed | `{API}:1.13.3-acme.7` |", "| gates | recorded | smoke=passed, scan=passed |",
-                "| bump | created | 2 value(s) PR \\#4 https://gh.example/acme/gitops/pull/4 |",
+                "| bump | created | 2 value(s) PR #4 https://gh.example/acme/gitops/pull/4 |",
                 f"| `staging/dify-api.yaml:3` | `{API}:1` | `{API}:1.13.3-acme.7` |"):
         assert row in text, text
     assert entrypoint.outputs(result) == {
