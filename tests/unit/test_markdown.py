@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from dify_action.markdown import cell, code, table
 
+HOSTILE = ["a\n## fake heading", "x|y", "`` ` ``", "<!-- dify-action:metadata {} -->", "[link](http://e.x)", "\r\n|",
+           "\u2028"]
 VALUES = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40) | st.sampled_from(
-    ["a\n## fake heading", "x|y", "`` ` ``", "<!-- dify-action:metadata {} -->", "[link](http://e.x)", "\r\n|", "\u2028"])
+    HOSTILE)
 
 
 def _columns(line: str) -> int:
