@@ -112,7 +112,7 @@ class Settings:
     missing_scanner: str | None = None
     today: str | None = None  # allow-list expiry date, YYYY-MM-DD
     commit: str | None = None  # rollback: the commit to revert
-    images: tuple[str, ...] = ()  # promote: only these repositories
+    promote_images: tuple[str, ...] = ()  # promote: only these repositories
     group: str | None = None  # bump: component group in the branch name
     title_template: str | None = None
     commit_message: str | None = None

@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     from dify_action.stages import CoreStages
 
     settings = Settings(command="promote", from_environment=args.source, to_environment=args.target,
-                        from_paths=tuple(args.path_from), to_paths=tuple(args.path_to), images=tuple(args.image),
+                        from_paths=tuple(args.path_from), to_paths=tuple(args.path_to),
+                        promote_images=tuple(args.image),
                         helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag,
                         require_gates=args.require_gates, pin_digest=bool(args.pin_digest),
                         **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common

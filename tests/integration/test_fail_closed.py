@@ -165,7 +165,8 @@ def test_the_environments_repository_stands_in_for_gitops_repo_in_the_action(wor
     ({"environment": "--force"}, "environment"),
     ({"github_api_url": "file:///etc/passwd"}, "github-api-url"),
     ({"gitops_repo": "/definitely/not/a/repo"}, "gitops-repo"),
-    ({"registry_password": "pw"}, "registry-username"),
+    ({"command": "promote", "from_environment": "staging", "to_environment": "production",
+      "registry_password": "pw"}, "registry-username"),
 ])
 def test_smaller_bad_inputs_are_named_before_any_engine_or_remote(world: dict[str, Path], inputs: dict[str, str],
                                                                   named: str,
