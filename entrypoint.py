@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Mapping, MutableMapping
 
 from dify_action import gha
-from dify_action.errors import DifyActionError
+from dify_action.errors import DifyActionError, InputError
 from dify_action.frontend import tool_environ
 from dify_action.pipeline import Pipeline, Result
 from dify_action.resolve import resolve
@@ -26,11 +26,44 @@ from dify_action.settings import COMMANDS, SEVERITIES, Secrets, Settings
 from dify_action.stages import CoreStages
 
 SECRET_INPUTS = ("registry-password", "token")
-OUTPUTS = ("image", "ref", "tags", "digest", "size", "pr-number", "pr-url", "operation", "branch", "commit")
+OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
+           "pull-request-number", "pull-request-url", "pull-request-operation", "pr-number", "pr-url", "operation",
+           "branch", "commit")
+PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
 
 
 def read_secrets(a: gha.Actions) -> Secrets:
     return Secrets(a.input("registry-password") or None, a.input("token") or None)
+
+
+RENAMED = {"dockerfile": "file", "platform": "platforms", "pr-number": "pull-request-number"}  # old -> new
+
+
+def _name(a: gha.Actions, new: str) -> str:
+    """The input to read for ``new``: itself, or its deprecated old name (with a warning)."""
+    old = next(o for o, n in RENAMED.items() if n == new)
+    if a.input(old) and a.input(new):
+        raise InputError(old, a.input(old), f"either {new} or its deprecated name {old}, not both")
+    if a.input(old):
+        a.warning(f"input {old} is deprecated: use {new} (the same meaning, named like docker/build-push-action "
+                  "and peter-evans/create-pull-request)")
+        return old
+    return new
+
+
+def _labels(a: gha.Actions) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(image labels, pull request labels). ``labels`` means image labels, as in build-push-action; a
+    ``labels`` without any KEY=VALUE is read as the old pull request labels, with a warning."""
+    image = tuple(line.strip() for line in a.input("labels").splitlines() if line.strip())
+    pr = a.items("pr-labels")
+    if image and not any("=" in line for line in image):
+        a.warning("input labels now sets image labels (KEY=VALUE, like docker/build-push-action): use pr-labels "
+                  "for pull request labels; read as pull request labels this time")
+        return (), pr + image
+    bad = next((line for line in image if "=" not in line), None)
+    if bad is not None:
+        raise InputError("labels", bad, "image labels, one KEY=VALUE per line (pull request labels go to pr-labels)")
+    return image, pr
 
 
 def read_inputs(a: gha.Actions) -> Settings:
@@ -39,14 +72,16 @@ def read_inputs(a: gha.Actions) -> Settings:
         return a.input(name) or None
 
     command = a.choice("command", COMMANDS)
+    image_labels, pr_labels = _labels(a)
     return Settings(
         command=command, config=opt("config"), components=a.items("components"),
         registry_username=opt("registry-username"),
-        repository=opt("repository"), dockerfile=opt("dockerfile"), context=opt("context"),
+        repository=opt("repository"), dockerfile=opt(_name(a, "file")), context=opt("context"),
         target=opt("target"), tags=a.items("tags"), build_args=tuple(
             line.strip() for line in a.input("build-args").splitlines() if line.strip()),
         push=a.boolean("push", default=True), builder=a.choice("builder", ("auto", "buildkit", "legacy"), "auto"),
-        platform=opt("platform"), size_budget=opt("size-budget"),
+        platform=opt(_name(a, "platforms")), size_budget=opt("size-budget"), image_labels=image_labels,
+        cache_from=a.items("cache-from"), cache_to=opt("cache-to"),
         image=opt("image"), http_probe=opt("http-probe"), smoke_commands=tuple(
             line.strip() for line in a.input("smoke-commands").splitlines() if line.strip()),
         timeout=opt("timeout"),
@@ -59,11 +94,12 @@ def read_inputs(a: gha.Actions) -> Settings:
         push_mode=a.choice("push-mode", ("branch", "direct")) if a.input("push-mode") else "",
         github_api_url=opt("github-api-url"), github_repo=opt("github-repo"), paths=a.items("paths"),
         helm_paths=a.items("helm-paths"), tag=opt("tag"), digest=opt("digest"),
-        pin_digest=a.boolean("pin-digest"), labels=a.items("labels"), reviewers=a.items("reviewers"),
+        pin_digest=a.boolean("pin-digest"), labels=pr_labels, reviewers=a.items("reviewers"),
         draft=a.boolean("draft"), dry_run=a.boolean("dry-run"), from_environment=opt("from-environment"),
         to_environment=opt("to-environment"), from_paths=a.items("from-paths"), to_paths=a.items("to-paths"),
         require_gates=a.boolean("require-gates", default=True), registry_tag=opt("registry-tag"),
-        pr_number=a.integer("pr-number", minimum=1), allow_schema_rollback=a.boolean("allow-schema-rollback"),
+        pr_number=a.integer(_name(a, "pull-request-number"), minimum=1),
+        allow_schema_rollback=a.boolean("allow-schema-rollback"),
         docker_host=opt("docker-host"),
     )
 
@@ -96,19 +132,25 @@ def _relative(file: str | None, workspace: str | None) -> str | None:
 
 
 def outputs(result: Result) -> dict[str, str]:
-    """The action's outputs: the first built image, the last delivery (bump, promote, rollback)."""
+    """The action's outputs, named like docker/metadata-action's, build-push-action's and
+    create-pull-request's: the first built image, the last delivery (bump, promote, rollback), and
+    ``json``/``metadata`` with everything (every component), the document ``--json`` prints too."""
     values: dict[str, str] = {}
     if result.images:
         first = result.images[0]
-        values.update(image=first.image, ref=first.ref, tags="\n".join(first.tags), digest=first.digest or "",
-                      size=str(first.size or ""))
+        values.update(image=first.image, ref=first.ref, tags="\n".join(first.references),
+                      **{"tag-names": "\n".join(first.tags)}, digest=first.digest or "", imageid=first.build.image_id,
+                      size=str(first.size), labels="\n".join(f"{k}={v}" for k, v in first.build.labels.items()))
     if result.deliveries:
         last = result.deliveries[-1]
-        for key, value in (("operation", last.operation), ("pr-number", last.pr_number), ("pr-url", last.pr_url),
-                           ("branch", last.branch), ("commit", last.commit)):
+        for key, value in (("operation", last.operation), ("pull-request-number", last.pr_number),
+                           ("pull-request-url", last.pr_url), ("branch", last.branch), ("commit", last.commit)):
             values[key] = "" if value is None else str(value)
+        values["pull-request-operation"] = last.operation if last.operation in PR_OPERATIONS else "none"
+        values["pr-number"], values["pr-url"] = values["pull-request-number"], values["pull-request-url"]  # old names
         if last.images:
             values.setdefault("image", last.images[0])
+    values["json"] = values["metadata"] = json.dumps(result.as_dict(), sort_keys=True)
     return values
 
 

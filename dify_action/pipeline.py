@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dify_action import scanreport, smoke
+from dify_action.build import BuildResult
 from dify_action.bump import BumpPlan
 from dify_action.delivery import DeliveryResult
 from dify_action.errors import DifyActionError, GateFailed
@@ -48,11 +49,35 @@ class Row:
 
 @dataclass(frozen=True)
 class BuiltImage:
-    component: str | None
-    image: str
-    tags: tuple[str, ...]
-    digest: str | None
-    size: int | None
+    """A built component: the build's result, and the names the outputs give it."""
+
+    build: BuildResult
+
+    @property
+    def component(self) -> str:
+        return self.build.name
+
+    @property
+    def image(self) -> str:
+        return self.build.image
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The bare tags (``tag-names``)."""
+        return self.build.tags
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """The full references (``tags``, like docker/metadata-action's output)."""
+        return tuple(f"{self.image}:{tag}" for tag in self.tags)
+
+    @property
+    def digest(self) -> str | None:
+        return self.build.digest
+
+    @property
+    def size(self) -> int:
+        return self.build.size
 
     @property
     def deploy_tag(self) -> str:
@@ -63,8 +88,12 @@ class BuiltImage:
         return f"{self.image}:{self.deploy_tag}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"component": self.component, "image": self.image, "tags": list(self.tags), "ref": self.ref,
-                "digest": self.digest, "size": self.size}
+        """One component of the metadata document (the action's ``json`` output, every ``--json``)."""
+        b = self.build
+        return {"component": b.name, "image": b.image, "tags": list(self.references), "tag-names": list(b.tags),
+                "ref": self.ref, "digest": b.digest, "imageid": b.image_id, "size": b.size,
+                "compressed_size": b.compressed_size, "labels": dict(b.labels), "builder": b.builder,
+                "pushed": b.pushed, "seconds": round(b.seconds, 2), "warnings": list(b.warnings)}
 
 
 @dataclass(frozen=True)
@@ -128,7 +157,8 @@ class Result:
         return head + body + "\n\n" + "\n\n".join(f.strip() for f in self.fragments if f.strip())
 
     def as_dict(self) -> dict[str, object]:
-        return {"command": self.command, "images": [i.as_dict() for i in self.images],
+        return {"command": self.command, "components": [i.as_dict() for i in self.images],
+                "tags": [ref for i in self.images for ref in i.references],
                 "gates": [{"image": i, "digest": d, "results": list(r)} for i, d, r in self.gates],
                 "deliveries": [d.as_dict() for d in self.deliveries],
                 "stages": [vars(r) for r in self.rows]}
@@ -157,7 +187,7 @@ class Pipeline:
         for r in results:
             for warning in r.warnings:
                 self.reporter.warning(warning)
-            b = BuiltImage(r.name, r.image, r.tags, r.digest, r.size)
+            b = BuiltImage(r)
             built.append(b)
             self._rows.append(Row("build", "passed", f"{code(b.image + ':' + ','.join(b.tags))} "
                                   f"{cell(b.digest or 'not pushed')}, {(b.size or 0) / 1e6:.1f} MB"))
@@ -271,10 +301,10 @@ class Pipeline:
         stage = "smoke"
         try:
             for b in built:
-                self.test(b.ref, b.component or "")
+                self.test(b.ref, b.component)
             stage = "scan"
             for b in built:
-                self.scan(b.ref, b.component or "")
+                self.scan(b.ref, b.component)
         except GateFailed:
             # promote must refuse these digests: record the verdicts before failing the step
             with contextlib.suppress(DifyActionError):

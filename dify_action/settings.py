@@ -94,6 +94,8 @@ class Settings:
     allow_schema_rollback: bool = False
     docker_host: str | None = None
     # CLI-only refinements of the stages (the action leaves them at their defaults)
+    image_labels: tuple[str, ...] = ()  # KEY=VALUE, on the built images
+    cache_to: str | None = None  # only type=inline (BuildKit's inline cache)
     name: str | None = None  # build: component name without a config
     size_warn: str | None = None
     cache_from: tuple[str, ...] = ()

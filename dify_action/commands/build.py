@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 from dify_action.settings import PASSWORD_ENV, USERNAME_ENV, Settings
 
@@ -67,21 +66,20 @@ def settings(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.frontend import cli_secrets, tool_environ
+    from dify_action.frontend import StderrReporter, cli_secrets, tool_environ
+    from dify_action.pipeline import Pipeline
     from dify_action.resolve import resolve
     from dify_action.stages import CoreStages
 
     plan = resolve(settings(args), cli_secrets(os.environ))
-    results = CoreStages(tool_environ(os.environ)).build(plan, lambda line: print(line, file=sys.stderr, flush=True))
-    for result in results:
-        for warning in result.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"components": [r.as_dict() for r in results]}, indent=2))
-    else:
-        for r in results:
-            where = f"digest {r.digest}" if r.digest else "not pushed"
-            size = f"{r.size / 1e6:.1f} MB" + (f", {r.compressed_size / 1e6:.1f} MB compressed"
-                                                if r.compressed_size is not None else "")
-            print(f"{r.name}: {r.image}:{','.join(r.tags)} {where} ({size}, {r.builder}, {r.seconds:.1f}s)")
+    result = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter()).run()
+    if args.json:  # the metadata document: the action's json output
+        print(json.dumps(result.as_dict(), indent=2))
+        return 0
+    for b in result.images:
+        r = b.build
+        where = f"digest {r.digest}" if r.digest else "not pushed"
+        size = f"{r.size / 1e6:.1f} MB" + (f", {r.compressed_size / 1e6:.1f} MB compressed"
+                                            if r.compressed_size is not None else "")
+        print(f"{r.name}: {r.image}:{','.join(r.tags)} {where} ({size}, {r.builder}, {r.seconds:.1f}s)")
     return 0

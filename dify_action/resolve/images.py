@@ -44,6 +44,13 @@ def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
     from dify_action.build import validate_spec
 
     args = dict(_pair(item) for item in s.build_args)
+    labels = dict(_pair(item, "labels", r"[A-Za-z0-9][A-Za-z0-9._/-]*") for item in s.image_labels)
+    if s.cache_to is not None and s.cache_to.replace(" ", "") not in ("type=inline", "inline"):
+        raise InputError("cache-to", s.cache_to, "type=inline (BuildKit's inline cache, written by every BuildKit "
+                         "build; registry and gha cache exporters need buildx, which is not bundled)")
+    if s.platform and "," in s.platform:
+        raise InputError("platforms", s.platform, "one platform, e.g. linux/amd64 (a multi-platform build needs "
+                         "buildx, which is not bundled)")
     budget = _budget(s.size_budget, s.size_warn)
     specs: list[BuildSpec] = []
     if cfg is not None:
@@ -54,7 +61,7 @@ def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
             dockerfile = root / (s.dockerfile or c.dockerfile)
             cbudget = budget or c.size_budget
             specs.append(BuildSpec(c.name, dockerfile, root / (s.context or c.context), c.image,
-                                   _tags(s, cfg, dockerfile, merged), s.target or c.target, merged, {},
+                                   _tags(s, cfg, dockerfile, merged), s.target or c.target, merged, labels,
                                    s.cache_from, s.platform, cbudget))
         if not specs:
             raise InputError("config", cfg.source, "a config with at least one component to build")
@@ -67,7 +74,7 @@ def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
         context = Path(s.context or ".")
         dockerfile = Path(s.dockerfile) if s.dockerfile else context / "Dockerfile"
         specs.append(BuildSpec(s.name or repository.path.rsplit("/", 1)[-1], dockerfile, context, repository,
-                               _tags(s, None, dockerfile, args), s.target, args, {}, s.cache_from, s.platform,
+                               _tags(s, None, dockerfile, args), s.target, args, labels, s.cache_from, s.platform,
                                budget))
     for spec in specs:
         validate_spec(spec)
@@ -96,10 +103,10 @@ def _tags(s: Settings, cfg: Config | None, dockerfile: Path, build_args: Mapping
     return computed
 
 
-def _pair(text: str) -> tuple[str, str]:
+def _pair(text: str, name: str = "build-args", key_pattern: str = r"[A-Za-z_][A-Za-z0-9_]*") -> tuple[str, str]:
     key, sep, value = text.partition("=")
-    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        raise InputError("build-args", text, "KEY=VALUE lines with a variable name KEY")
+    if not sep or not re.fullmatch(key_pattern, key):
+        raise InputError(name, text, "KEY=VALUE lines" + (" with a variable name KEY" if name == "build-args" else ""))
     return key, value
 
 

@@ -62,8 +62,10 @@ def test_pipeline_builds_gates_and_pushes_the_bump_branch(
     assert code == 0, captured.err[-4000:]
     assert registry.password not in captured.out + captured.err
     result = json.loads(captured.out)
-    [built] = result["images"]
-    assert (built["component"], built["image"], built["tags"]) == ("api", image, ["1.13.3-acme.42", "sha-aaaaaaa"])
+    [built] = result["components"]
+    assert (built["component"], built["image"], built["tag-names"]) == ("api", image, ["1.13.3-acme.42",
+                                                                                       "sha-aaaaaaa"])
+    assert built["tags"] == result["tags"] == [f"{image}:1.13.3-acme.42", f"{image}:sha-aaaaaaa"]
     digest = built["digest"]
     assert digest.startswith("sha256:") and built["size"] > 0 and built["ref"] == f"{image}:1.13.3-acme.42"
     assert result["gates"] == [{"image": image, "digest": digest, "results": ["smoke=passed", "scan=passed"]}]

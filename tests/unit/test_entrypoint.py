@@ -107,3 +107,23 @@ def test_old_flag_spellings_still_work_with_a_warning(capsys: pytest.CaptureFixt
     assert err.count("--path-from is deprecated; use --from-path") == 2 and "--to-environment is" not in err
     assert parser.parse_args(["rollback", "--pr", "3"]).pr == 3
     assert parser.parse_args(["test", "--image", "x:1", "--command", "true"]).command == ["true"]
+
+
+def test_renamed_inputs_keep_their_old_names_with_a_warning() -> None:
+    a, out = actions({"INPUT_COMMAND": "build", "INPUT_DOCKERFILE": "d/Dockerfile", "INPUT_PLATFORM": "linux/arm64",
+                      "INPUT_LABELS": "deploy\nurgent", "INPUT_PR-LABELS": "ops"})
+    s = entrypoint.read_inputs(a)
+    assert (s.dockerfile, s.platform, s.labels, s.image_labels) == ("d/Dockerfile", "linux/arm64",
+                                                                    ("ops", "deploy", "urgent"), ())
+    warnings = [line for line in out.getvalue().splitlines() if line.startswith("::warning")]
+    assert len(warnings) == 3 and "use pr-labels" in warnings[0]
+    assert "dockerfile is deprecated: use file" in warnings[1] and "platform is deprecated" in warnings[2]
+    a, _ = actions({"INPUT_COMMAND": "build", "INPUT_FILE": "f", "INPUT_LABELS": "org.example.team=ai"})
+    s = entrypoint.read_inputs(a)
+    assert (s.dockerfile, s.image_labels, s.labels) == ("f", ("org.example.team=ai",), ())
+    for env, name in (({"INPUT_FILE": "a", "INPUT_DOCKERFILE": "b"}, "dockerfile"),
+                      ({"INPUT_LABELS": "a=b\nplain"}, "labels")):
+        a, _ = actions({"INPUT_COMMAND": "build", **env})
+        with pytest.raises(InputError) as caught:
+            entrypoint.read_inputs(a)
+        assert caught.value.name == name

@@ -5,6 +5,7 @@ both fronts print, the rollback's changes in the summary, and the reporter split
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -137,11 +138,16 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
                 "| bump | created | 2 value(s) PR #4 https://gh.example/acme/gitops/pull/4 |",
                 f"| `staging/dify-api.yaml:3` | `{API}:1` | `{API}:1.13.3-acme.7` |"):
         assert row in text, text
-    assert entrypoint.outputs(result) == {
-        "image": API, "ref": f"{API}:1.13.3-acme.7", "tags": "latest\n1.13.3-acme.7", "digest": DIGEST,
-        "size": "123400000", "operation": "created", "pr-number": "4",
+    outputs = entrypoint.outputs(result)
+    assert json.loads(outputs.pop("json")) == json.loads(outputs.pop("metadata")) == result.as_dict()
+    assert outputs == {
+        "image": API, "ref": f"{API}:1.13.3-acme.7", "tags": f"{API}:latest\n{API}:1.13.3-acme.7",
+        "tag-names": "latest\n1.13.3-acme.7", "digest": DIGEST, "imageid": "sha256:" + "1" * 64,
+        "size": "123400000", "labels": "", "operation": "created", "pull-request-operation": "created",
+        "pull-request-number": "4", "pr-number": "4", "pull-request-url": "https://gh.example/acme/gitops/pull/4",
         "pr-url": "https://gh.example/acme/gitops/pull/4", "branch": "dify-action/staging/dify-api+dify-web",
         "commit": "c0ffee"}
+    assert [c["component"] for c in result.as_dict()["components"]] == ["api", "web"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("failing", "verdicts"), [("test", {"smoke": "failed"}),
