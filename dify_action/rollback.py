@@ -27,6 +27,7 @@ from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
 from dify_action.errors import DifyActionError, GateFailed, GitError, InputError, RegistryError
 from dify_action.gates import base_version
+from dify_action.markdown import code, escape, url
 from dify_action.registry import RegistryClient
 from dify_action.rollback_guard import GUARD_HINT, TRAILER, GuardCheck, ImageMove, verdict
 from dify_action.rollback_source import Bump, find_bump, image_moves, repository_name
@@ -207,9 +208,10 @@ def _revert(git: Git, bump: Bump, author: Identity) -> str:
 
 
 def _body(bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...]) -> str:
-    link = f"#{bump.pr}" + (f" ({bump.pr_url})" if bump.pr_url else "") if bump.pr else f"commit `{bump.commit}`"
-    lines = [f"Rolls back {link}: `git revert` of `{bump.commit}` on `{bump.base}`.", ""]
-    lines += [f"- Dify migration guard: {g.describe()}" for g in guard]
+    link = f"#{bump.pr}" + (f" ({url(bump.pr_url)})" if bump.pr_url else "") if bump.pr else \
+        f"commit {code(bump.commit)}"
+    lines = [f"Rolls back {link}: `git revert` of {code(bump.commit)} on {code(bump.base)}.", ""]
+    lines += [f"- Dify migration guard: {escape(g.describe())}" for g in guard]
     changes = [Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name) for m in moves]
     first = guard[0] if guard else None
     meta = metadata_from_changes(bump.environment, changes, rollback_of=bump.label if bump.pr else bump.commit,
