@@ -24,6 +24,8 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import FoundImage, Target, find_images, plan_bump
 from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
+from dify_action.delivery.github import check_api_url
+from dify_action.delivery.gitops import check_branch
 from dify_action.delivery.model import PROVIDERS, PUSH_MODES
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.gates import GateRecord, base_version, read_gates, refusal
@@ -77,6 +79,8 @@ class PromoteRequest:
             raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
         if self.push_mode not in PUSH_MODES:
             raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        check_branch(self.base)
+        check_api_url(self.github_api_url)
         if self.registry_tag is not None:
             refs.validate_tag(self.registry_tag, input_name="registry-tag")
         for image in (*self.images, *self.ours):

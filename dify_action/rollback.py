@@ -21,7 +21,8 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import Change, Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
-from dify_action.delivery.github import GitHubForge, PullSpec
+from dify_action.delivery.github import GitHubForge, PullSpec, check_api_url
+from dify_action.delivery.gitops import check_branch
 from dify_action.delivery.model import PROVIDERS, PUSH_MODES
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
@@ -69,6 +70,8 @@ class RollbackRequest:
             raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
         if self.push_mode not in PUSH_MODES:
             raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        check_branch(self.base)
+        check_api_url(self.github_api_url)
         if self.pr is not None and (self.provider != "github" or self.pr < 1):
             raise InputError("pr", self.pr, "a pull request number (> 0) with --provider github; "
                              "with the git provider give --commit or --environment")
