@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dify_action.errors import InputError
-from dify_action.text import display, safe_text
+from dify_action.text import SafeStream, display, safe_text
 
 TRUE_VALUES = ("true", "True", "TRUE")
 FALSE_VALUES = ("false", "False", "FALSE")
@@ -91,8 +91,10 @@ class Actions:
 
     def __init__(self, environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> None:
         self._env = dict(environ)
-        self._out = stdout
-        self._err = stderr
+        # Under text.protected_stdio the streams neutralise every line; this object's own workflow
+        # commands go to the raw stream beneath, and its plain lines are neutralised here.
+        self._out = stdout.raw if isinstance(stdout, SafeStream) else stdout
+        self._err = stderr.raw if isinstance(stderr, SafeStream) else stderr
         self._secrets: list[str] = []
         self.enabled = self._env.get("GITHUB_ACTIONS") == "true"
         self.printed = False  # has anything but add-mask been written? (masks must come first)

@@ -7,11 +7,13 @@ and the legacy ``##[name ...]data`` anywhere in a line (``ActionCommand.TryParse
 characters (ANSI escapes, carriage returns that overwrite a line, bidi overrides that reorder it).
 
 ``safe_text`` is the one neutraliser: every line it returns has no control character (they are
-shown as ``\\n``, ``\\x1b``, ``\\u202e`` escapes), never starts with ``::`` after whitespace (a
-``\\`` goes in front) and never contains ``##[`` (written ``##\\[``). ``display`` renders one value
-on one line the same way. ``SafeStream`` applies ``safe_text`` to everything written to a stream,
-so a front end can guard ``sys.stdout``/``sys.stderr`` once (``protected_stdio``). This module
-prints nothing itself: the core may use it freely.
+shown as ``\\n``, ``\\u001b``, ``\\u202e`` escapes), never starts with ``::`` after whitespace (a
+``\\`` goes in front) and never contains ``##[`` (written ``#\\u0023[``). ``display`` renders one
+value on one line the same way. The escapes are JSON's own, so ``json.dumps`` text (ASCII, the
+default) passes through still parsing to the same data: ``--json`` output needs nothing more.
+``SafeStream`` applies ``safe_text`` to everything written to a stream, so a front end can guard
+``sys.stdout``/``sys.stderr`` once (``protected_stdio``). This module prints nothing itself: the
+core may use it freely.
 """
 
 from __future__ import annotations
@@ -34,14 +36,13 @@ def _escape(match: re.Match[str]) -> str:
     char = match.group()
     if char in _NAMED:
         return _NAMED[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\u{ord(char):04x}"
 
 
 def _line(line: str) -> str:
     """One line made safe (a ``\\n`` in it is escaped too); idempotent."""
     line = _UNSAFE.sub(_escape, line)
-    line = line.replace(_LEGACY_COMMAND, "##\\[")
+    line = line.replace(_LEGACY_COMMAND, "#\\u0023[")
     rest = line.lstrip()
     if rest.startswith("::"):
         line = line[: len(line) - len(rest)] + "\\" + rest
@@ -114,8 +115,9 @@ class SafeStream(io.TextIOBase):
 
 @contextlib.contextmanager
 def protected_stdio() -> Iterator[tuple[TextIO, TextIO]]:
-    """Guard ``sys.stdout``/``sys.stderr`` with ``SafeStream`` for the block; yields the raw
-    streams, which only the workflow-command writer (``gha.Actions``) may use."""
+    """Guard ``sys.stdout``/``sys.stderr`` with ``SafeStream`` for the block (front ends wrap
+    their whole run in it); yields the raw streams. ``gha.Actions`` given the guarded streams
+    writes its own workflow commands to the raw ones beneath."""
     raw_out, raw_err = sys.stdout, sys.stderr
     out, err = SafeStream(raw_out), SafeStream(raw_err)
     sys.stdout, sys.stderr = out, err

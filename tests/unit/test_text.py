@@ -60,9 +60,9 @@ def test_display_is_one_plain_line(value: str) -> None:
 def test_examples_are_shown_not_obeyed() -> None:
     assert safe_text("x\n::set-output name=commit::PWNED") == "x\n\\::set-output name=commit::PWNED"
     assert display("x\n::set-output name=commit::PWNED") == "x\\n::set-output name=commit::PWNED"
-    assert display("\x1b[31mred") == "\\x1b[31mred"
+    assert display("\x1b[31mred") == "\\u001b[31mred"
     assert safe_text("  ::add-mask::s") == "  \\::add-mask::s"
-    assert safe_text("see ##[error]x") == "see ##\\[error]x"
+    assert safe_text("see ##[error]x") == "see #\\u0023[error]x"
     assert safe_text("a\r\nb") == "a\nb" and display("\u202e") == "\\u202e"
     assert safe_text("plain: text, 50% (ok) ::1") == "plain: text, 50% (ok) ::1"
 
