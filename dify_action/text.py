@@ -64,12 +64,6 @@ def display(value: object) -> str:
     return _line(str(value))
 
 
-def is_safe_line(line: str) -> bool:
-    """Would the runner and a terminal take ``line`` as plain text? (The property ``safe_text`` keeps.)"""
-    return (not _UNSAFE.search(line) and _LEGACY_COMMAND not in line
-            and not line.lstrip().startswith("::"))
-
-
 class SafeStream(io.TextIOBase):
     """A text stream that passes only whole, neutralised lines to ``raw``.
 

@@ -1,6 +1,6 @@
 """Printed text from outside can never act as a workflow command or a terminal control (issue #9).
 
-The runner's rules are restated here on their own (not through ``text.is_safe_line``): a v2
+The runner's rules are restated here on their own (not through the module under test): a v2
 command is a line whose whitespace-trimmed start is ``::``; a legacy command is ``##[`` anywhere.
 """
 
