@@ -24,6 +24,7 @@ from dify_action.pipeline import Pipeline, Result
 from dify_action.resolve import resolve
 from dify_action.settings import COMMANDS, SEVERITIES, Secrets, Settings
 from dify_action.stages import CoreStages
+from dify_action.text import protected_stdio
 
 SECRET_INPUTS = ("registry-password", "token")
 OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
@@ -162,7 +163,13 @@ def _write_outputs(a: gha.Actions, result: Result) -> None:
 
 
 def main(environ: dict[str, str] | None = None) -> int:
-    env: MutableMapping[str, str] = os.environ if environ is None else environ
+    """Run the step; every line printed, ours or a library's, is neutralised for the runner's command
+    channel (``text.protected_stdio``): only ``gha.Actions`` writes workflow commands."""
+    with protected_stdio():
+        return _main(os.environ if environ is None else environ)
+
+
+def _main(env: MutableMapping[str, str]) -> int:
     a = gha.Actions(env, sys.stdout, sys.stderr)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
         a.mask(a.input(name))

@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; everything printed is neutralised for terminals and CI command channels."""
+    from dify_action.text import protected_stdio
+
+    with protected_stdio():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # the subcommand's own usage and a suggestion, not the top-level usage

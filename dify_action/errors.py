@@ -2,9 +2,15 @@
 
 Front ends (the CLI and entrypoint.py) map these to exit codes and messages; the core never
 exits or prints. Messages say what failed, the likely cause and the fix.
+
+Messages embed file names, values and tool output from repositories, registries and configs, so
+``message`` and ``hint`` are neutralised here, once, with ``text.safe_text``: no line of an error
+can act as a workflow command or a terminal control sequence, wherever a front end prints it.
 """
 
 from __future__ import annotations
+
+from dify_action.text import safe_text
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -22,9 +28,10 @@ class DifyActionError(Exception):
     def __init__(
         self, message: str, *, hint: str | None = None, file: str | None = None, line: int | None = None
     ) -> None:
+        message = safe_text(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = safe_text(hint) if hint is not None else None
         self.file = file
         self.line = line
 

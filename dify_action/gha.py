@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dify_action.errors import InputError
+from dify_action.text import SafeStream, display, safe_text
 
 TRUE_VALUES = ("true", "True", "TRUE")
 FALSE_VALUES = ("false", "False", "FALSE")
@@ -68,19 +69,21 @@ class Annotation:
     title: str | None = None
 
     def command(self) -> str:
+        """The workflow command; message, title and file are neutralised (``text.safe_text``) first,
+        so what the runner shows holds no control character or nested command."""
         props = []
         if self.title:
-            props.append(f"title={escape_property(self.title)}")
+            props.append(f"title={escape_property(display(self.title))}")
         if self.file:
-            props.append(f"file={escape_property(self.file)}")
+            props.append(f"file={escape_property(display(self.file))}")
             if self.line:
                 props.append(f"line={int(self.line)}")
         head = f"::{self.level}" + (" " + ",".join(props) if props else "")
-        return f"{head}::{escape_data(self.message)}"
+        return f"{head}::{escape_data(safe_text(self.message))}"
 
     def plain(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file and self.line else f"{self.file}: " if self.file else ""
-        return f"{self.level}: {where}{self.message}"
+        return safe_text(f"{self.level}: {where}{self.message}")
 
 
 class Actions:
@@ -88,8 +91,10 @@ class Actions:
 
     def __init__(self, environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> None:
         self._env = dict(environ)
-        self._out = stdout
-        self._err = stderr
+        # Under text.protected_stdio the streams neutralise every line; this object's own workflow
+        # commands go to the raw stream beneath, and its plain lines are neutralised here.
+        self._out = stdout.raw if isinstance(stdout, SafeStream) else stdout
+        self._err = stderr.raw if isinstance(stderr, SafeStream) else stderr
         self._secrets: list[str] = []
         self.enabled = self._env.get("GITHUB_ACTIONS") == "true"
         self.printed = False  # has anything but add-mask been written? (masks must come first)
@@ -152,7 +157,8 @@ class Actions:
         return text
 
     def info(self, message: str) -> None:
-        self._write(self._out if self.enabled else self._err, self.redact(message))
+        """Plain log lines: neutralised, so no line of ``message`` can act as a workflow command."""
+        self._write(self._out if self.enabled else self._err, safe_text(self.redact(message)))
 
     def annotate(self, level: str, message: str, *, file: str | None = None, line: int | None = None,
                  title: str | None = None) -> None:
@@ -175,9 +181,9 @@ class Actions:
     def group(self, title: str) -> Iterator[None]:
         """A collapsible log group (``::group::``); plain heading outside Actions."""
         if self.enabled:
-            self._write(self._out, f"::group::{escape_data(self.redact(title))}")
+            self._write(self._out, f"::group::{escape_data(display(self.redact(title)))}")
         else:
-            self._write(self._err, f"== {self.redact(title)}")
+            self._write(self._err, f"== {display(self.redact(title))}")
         try:
             yield
         finally:
@@ -192,7 +198,8 @@ class Actions:
         text = "" if value is None else self.redact(str(value))
         path = self._env.get("GITHUB_OUTPUT")
         if not self.enabled or not path:
-            self._write(self._err, f"output {name}={text}" if "\n" not in text else f"output {name}:\n{text}")
+            shown = f"output {name}={text}" if "\n" not in text else f"output {name}:\n{text}"
+            self._write(self._err, safe_text(shown))
             return
         with Path(path).open("a", encoding="utf-8") as handle:
             handle.write(format_output(name, text))

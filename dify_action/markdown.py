@@ -1,44 +1,60 @@
-"""Markdown for step summaries and PR bodies: values from repositories, registries and inputs are
-data, so a value can never end a table cell, start a heading, open a link or an HTML comment."""
+"""Values from outside (repositories, registries, configs, inputs) made inert in GitHub Markdown.
+
+``escape`` is the one escaping function for PR bodies and step summaries: its result renders as
+exactly the value's text, on one line, in a table cell or anywhere inline. Line breaks and other
+control characters are shown as escapes (``text.display``), so a value cannot end a table row or
+start a heading; ``|`` is ``\\|`` (GFM tables split cells before parsing inlines, even in code);
+backslash, backticks, emphasis, strike-through, link brackets and ``$`` (GitHub math) are
+backslash-escaped (CommonMark §2.4); ``&``, ``<`` and ``>`` are entities, so no HTML tag, no
+``<!--`` comment (and so no fake ``<!-- dify-action:metadata`` block) can come from a value.
+``code`` wraps the same text in ``<code>`` for a monospace cell (a Markdown code span could not
+hold the entities); GitHub does not turn ``@name`` inside ``<code>`` into a mention, so values
+that may hold one use ``code``.
+
+GitHub's autolinker would swallow escapes into a bare ``https://`` or ``www.`` link (changing the
+text), so ``:`` and the dot of ``www.`` are entities too; an e-mail address still renders as a
+mailto link of the same text.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
-# inline specials; ``#``/``+``/``-`` only matter at a line's start, which a cell never is
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()|~])")
+from dify_action.text import display
 
-
-def cell(value: object) -> str:
-    """``value`` as inline text in a table cell: Markdown and HTML punctuation is backslash-escaped,
-    newlines and other control characters become visible escapes (``\\x0a``)."""
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # no HTML, no <!--
-    text = _SPECIAL.sub(r"\\\1", text)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
-                        f"\\u{ord(m.group()):04x}", text)
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", ":": "&#58;"}
+_BACKSLASHED = re.compile(r"([\\`*_~\[\]|$])")
+_WWW = re.compile(r"(?i)(www)\.")
+# A URL we print as a bare link: scheme, host, port, path; nothing that could end or extend it.
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%+=-]+)*/?")
 
 
-def code(value: object) -> str:
-    """``value`` as an inline code span that stays one span whatever it holds; a value with HTML or
-    control characters is escaped text instead (a code span would keep ``<!--`` verbatim)."""
-    text = str(value)
-    if _CONTROL.search(text) or "<" in text or ">" in text:
-        return cell(text)
-    text = text.replace("|", "\\|")
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+def escape(value: object, limit: int | None = None) -> str:
+    """``value`` as inert inline Markdown (one line); ``limit`` cuts the text (not the escapes) with ``…``."""
+    text = display(value)
+    if limit is not None and len(text) > limit:
+        text = text[: max(0, limit - 1)] + "…"
+    text = _BACKSLASHED.sub(r"\\\1", "".join(_ENTITIES.get(char, char) for char in text))
+    return _WWW.sub(r"\1&#46;", text)
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A table of cells that are already Markdown (escape values with ``cell``/``code`` first)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(_one_line(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+def code(value: object, limit: int | None = None) -> str:
+    """``value`` escaped, in monospace; empty for an empty value."""
+    text = escape(value, limit)
+    return f"<code>{text}</code>" if text else ""
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\r", " ").replace("\n", " ")
+def is_url(value: str) -> bool:
+    """Is ``value`` a plain http(s) URL, safe to print as itself or as a link target?"""
+    return _URL.fullmatch(value) is not None
+
+
+def url(value: str) -> str:
+    """A plain http(s) URL as itself (GitHub links it); anything else as ``code``."""
+    return value if is_url(value) else code(value)
+
+
+def row(*cells: str) -> str:
+    """One table row of already escaped cells."""
+    return "| " + " | ".join(cells) + " |"
+

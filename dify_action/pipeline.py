@@ -20,7 +20,7 @@ from dify_action.build import BuildResult
 from dify_action.bump import BumpPlan
 from dify_action.delivery import DeliveryResult
 from dify_action.errors import DifyActionError, GateFailed
-from dify_action.markdown import cell, code, table
+from dify_action.markdown import code, escape, row, url
 from dify_action.resolve import GitOps, Plan
 from dify_action.stages import Stages
 
@@ -152,8 +152,9 @@ class Result:
     deliveries: tuple[Delivery, ...] = field(default=())
 
     def markdown(self, status: str) -> str:
-        head = f"## dify-action {cell(self.command)}: {cell(status)}\n\n"
-        body = table(("stage", "result", "details"), [(r.stage, r.result, r.details) for r in self.rows])
+        head = f"## dify-action {escape(self.command)}: {escape(status)}\n\n"
+        body = "\n".join([row("stage", "result", "details"), row("---", "---", "---"),
+                          *(row(r.stage, r.result, r.details) for r in self.rows)])
         return head + body + "\n\n" + "\n\n".join(f.strip() for f in self.fragments if f.strip())
 
     def as_dict(self) -> dict[str, object]:
@@ -190,7 +191,7 @@ class Pipeline:
             b = BuiltImage(r)
             built.append(b)
             self._rows.append(Row("build", "passed", f"{code(b.image + ':' + ','.join(b.tags))} "
-                                  f"{cell(b.digest or 'not pushed')}, {(b.size or 0) / 1e6:.1f} MB"))
+                                  f"{escape(b.digest or 'not pushed')}, {b.size / 1e6:.1f} MB"))
         self._images += built
         return built
 
@@ -221,7 +222,7 @@ class Pipeline:
                     self.stages.record(self.plan, b.image, b.digest, verdicts)
                 self._gates.append((b.image, b.digest, tuple(results)))
         if any(b.digest for b in images):
-            self._rows.append(Row("gates", "recorded", cell(", ".join(results))))
+            self._rows.append(Row("gates", "recorded", escape(", ".join(results))))
 
     def bump(self, gitops: GitOps, images: Sequence[tuple[str, str, str | None]]) -> Delivery:
         """Set every image (repository, tag, digest) in one change: one commit, one PR."""
@@ -264,10 +265,12 @@ class Pipeline:
 
     def _delivered(self, d: Delivery) -> Delivery:
         self._deliveries.append(d)
-        self._rows.append(Row(d.stage, cell(d.operation), f"{d.count} value(s) {cell(d.where)}".strip()))
+        where = f"PR #{d.pr_number} {url(d.pr_url or '')}" if d.pr_number else code(d.branch or "")
+        self._rows.append(Row(d.stage, escape(d.operation), f"{d.count} value(s) {where}".strip()))
         if d.changes:
-            rows = [(code(f"{c.file}:{c.line}"), code(c.old), code(c.new)) for c in d.changes]
-            self._fragments.append(f"### {d.stage}: changed values\n\n" + table(("file", "before", "after"), rows))
+            lines = [row("file", "before", "after"), row("---", "---", "---")]
+            lines += [row(code(f"{c.file}:{c.line}"), code(c.old), code(c.new)) for c in d.changes]
+            self._fragments.append(f"### {d.stage}: changed values\n\n" + "\n".join(lines))
         return d
 
     # -- commands ---------------------------------------------------------------------------------

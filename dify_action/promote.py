@@ -4,6 +4,11 @@ Read A's image references from a clone, keep ours, check each exists in the regi
 and passed its gates (the record in the registry, see gates.py), optionally add a registry tag by
 manifest copy (no layer moves), then deliver the bump of B with the same tag and digest. Every
 check runs before the first side effect: a refused promotion leaves no tag, branch or PR.
+
+The registry tag moves only after the GitOps change exists (pushed, or its PR opened): a refused
+push or a failed PR leaves the tag where it was (issue #9). If the tag copy itself fails after
+the delivery, the error says that the change was delivered and the tag was not moved (a re-run
+finds the delivery unchanged and moves the tag).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import FoundImage, Target, find_images, plan_bump
 from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
+from dify_action.delivery.github import check_api_url
+from dify_action.delivery.gitops import check_branch
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.gates import GateRecord, base_version, read_gates, refusal
 from dify_action.registry import CopyResult, RegistryFor
@@ -67,6 +74,8 @@ class PromoteRequest:
             raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
         if self.push_mode not in PUSH_MODES:
             raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        check_branch(self.base)
+        check_api_url(self.github_api_url)
         if self.registry_tag is not None:
             refs.validate_tag(self.registry_tag, input_name="registry-tag")
         for image in (*self.images, *self.ours):
@@ -228,11 +237,27 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
             plan = plan_bump(root, targets, request.target_paths)
             return PromoteResult("planned", request.source, request.target, tuple(promotions),
                                  notes=tuple(notes), diff=plan.diff())
+    try:
+        delivery = _deliver(request, targets, promotions)
+    except DifyActionError as error:
+        if request.registry_tag:  # say what the registry looks like now: untouched
+            error.message += (f" (registry tag {request.registry_tag} not moved: it moves only after the GitOps "
+                              "change is delivered)")
+            error.args = (error.message,)
+        raise
     if request.registry_tag:
-        promotions = [replace(p, tag_copy=registry_for(p.ref.registry).copy_tag(
-            p.ref.remote_path, p.digest, request.registry_tag)) for p in promotions]
+        promotions = _move_tag(request, promotions, delivery, registry_for)
+        moved = any(p.tag_copy and p.tag_copy.changed for p in promotions)
+        notes.append(f"registry tag {request.registry_tag} " + (
+            f"moved after the GitOps change was delivered ({_where(delivery)})" if moved
+            else "already pointed at the promoted digest"))
+    return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
+                         tuple(notes))
+
+
+def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion]) -> DeliveryResult:
     first = promotions[0]
-    delivery = deliver(DeliveryRequest(
+    return deliver(DeliveryRequest(
         repo_url=request.repo_url, environment=request.target, targets=targets, paths=request.target_paths,
         base=request.base, provider=request.provider, push_mode=request.push_mode, token=request.token,
         github_api_url=request.github_api_url, github_repo=request.github_repo, labels=request.labels,
@@ -242,8 +267,33 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
         promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,
         dify_version_old=first.dify_version_old, dify_version_new=first.dify_version_new, sleep=request.sleep,
     ))
-    return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
-                         tuple(notes))
+
+
+def _where(delivery: DeliveryResult) -> str:
+    if delivery.pr_url:
+        return f"{delivery.operation} pull request {delivery.pr_url}"
+    return f"{delivery.operation} {delivery.branch or delivery.base}" + (
+        f" at {delivery.commit[:12]}" if delivery.commit else "")
+
+
+def _move_tag(request: PromoteRequest, promotions: list[Promotion], delivery: DeliveryResult,
+              registry_for: RegistryFor) -> list[Promotion]:
+    """Copy ``registry_tag`` onto each promoted digest; a failure says what was already delivered."""
+    assert request.registry_tag is not None
+    moved: list[Promotion] = []
+    for promotion in promotions:
+        try:
+            copy = registry_for(promotion.ref.registry).copy_tag(promotion.ref.remote_path, promotion.digest,
+                                                                 request.registry_tag)
+        except RegistryError as error:
+            done = ", ".join(f"{p.ref.name}:{request.registry_tag}" for p in moved) or "none"
+            raise RegistryError(
+                f"the GitOps change was delivered ({_where(delivery)}) but registry tag {request.registry_tag} "
+                f"of {promotion.ref.name} was not moved: {error.message} (tags already moved: {done})",
+                hint="fix the registry access and re-run promote: the delivery is then unchanged and the tag moves",
+            ) from None
+        moved.append(replace(promotion, tag_copy=copy))
+    return moved
 
 
 def _target(request: PromoteRequest, promotion: Promotion) -> Target:

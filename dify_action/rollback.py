@@ -22,11 +22,13 @@ from dify_action import refs
 from dify_action.bump import Change, Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
 from dify_action.delivery.flow import publish_branch, sync_pull
-from dify_action.delivery.github import GitHubForge, PullSpec
+from dify_action.delivery.github import GitHubForge, PullSpec, check_api_url
+from dify_action.delivery.gitops import check_branch
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
 from dify_action.errors import DifyActionError, GateFailed, GitError, InputError, RegistryError
 from dify_action.gates import base_version
+from dify_action.markdown import code, escape, url
 from dify_action.registry import RegistryFor
 from dify_action.rollback_guard import GUARD_HINT, TRAILER, GuardCheck, ImageMove, verdict
 from dify_action.rollback_source import Bump, find_bump, image_moves, repository_name
@@ -66,6 +68,8 @@ class RollbackRequest:
             raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
         if self.push_mode not in PUSH_MODES:
             raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        check_branch(self.base)
+        check_api_url(self.github_api_url)
         if self.pr is not None and (self.provider != "github" or self.pr < 1):
             raise InputError("pr", self.pr, "a pull request number (> 0) with --provider github; "
                              "with the git provider give --commit or --environment")
@@ -205,9 +209,10 @@ def _revert(git: Git, bump: Bump, author: Identity) -> str:
 
 
 def _body(bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...]) -> str:
-    link = f"#{bump.pr}" + (f" ({bump.pr_url})" if bump.pr_url else "") if bump.pr else f"commit `{bump.commit}`"
-    lines = [f"Rolls back {link}: `git revert` of `{bump.commit}` on `{bump.base}`.", ""]
-    lines += [f"- Dify migration guard: {g.describe()}" for g in guard]
+    link = f"#{bump.pr}" + (f" ({url(bump.pr_url)})" if bump.pr_url else "") if bump.pr else \
+        f"commit {code(bump.commit)}"
+    lines = [f"Rolls back {link}: `git revert` of {code(bump.commit)} on {code(bump.base)}.", ""]
+    lines += [f"- Dify migration guard: {escape(g.describe())}" for g in guard]
     changes = [Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name) for m in moves]
     first = guard[0] if guard else None
     meta = metadata_from_changes(bump.environment, changes, rollback_of=bump.label if bump.pr else bump.commit,

@@ -96,6 +96,24 @@ class _Pulls:
         return sorted((p for p in found if p.merged_at), key=lambda p: p.merged_at, reverse=True)
 
 
+def distrust(pull: Any, meta: BumpMetadata | None, base: str | None = None) -> str | None:
+    """Why the metadata block of ``pull`` cannot be what dify-action wrote for it, or None.
+
+    dify-action opens every bump, promote and rollback PR from ``dify-action/<environment>/...``
+    (DeliveryRequest.branch, rollback_branch): a block naming an environment on any other branch
+    (or a PR into another base) was not written for that PR by us.
+    """
+    if meta is None:
+        return None
+    head = str(pull.head.ref)
+    if not head.startswith(f"dify-action/{meta.environment}/"):
+        return (f"its metadata names environment {meta.environment!r} but its branch {head!r} is not "
+                f"dify-action's branch for it (dify-action/{meta.environment}/...)")
+    if base is not None and str(pull.base.ref) != base:
+        return f"it was merged into {str(pull.base.ref)!r}, not {base!r}"
+    return None
+
+
 def _ensure_commit(git: Git, sha: str, base: str) -> None:
     """Make ``sha`` and its parents available in the (shallow) clone."""
     if git.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0 and \
@@ -134,7 +152,19 @@ def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> Bump:
         if not pull.merged or not pull.merge_commit_sha:
             raise DifyActionError(f"pull request #{request.pr} is not merged ({pull.state}): nothing is deployed "
                                   "to roll back", hint="close an open bump pull request instead of rolling it back")
+        if request.base and request.base != pull.base.ref:
+            raise InputError("base", request.base, f"#{request.pr} was merged into {pull.base.ref!r}: give that "
+                             "base (or none)")
         meta = parse_metadata(pull.body)
+        doubt = distrust(pull, meta)
+        if meta is not None and doubt:
+            if not request.environment:
+                raise DifyActionError(f"#{request.pr}: {doubt}", hint=f"if #{request.pr} is a deployment, name "
+                                      "its environment with --environment")
+            meta = None
+        if meta is not None and request.environment and meta.environment != request.environment:
+            raise InputError("environment", request.environment, f"#{request.pr} deployed {meta.environment!r} "
+                             "(its dify-action metadata): give that environment (or none)")
         environment = request.environment or (meta.environment if meta else None)
         if not environment:
             raise InputError("environment", "", f"#{request.pr} has no dify-action metadata block: name the "
@@ -165,6 +195,10 @@ def _last_merged_pull(request: RollbackRequest, git: Git, caller: Caller, base: 
             notes.append(f"#{pull.number} skipped: {error.message}")
             continue
         if meta is None or meta.environment != environment:
+            continue
+        doubt = distrust(pull, meta, base)
+        if doubt:
+            notes.append(f"#{pull.number} skipped: {doubt}")
             continue
         candidate = Candidate(f"#{pull.number}", meta.rollback_of)
         if candidate.rollback_of:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dify_action.markdown import code, escape, is_url
 from dify_action.scan import ALLOWED, BELOW, FAIL, NOT_AFFECTED, UNFIXED, Finding, ScanReport, expired_matches
 
 MAX_ROWS = 50
@@ -41,7 +42,7 @@ def markdown(report: ScanReport, *, title: str = "Scan") -> str:
         ]
         for kind, row in counts.items():
             cells = " | ".join(str(row.get(decision, 0)) for decision, _ in _COLUMNS)
-            lines.append(f"| {_KIND_TITLES.get(kind, kind)} | {cells} |")
+            lines.append(f"| {_KIND_TITLES.get(kind) or _cell(kind)} | {cells} |")
     else:
         lines.append("No findings.")
     lines.append("")
@@ -77,13 +78,13 @@ def markdown(report: ScanReport, *, title: str = "Scan") -> str:
         for entry in report.expired:
             expires = entry.expires.isoformat() if entry.expires else ""
             lines.append(
-                f"- `{_cell(entry.id)}` expired on {expires} ({_cell(entry.reason)}): "
+                f"- {code(' '.join(entry.id.split()))} expired on {expires} ({_cell(entry.reason)}): "
                 f"matches {matches.get(entry.id, 0)} finding(s) now judged by the policy"
             )
         lines.append("")
     if report.skipped:
         lines += ["#### Skipped scanners", ""]
-        lines += [f"- **{s.scanner}** was skipped: {_cell(s.reason)}" for s in report.skipped]
+        lines += [f"- **{_cell(s.scanner)}** was skipped: {_cell(s.reason)}" for s in report.skipped]
         lines.append("")
     if report.ran:
         lines += ["<details><summary>Scanners run</summary>", ""]
@@ -94,9 +95,9 @@ def markdown(report: ScanReport, *, title: str = "Scan") -> str:
 
 def _row(finding: Finding) -> str:
     cells = [
-        finding.severity,
-        f"[{_cell(finding.id)}]({finding.url})" if finding.url else _cell(finding.id),
-        finding.kind,
+        _cell(finding.severity),
+        f"[{_cell(finding.id)}]({finding.url})" if finding.url and is_url(finding.url) else _cell(finding.id),
+        _cell(finding.kind),
         _where(finding),
         _cell(finding.package or ""),
         _cell(finding.installed or ""),
@@ -112,5 +113,5 @@ def _where(finding: Finding) -> str:
 
 
 def _cell(text: str, limit: int = 200) -> str:
-    flat = " ".join(str(text).split()).replace("|", "\\|")
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """Scanner text (from the image and the report: untrusted) on one line, escaped for Markdown."""
+    return escape(" ".join(str(text).split()), limit)

@@ -4,6 +4,11 @@ The token reaches git only through the environment of the one command that runs
 (``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` setting ``http.<origin>.extraHeader``,
 see https://git-scm.com/docs/git-config#Documentation/git-config.txt-GITCONFIGCOUNT), never in the
 remote URL, ``.git/config``, argv or a message: every output we keep is scrubbed first.
+
+git's environment is built from an allow-list (``git_environment``), not copied: every tracing
+switch is forced off (``GIT_TRACE*``, ``GIT_TRACE2*`` which override the ``trace2.*`` config
+targets, ``GIT_CURL_VERBOSE``), because ``GIT_TRACE2_CONFIG_PARAMS=http.*`` or
+``GIT_TRACE2_ENV_VARS`` would write the extra header into a trace file (issue #9).
 """
 
 from __future__ import annotations
@@ -21,8 +26,44 @@ from urllib.parse import urlsplit
 from dify_action.errors import GitError, InputError
 
 _GLOB_CHARS = frozenset("*?[")
-# Variables that would make git print request headers (or where it sends them).
-_NOISY_ENV = ("GIT_TRACE", "GIT_TRACE_CURL", "GIT_TRACE_PACKET", "GIT_CURL_VERBOSE", "GIT_TRACE_REDACT")
+# What git may see of the caller's environment: where it runs, its own config files, TLS trust
+# and proxies. Everything else (tracing, GIT_DIR/GIT_WORK_TREE, askpass helpers...) stays out.
+_ALLOWED_ENV = frozenset((
+    "PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "SYSTEMROOT", "XDG_CONFIG_HOME",
+    "GIT_EXEC_PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_COUNT",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "CURL_CA_BUNDLE",
+    "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+))
+_ALLOWED_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")  # command-scope config (safe.directory)
+# Forced: no prompt, C messages (we read them), and every trace target off. An environment target
+# overrides the trace2.*Target config (git-config(1) trace2), so "0" here also silences config files.
+_FORCED_ENV = {
+    "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C", "GIT_ASKPASS": "", "SSH_ASKPASS": "",
+    "GCM_INTERACTIVE": "never", "GIT_TRACE_REDACT": "1", "GIT_CURL_VERBOSE": "0",
+    **{name: "0" for name in (
+        "GIT_TRACE", "GIT_TRACE_CURL", "GIT_TRACE_CURL_NO_DATA", "GIT_TRACE_PACKET", "GIT_TRACE_PACKFILE",
+        "GIT_TRACE_PACK_ACCESS", "GIT_TRACE_PERFORMANCE", "GIT_TRACE_SETUP", "GIT_TRACE_SHALLOW",
+        "GIT_TRACE_FSMONITOR", "GIT_TRACE_REFS", "GIT_TRACE2", "GIT_TRACE2_EVENT", "GIT_TRACE2_PERF")},
+}
+_REF_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+
+
+def git_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """git's environment: the allow-listed part of ``environ`` plus the forced settings above."""
+    kept = {key: value for key, value in environ.items()
+            if key in _ALLOWED_ENV or key.startswith(_ALLOWED_PREFIXES)}
+    return kept | _FORCED_ENV
+
+
+def check_branch(name: str | None, input_name: str = "base") -> None:
+    """A branch name git accepts (git-check-ref-format(1)) that cannot be taken for an option:
+    InputError naming ``input_name`` before any remote is used."""
+    if name is None:
+        return
+    if not name or name.startswith(("-", "/", ".")) or name.endswith(("/", ".")) or name == "@" or \
+            _REF_BAD.search(name) or name.startswith("refs/"):
+        raise InputError(input_name, name, "a branch name of the GitOps repository (no spaces, control "
+                         "characters, ~^:?*[\\, '..', '@{', no leading '-' or '.', not refs/...)")
 
 
 @dataclass(frozen=True)
@@ -71,8 +112,9 @@ def normalize_url(url: str) -> str:
 
 
 def _strip_userinfo(url: str) -> str:
+    """``url`` without ``user:password@`` (host and port kept)."""
     parts = urlsplit(url)
-    return parts._replace(netloc=parts.hostname or "").geturl()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 class Git:
@@ -83,10 +125,7 @@ class Git:
         self.url = normalize_url(url)
         self.workdir = workdir
         self._secrets: list[str] = []
-        self._env = {k: v for k, v in (base_env if base_env is not None else os.environ).items()
-                     if k not in _NOISY_ENV}
-        self._env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C",
-                          "GIT_ASKPASS": "", "SSH_ASKPASS": "", "GCM_INTERACTIVE": "never"})
+        self._env = git_environment(base_env if base_env is not None else os.environ)
         if token:
             basic = base64.b64encode(f"{username}:{token}".encode()).decode()
             self._secrets = [token, basic]
@@ -133,8 +172,11 @@ class Git:
     # --- clone -------------------------------------------------------------------------------
 
     def clone(self, base: str | None, sparse_paths: Sequence[str] = ()) -> tuple[str, CloneInfo]:
-        """Clone cheaply into ``workdir``; returns (base branch, how). Falls back step by step."""
-        branch = ["--branch", base] if base else []
+        """Clone cheaply into ``workdir``; returns (base branch, how). Falls back step by step.
+
+        A ``base`` that is no branch of the remote (missing, or a tag) is an InputError."""
+        check_branch(base)
+        branch = [f"--branch={base}"] if base else []
         attempts = [
             ("shallow+blobless", ["--depth", "1", "--filter=blob:none"]),
             ("shallow", ["--depth", "1"]),
@@ -155,14 +197,21 @@ class Git:
                                    "of the tip were fetched")
                 break
             error = self.error("clone", proc.stderr)
-            if error.hint or (base and "remote branch" in proc.stderr.lower()):
+            if base and "remote branch" in proc.stderr.lower() and "not found" in proc.stderr.lower():
+                raise InputError("base", base, f"a branch of {_strip_userinfo(self.url)}: it has no such branch")
+            if error.hint:
                 raise error
             reasons.append(f"{name} clone failed: {proc.stderr.strip().splitlines()[-1:] or ['?']}")
             _empty_dir(self.workdir)
         else:
             raise GitError(f"cannot clone {_strip_userinfo(self.url)}: {'; '.join(reasons)}")
         self.workdir = self.workdir.resolve()
-        current = self.run("symbolic-ref", "--short", "HEAD").stdout.strip()
+        head = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        if head.returncode != 0 and base:  # clone --branch=<tag> checks out a detached tag
+            raise InputError("base", base, f"a branch of {_strip_userinfo(self.url)}: this is a tag")
+        if head.returncode != 0:
+            raise self.error("symbolic-ref", head.stderr)
+        current = head.stdout.strip()
         strategy, reason = self._checkout(current, sparse_paths, strategy)
         if reason:
             reasons.append(reason)

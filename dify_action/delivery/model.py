@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_action.bump import Change, Target
-from dify_action.delivery.gitops import CloneInfo, Identity
+from dify_action.delivery.github import check_api_url
+from dify_action.delivery.gitops import CloneInfo, Identity, check_branch
 from dify_action.errors import InputError
 from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
@@ -64,6 +65,8 @@ class DeliveryRequest:
         check_environment(self.environment)
         if self.group is not None and not _NAME_RE.fullmatch(self.group.replace("+", "-")):
             raise InputError("group", self.group, "1-63 characters of [A-Za-z0-9._+-]")
+        check_branch(self.base)
+        check_api_url(self.github_api_url)
         if not self.targets:
             raise InputError("image", "", "give at least one image to bump")
         if self.max_attempts < 1:

@@ -2,6 +2,12 @@
 
 The block is an HTML comment (invisible in the rendered PR): ``<!-- dify-action:metadata {json} -->``.
 ``<`` and ``>`` inside the JSON are written as ``\\u003c``/``\\u003e`` so the comment cannot end early.
+
+Every value above the block (file names, old values from the repository, registry labels...) goes
+through ``markdown.escape``, which writes ``<`` as ``&lt;``: no value can open a comment, so the
+only ``<!-- dify-action:metadata`` in a body we wrote is ours, and it is the last thing in it.
+``parse_metadata`` reads the last one only: a fake block inside an old value of a body written
+before values were escaped (issue #9) comes before the real one and is never read.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ from typing import Any
 
 from dify_action.bump import Change
 from dify_action.errors import DifyActionError
+from dify_action.markdown import code, escape, is_url, row, url
 
 METADATA_VERSION = 1
-_BLOCK_RE = re.compile(r"<!-- dify-action:metadata (\{.*?\}) -->", re.DOTALL)
+_MARK = "<!-- dify-action:metadata "
+_END = " -->"
+_HEX = re.compile(r"[0-9a-f]{7,64}")
 
 
 @dataclass(frozen=True)
@@ -77,43 +86,37 @@ def metadata_from_changes(environment: str, changes: Sequence[Change], **extra: 
     return BumpMetadata(environment, images, **extra)
 
 
-def _cell(text: str) -> str:
-    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
-
-
 def render_body(meta: BumpMetadata, changes: Sequence[Change]) -> str:
     """Markdown: summary, table of file/old/new, links when known, then the hidden block."""
-    lines = [f"Deploys to **{meta.environment}**:", ""]
-    lines += ["| File | Old value | New value |", "| --- | --- | --- |"]
+    lines = [f"Deploys to **{escape(meta.environment)}**:", ""]
+    lines += [row("File", "Old value", "New value"), row("---", "---", "---")]
     for change in changes:
-        where = _cell(f"{change.file}:{change.line}")
-        lines.append(f"| {where} | {_cell(change.old)} | {_cell(change.new)} |")
+        lines.append(row(code(f"{change.file}:{change.line}"), code(change.old), code(change.new)))
     lines.append("")
     if meta.promoted_from:
-        lines.append(f"- Promoted from **{meta.promoted_from}**")
+        lines.append(f"- Promoted from **{escape(meta.promoted_from)}**")
     if meta.rollback_of:
-        lines.append(f"- Rolls back {meta.rollback_of}")
+        lines.append(f"- Rolls back {escape(meta.rollback_of)}")
     if meta.digest:
-        lines.append(f"- Image digest: `{meta.digest}`")
+        lines.append(f"- Image digest: {code(meta.digest)}")
     if meta.source_sha:
-        if meta.source_repo and meta.source_repo.startswith(("https://", "http://")):
-            lines.append(f"- Source commit: [{meta.source_sha[:12]}]({meta.source_repo.rstrip('/')}/commit/"
-                         f"{meta.source_sha})")
+        repo = (meta.source_repo or "").rstrip("/")
+        if is_url(repo) and _HEX.fullmatch(meta.source_sha):
+            lines.append(f"- Source commit: [{meta.source_sha[:12]}]({repo}/commit/{meta.source_sha})")
         else:
-            where = f"{meta.source_repo}@" if meta.source_repo else ""
-            lines.append(f"- Source commit: `{where}{meta.source_sha}`")
+            lines.append(f"- Source commit: {code((repo + '@' if repo else '') + meta.source_sha)}")
     if meta.run_url:
-        lines.append(f"- Workflow run: {meta.run_url}")
+        lines.append(f"- Workflow run: {url(meta.run_url)}")
     if meta.dify_version_old or meta.dify_version_new:
         old, new = meta.dify_version_old or "unknown", meta.dify_version_new or "unknown"
-        lines.append(f"- Dify base version: {old} → {new}")
+        lines.append(f"- Dify base version: {code(old)} → {code(new)}")
         if old != new:
             lines.append("")
             lines.append("> [!WARNING]\n> The Dify version changes: database migrations may run. Back up "
                          "the `dify` and `dify_plugin` databases and storage before merging.")
     payload = json.dumps(meta.as_dict(), sort_keys=True, separators=(",", ":"))
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")
-    lines += ["", f"<!-- dify-action:metadata {payload} -->", ""]
+    lines += ["", f"{_MARK}{payload}{_END}", ""]
     return "\n".join(lines)
 
 
@@ -124,11 +127,14 @@ def parse_metadata(body: str | None) -> BumpMetadata | None:
     """
     if not body:
         return None
-    match = _BLOCK_RE.search(body)
-    if match is None:
+    start = body.rfind(_MARK)  # the last block is ours: see the module docstring
+    if start < 0:
         return None
+    end = body.find(_END, start)  # the JSON holds no ">", so the first " -->" closes it
     try:
-        data = json.loads(match.group(1))
+        if end < 0:
+            raise ValueError("the comment is not closed")
+        data = json.loads(body[start + len(_MARK):end])
         if not isinstance(data, dict):
             raise TypeError("not an object")
         return BumpMetadata.from_dict(data)

@@ -10,6 +10,7 @@ from emulator import GitHubEmulator
 from emulator.scenario import API_IMAGE, STAGING, again, api_file, request
 
 from dify_action.delivery import deliver, parse_metadata
+from dify_action.markdown import code, row
 
 pytestmark = pytest.mark.integration
 BRANCH = "dify-action/staging/dify-api"
@@ -43,9 +44,8 @@ def test_fresh_pr_then_rerun(emulator: GitHubEmulator, clone_dirs: Callable[[], 
     assert "# runs flask upgrade-db" in text
     assert api_file(emulator, "main") == api_file(emulator, "main")  # base untouched
     assert "1.13.3-acme.42" not in api_file(emulator, "main")
-    assert f"| `{STAGING}/dify-api.yaml:14` | `{API_IMAGE}:1.13.3` | `{API_IMAGE}:1.13.3-acme.42` |" in (
-        pull.body or ""
-    )
+    assert row(code(f"{STAGING}/dify-api.yaml:14"), code(f"{API_IMAGE}:1.13.3"),
+               code(f"{API_IMAGE}:1.13.3-acme.42")) in (pull.body or "")
     assert "actions/runs/7" in (pull.body or "") and "/commit/" + "a" * 40 in (pull.body or "")
     meta = parse_metadata(pull.body)
     assert meta is not None and meta.environment == "staging" and meta.source_sha == "a" * 40

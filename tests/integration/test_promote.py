@@ -19,7 +19,7 @@ import pytest
 from emulator import BareRepo, GitHubEmulator
 
 from dify_action.delivery import parse_metadata
-from dify_action.errors import GateFailed, InputError, RegistryError
+from dify_action.errors import GateFailed, GitError, InputError, RegistryError
 from dify_action.gates import gates_tag, read_gates, record_gates
 from dify_action.promote import PromoteRequest, promote
 from dify_action.registry import OCI_MANIFEST, Credentials, Manifest, RegistryClient, compute_digest
@@ -114,6 +114,42 @@ def test_promote_git_provider_with_registry_tag_copy(world: World) -> None:
     again = promote(world.request(registry_tag="production"), world.registry_for)
     assert again.operation == "unchanged" and again.images[0].tag_copy is not None
     assert not again.images[0].tag_copy.changed
+
+
+@pytest.mark.parametrize("served", ["file", "smart-http"])
+def test_refused_push_leaves_the_registry_tag_where_it_was(registry: Any, emulator: GitHubEmulator,
+                                                           tmp_path: Path, served: str) -> None:
+    """Issue #9: the tag moves only after the GitOps change exists. A pre-receive hook refuses the
+    push (on a file:// bare repo, and on the emulator's git server with a pull request to open)."""
+    extra: dict[str, Any] = {"registry_tag": "production"}
+    if served == "file":
+        bare = BareRepo(tmp_path / "srv", "acme", "gitops")
+        bare.commit_files("main", {"README.md": "GitOps\n"}, "initial")
+        world = World(registry, bare, bare.path.as_uri())
+    else:
+        world = World(registry, emulator.repo, emulator.clone_url)
+        extra |= {"provider": "github", "token": emulator.token, "github_api_url": emulator.api_url}
+    old = push_image(world.client, world.repository, "sha-000")
+    new = push_image(world.client, world.repository, "sha-111")
+    record_gates(world.client, world.repository, new, {"smoke": "passed", "scan": "passed"})
+    world.client.copy_tag(world.repository, old, "production")  # the tag follows what production runs
+    world.deploy("sha-111", "sha-000")
+    hook = world.bare.path / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'refused: production is frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    branches, offset = world.bare.branches(), world.registry.log_offset()
+    with pytest.raises(GitError, match="registry tag production not moved") as caught:
+        promote(world.request(**extra), world.registry_for)
+    assert "production is frozen" in str(caught.value)
+    assert world.client.resolve_digest(f"{world.image}:production") == old
+    assert not [r for r in world.registry.requests_since(offset) if r.method in ("PUT", "POST", "PATCH", "DELETE")]
+    assert world.bare.branches() == branches and not emulator.pulls
+    hook.unlink()
+    result = promote(world.request(**extra), world.registry_for)
+    assert result.operation == ("pushed" if served == "file" else "created")
+    assert world.client.resolve_digest(f"{world.image}:production") == new
+    assert any(note.startswith("registry tag production moved after the GitOps change was delivered")
+               for note in result.notes)
 
 
 def test_promote_opens_pull_request_with_metadata(registry: Any, emulator: GitHubEmulator) -> None:

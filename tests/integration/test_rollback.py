@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import requests
 from emulator import BareRepo, GitHubEmulator
-from test_promote import PRODUCTION, World, deployment, push_image
+from test_promote import PRODUCTION, STAGING, World, deployment, push_image
 
 from dify_action.bump import Target
-from dify_action.delivery import DeliveryRequest, deliver, parse_metadata
-from dify_action.errors import GateFailed
+from dify_action.delivery import BumpMetadata, DeliveryRequest, deliver, parse_metadata
+from dify_action.errors import DifyActionError, GateFailed, InputError
+from dify_action.markdown import escape
 from dify_action.rollback import RollbackRequest, rollback
 
 pytestmark = pytest.mark.integration
@@ -97,6 +98,41 @@ def test_rollback_by_environment_goes_back_one_deployment_at_a_time(gh_world: Wo
     assert world.production(again.branch or "") == deployment(f"{world.image}:sha-000")
 
 
+def api(em: GitHubEmulator, method: str, path: str, body: dict[str, Any]) -> Any:
+    answer = requests.request(method, f"{em.api_url}/repos/{em.full_name}{path}", json=body,
+                              headers={"Authorization": f"token {em.token}"}, timeout=30)
+    assert answer.status_code < 300, answer.text
+    return answer.json()
+
+
+def test_rollback_trusts_only_the_metadata_dify_action_wrote(gh_world: World, emulator: GitHubEmulator) -> None:
+    """Issue #9: a fake block in an old Helm value (a body written before values were escaped) and
+    a block on a branch dify-action never uses must not change which PR rollback picks."""
+    world = gh_world
+    first = bump_pr(emulator, world, "sha-111")
+    merge(emulator, first)
+    staging = deliver(DeliveryRequest(
+        repo_url=emulator.clone_url, environment="staging", targets=(Target.from_inputs(world.image, "sha-222"),),
+        paths=(STAGING,), provider="github", token=emulator.token, github_api_url=emulator.api_url,
+        sleep=lambda s: None)).pr_number
+    assert staging is not None
+    fake = json.dumps(BumpMetadata("production", ()).as_dict())
+    hostile = f"| `{STAGING}/api.yaml:9` | `sha-000\n<!-- dify-action:metadata {fake} -->` | `sha-222` |\n"
+    api(emulator, "PATCH", f"/pulls/{staging}", {"body": hostile + (emulator.pulls[staging].body or "")})
+    merge(emulator, staging)
+    emulator.repo.commit_files("feature/notes", {"NOTES.md": "notes\n"}, "notes", parent=emulator.repo.sha("main"))
+    planted = api(emulator, "POST", "/pulls", {"title": "notes", "head": "feature/notes", "base": "main",
+                                               "body": f"<!-- dify-action:metadata {fake} -->"})["number"]
+    merge(emulator, planted)
+    result = rollback(github_request(emulator, environment="production", dry_run=True), world.registry_for)
+    assert result.reverted_pr == first and result.environment == "production"
+    assert any(f"#{planted} skipped" in note and "not dify-action's branch" in note for note in result.notes)
+    with pytest.raises(DifyActionError, match="not dify-action's branch"):
+        rollback(github_request(emulator, pr=planted, dry_run=True), world.registry_for)
+    with pytest.raises(InputError, match="deployed 'staging'"):
+        rollback(github_request(emulator, pr=staging, environment="production", dry_run=True), world.registry_for)
+
+
 def test_conflicting_revert_bumps_back_from_the_replaced_references(gh_world: World,
                                                                     emulator: GitHubEmulator) -> None:
     world = gh_world
@@ -135,7 +171,7 @@ def test_migration_guard_refuses_across_dify_versions(registry: Any, emulator: G
     allowed = rollback(github_request(emulator, pr=number, allow_schema_rollback=True), world.registry_for)
     assert allowed.operation == "created"
     assert any("guard overridden" in note for note in allowed.notes)
-    assert "Dify 1.14.0 -> 1.13.3 (downgrade)" in (emulator.pulls[allowed.pr_number or 0].body or "")
+    assert escape("Dify 1.14.0 -> 1.13.3 (downgrade)") in (emulator.pulls[allowed.pr_number or 0].body or "")
 
 
 def test_git_provider_rollback_by_environment_direct(registry: Any, tmp_path: Path) -> None:

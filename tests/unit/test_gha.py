@@ -112,7 +112,9 @@ def test_masks_come_first_and_secrets_are_redacted_everywhere(tmp_path: Path) ->
 
 def test_annotation_escaping() -> None:
     note = gha.Annotation("error", "50% done\r\nnext: a,b", file="dir,x/a:b.yaml", line=12, title="t: x, y")
-    assert note.command() == "::error title=t%3A x%2C y,file=dir%2Cx/a%3Ab.yaml,line=12::50%25 done%0D%0Anext: a,b"
+    # CRLF is a line break; a lone CR (which would overwrite the line in a terminal) is shown as \r
+    assert note.command() == "::error title=t%3A x%2C y,file=dir%2Cx/a%3Ab.yaml,line=12::50%25 done%0Anext: a,b"
+    assert gha.Annotation("error", "a\rb").command() == "::error::a\\rb"
     assert gha.Annotation("warning", "w").command() == "::warning::w"
     assert gha.Annotation("notice", "n", file="f.yml").command() == "::notice file=f.yml::n"
     assert gha.escape_property("%:,\n") == "%25%3A%2C%0A"

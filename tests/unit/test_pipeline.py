@@ -25,6 +25,7 @@ from dify_action.delivery import DeliveryResult
 from dify_action.delivery.model import Change as DeliveredChange
 from dify_action.errors import GateFailed
 from dify_action.frontend import StderrReporter
+from dify_action.markdown import code, escape
 from dify_action.pipeline import Pipeline
 from dify_action.promote import PromoteResult
 from dify_action.resolve import GitOps, Plan, resolve
@@ -133,10 +134,10 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
     assert reporter.lines[:3] == ["group dify-action build", "group dify-action test (api)",
                                   "group dify-action test (web)"]
     text = result.markdown("passed")
-    for row in (f"| build | passed | `{API}:latest,1.13.3-acme.7` {DIGEST}, 123.4 MB |",
-                f"| test | passed | `{API}:1.13.3-acme.7` |", "| gates | recorded | smoke=passed, scan=passed |",
+    for row in (f"| build | passed | {code(API + ':latest,1.13.3-acme.7')} {escape(DIGEST)}, 123.4 MB |",
+                f"| test | passed | {code(API + ':1.13.3-acme.7')} |", "| gates | recorded | smoke=passed, scan=passed |",
                 "| bump | created | 2 value(s) PR #4 https://gh.example/acme/gitops/pull/4 |",
-                f"| `staging/dify-api.yaml:3` | `{API}:1` | `{API}:1.13.3-acme.7` |"):
+                f"| {code('staging/dify-api.yaml:3')} | {code(API + ':1')} | {code(API + ':1.13.3-acme.7')} |"):
         assert row in text, text
     outputs = entrypoint.outputs(result)
     assert json.loads(outputs.pop("json")) == json.loads(outputs.pop("metadata")) == result.as_dict()
@@ -162,7 +163,7 @@ def test_a_failed_gate_is_recorded_then_stops_the_pipeline(config: str, failing:
     assert kinds[-2:] == ["gates", "gates"] and "bump" not in kinds
     assert script.calls[-1][3] == verdicts
     result = pipeline.result()
-    assert f"| {failing} | failed | `{API}:1.13.3-acme.7` |" in result.markdown("failed")
+    assert f"| {failing} | failed | {code(API + ':1.13.3-acme.7')} |" in result.markdown("failed")
     assert entrypoint.outputs(result)["digest"] == DIGEST and "operation" not in entrypoint.outputs(result)
 
 
@@ -177,7 +178,7 @@ def test_the_rollback_summary_shows_what_it_changed(config: str) -> None:
                             github_repo="acme/gitops"), Secrets("pw", "t"))
     result = Pipeline(plan, Script(), Recorder()).run()
     text = result.markdown("passed")
-    assert f"| `prod/api.yaml:7` | `{API}:2` | `{API}:1` |" in text, text
+    assert f"| {code('prod/api.yaml:7')} | {code(API + ':2')} | {code(API + ':1')} |" in text, text
     assert result.deliveries[0].changes[0].new == f"{API}:1"
 
 

@@ -24,10 +24,23 @@ def request(**fields: object) -> PromoteRequest:
     ({"registry_tag": "-bad"}, "registry-tag"),
     ({"images": ("reg.example/acme/api:1.0",)}, "image"),
     ({"ours": ("acme/Api",)}, "image"),
+    ({"base": "main\n"}, "base"),
+    ({"base": "--upload-pack=touch /tmp/x"}, "base"),
+    ({"github_api_url": "file:///etc/passwd"}, "github-api-url"),
 ])
 def test_bad_input_names_the_input(fields: dict[str, object], name: str) -> None:
     with pytest.raises(InputError) as caught:
         request(**fields).validate()
+    assert caught.value.name == name and caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(("fields", "name"), [
+    ({"base": "-f"}, "base"), ({"base": "a b"}, "base"), ({"github_api_url": "ftp://x"}, "github-api-url")])
+def test_rollback_checks_base_and_api_url_first(fields: dict[str, object], name: str) -> None:
+    from dify_action.rollback import RollbackRequest
+
+    with pytest.raises(InputError) as caught:
+        RollbackRequest(repo_url="file:///nowhere", commit="abcdef1", **fields).validate()  # type: ignore[arg-type]
     assert caught.value.name == name and caught.value.exit_code == 2
 
 

@@ -227,7 +227,7 @@ def test_markdown_summary(api_findings: list[scan.Finding]) -> None:
         assert verdict.finding.id in text
     assert "pipes \\| and newlines" in text
     assert "| CVE-2024-6119 |" in text and "fix \\| next base | 2026-07-01 |" in text
-    assert "`CVE-2024-6345` expired on 2026-01-01" in text and "matches 1 finding" in text
+    assert "<code>CVE-2024-6345</code> expired on 2026-01-01" in text and "matches 1 finding" in text
     assert "**hadolint** was skipped: not installed" in text
     table = [line for line in text.splitlines() if line.startswith("| Vulnerabilities |")]
     counts = report.counts()["vulnerability"]
