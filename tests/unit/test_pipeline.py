@@ -135,7 +135,8 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
                                   "group dify-action test (web)"]
     text = result.markdown("passed")
     for row in (f"| build | passed | {code(API + ':latest,1.13.3-acme.7')} {escape(DIGEST)}, 123.4 MB |",
-                f"| test | passed | {code(API + ':1.13.3-acme.7')} |", "| gates | recorded | smoke=passed, scan=passed |",
+                f"| test | passed | {code(API + ':1.13.3-acme.7')} |",
+                "| gates | recorded | smoke=passed, scan=passed |",
                 "| bump | created | 2 value(s) PR #4 https://gh.example/acme/gitops/pull/4 |",
                 f"| {code('staging/dify-api.yaml:3')} | {code(API + ':1')} | {code(API + ':1.13.3-acme.7')} |"):
         assert row in text, text
