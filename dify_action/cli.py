@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "gates": "gates",
     "pipeline": "pipeline",
+    "apps": "apps",
 }
 
 
