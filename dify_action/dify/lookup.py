@@ -1,15 +1,23 @@
-"""The facts of an image in a registry, best source first: the record, the layers, the label."""
+"""The facts of an image in a registry (best source first: the record, the layers, the label), and
+the two calls the stages make: record them at build, report forward at bump/promote."""
 
 from __future__ import annotations
 
 import tarfile
 import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dify_action import refs
-from dify_action.dify.facts import ImageFacts, label_facts, with_note
+from dify_action.dify.facts import ImageFacts, label_facts, read_engine, with_note
+from dify_action.dify.forward import ForwardReport, forward_report
 from dify_action.dify.layers import DEFAULT_BUDGET, read_layers
 from dify_action.errors import DifyActionError, RegistryError
 from dify_action.registry import RegistryClient
+
+if TYPE_CHECKING:
+    from dify_action.gates import GateRecord
 
 
 def image_facts(client: RegistryClient, ref: refs.ImageRef, *, budget: int = DEFAULT_BUDGET) -> ImageFacts:
@@ -40,3 +48,21 @@ def image_facts(client: RegistryClient, ref: refs.ImageRef, *, budget: int = DEF
         why.append(error.message)
         label = None
     return label_facts(label, f"{ref.name}: its migrations could not be read ({'; '.join(why)})")
+
+
+def record_build_facts(docker_client: Any, local_image: str, client: RegistryClient, repository: str,
+                       digest: str) -> tuple[ImageFacts, GateRecord]:
+    """The build stage's step: read the facts of the image just built through the engine (no run)
+    and record them with the gate record of ``repository@digest`` (the pushed digest)."""
+    from dify_action.gates import record_facts
+
+    facts = read_engine(docker_client, local_image)
+    return facts, record_facts(client, repository, digest, facts)
+
+
+def forward_for(client: RegistryClient, current: refs.ImageRef | None, new: refs.ImageRef, root: Path,
+                paths: Sequence[str]) -> ForwardReport:
+    """The forward report of a bump or promote from ``current`` (what the target environment runs;
+    None when unknown) to ``new``, with the checks of the target's manifests under ``paths``."""
+    old = image_facts(client, current) if current is not None else None
+    return forward_report(old, image_facts(client, new), root, paths, new.with_version(None))

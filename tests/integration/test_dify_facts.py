@@ -3,7 +3,12 @@ engine, from the layers that hold /app/api, from the gate record; the exact guar
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ from dify_action.bump import Target
 from dify_action.delivery import DeliveryRequest, deliver
 from dify_action.dify.facts import read_engine
 from dify_action.dify.layers import read_layers
-from dify_action.dify.lookup import image_facts
+from dify_action.dify.lookup import forward_for, image_facts, record_build_facts
 from dify_action.errors import GateFailed
 from dify_action.gates import read_facts, read_gates, record_facts, record_gates
 from dify_action.registry import Credentials, RegistryClient
@@ -165,3 +170,47 @@ def test_rollback_across_a_merge_lists_three_migrations(api: ApiImages, registry
     (check,) = planned.guard
     assert (check.verdict, len(check.stranded), check.stranded[-1].is_merge) == ("downgrade", 3, True)
 
+
+
+def test_build_step_records_and_forward_report_reads_the_registry(api: ApiImages, tmp_path: Path) -> None:
+    digest = api.client.resolve_digest(api.ref("1.13.3-acme.1"))
+    facts, record = record_build_facts(api.docker, api.local["1.13.3-acme.1"], api.client, api.repository, digest)
+    assert facts.heads == (rev(PATCH),) and record.facts_digest
+    env = tmp_path / "overlays" / "production"
+    env.mkdir(parents=True)
+    (env / "api.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dify-api\nspec:\n  replicas: 2\n  template:\n"
+        f"    spec:\n      containers:\n        - name: api\n          image: {api.image}:1.13.3\n"
+        "          env:\n            - name: MIGRATION_ENABLED\n              value: \"true\"\n")
+    report = forward_for(api.client, api.ref("1.13.3"), api.ref("1.13.3-acme.1"), tmp_path, ["overlays/production"])
+    assert [r.slug for r in report.migrations] == [PATCH] and report.exact
+    assert len(report.warnings) == 2 and "this change runs 1 migration(s)" in report.summary()
+
+
+def run_cli(args: list[str], registry: Any, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DIFY_ACTION_REGISTRY_PASSWORD": registry.password}
+    return subprocess.run([sys.executable, "-m", "dify_action", "apps", "check", *args], capture_output=True,
+                          text=True, env=env, check=False, timeout=120, cwd=cwd)
+
+
+def test_apps_check_reads_the_dsl_version_from_the_image(api: ApiImages, registry: Any, docker_host: str,
+                                                         tmp_path: Path) -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "dsl"
+    (tmp_path / "apps").mkdir()
+    for name in ("workflow-completed.yml", "chat-warnings.yml"):
+        shutil.copy(fixtures / name, tmp_path / "apps" / name)
+    (tmp_path / "dify-action.yaml").write_text("version: 1\napps: ['apps/*.yml']\n")
+    common = ["--config", "dify-action.yaml", "--json", "--registry-username", registry.username]
+    new = run_cli([*common, "--image", f"{api.image}:1.14.0"], registry, tmp_path)  # DSL 0.6.0
+    assert new.returncode == 0, new.stderr
+    assert [a["verdict"] for a in json.loads(new.stdout)["apps"]] == ["completed-with-warnings", "completed"]
+    old = run_cli([*common, "--image", f"{api.image}:1.13.3"], registry, tmp_path)  # DSL 0.5.0
+    assert old.returncode == 1 and "workflow-completed.yml (pending)" in old.stderr
+    engine = subprocess.run(
+        [sys.executable, "-m", "dify_action", "apps", "check", "--config", "dify-action.yaml", "--image",
+         api.local["1.14.0"], "--engine", "--docker-host", docker_host], capture_output=True, text=True,
+        check=False, timeout=120, cwd=tmp_path)
+    assert engine.returncode == 0, engine.stderr
+    assert "chat-warnings.yml: chat app HR assistant (DSL 0.5.0): completed-with-warnings" in engine.stdout
+    missing = run_cli([*common, "--image", f"{api.image}:base"], registry, tmp_path)
+    assert missing.returncode == 2 and "dsl_version.py" in missing.stderr
