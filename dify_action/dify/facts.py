@@ -28,6 +28,7 @@ PYPROJECT = "pyproject.toml"
 PATHS = (MIGRATIONS, DSL_FILE, PYPROJECT)
 SOURCES = ("engine", "record", "layers", "label")
 MAX_FILE = 1 << 20
+MAX_FILES = 20_000
 MAX_ARCHIVE = 64 << 20
 FACTS_VERSION = 1
 
@@ -157,6 +158,9 @@ def files_from_tar(data: bytes | io.BufferedIOBase, base: str) -> dict[str, byte
             handle = archive.extractfile(member)
             if handle is not None:
                 out[key] = handle.read()
+            if len(out) > MAX_FILES:
+                raise DifyActionError(f"over {MAX_FILES} files in the archive of {base}",
+                                      hint="this is not a Dify api image layout")
     return out
 
 

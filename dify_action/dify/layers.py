@@ -15,12 +15,12 @@ import json
 import posixpath
 import re
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 from dify_action import refs
-from dify_action.dify.facts import API_ROOT, MAX_FILE, PATHS, ImageFacts, facts_from_files
+from dify_action.dify.facts import API_ROOT, MAX_FILE, MAX_FILES, PATHS, ImageFacts, facts_from_files
 from dify_action.dify.versions import BASE_VERSION_LABEL
 from dify_action.errors import DifyActionError
 from dify_action.registry import Manifest, RegistryClient
@@ -129,6 +129,19 @@ def _layer_files(client: RegistryClient, repository: str, layer: dict[str, Any])
                               hint="the registry or a proxy altered the layer")
 
 
+def apply_layer(state: Mapping[str, bytes], changes: Sequence[tuple[str, bytes | None]]) -> dict[str, bytes]:
+    """``state`` with one layer on top: its whiteouts (``None``; a path ending in ``/`` is an opaque
+    directory) hide what lower layers had, then its files are added."""
+    out = dict(state)
+    for path, data in changes:
+        if data is None:
+            out = {p: d for p, d in out.items() if not (p == path or p.startswith(path.rstrip("/") + "/"))}
+    out |= {path: data for path, data in changes if data is not None}
+    if len(out) > MAX_FILES:
+        raise DifyActionError(f"over {MAX_FILES} files under {WATCHED[0]}: not a Dify api image layout")
+    return out
+
+
 def _wanted(path: str) -> bool:
     versions = WATCHED[0] + "/"
     return path in WATCHED[1:] or (path.startswith(versions) and "/" not in path[len(versions):])
@@ -150,11 +163,7 @@ def read_layers(client: RegistryClient, ref: refs.ImageRef, *, budget: int = DEF
                               f"{size >> 20} MiB, over the read budget of {budget >> 20} MiB")
     state: dict[str, bytes] = {}
     for layer in plan.layers:
-        changes = list(_layer_files(client, ref.remote_path, layer))
-        for path, data in changes:  # whiteouts hide lower layers only: apply them first
-            if data is None:
-                state = {p: d for p, d in state.items() if not (p == path or p.startswith(path.rstrip("/") + "/"))}
-        state |= {path: data for path, data in changes if data is not None}
+        state = apply_layer(state, list(_layer_files(client, ref.remote_path, layer)))
     files = {path[len(API_ROOT) + 1:]: data for path, data in state.items()}
     how = "chosen by their history" if plan.by_history else "all: the history does not map onto them"
     labels = (config.get("config") or {}).get("Labels") or {}
