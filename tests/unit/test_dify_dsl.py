@@ -134,3 +134,28 @@ def test_dsl_verdict_is_difys_rule_on_packaging_versions(imported: str, current:
     expected = ("pending" if theirs > ours or theirs.major < ours.major else
                 "completed-with-warnings" if theirs.minor < ours.minor else "completed")
     assert dsl_verdict(imported, current) == expected
+
+
+ids = st.sampled_from(["1", "2", "3", "4", "5"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(ids, st.sampled_from(["start", "llm", "end", "code"])), max_size=6),
+       st.lists(st.tuples(st.sampled_from(["1", "2", "3", "4", "5", "9"]), st.sampled_from(["1", "2", "9"])),
+                max_size=5),
+       st.sampled_from(["workflow", "advanced-chat"]))
+def test_graph_rules_on_generated_graphs(nodes: list[tuple[str, str]], edges: list[tuple[str, str]],
+                                         mode: str) -> None:
+    import yaml
+
+    doc = {"kind": "app", "version": "0.6.0", "app": {"mode": mode, "name": "g"},
+           "workflow": {"graph": {"nodes": [{"id": i, "data": {"type": t}} for i, t in nodes],
+                                  "edges": [{"source": s, "target": t} for s, t in edges]}}}
+    check = check_text(yaml.safe_dump(doc), "g.yml", "0.6.0")
+    errors = [f.key for f in check.findings if f.severity == "error"]
+    known = {i for i, _ in nodes}
+    duplicates = len(nodes) - len(known)
+    dangling = sum((s not in known) + (t not in known) for s, t in edges)
+    no_start = "start" not in {t for _, t in nodes}
+    assert len(errors) == duplicates + dangling + no_start
+    assert check.blocks == bool(errors)
