@@ -11,39 +11,37 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import os
 import sys
 import traceback
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
 
 from dify_action import gha
-from dify_action.cli import InProcess
 from dify_action.errors import DifyActionError
-from dify_action.pipeline import Pipeline, Result, Settings
+from dify_action.frontend import tool_environ
+from dify_action.pipeline import Pipeline, Result
+from dify_action.resolve import resolve
+from dify_action.settings import COMMANDS, SEVERITIES, Secrets, Settings
+from dify_action.stages import CoreStages
 
-COMMANDS = ("build", "test", "scan", "bump", "promote", "rollback", "pipeline")
 SECRET_INPUTS = ("registry-password", "token")
 OUTPUTS = ("image", "ref", "tags", "digest", "size", "pr-number", "pr-url", "operation", "branch", "commit")
 
 
-@dataclass(frozen=True)
-class Inputs(Settings):
-    """Every action input, parsed: the core's settings plus the secrets, kept out of repr."""
-
-    registry_password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
+def read_secrets(a: gha.Actions) -> Secrets:
+    return Secrets(a.input("registry-password") or None, a.input("token") or None)
 
 
-def read_inputs(a: gha.Actions) -> Inputs:
+def read_inputs(a: gha.Actions) -> Settings:
     """Parse and check every input; raises InputError naming the first bad one."""
     def opt(name: str) -> str | None:
         return a.input(name) or None
 
     command = a.choice("command", COMMANDS)
-    return Inputs(
+    return Settings(
         command=command, config=opt("config"), components=a.items("components"),
-        registry_username=opt("registry-username"), registry_password=opt("registry-password"),
+        registry_username=opt("registry-username"),
         repository=opt("repository"), dockerfile=opt("dockerfile"), context=opt("context"),
         target=opt("target"), tags=a.items("tags"), build_args=tuple(
             line.strip() for line in a.input("build-args").splitlines() if line.strip()),
@@ -52,13 +50,13 @@ def read_inputs(a: gha.Actions) -> Inputs:
         image=opt("image"), http_probe=opt("http-probe"), smoke_commands=tuple(
             line.strip() for line in a.input("smoke-commands").splitlines() if line.strip()),
         timeout=opt("timeout"),
-        severity=(a.choice("severity", ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")) if a.input("severity")
+        severity=(a.choice("severity", SEVERITIES) if a.input("severity")
                   else None),
         sarif_file=opt("sarif-file"), trivy_reports=a.items("trivy-reports"), scan_offline=a.boolean("scan-offline"),
         gitops_repo=opt("gitops-repo"), gitops_dir=opt("gitops-dir"), base=opt("base"),
         environment=opt("environment"),
         provider=a.choice("provider", ("github", "git")) if a.input("provider") else "",
-        push_mode=a.choice("push-mode", ("branch", "direct")) if a.input("push-mode") else "", token=opt("token"),
+        push_mode=a.choice("push-mode", ("branch", "direct")) if a.input("push-mode") else "",
         github_api_url=opt("github-api-url"), github_repo=opt("github-repo"), paths=a.items("paths"),
         helm_paths=a.items("helm-paths"), tag=opt("tag"), digest=opt("digest"),
         pin_digest=a.boolean("pin-digest"), labels=a.items("labels"), reviewers=a.items("reviewers"),
@@ -70,27 +68,20 @@ def read_inputs(a: gha.Actions) -> Inputs:
     )
 
 
-def with_context(inputs: Inputs, env: Mapping[str, str]) -> Inputs:
+def with_context(inputs: Settings, env: Mapping[str, str]) -> Settings:
     """Add what the runner tells every step (GITHUB_*)."""
     server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
     source = f"{server}/{repo}" if server and repo else None
     return dataclasses.replace(
         inputs, source=source, revision=env.get("GITHUB_SHA"), ref=env.get("GITHUB_REF"),
         event=env.get("GITHUB_EVENT_NAME"), run_number=env.get("GITHUB_RUN_NUMBER"),
-        run_url=f"{source}/actions/runs/{run}" if source and run else None, api_url=env.get("GITHUB_API_URL"))
+        run_url=f"{source}/actions/runs/{run}" if source and run else None, api_url=env.get("GITHUB_API_URL"),
+        server_url=server, docker_host=inputs.docker_host or env.get("DOCKER_HOST"))
 
 
-def prepare_environment(env: MutableMapping[str, str], inputs: Inputs, workspace: str | None) -> None:
-    """Hand secrets to the CLI layer the way it reads them, and trust the workspace for git
-    (``GIT_CONFIG_*``: command scope, honoured for safe.directory since git 2.39; no file written)."""
-    if inputs.registry_password:
-        env["DIFY_ACTION_REGISTRY_PASSWORD"] = inputs.registry_password
-    if inputs.registry_username:
-        env["DIFY_ACTION_REGISTRY_USERNAME"] = inputs.registry_username
-    if inputs.token:
-        env["GITOPS_TOKEN"] = inputs.token
-    if inputs.docker_host:
-        env["DOCKER_HOST"] = inputs.docker_host
+def trust_workspace(env: MutableMapping[str, str], workspace: str | None) -> None:
+    """Trust the workspace for git (``GIT_CONFIG_*``: command scope, honoured for safe.directory since
+    git 2.39; no file written). The runner owns the checkout, the container runs as root."""
     if workspace:
         count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
         env[f"GIT_CONFIG_KEY_{count}"] = "safe.directory"
@@ -116,8 +107,8 @@ def outputs(result: Result) -> dict[str, str]:
         for key, value in (("operation", last.operation), ("pr-number", last.pr_number), ("pr-url", last.pr_url),
                            ("branch", last.branch), ("commit", last.commit)):
             values[key] = "" if value is None else str(value)
-        if last.image:
-            values.setdefault("image", last.image)
+        if last.images:
+            values.setdefault("image", last.images[0])
     return values
 
 
@@ -138,11 +129,16 @@ def main(environ: dict[str, str] | None = None) -> int:
     pipeline: Pipeline | None = None
     workspace = env.get("GITHUB_WORKSPACE")
     try:
-        inputs = with_context(read_inputs(a), env)
-        prepare_environment(env, inputs, workspace)
-        with InProcess(a.warning) as stages:
-            pipeline = Pipeline(inputs, stages, a)
-            result = pipeline.run()
+        plan = resolve(with_context(read_inputs(a), env), read_secrets(a))  # every check, before any side effect
+        if plan.command == "check":
+            with a.group("dify-action check: the resolved requests"):
+                a.info(json.dumps(plan.describe(), indent=2))
+            a.summary("## dify-action check: passed\n\nThe inputs and the config are valid; the log shows the "
+                      "resolved requests.")
+            return 0
+        trust_workspace(env, workspace)
+        pipeline = Pipeline(plan, CoreStages(tool_environ(env)), a)
+        result = pipeline.run()
         _write_outputs(a, result)
         a.summary(result.markdown("passed"))
         return 0

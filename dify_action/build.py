@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import Literal
 
 from dify_action import refs
+from dify_action.config import SizeBudget
 from dify_action.dify.versions import BASE_VERSION_LABEL as BASE_VERSION_LABEL  # re-exported for callers
 from dify_action.dify.versions import dify_base_version as dify_base_version
 from dify_action.docker_engine import Builder, BuildRequest, DockerEngine, Progress, Throttle
 from dify_action.errors import DockerError, GateFailed, InputError, RegistryError
 from dify_action.registry import Credentials, RegistryClient
-
-
-@dataclass(frozen=True)
-class SizeBudget:
-    """Uncompressed image size limits in bytes: above ``warn`` a warning, above ``fail`` GateFailed."""
-
-    warn: int | None = None
-    fail: int | None = None
 
 
 @dataclass(frozen=True)

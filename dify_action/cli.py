@@ -9,33 +9,26 @@ maps errors to exit codes (0 ok, 1 failure, 2 bad input). Each command lives in
 from __future__ import annotations
 
 import argparse
-import contextlib
+import difflib
 import importlib
-import io
-import json
 import sys
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from collections.abc import Sequence
+from typing import Any, NoReturn, Protocol, cast
 
 from dify_action import __version__
-from dify_action.errors import DifyActionError, InputError
-
-if TYPE_CHECKING:
-    from dify_action.pipeline import StageRun
+from dify_action.errors import DifyActionError
 
 # command name -> module under dify_action.commands
 COMMANDS: dict[str, str] = {
     "scan": "scan",
-    "test": "smoke",
+    "test": "test",
     "bump": "bump",
     "build": "build",
     "promote": "promote",
     "rollback": "rollback",
     "gates": "gates",
     "pipeline": "pipeline",
+    "check": "check",
     "apps": "apps",
 }
 
@@ -52,24 +45,54 @@ def _load(module: str) -> _Command:
     return cast(_Command, importlib.import_module(f"dify_action.commands.{module}"))
 
 
+def deprecated(*old: str, append: bool = False) -> dict[str, Any]:
+    """``add_argument`` keywords that keep the ``old`` spellings of a flag working with a warning (flag
+    names were aligned with the action's inputs): ``add("--pr-number", "--pr", **deprecated("--pr"))``."""
+    base: type[argparse.Action] = argparse._AppendAction if append else argparse._StoreAction
+
+    class Alias(base):  # type: ignore[misc, valid-type]  # argparse's private action classes
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                     option_string: str | None = None) -> None:
+            if option_string in old:
+                print(f"warning: {option_string} is deprecated; use {self.option_strings[0]}", file=sys.stderr)
+            super().__call__(parser, namespace, values, option_string)
+
+    return {"action": Alias}
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors show this (sub)command's usage and suggest the nearest flag (``--confg``)."""
+
+    def error(self, message: str) -> NoReturn:
+        if "unrecognized arguments:" in message:
+            flags = [s for action in self._actions for s in action.option_strings]
+            hints = [f"{word}: did you mean {near[0]}?" for word in message.split(":", 1)[1].split()
+                     if (near := difflib.get_close_matches(word.split("=")[0], flags, n=1))]
+            message = "; ".join([message, *hints])
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dify-action",
         description="Build, test, scan and ship customized Dify images through GitOps pull requests.",
     )
     parser.add_argument("--version", action="version", version=f"dify-action {__version__}")
-    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True, parser_class=_Parser)
     for name, module in COMMANDS.items():
         command = _load(module)
         child = sub.add_parser(name, help=command.HELP, description=command.HELP)
         command.add_arguments(child)
-        child.set_defaults(_run=command.run)  # "subcommand": `test --command` owns "command"
+        child.set_defaults(_run=command.run, _parser=child)  # "subcommand": `test --command` owns "command"
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the subcommand's own usage and a suggestion, not the top-level usage
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return cast(int, args._run(args))
     except DifyActionError as error:
@@ -80,73 +103,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-
-
-class InProcess:
-    """The pipeline's stage runner: ``dify-action COMMAND ARGV --json`` in this process, stdout
-    captured as the result, ``--summary`` into a temporary directory. Flags this build's command
-    does not have are dropped with a warning instead of failing on a usage error."""
-
-    def __init__(self, warn: Callable[[str], None]) -> None:
-        self.parser = build_parser()
-        self.warn = warn
-        self._temp = tempfile.TemporaryDirectory(prefix="dify-action-summary-")
-
-    def __enter__(self) -> InProcess:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._temp.cleanup()
-
-    def __call__(self, command: str, argv: Sequence[str], stage: str, positionals: Sequence[str] = ()) -> StageRun:
-        from dify_action.pipeline import StageRun
-
-        sub = _subparser(self.parser, command)
-        if sub is None:
-            raise DifyActionError(f"the {command} command is not part of this dify-action build",
-                                  hint="use a newer dify-action release")
-        known = {s: action.nargs != 0 for action in sub._actions for s in action.option_strings}
-        kept = _known_only(list(argv), known, self.warn, command)
-        summary = Path(self._temp.name) / f"{stage}.md"
-        if "--summary" in known:
-            kept += ["--summary", str(summary)]
-        try:
-            args = self.parser.parse_args([command, *positionals, *kept, "--json"])
-        except SystemExit:
-            raise InputError(command, " ".join(kept), "arguments the CLI accepts (see the log above)") from None
-        captured = io.StringIO()
-        with contextlib.redirect_stdout(captured):
-            code = int(args._run(args))
-        text = captured.getvalue().strip()
-        try:
-            data: dict[str, Any] = json.loads(text) if text else {}
-        except json.JSONDecodeError:
-            data = {"output": text}
-        return StageRun(code, data if isinstance(data, dict) else {"output": data},
-                        summary.read_text(encoding="utf-8") if summary.exists() else "")
-
-
-def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            found = action.choices.get(command)
-            return found if isinstance(found, argparse.ArgumentParser) else None
-    return None
-
-
-def _known_only(argv: list[str], known: Mapping[str, bool], warn: Callable[[str], None], command: str) -> list[str]:
-    """Drop flags this build's command does not have (inputs meant for other commands or newer
-    versions) with a warning, instead of failing on an argparse usage error."""
-    kept: list[str] = []
-    index = 0
-    while index < len(argv):
-        flag = argv[index]
-        guess = index + 1 < len(argv) and not argv[index + 1].startswith("--")
-        takes_value = known.get(flag, guess)
-        if flag in known:
-            kept += argv[index:index + 2] if takes_value else [flag]
-        else:
-            warn(f"{command}: this dify-action build has no {flag} option; ignored")
-        index += 2 if takes_value else 1
-    return kept

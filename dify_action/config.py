@@ -49,7 +49,6 @@ __all__ = [
 ]
 
 DEFAULT_FILE = "dify-action.yaml"
-SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 def _empty() -> Mapping[str, str]:
@@ -58,6 +57,8 @@ def _empty() -> Mapping[str, str]:
 
 @dataclass(frozen=True)
 class SizeBudget:
+    """Uncompressed image size limits in bytes: above ``warn`` a warning, above ``fail`` GateFailed."""
+
     warn: int | None = None
     fail: int | None = None
 

@@ -6,6 +6,7 @@ found later (by the schema or by a semantic check) can point at the line the use
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -63,7 +64,10 @@ def compose(text: str, source: str) -> tuple[dict[str, Any], dict[Key, int]]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(source, "(document)", problem, "valid YAML", line=mark.line + 1 if mark else None) from None
+        context = getattr(error, "context", None)
+        allowed = f"valid YAML ({context})" if context else "valid YAML"
+        raise ConfigError(source, "(document)", problem, allowed, line=mark.line + 1 if mark else None,
+                          column=mark.column + 1 if mark else None) from None
     finally:
         loader.dispose()
     lines: dict[Key, int] = {}
@@ -171,6 +175,9 @@ def validate(
         extra = next(k for k in error.instance if k not in known)
         key, value = (*key, extra), error.instance[extra]
         allowed = f"one of the keys {', '.join(known)}" if known else "no other key"
+        near = difflib.get_close_matches(extra, known, n=1)
+        if near:
+            allowed = f"{allowed} (did you mean {near[0]}?)"
     elif error.validator == "required":
         missing = re.search(r"'([^']+)' is a required property", error.message)
         key, value = (*key, missing.group(1) if missing else "?"), "(missing)"

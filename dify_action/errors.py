@@ -49,9 +49,12 @@ class InputError(DifyActionError):
 class ConfigError(InputError):
     """A bad configuration file: names the file, the key and what is allowed. Exit code 2."""
 
-    def __init__(self, file: str, key: str, value: object, allowed: str, *, line: int | None = None) -> None:
-        super().__init__(f"{key} in {file}", value, allowed, file=file, line=line)
+    def __init__(self, file: str, key: str, value: object, allowed: str, *, line: int | None = None,
+                 column: int | None = None) -> None:
+        where = file + (f":{line}" if line else "") + (f":{column}" if line and column else "")
+        super().__init__(f"{key} in {where}", value, allowed, file=file, line=line)
         self.key = key
+        self.column = column
 
 
 class ManifestError(DifyActionError):

@@ -229,29 +229,3 @@ def format_output(name: str, value: str) -> str:
         if delimiter not in value:
             break
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
-
-
-def parse_output_file(text: str) -> dict[str, str]:
-    """Read a ``$GITHUB_OUTPUT`` file back the way the runner does (used by tests and act checks)."""
-    values: dict[str, str] = {}
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if not line:
-            continue
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            body: list[str] = []
-            while index < len(lines) and lines[index] != delimiter:
-                body.append(lines[index])
-                index += 1
-            if index >= len(lines):
-                raise ValueError(f"output {name!r}: delimiter {delimiter!r} never closes")
-            index += 1
-            values[name] = "\n".join(body)
-        else:
-            name, _, value = line.partition("=")
-            values[name] = value
-    return values

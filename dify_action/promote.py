@@ -9,7 +9,6 @@ check runs before the first side effect: a refused promotion leaves no tag, bran
 from __future__ import annotations
 
 import contextlib
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,13 +18,10 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import FoundImage, Target, find_images, plan_bump
 from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
-from dify_action.delivery.model import PROVIDERS, PUSH_MODES
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.gates import GateRecord, base_version, read_gates, refusal
-from dify_action.registry import CopyResult, RegistryClient
-
-RegistryFor = Callable[[str], RegistryClient]  # registry host -> client (with the credentials)
-_ENV_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+from dify_action.registry import CopyResult, RegistryFor
+from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
 
 @dataclass(frozen=True)
@@ -60,8 +56,7 @@ class PromoteRequest:
     def validate(self) -> None:
         """InputError (exit 2) before any side effect."""
         for name, value in (("from", self.source), ("to", self.target)):
-            if not _ENV_RE.fullmatch(value):
-                raise InputError(name, value, "an environment name of [A-Za-z0-9._-], e.g. staging")
+            check_environment(value, name)
         if self.source == self.target:
             raise InputError("to", self.target, "an environment other than --from")
         if not self.source_paths:

@@ -22,17 +22,14 @@ from dify_action import refs
 from dify_action.bump import Change, Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
 from dify_action.delivery.github import GitHubForge, PullSpec
-from dify_action.delivery.model import PROVIDERS, PUSH_MODES
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
 from dify_action.dify.lookup import image_facts
 from dify_action.errors import DifyActionError, GitError, InputError
-from dify_action.registry import RegistryClient
+from dify_action.registry import RegistryFor
 from dify_action.rollback_guard import TRAILER, GuardCheck, ImageMove, guard_moves
 from dify_action.rollback_source import Bump, find_bump, image_moves, repository_name
-
-RegistryFor = Callable[[str], RegistryClient]
-_ENV_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
 
 @dataclass(frozen=True)
@@ -73,8 +70,8 @@ class RollbackRequest:
                              "with the git provider give --commit or --environment")
         if self.commit is not None and not re.fullmatch(r"[0-9a-f]{7,64}", self.commit):
             raise InputError("commit", self.commit, "a commit sha (7 to 64 lowercase hex digits)")
-        if self.environment is not None and not _ENV_RE.fullmatch(self.environment):
-            raise InputError("environment", self.environment, "an environment name of [A-Za-z0-9._-]")
+        if self.environment is not None:
+            check_environment(self.environment)
         if self.environment and not (self.pr or self.commit) and self.provider == "git" and not self.paths:
             raise InputError("path", "", f"the GitOps paths of {self.environment} (or --config): the git "
                              "provider finds bumps by the files they change")

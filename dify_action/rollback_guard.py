@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from dify_action import refs
 from dify_action.dify.facts import ImageFacts
-from dify_action.dify.markdown import escape
 from dify_action.dify.migrations import Revision, diff
 from dify_action.dify.versions import label_verdict
 from dify_action.errors import GateFailed, RegistryError
+from dify_action.markdown import cell
 
 GUARD_HINT = (
     "Dify runs alembic migrations when its version changes and documents no downgrade: the older api "
@@ -88,20 +88,20 @@ class GuardCheck:
     def markdown(self) -> str:
         """A Markdown list item (and sub-items) for the PR body and the step summary, escaped."""
         icon = {"ok": "✅", "upgrade": "⬆️", "downgrade": "⛔", "unknown": "⚠️"}.get(self.verdict, "")
-        head = (f"- {icon} **{escape(self.image)}**: Dify {escape(self.current or 'unknown')} → "
-                f"{escape(self.restored or 'unknown')}: **{escape(self.verdict)}**")
+        head = (f"- {icon} **{cell(self.image)}**: Dify {cell(self.current or 'unknown')} → "
+                f"{cell(self.restored or 'unknown')}: **{cell(self.verdict)}**")
         if self.method == "label":
-            return head + " (by the io\\.dify\\.base\\-version labels: the migrations could not be read)"
+            return head + " (by the `io.dify.base-version` labels: the migrations could not be read)"
         lines = [head]
         if self.stranded:
             lines.append(f"  - {len(self.stranded)} migration(s) applied by the running image, unknown to the "
                          "restored one:")
-            lines += [f"    - {escape(r.revision)} {escape(r.slug)}" for r in self.stranded]
+            lines += [f"    - {cell(r.revision)} {cell(r.slug)}" for r in self.stranded]
         elif self.forward:
             lines.append(f"  - the restored image runs {len(self.forward)} migration(s):")
-            lines += [f"    - {escape(r.revision)} {escape(r.slug)}" for r in self.forward]
+            lines += [f"    - {cell(r.revision)} {cell(r.slug)}" for r in self.forward]
         else:
-            lines.append(f"  - the same migration history, head {escape(', '.join(self.heads) or 'none')}")
+            lines.append(f"  - the same migration history, head {cell(', '.join(self.heads) or 'none')}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, object]:
@@ -170,9 +170,9 @@ def guard_markdown(checks: Sequence[GuardCheck], *, allowed: bool = False) -> st
     lines = ["### Dify migration guard", ""]
     lines += [c.markdown() for c in checks]
     if any(c.blocks for c in checks):
-        lines += ["", "> [!CAUTION]", "> " + escape(STRANDED_HINT if any(c.stranded for c in checks) else GUARD_HINT)]
+        lines += ["", "> [!CAUTION]", "> " + cell(STRANDED_HINT if any(c.stranded for c in checks) else GUARD_HINT)]
         if allowed:
-            lines.append("> Overridden with \\-\\-allow\\-schema\\-rollback\\.")
+            lines.append("> Overridden with `--allow-schema-rollback`.")
     return "\n".join(lines) + "\n"
 
 

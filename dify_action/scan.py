@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from dify_action.config import AllowEntry, ScanPolicy
 from dify_action.errors import InputError
+from dify_action.settings import SEVERITIES
 
-SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 HADOLINT_LEVELS = ("style", "info", "warning", "error")
 KINDS = {"vulnerability": "vuln", "misconfiguration": "misconfig", "secret": "secret", "lint": "hadolint"}
 # Vendor statuses that mean "no fix to install" (Trivy's --ignore-unfixed treats them so too).

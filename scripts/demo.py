@@ -11,9 +11,11 @@ Every stage runs the real CLI (`python -m dify_action ...`) and the script asser
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -102,7 +104,21 @@ def merge(bare: Path, branch: str, work: Path, environment: str) -> None:
     done(start, f"main is now {git('rev-parse', 'HEAD', cwd=clone).strip()[:12]}")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true", help="leave the Docker engine, the registry and the GitOps "
+                        "repository running for inspection, and print how to stop them")
+    return parser.parse_args(argv)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a cancelled CI job (SIGTERM) cleans up like Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     env = dict(os.environ)
     bed: Testbed | None = None
     work = Path(tempfile.mkdtemp(prefix="dify-action-demo-"))
@@ -198,8 +214,8 @@ def main() -> int:
         merge(bare, branch, work, "staging")
         start = stage("promote staging -> production: registry tag copy + bump branch")
         promoted = json.loads(cli(
-            "promote", "--gitops-repo", url, "--from", "staging", "--to", "production",
-            "--path-from", "overlays/staging", "--path-to", "overlays/production",
+            "promote", "--gitops-repo", url, "--from-environment", "staging", "--to-environment", "production",
+            "--from-path", "overlays/staging", "--to-path", "overlays/production",
             "--provider", "git", "--push-mode", "branch", "--registry-tag", "production",
             "--registry-username", env["DA_REGISTRY_USERNAME"], "--json", env=env,
         ))
@@ -233,10 +249,21 @@ def main() -> int:
         print_report()
         print("\ndemo: all stages passed")
         return 0
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted; stopping what it started", file=sys.stderr)
+        args.keep = False
+        return 130
     finally:
-        if bed is not None:
-            stop_testbed(bed, remove=True)
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"\ndemo: kept the GitOps repository {work / 'gitops.git'} and the work dir {work}")
+            if bed is not None:
+                print(f"demo: Docker engine {env['DOCKER_HOST']}, registry {env['DA_REGISTRY']} "
+                      f"(user {env['DA_REGISTRY_USERNAME']}); stop them with:\n"
+                      f"  .venv/bin/python -m tests.testbed down {bed.root} && rm -rf {work}")
+        else:
+            if bed is not None:
+                stop_testbed(bed, remove=True)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ HELP = "Check app DSL files (kind, mode, DSL version verdict, graph, secrets, pl
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dify_action.commands.promote import PASSWORD_ENV
+    from dify_action.settings import PASSWORD_ENV
 
     add = parser.add_argument
     add("action", choices=("check",), help="check the DSL files")
@@ -95,10 +95,17 @@ def _image_dsl_version(args: argparse.Namespace, cfg: Config | None) -> str:
         finally:
             engine.close()
     else:
-        from dify_action.commands.promote import registry_for
         from dify_action.dify.lookup import image_facts
+        from dify_action.frontend import cli_secrets
+        from dify_action.registry import Credentials, RegistryClient
+        from dify_action.settings import USERNAME_ENV
 
-        facts = image_facts(registry_for(args, cfg)(ref.registry), ref)
+        username = args.registry_username or os.environ.get(USERNAME_ENV) or (cfg.registry.username if cfg else None)
+        password = cli_secrets(os.environ).registry_password
+        if username and not password:
+            raise InputError("registry-password", "", f"the password of registry user {username!r} (environment)")
+        client = RegistryClient(ref.registry, Credentials(username, password) if username and password else None)
+        facts = image_facts(client, ref)
     if facts.dsl_version is None:
         raise InputError("image", args.image, "an api image with /app/api/constants/dsl_version.py ("
                          + "; ".join(facts.notes) + "); or give --dsl-version")

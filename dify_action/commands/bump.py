@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+
+from dify_action.settings import Settings
 
 HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tree."
 
@@ -38,37 +39,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_remote_arguments(parser)
 
 
+def settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        command="bump", gitops_dir=args.gitops_dir, gitops_repo=args.gitops_repo, image=args.image, tag=args.tag,
+        digest=args.digest, paths=tuple(args.path), helm_paths=tuple(args.helm_path), config=args.config,
+        environment=args.environment, dry_run=args.dry_run, base=args.base, provider=args.provider or "",
+        push_mode=args.push_mode or "", group=args.group, github_api_url=args.github_api_url,
+        github_repo=args.github_repo, labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft,
+        title_template=args.title_template, commit_message=args.commit_message, author_name=args.author_name,
+        author_email=args.author_email, revision=args.source_sha, source=args.source_repo, run_url=args.run_url,
+        dify_version_old=args.dify_version_old, dify_version_new=args.dify_version_new,
+        max_attempts=args.max_attempts)
+
+
 def run(args: argparse.Namespace) -> int:
-    from dify_action.bump import Target, apply_plan, plan_bump
-    from dify_action.errors import InputError
+    import os
 
-    if args.config:
-        apply_environment(args)
-    if args.gitops_repo and args.gitops_dir:
-        raise InputError("gitops-dir", args.gitops_dir, "give either --gitops-dir or --gitops-repo, not both")
-    if args.gitops_repo:
-        from dify_action.commands.bump_remote import run_remote
+    from dify_action.bump import BumpPlan
+    from dify_action.frontend import cli_secrets, tool_environ
+    from dify_action.resolve import resolve
+    from dify_action.stages import CoreStages
 
-        return run_remote(args)
-    if not args.gitops_dir:
-        raise InputError(
-            "gitops-dir", "", "give --gitops-dir DIR (a local working tree) or --gitops-repo URL (clone, commit, PR)"
-        )
-    target = Target.from_inputs(args.image, args.tag, args.digest, args.helm_path)
-    plan = plan_bump(Path(args.gitops_dir), [target], args.path)
-    if not args.dry_run:
-        apply_plan(plan)
-    for skip in plan.skipped:
+    plan = resolve(settings(args), cli_secrets(os.environ))
+    assert plan.gitops is not None
+    outcome = CoreStages(tool_environ(os.environ)).bump(plan.gitops, plan.bump)
+    if not isinstance(outcome, BumpPlan):
+        from dify_action.commands.bump_remote import report
+
+        return report(outcome, as_json=args.json)
+    for skip in outcome.skipped:
         print(f"warning: skipped {skip.file}: {skip.reason}", file=sys.stderr)
-    for note in plan.notes:
+    for note in outcome.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
-        result = plan.as_dict() | {"dry_run": bool(args.dry_run), "nothing_to_do": plan.nothing_to_do}
+        result = outcome.as_dict() | {"dry_run": bool(args.dry_run), "nothing_to_do": outcome.nothing_to_do}
         print(json.dumps(result, indent=2))
     elif args.dry_run:
-        sys.stdout.write(plan.diff())
+        sys.stdout.write(outcome.diff())
     if not args.json:
-        _summary(plan, dry_run=args.dry_run)
+        _summary(outcome, dry_run=args.dry_run)
     return 0
 
 
@@ -84,30 +93,3 @@ def _summary(plan: object, *, dry_run: bool) -> None:
     print(f"{verb} {len(plan.changes)} value(s) in {len(plan.edits)} file(s):", file=out)
     for change in plan.changes:
         print(f"  {change.file}:{change.line}  {change.old} -> {change.new}  ({change.where})", file=out)
-
-
-def apply_environment(args: argparse.Namespace) -> None:
-    """Fill the flags the user did not give from the config's environment (explicit flags win)."""
-    from dify_action import config, refs
-    from dify_action.errors import InputError
-
-    loaded = config.load(args.config)
-    if not args.environment:
-        raise InputError("environment", "", "give --environment with --config (the environment to bump)")
-    env = loaded.environment(args.environment)
-    image = refs.try_parse(args.image)
-    component = next((c for c in loaded.components if image and c.image.same_repository(image)), None)
-    args.path = args.path or list(env.paths)
-    if component is not None:
-        args.helm_path = args.helm_path or list(env.helm_paths.get(component.name, ()))
-    args.provider = args.provider or env.provider
-    args.push_mode = args.push_mode or ("direct" if env.mode == "direct" else "branch")
-    args.base = args.base or env.branch
-    repository = env.repository
-    if repository and not args.gitops_repo and not args.gitops_dir:
-        if "://" in repository or repository.startswith(("/", ".")):
-            args.gitops_repo = repository
-        elif args.github_api_url.rstrip("/") == "https://api.github.com":
-            args.gitops_repo = f"https://github.com/{repository}.git"
-    if repository and "://" not in repository and not repository.startswith(("/", ".")):
-        args.github_repo = args.github_repo or repository

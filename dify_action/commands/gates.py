@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 HELP = "Record (or show) the smoke/scan gate results of an image digest in the registry."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dify_action.commands.promote import PASSWORD_ENV
+    from dify_action.settings import PASSWORD_ENV
 
     parser.add_argument("action", choices=("record", "show"), help="record results, or show the record")
     parser.add_argument("--image", metavar="REPOSITORY", required=True,
@@ -28,19 +29,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dify_action import refs
-    from dify_action.commands.promote import registry_for
     from dify_action.errors import InputError
+    from dify_action.frontend import cli_secrets
     from dify_action.gates import parse_results, read_gates, record_gates
+    from dify_action.registry import Credentials, RegistryClient
+    from dify_action.settings import USERNAME_ENV
 
     image = refs.parse_repository(args.image, input_name="image")
     digest = refs.validate_digest(args.digest, input_name="digest")
+    username = args.registry_username or os.environ.get(USERNAME_ENV)
+    password = cli_secrets(os.environ).registry_password
+    if bool(username) != bool(password):
+        raise InputError("registry-password" if username else "registry-username", "",
+                         "a registry user and its password (both or neither)")
+    client = RegistryClient(image.registry, Credentials(username, password) if username and password else None)
     if args.action == "record":
         results = parse_results(args.result)
-        record = record_gates(registry_for(args, None)(image.registry), image.remote_path, digest, results)
+        record = record_gates(client, image.remote_path, digest, results)
     else:
         if args.result:
             raise InputError("result", args.result[0], "only with 'record'")
-        found = read_gates(registry_for(args, None)(image.registry), image.remote_path, digest)
+        found = read_gates(client, image.remote_path, digest)
         if found is None:
             print(json.dumps(None) if args.json else f"no gate record for {image.name}@{digest}")
             return 1

@@ -9,30 +9,14 @@ from GITOPS_TOKEN (or GITHUB_TOKEN). Progress goes to stderr; the result to stdo
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+from dify_action.settings import PASSWORD_ENV, USERNAME_ENV, Settings
+
 HELP = "Run the whole pipeline: build, smoke-test, scan, record the gates, bump the GitOps repository."
-PASSWORD_ENV = "DIFY_ACTION_REGISTRY_PASSWORD"  # noqa: S105 - a variable name, not a secret
-
-
-class StderrReporter:
-    """The pipeline's progress as plain lines on stderr."""
-
-    @contextlib.contextmanager
-    def group(self, title: str) -> Iterator[None]:
-        print(f"== {title}", file=sys.stderr, flush=True)
-        yield
-
-    def warning(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
-
-    def info(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,18 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.cli import InProcess
-    from dify_action.errors import DifyActionError, InputError
-    from dify_action.pipeline import Pipeline, Settings
+    from dify_action.errors import DifyActionError
+    from dify_action.frontend import StderrReporter, cli_secrets, text_lines, tool_environ
+    from dify_action.pipeline import Pipeline
+    from dify_action.resolve import resolve
+    from dify_action.stages import CoreStages
 
-    if args.registry_username and args.push and not os.environ.get(PASSWORD_ENV):
-        raise InputError("registry-password", "", f"set {PASSWORD_ENV} for user {args.registry_username!r}")
-    if args.gitops_repo and args.gitops_dir:
-        raise InputError("gitops-dir", args.gitops_dir, "give either --gitops-dir or --gitops-repo, not both")
     settings = Settings(
         command="pipeline", config=args.config, components=tuple(args.component),
-        registry_username=args.registry_username, tags=tuple(args.tag), build_args=tuple(args.build_arg),
-        push=args.push, builder=args.builder, docker_host=args.docker_host, severity=args.severity,
+        registry_username=args.registry_username or os.environ.get(USERNAME_ENV), tags=tuple(args.tag),
+        build_args=tuple(args.build_arg), push=args.push, builder=args.builder,
+        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"), severity=args.severity,
         sarif_file=args.sarif, scan_offline=args.offline, gitops_repo=args.gitops_repo, gitops_dir=args.gitops_dir,
         base=args.base, environment=args.environment, provider=args.provider, push_mode=args.push_mode,
         github_api_url=args.github_api_url, github_repo=args.github_repo, paths=tuple(args.path),
@@ -103,22 +86,21 @@ def run(args: argparse.Namespace) -> int:
         revision=args.revision, ref=args.ref, event=args.event,
         run_number=str(args.run_number) if args.run_number is not None else None, run_url=args.run_url,
     )
-    reporter = StderrReporter()
-    with InProcess(reporter.warning) as stages:
-        pipeline = Pipeline(settings, stages, reporter)
-        try:
-            result = pipeline.run()
-        except DifyActionError as error:
-            _write_summary(args.summary, pipeline.result().markdown(f"failed ({error.message})"))
-            for row in pipeline.result().rows:
-                print(f"{row.stage}: {row.result} {row.details}".rstrip(), file=sys.stderr)
-            raise
+    plan = resolve(settings, cli_secrets(os.environ))  # every check, before any side effect
+    pipeline = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter())
+    try:
+        result = pipeline.run()
+    except DifyActionError as error:
+        _write_summary(args.summary, pipeline.result().markdown(f"failed ({error.message})"))
+        for line in text_lines(pipeline.result()):
+            print(line, file=sys.stderr)
+        raise
     _write_summary(args.summary, result.markdown("passed"))
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
-        for row in result.rows:
-            print(f"{row.stage}: {row.result} {row.details}".rstrip())
+        for line in text_lines(result):
+            print(line)
     return 0
 
 

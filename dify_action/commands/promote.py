@@ -11,28 +11,25 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from dify_action.config import Config
-    from dify_action.promote import RegistryFor
+from dify_action.settings import PASSWORD_ENV, USERNAME_ENV, Settings
 
 HELP = "Promote the images of one environment (e.g. staging) to another (e.g. production)."
-PASSWORD_ENV = "DIFY_ACTION_REGISTRY_PASSWORD"  # noqa: S105 - a variable name, not a secret
-USERNAME_ENV = "DIFY_ACTION_REGISTRY_USERNAME"
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Flags promote and rollback share: GitOps repository, forge, registry, output."""
     add = parser.add_argument
-    add("--gitops-repo", metavar="URL", required=True, help="https:// (or http://, file://, a path) GitOps repo")
+    add("--gitops-repo", metavar="URL", help="https:// (or http://, file://, a path) GitOps repo (default: the "
+        "config environment's repository)")
     add("--config", metavar="FILE", help="dify-action.yaml with environments (paths) and components")
     add("--base", metavar="BRANCH", help="GitOps branch (default: the config's or the repository's default)")
     add("--provider", choices=("github", "git"), help="github: pull request; git: push a branch (default: "
         "the config's environment, else git)")
-    add("--push-mode", choices=("branch", "direct"), default="branch",
-        help="branch (default; + PR with github) or direct: commit on the base branch")
-    add("--github-api-url", metavar="URL", default="https://api.github.com", help="GitHub API base URL")
+    add("--push-mode", choices=("branch", "direct"),
+        help="branch (+ PR with github) or direct: commit on the base branch (default: the config "
+             "environment's mode, else branch)")
+    add("--github-api-url", metavar="URL", help="GitHub API base URL (default: https://api.github.com)")
     add("--github-repo", metavar="OWNER/NAME", help="repository for the API (default: from --gitops-repo)")
     add("--label", action="append", default=[], metavar="NAME", help="extra PR label (repeatable)")
     add("--registry-username", metavar="USER", help=f"registry user (password from ${PASSWORD_ENV})")
@@ -43,10 +40,16 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--from", dest="source", metavar="ENV", required=True, help="environment to promote from, e.g. staging")
-    add("--to", dest="target", metavar="ENV", required=True, help="environment to promote to, e.g. production")
-    add("--path-from", action="append", default=[], metavar="PATH", help="GitOps path of --from (repeatable)")
-    add("--path-to", action="append", default=[], metavar="PATH", help="GitOps path of --to (repeatable)")
+    from dify_action.cli import deprecated
+
+    add("--from-environment", "--from", dest="source", metavar="ENV", required=True, **deprecated("--from"),
+        help="environment to promote from, e.g. staging (--from: deprecated)")
+    add("--to-environment", "--to", dest="target", metavar="ENV", required=True, **deprecated("--to"),
+        help="environment to promote to, e.g. production (--to: deprecated)")
+    add("--from-path", "--path-from", dest="path_from", default=[], metavar="PATH",
+        **deprecated("--path-from", append=True), help="GitOps path of the from-environment (repeatable)")
+    add("--to-path", "--path-to", dest="path_to", default=[], metavar="PATH",
+        **deprecated("--path-to", append=True), help="GitOps path of the to-environment (repeatable)")
     add("--image", action="append", default=[], metavar="REPOSITORY",
         help="promote only this repository (repeatable; default: the config's components, else every image "
              "of --from that differs in --to)")
@@ -59,32 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
 
 
-def load_config(args: argparse.Namespace) -> Config | None:
-    if not args.config:
-        return None
-    from dify_action import config
-
-    return config.load(args.config)
-
-
-def registry_for(args: argparse.Namespace, cfg: Config | None) -> RegistryFor:
-    """Registry clients per host, created on first use, with the credentials of the CLI layer."""
-    from dify_action.errors import InputError
-    from dify_action.registry import Credentials, RegistryClient
-
-    username = args.registry_username or os.environ.get(USERNAME_ENV) or (cfg.registry.username if cfg else None)
-    password = os.environ.get(PASSWORD_ENV)
-    if username and not password:
-        raise InputError("registry-password", "", f"set {PASSWORD_ENV} for registry user {username!r}")
-    creds = Credentials(username, password) if username and password else None
-    clients: dict[str, RegistryClient] = {}
-
-    def get(host: str) -> RegistryClient:
-        if host not in clients:
-            clients[host] = RegistryClient(host, creds)
-        return clients[host]
-
-    return get
+def remote_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The Settings fields of the flags promote and rollback share (``add_common``)."""
+    return dict(gitops_repo=args.gitops_repo, config=args.config, base=args.base, provider=args.provider or "",
+                push_mode=args.push_mode or "", github_api_url=args.github_api_url, github_repo=args.github_repo,
+                labels=tuple(args.label), registry_username=args.registry_username or os.environ.get(USERNAME_ENV),
+                run_url=args.run_url, dry_run=args.dry_run)
 
 
 def print_notes(notes: list[str]) -> None:
@@ -93,38 +76,17 @@ def print_notes(notes: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.commands.bump_remote import read_token
-    from dify_action.delivery import Identity
-    from dify_action.errors import InputError
-    from dify_action.promote import PromoteRequest, promote
+    from dify_action.frontend import cli_secrets, tool_environ
+    from dify_action.resolve import resolve
+    from dify_action.stages import CoreStages
 
-    cfg = load_config(args)
-    source_paths, target_paths = tuple(args.path_from), tuple(args.path_to)
-    provider, base, pin, helm = args.provider, args.base, args.pin_digest, args.helm_path
-    ours: tuple[str, ...] = ()
-    if cfg is not None:
-        src = cfg.environment(args.source, input_name="from")
-        dst = cfg.environment(args.target, input_name="to")
-        source_paths = source_paths or src.paths
-        target_paths = target_paths or dst.paths
-        provider = provider or dst.provider
-        base = base or dst.branch
-        pin = dst.pin_digest if pin is None and dst.pin_digest else pin
-        ours = tuple(c.image.name for c in cfg.components)
-        helm = helm or [p for paths in dst.helm_paths.values() for p in paths]
-    if not source_paths or not target_paths:
-        raise InputError("path-from" if not source_paths else "path-to", "",
-                         "give --path-from and --path-to, or --config with both environments")
-    request = PromoteRequest(
-        repo_url=args.gitops_repo, source=args.source, target=args.target, source_paths=source_paths,
-        target_paths=target_paths, images=tuple(args.image), ours=ours, helm_paths=tuple(helm), base=base,
-        provider=provider or "git", push_mode=args.push_mode, registry_tag=args.registry_tag,
-        require_gates=args.require_gates, pin_digest=pin, dry_run=args.dry_run, token=read_token(),
-        github_api_url=args.github_api_url, github_repo=args.github_repo, labels=tuple(args.label),
-        author=Identity(), run_url=args.run_url,
-    )
-    request.validate()
-    result = promote(request, registry_for(args, cfg))
+    settings = Settings(command="promote", from_environment=args.source, to_environment=args.target,
+                        from_paths=tuple(args.path_from), to_paths=tuple(args.path_to),
+                        promote_images=tuple(args.image),
+                        helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag,
+                        require_gates=args.require_gates, pin_digest=bool(args.pin_digest),
+                        **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common
+    result = CoreStages(tool_environ(os.environ)).promote(resolve(settings, cli_secrets(os.environ)))
     print_notes([*result.notes, *(result.delivery.notes if result.delivery else ())])
     if args.json:
         print(json.dumps(result.as_dict() | {"dry_run": bool(args.dry_run)}, indent=2))

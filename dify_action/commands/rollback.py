@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 HELP = "Roll back a merged bump (by PR, commit or environment) as a revert PR or branch."
@@ -18,7 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dify_action.commands.promote import add_common
 
     add = parser.add_argument
-    add("--pr", type=int, metavar="N", help="the merged bump pull request to roll back (github provider)")
+    from dify_action.cli import deprecated
+
+    add("--pr-number", "--pr", dest="pr", type=int, metavar="N", **deprecated("--pr"),
+        help="the merged bump pull request to roll back (github provider; --pr: deprecated)")
     add("--commit", metavar="SHA", help="the merge / squash / bump commit of the base branch to roll back")
     add("--environment", metavar="ENV", help="roll back the last bump of this environment still in effect")
     add("--path", action="append", default=[], metavar="PATH",
@@ -30,25 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.commands.bump_remote import read_token
-    from dify_action.commands.promote import load_config, print_notes, registry_for
-    from dify_action.rollback import RollbackRequest, rollback
+    from dify_action.commands.promote import print_notes, remote_settings
+    from dify_action.frontend import cli_secrets, tool_environ
+    from dify_action.resolve import resolve
+    from dify_action.settings import Settings
+    from dify_action.stages import CoreStages
 
-    cfg = load_config(args)
-    paths, provider, base = tuple(args.path), args.provider, args.base
-    if cfg is not None and args.environment:
-        env = cfg.environment(args.environment)
-        paths = paths or env.paths
-        provider = provider or env.provider
-        base = base or env.branch
-    request = RollbackRequest(
-        repo_url=args.gitops_repo, pr=args.pr, commit=args.commit, environment=args.environment, paths=paths,
-        base=base, provider=provider or ("github" if args.pr else "git"), push_mode=args.push_mode,
-        allow_schema_rollback=args.allow_schema_rollback, dry_run=args.dry_run, token=read_token(),
-        github_api_url=args.github_api_url, github_repo=args.github_repo, labels=tuple(args.label),
-    )
-    request.validate()
-    result = rollback(request, registry_for(args, cfg))
+    settings = Settings(command="rollback", pr_number=args.pr, commit=args.commit, environment=args.environment,
+                        paths=tuple(args.path), allow_schema_rollback=args.allow_schema_rollback,
+                        **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common
+    result = CoreStages(tool_environ(os.environ)).rollback(resolve(settings, cli_secrets(os.environ)))
     print_notes(list(result.notes))
     if args.json:
         print(json.dumps(result.as_dict() | {"dry_run": bool(args.dry_run)}, indent=2))

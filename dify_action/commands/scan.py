@@ -8,7 +8,6 @@ config's components (paths relative to the config file) and from ``--dockerfile`
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -61,57 +60,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action import config as config_module
-    from dify_action import sarif, scanreport
+    from dify_action import scanreport
     from dify_action.errors import InputError
-    from dify_action.scanners import ScanRequest, Tools, run_scan
+    from dify_action.frontend import cli_secrets, tool_environ
+    from dify_action.resolve import resolve
+    from dify_action.settings import Settings
+    from dify_action.stages import CoreStages
 
-    overrides = [config_module.parse_set(text) for text in args.set]
-    for flag, key in [
-        ("severity", "severity"),
-        ("hadolint_level", "hadolint-level"),
-        ("missing_scanner", "missing-scanner"),
-    ]:
-        if getattr(args, flag):
-            overrides.append(config_module.Override(("scan", key), getattr(args, flag), f"--{key}"))
-    if args.ignore_unfixed:
-        overrides.append(
-            config_module.Override(("scan", "ignore-unfixed"), args.ignore_unfixed == "true", "--ignore-unfixed")
-        )
-    overrides += [config_module.Override(("scan", "scanners", name), False, "--disable") for name in args.disable]
-    cfg = config_module.load(args.config, overrides)
-    if args.component and not args.config:
-        raise InputError("component", args.component[0], "--component needs --config FILE")
-    root = Path(args.config).resolve().parent if args.config else Path.cwd()
-    names = args.component or ([c.name for c in cfg.components] if args.config else [])
-    dockerfiles = [_relative(root / cfg.component(name).dockerfile) for name in names]
-    dockerfiles += [_relative(Path(p)) for p in args.dockerfile]
-    if args.image and args.image_archive:
-        raise InputError("image-archive", args.image_archive, "either --image or --image-archive, not both")
-    if args.image:
-        from dify_action import refs
-
-        refs.parse(args.image, input_name="image")
-    today = _today(args.today)
-    if not (args.image or args.image_archive or dockerfiles or args.trivy_report):
-        raise InputError(
-            "image",
-            "",
-            "something to scan: --image, --image-archive, --dockerfile, --trivy-report or --config with components",
-        )
-    request = ScanRequest(
-        image=args.image,
-        image_archive=Path(args.image_archive) if args.image_archive else None,
-        dockerfiles=tuple(dict.fromkeys(dockerfiles)),
-        trivy_reports=tuple(Path(p) for p in args.trivy_report),
-        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
-        offline=args.offline,
-    )
-    report = run_scan(request, cfg.scan, Tools.discover(os.environ), today=today)
+    settings = Settings(
+        command="scan", config=args.config, components=tuple(args.component), image=args.image,
+        image_archive=args.image_archive, scan_dockerfiles=tuple(args.dockerfile),
+        trivy_reports=tuple(args.trivy_report), severity=args.severity,
+        ignore_unfixed=None if args.ignore_unfixed is None else args.ignore_unfixed == "true",
+        hadolint_level=args.hadolint_level, missing_scanner=args.missing_scanner, scan_disable=tuple(args.disable),
+        scan_set=tuple(args.set), scan_offline=args.offline, today=args.today, sarif_file=args.sarif,
+        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
+    plan = resolve(settings, cli_secrets(os.environ))
+    assert plan.scan is not None
+    if not (args.image or args.image_archive or plan.scan.dockerfiles or plan.scan.trivy_reports):
+        raise InputError("image", "", "something to scan: --image, --image-archive, --dockerfile, --trivy-report or "
+                         "--config with components")
+    report = CoreStages(tool_environ(os.environ)).scan(plan, args.image, None)
     summary = scanreport.markdown(report)
-    if args.sarif:
-        log = sarif.to_sarif(report, artifact_uri=str(dockerfiles[0]) if dockerfiles else "Dockerfile")
-        Path(args.sarif).write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
     if args.summary:
         with Path(args.summary).open("a", encoding="utf-8") as handle:
             handle.write(summary + "\n")
@@ -120,22 +90,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"dify-action scan: {len(report.blocking)} blocking finding(s): the gate failed", file=sys.stderr)
         return 1
     return 0
-
-
-def _relative(path: Path) -> Path:
-    """Repository-relative when under the working directory (SARIF wants relative URIs)."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return path
-
-
-def _today(text: str | None) -> dt.date:
-    from dify_action.errors import InputError
-
-    if not text:
-        return dt.datetime.now(dt.UTC).date()
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError("today", text, "a date YYYY-MM-DD") from None

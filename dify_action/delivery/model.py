@@ -12,9 +12,8 @@ from pathlib import Path
 from dify_action.bump import Change, Target
 from dify_action.delivery.gitops import CloneInfo, Identity
 from dify_action.errors import InputError
+from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
-PROVIDERS = ("github", "git")
-PUSH_MODES = ("branch", "direct")
 OPERATIONS = ("created", "updated", "unchanged", "closed", "pushed", "none")
 DEFAULT_TITLE = "deploy({environment}): {images}"
 DEFAULT_MESSAGE = "deploy({environment}): {images}\n\n{changes}"
@@ -62,9 +61,7 @@ class DeliveryRequest:
             raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
         if self.push_mode not in PUSH_MODES:
             raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
-        if not _NAME_RE.fullmatch(self.environment):
-            raise InputError("environment", self.environment,
-                             "1-63 characters of [A-Za-z0-9._-], starting with a letter or digit")
+        check_environment(self.environment)
         if self.group is not None and not _NAME_RE.fullmatch(self.group.replace("+", "-")):
             raise InputError("group", self.group, "1-63 characters of [A-Za-z0-9._+-]")
         if not self.targets:

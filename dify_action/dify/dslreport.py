@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dify_action.dify.dsl import AppCheck, Finding, check_file
-from dify_action.dify.markdown import escape
 from dify_action.errors import GateFailed
+from dify_action.markdown import cell
 
 _ICON = {"completed": "✅", "completed-with-warnings": "⚠️", "pending": "⛔", "failed": "⛔"}
 
@@ -30,20 +30,20 @@ class AppsReport:
 
     def markdown(self) -> str:
         """A table of the apps, then every error and warning with file:line; values escaped."""
-        where = f" of {escape(self.image)}" if self.image else ""
-        lines = [f"### Dify app DSL (current DSL version {escape(self.current)}{where})", "",
+        where = f" of {cell(self.image)}" if self.image else ""
+        lines = [f"### Dify app DSL (current DSL version {cell(self.current)}{where})", "",
                  "| File | App | Mode | DSL | Verdict | Plugins |", "| --- | --- | --- | --- | --- | --- |"]
         for check in self.checks:
             verdict = check.verdict if not (check.blocks and check.verdict not in ("pending", "failed")) \
                 else check.verdict + ", errors"
-            lines.append(f"| {escape(check.file)} | {escape(check.name or '-')} | {escape(check.mode or '-')} | "
-                         f"{escape(check.version or '-')} | {_ICON.get(check.verdict, '')} {escape(verdict)} | "
-                         f"{escape(', '.join(check.plugins) or '-')} |")
+            lines.append(f"| {cell(check.file)} | {cell(check.name or '-')} | {cell(check.mode or '-')} | "
+                         f"{cell(check.version or '-')} | {_ICON.get(check.verdict, '')} {cell(verdict)} | "
+                         f"{cell(', '.join(check.plugins) or '-')} |")
         for severity in ("error", "warning"):
             found = self.findings(severity)
             if found:
                 lines += ["", f"**{severity}s**:"]
-                lines += [f"- {escape(f'{f.file}:{f.line}' if f.line else f.file)}: {escape(f.text)}" for f in found]
+                lines += [f"- {cell(f'{f.file}:{f.line}' if f.line else f.file)}: {cell(f.text)}" for f in found]
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict[str, object]:

@@ -21,8 +21,8 @@ import yaml
 from dify_action import refs
 from dify_action.bump.tree import collect
 from dify_action.dify.facts import ImageFacts
-from dify_action.dify.markdown import escape
 from dify_action.dify.migrations import Revision, diff
+from dify_action.markdown import cell
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Rollout", "ReplicaSet", "Job", "CronJob", "Pod")
 SCALED = ("Deployment", "StatefulSet", "Rollout", "ReplicaSet")
@@ -70,22 +70,22 @@ class ForwardReport:
 
     def markdown(self) -> str:
         """The PR body / step summary section; every value escaped."""
-        lines = [f"### Dify migrations: {escape(self.image)}", "",
-                 f"Dify {escape(self.old_version or 'unknown')} → {escape(self.new_version or 'unknown')}."]
+        lines = [f"### Dify migrations: {cell(self.image)}", "",
+                 f"Dify {cell(self.old_version or 'unknown')} → {cell(self.new_version or 'unknown')}."]
         if not self.exact:
             lines.append("The migrations this change runs are unknown: an image's revision graph was not read.")
         elif self.migrations:
             lines.append(f"This change runs **{len(self.migrations)} migration(s)**:")
-            lines += [f"- {escape(r.revision)} {escape(r.slug)}" + (" (merge)" if r.is_merge else "")
+            lines += [f"- {cell(r.revision)} {cell(r.slug)}" + (" (merge)" if r.is_merge else "")
                       for r in self.migrations]
         else:
             lines.append("This change runs no migration.")
         if self.missing:
             lines.append(f"The new image lacks **{len(self.missing)} migration(s)** the running one applied:")
-            lines += [f"- {escape(r.revision)} {escape(r.slug)}" for r in self.missing]
+            lines += [f"- {cell(r.revision)} {cell(r.slug)}" for r in self.missing]
         if self.warnings:
-            lines += ["", "> [!WARNING]"] + [f"> {escape(w)}  " for w in self.warnings]
-        lines += [f"- {escape(n)}" for n in self.notes]
+            lines += ["", "> [!WARNING]"] + [f"> {cell(w)}  " for w in self.warnings]
+        lines += [f"- {cell(n)}" for n in self.notes]
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict[str, object]:

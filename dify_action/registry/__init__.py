@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dify_action.registry.client import RegistryClient
+from dify_action.registry.client import RegistryClient, RegistryFor, clients_for
 from dify_action.registry.model import (
     ACCEPT,
     DOCKER_LIST,
@@ -37,7 +37,9 @@ __all__ = [
     "Descriptor",
     "Manifest",
     "RegistryClient",
+    "RegistryFor",
     "RetryPolicy",
+    "clients_for",
     "compute_digest",
     "default_scheme",
 ]

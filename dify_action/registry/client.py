@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, cast
 
@@ -23,6 +24,7 @@ from dify_action.registry.model import (
     ACCEPT,
     MANIFEST_TYPES,
     CopyResult,
+    Credentials,
     Descriptor,
     Manifest,
     compute_digest,
@@ -222,3 +224,18 @@ class RegistryClient(Transport):
         if parsed.registry != self.registry:
             raise InputError("image", str(parsed), f"expected an image in registry {self.registry}")
         return parsed.remote_path, parsed.digest or parsed.tag or "latest"
+
+
+RegistryFor = Callable[[str], RegistryClient]  # registry host -> client (with the run's credentials)
+
+
+def clients_for(credentials: Credentials | None) -> RegistryFor:
+    """One client per registry host, made on first use, all with ``credentials``."""
+    clients: dict[str, RegistryClient] = {}
+
+    def get(host: str) -> RegistryClient:
+        if host not in clients:
+            clients[host] = RegistryClient(host, credentials)
+        return clients[host]
+
+    return get

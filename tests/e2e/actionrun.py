@@ -15,8 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testbed.jobimage import DOCKER_CLI, cache_dir
-
-from dify_action.gha import parse_output_file
+from testbed.outputs import parse_output_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION_IMAGE = "dify-action:e2e"

@@ -18,10 +18,10 @@ from dify_action.build import (
     BASE_VERSION_LABEL,
     BuildMetadata,
     BuildSpec,
-    SizeBudget,
     build_component,
     dify_base_version,
 )
+from dify_action.config import SizeBudget
 from dify_action.docker_engine import DockerEngine, Throttle
 from dify_action.errors import DockerError, GateFailed, InputError
 from dify_action.registry import Credentials, RegistryClient

@@ -3,7 +3,6 @@ file://, the race-safe direct mode, concurrency, and the CLI front of remote bum
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 from collections.abc import Callable
@@ -13,10 +12,9 @@ import pytest
 from emulator import BareRepo, GitHubEmulator
 from emulator.scenario import STAGING, Sleeps, again, api_file, request
 
-from dify_action.commands import bump as bump_command
-from dify_action.commands import bump_remote
+from dify_action.cli import main
 from dify_action.delivery import DeliveryResult, deliver
-from dify_action.errors import GitError, InputError
+from dify_action.errors import GitError
 
 pytestmark = pytest.mark.integration
 NEW = "127.0.0.1:5000/acme/dify-api:1.13.3-acme.42"
@@ -166,21 +164,14 @@ def test_parallel_branch_bumps_make_one_pull_request(emulator: GitHubEmulator, c
     assert numbers == {next(iter(emulator.pulls))}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser()
-    bump_command.add_arguments(parser)
-    if "--gitops-repo" not in parser._option_string_actions:
-        bump_remote.add_remote_arguments(parser)
-    return parser
-
-
 def test_cli_remote_bump_json(
     emulator: GitHubEmulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("GITOPS_TOKEN", raising=False)
     monkeypatch.setenv("GITHUB_TOKEN", emulator.token)
-    args = _parser().parse_args(
+    code = main(
         [
+            "bump",
             "--gitops-repo",
             emulator.clone_url,
             "--environment",
@@ -200,7 +191,7 @@ def test_cli_remote_bump_json(
             "--json",
         ]
     )
-    assert bump_remote.run_remote(args) == 0
+    assert code == 0
     captured = capfd.readouterr()
     assert emulator.token not in captured.out + captured.err
     out = json.loads(captured.out)
@@ -208,7 +199,8 @@ def test_cli_remote_bump_json(
     assert emulator.pulls[1].labels[0].name == "deploy"
 
 
-def test_cli_bad_input_has_no_side_effect(emulator: GitHubEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_bad_input_has_no_side_effect(emulator: GitHubEmulator, monkeypatch: pytest.MonkeyPatch,
+                                          capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("GITOPS_TOKEN", emulator.token)
     base = [
         "--gitops-repo",
@@ -227,8 +219,7 @@ def test_cli_bad_input_has_no_side_effect(emulator: GitHubEmulator, monkeypatch:
         (["--environment", "staging", "--title-template", "{nope}"], "title-template"),
         (["--environment", "staging", "--path", "../outside"], None),
     ):
-        args = _parser().parse_args(base + extra)
-        with pytest.raises(InputError) as caught:
-            bump_remote.run_remote(args)
-        assert caught.value.exit_code == 2 and (name is None or caught.value.name == name)
+        assert main(["bump", *base, *extra]) == 2
+        err = capfd.readouterr().err
+        assert name is None or f"invalid {name}" in err, err
     assert emulator.repo.branches() == ["main"] and not emulator.pulls and not emulator.records

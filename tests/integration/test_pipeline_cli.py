@@ -72,7 +72,7 @@ def test_pipeline_builds_gates_and_pushes_the_bump_branch(
     assert (delivery["operation"], delivery["branch"]) == ("pushed", branch)
     assert delivery["commit"] == gitops.sha(branch) and delivery["count"] == 1
     assert [s["stage"] for s in result["stages"]] == ["build", "test", "scan", "gates", "bump"]
-    assert "== dify-action scan (scan-api)" in captured.err and "::" not in captured.out + captured.err
+    assert "== dify-action scan (api)" in captured.err and "::" not in captured.out + captured.err
     text = gitops.read(branch, "environments/staging/dify-api.yaml")
     assert text == MANIFEST.format(image=image).replace(
         f"{image}:1.13.3", f"{image}:1.13.3-acme.42@{digest}").encode()
@@ -94,7 +94,7 @@ def test_a_failed_smoke_test_is_recorded_and_nothing_is_bumped(
     code = main(argv(config, registry, docker_host, "--gitops-repo", gitops.path.as_uri(), "--environment",
                      "staging", "--provider", "git", "--summary", str(summary)))
     captured = capsys.readouterr()
-    assert code == 1 and "test-api failed (exit 1)" in captured.err
+    assert code == 1 and "test of" in captured.err and "failed: the gate did not pass" in captured.err
     assert "| gates | recorded | smoke=failed |" in summary.read_text()
     assert gitops.branches() == ["main"]
 
@@ -102,5 +102,8 @@ def test_a_failed_smoke_test_is_recorded_and_nothing_is_bumped(
 def test_registry_user_without_password_is_bad_input(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("DIFY_ACTION_REGISTRY_PASSWORD", raising=False)
-    assert main(["pipeline", "--config", str(tmp_path / "none.yaml"), "--registry-username", "ci"]) == 2
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    config = tmp_path / "dify-action.yaml"
+    config.write_text("version: 1\ncomponents: [{name: api, image: r.example/a/b, dockerfile: Dockerfile}]\n")
+    assert main(["pipeline", "--config", str(config), "--registry-username", "ci", "--tag", "1"]) == 2
     assert "DIFY_ACTION_REGISTRY_PASSWORD" in capsys.readouterr().err

@@ -416,3 +416,12 @@ def test_loader_and_schema_agree_on_the_rejections(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(bad), encoding="utf-8")
         with pytest.raises(ConfigError):
             config.load(path)
+
+
+def test_yaml_syntax_errors_carry_line_and_column_and_unknown_keys_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load("c.yaml", text="version: 1\ncomponents:\n  - name: api\n   image: x\n")
+    assert "in c.yaml:4:4" in str(caught.value) and caught.value.line == 4
+    with pytest.raises(ConfigError) as caught:
+        config.load("c.yaml", text="version: 1\ncomponets: []\n")
+    assert "in c.yaml:2" in str(caught.value) and "did you mean components?" in str(caught.value)

@@ -66,7 +66,8 @@ def test_each_rule_names_file_line_and_key(name: str, key: str, line_text: str, 
     assert check.blocks
     (finding,) = [f for f in check.findings if f.severity == "error" and f.key == key]
     assert (finding.file, finding.key) == (f"apps/{name}", key)
-    assert finding.text.startswith(f"invalid {key} in apps/{name} ") and allowed in finding.text
+    assert finding.text.startswith(f"invalid {key} in apps/{name}") and allowed in finding.text
+    assert finding.line is None or f"apps/{name}:{finding.line}" in finding.text
     if name == "duplicate-node-id.yml":
         assert finding.line == line_of(name, line_text, 2)
     elif name == "missing-node-type.yml":
@@ -106,7 +107,7 @@ def test_report_markdown_gate_and_globs(tmp_path: Path) -> None:
     assert [p.name for p in files] == ["chat-warnings.yml", "secret-value.yml", "workflow-completed.yml"]
     report = check_apps(files, "0.6.0", tmp_path, image="registry.example.com/acme/dify-api:1.14.0")
     text = report.markdown()
-    assert "| apps\\/chat\\-warnings\\.yml | HR assistant | chat | 0\\.5\\.0 | ⚠️ completed\\-with\\-warnings |" in text
+    assert "| apps/chat-warnings.yml | HR assistant | chat | 0.5.0 | ⚠️ completed-with-warnings |" in text
     assert "**errors**" in text and "tk-live" not in text
     with pytest.raises(GateFailed) as caught:
         gate(report)

@@ -3,16 +3,11 @@ name with the restore steps, a merge, the label fallback said, and the escaped M
 
 from __future__ import annotations
 
-import string
-
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from testbed.difyapi import PATCH, V14_MERGE, history, rev
 
 from dify_action import refs
 from dify_action.dify.facts import ImageFacts, facts_from_files, label_facts, parse_dsl_version, parse_project_version
-from dify_action.dify.markdown import escape
 from dify_action.dify.migrations import read_graph
 from dify_action.errors import GateFailed, RegistryError
 from dify_action.rollback_guard import ImageMove, compare, guard_markdown, guard_moves
@@ -89,19 +84,6 @@ def test_markdown_lists_the_stranded_revisions_escaped() -> None:
     check = compare("api", facts("1.13.3-acme.1"), facts("1.13.3"))
     text = guard_markdown([check])
     assert f"{rev(PATCH)} acme\\_add\\_audit\\_log" in text and "[!CAUTION]" in text and "dify\\_plugin" in text
-
-
-@given(st.text(min_size=1, max_size=40))
-def test_escape_leaves_no_markdown_active(value: str) -> None:
-    out = escape(value)
-    assert "\n" not in out
-    index = 0
-    while index < len(out):  # every punctuation character is preceded by a backslash
-        if out[index] == "\\":
-            index += 2
-            continue
-        assert out[index] not in string.punctuation
-        index += 1
 
 
 def test_facts_from_files() -> None:

@@ -1,5 +1,5 @@
-"""entrypoint.py in-process: inputs into the typed object, masks before anything else, the argv the
-stages hand to the CLI, exit codes and annotations. No Docker, no network."""
+"""entrypoint.py in-process: inputs into the typed settings, secrets as values, masks before anything
+else, exit codes and annotations; the CLI's usage errors. No Docker, no network."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import entrypoint
-from dify_action import cli, gha, pipeline
+from dify_action import cli, gha, pipeline, resolve
 from dify_action.errors import InputError
 
 
@@ -58,36 +58,52 @@ def test_main_masks_first_then_fails_with_exit_2(tmp_path: Path, capsys: pytest.
     assert not (tmp_path / "out").exists()
 
 
-def test_prepare_environment_hands_secrets_to_the_cli_layer_and_trusts_the_workspace() -> None:
+def test_secrets_stay_values_and_the_workspace_is_trusted_without_a_file() -> None:
     a, _ = actions({"INPUT_COMMAND": "bump", "INPUT_TOKEN": "t0k", "INPUT_REGISTRY-PASSWORD": "p4ss"})
+    secrets = entrypoint.read_secrets(a)
+    assert (secrets.token, secrets.registry_password) == ("t0k", "p4ss") and "t0k" not in repr(secrets)
     env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.x", "GIT_CONFIG_VALUE_0": "y"}
-    entrypoint.prepare_environment(env, entrypoint.read_inputs(a), "/github/workspace")
-    assert env["GITOPS_TOKEN"] == "t0k" and env["DIFY_ACTION_REGISTRY_PASSWORD"] == "p4ss"
+    entrypoint.trust_workspace(env, "/github/workspace")
     assert (env["GIT_CONFIG_COUNT"], env["GIT_CONFIG_KEY_1"], env["GIT_CONFIG_VALUE_1"]) == (
         "2", "safe.directory", "/github/workspace")
-
-
-def test_unknown_flags_are_dropped_with_a_warning() -> None:
-    a, out = actions({})
-    kept = cli._known_only(["--image", "x", "--newer", "v", "--draft", "--path", "p"],
-                           {"--image": True, "--draft": False, "--path": True}, a.warning, "bump")
-    assert kept == ["--image", "x", "--draft", "--path", "p"]
-    assert out.getvalue() == "::warning::bump: this dify-action build has no --newer option; ignored\n"
+    assert not any("t0k" in v or "p4ss" in v for v in env.values())
 
 
 def test_split_image_and_deploy_tag() -> None:
-    assert pipeline.split_image("r.example/a/b:1.0@sha256:" + "c" * 64, None, None) == (
+    assert resolve.split_image("r.example/a/b:1.0@sha256:" + "c" * 64, None, None) == (
         "r.example/a/b", "1.0", "sha256:" + "c" * 64)
-    assert pipeline.split_image("r.example/a/b", "2.0", None) == ("r.example/a/b", "2.0", None)
+    assert resolve.split_image("r.example/a/b", "2.0", None) == ("r.example/a/b", "2.0", None)
     with pytest.raises(InputError, match="invalid tag"):
-        pipeline.split_image("r.example/a/b", None, None)
+        resolve.split_image("r.example/a/b", None, None)
+    with pytest.raises(InputError, match="invalid image"):
+        resolve.split_image("r.example/a/b:1.0", "2.0", None)
     assert pipeline.deploy_tag(["latest", "1.2.3", "sha-1"]) == "1.2.3"
 
 
-def test_every_cli_command_the_entrypoint_dispatches_to_exists() -> None:
+def test_every_command_of_the_action_is_a_cli_command_too() -> None:
     parser = cli.build_parser()
-    for command in ("build", "test", "scan", "bump", "promote", "rollback", "gates"):
-        sub = cli._subparser(parser, command)
-        assert isinstance(sub, argparse.ArgumentParser), command
-        assert "--json" in {s for action in sub._actions for s in action.option_strings}, command
-    assert cli._subparser(parser, "nope") is None
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for command in entrypoint.COMMANDS:
+        assert command in subs, command
+        if command != "check":
+            assert "--json" in {s for action in subs[command]._actions for s in action.option_strings}, command
+
+
+def test_a_misspelt_flag_shows_the_subcommand_usage_and_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["build", "--confg", "x.yaml"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: dify-action build") and "--confg: did you mean --config?" in err
+
+
+def test_old_flag_spellings_still_work_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["promote", "--from", "staging", "--to-environment", "production", "--path-from", "a",
+                              "--path-from", "b"])
+    assert (args.source, args.target, args.path_from) == ("staging", "production", ["a", "b"])
+    err = capsys.readouterr().err
+    assert "warning: --from is deprecated; use --from-environment" in err
+    assert err.count("--path-from is deprecated; use --from-path") == 2 and "--to-environment is" not in err
+    assert parser.parse_args(["rollback", "--pr", "3"]).pr == 3
+    assert parser.parse_args(["test", "--image", "x:1", "--command", "true"]).command == ["true"]

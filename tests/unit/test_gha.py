@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+from testbed.outputs import parse_output_file
 
 from dify_action import gha
 from dify_action.errors import InputError
@@ -67,7 +68,7 @@ def test_outputs_single_and_multiline_read_back(tmp_path: Path) -> None:
     a.set_output("empty", None)
     text = (tmp_path / "output").read_text()
     assert text.startswith("digest=sha256:" + "a" * 64 + "\ntags<<ghadelimiter_")
-    assert gha.parse_output_file(text) == {"digest": "sha256:" + "a" * 64, "tags": "1.0\n1.0.0\nsha-abc",
+    assert parse_output_file(text) == {"digest": "sha256:" + "a" * 64, "tags": "1.0\n1.0.0\nsha-abc",
                                            "pr-number": "7", "empty": ""}
 
 
@@ -77,7 +78,7 @@ def test_heredoc_delimiter_never_occurs_in_the_value(monkeypatch: pytest.MonkeyP
     value = "a\nghadelimiter_same\nb"
     record = gha.format_output("x", value)
     assert record == "x<<ghadelimiter_fresh\na\nghadelimiter_same\nb\nghadelimiter_fresh\n"
-    assert gha.parse_output_file(record) == {"x": value}
+    assert parse_output_file(record) == {"x": value}
 
 
 def test_bad_output_name_is_a_programming_error(tmp_path: Path) -> None:
@@ -146,4 +147,4 @@ def test_outside_actions_everything_is_plain_stderr(tmp_path: Path) -> None:
 
 def test_parse_output_file_rejects_an_unclosed_heredoc() -> None:
     with pytest.raises(ValueError, match="never closes"):
-        gha.parse_output_file("x<<EOF\nvalue\n")
+        parse_output_file("x<<EOF\nvalue\n")

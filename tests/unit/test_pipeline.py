@@ -1,9 +1,11 @@
-"""dify_action.pipeline with a scripted stage runner: the order of the stages, the gate records on
-failure, the summary rows both fronts print, and the reporter split (Actions vs plain stderr)."""
+"""dify_action.pipeline over a resolved plan with scripted stages (the core's real result types): the
+order of the stages, one bump of every built image, the gate records on failure, the summary rows
+both fronts print, the rollback's changes in the summary, and the reporter split."""
 
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,30 +16,79 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import entrypoint
-from dify_action import gha
-from dify_action.commands.pipeline import StderrReporter
-from dify_action.errors import GateFailed, InputError
-from dify_action.pipeline import Pipeline, Settings, StageRun
+from dify_action import gha, refs
+from dify_action.build import BuildResult
+from dify_action.bump import BumpPlan, Target
+from dify_action.config import ScanPolicy
+from dify_action.delivery import DeliveryResult
+from dify_action.delivery.model import Change as DeliveredChange
+from dify_action.errors import GateFailed
+from dify_action.frontend import StderrReporter
+from dify_action.pipeline import Pipeline
+from dify_action.promote import PromoteResult
+from dify_action.resolve import GitOps, Plan, resolve
+from dify_action.rollback import RollbackResult
+from dify_action.rollback_guard import ImageMove
+from dify_action.scan import FAIL, Finding, ScanReport, Verdict
+from dify_action.settings import Secrets, Settings
+from dify_action.smoke import Check, SmokeResult
 
-IMAGE = "registry.example/acme/dify-api"
+API, WEB = "registry.example/acme/dify-api", "registry.example/acme/dify-web"
 DIGEST = "sha256:" + "d" * 64
-BUILT = {"components": [{"component": "api", "image": IMAGE, "tags": ["latest", "1.13.3-acme.7", "sha-abc"],
-                         "digest": DIGEST, "size": 123_400_000}]}
-BUMPED = {"operation": "created", "pr_number": 4, "pr_url": "https://gh.example/acme/gitops/pull/4",
-          "branch": "dify-action/staging/dify-api", "commit": "c0ffee",
-          "changes": [{"file": "staging/api.yaml", "line": 3, "old": f"{IMAGE}:1", "new": f"{IMAGE}:2"}]}
+CONFIG = """version: 1
+components:
+  - {name: api, image: registry.example/acme/dify-api, dockerfile: api/Dockerfile, context: api}
+  - {name: web, image: registry.example/acme/dify-web, dockerfile: web/Dockerfile, context: web}
+tags: {rules: ["type=raw,value=1.13.3-acme.7"]}
+registry: {username: ci}
+environments:
+  staging: {repository: "file://GITOPS", paths: [staging], provider: git}
+"""
+
+
+def _built(name: str, image: str) -> BuildResult:
+    return BuildResult(name, image, ("latest", "1.13.3-acme.7"), "sha256:" + "1" * 64, DIGEST, 123_400_000, None,
+                       {}, "legacy", True, 1.0)
 
 
 class Script:
-    """A stage runner: answers per command, records every call."""
+    """Stages that answer like the core, and record every call."""
 
-    def __init__(self, answers: Mapping[str, StageRun]) -> None:
-        self.answers = answers
-        self.calls: list[tuple[str, list[str], str]] = []
+    def __init__(self, *, smoke_ok: bool = True, scan_ok: bool = True) -> None:
+        self.smoke_ok, self.scan_ok = smoke_ok, scan_ok
+        self.calls: list[tuple[object, ...]] = []
 
-    def __call__(self, command: str, argv: Sequence[str], stage: str, positionals: Sequence[str] = ()) -> StageRun:
-        self.calls.append((command, list(argv), stage))
-        return self.answers.get(command, StageRun(0, {}))
+    def build(self, plan: Plan, progress: object) -> tuple[BuildResult, ...]:
+        self.calls.append(("build", tuple(s.name for s in plan.build.specs) if plan.build else ()))
+        return tuple(_built(s.name, s.repository.name) for s in plan.build.specs) if plan.build else ()
+
+    def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult:
+        self.calls.append(("test", image, component))
+        return SmokeResult(image, "c1", "r1", (Check("running", self.smoke_ok, 0.1),))
+
+    def scan(self, plan: Plan, image: str | None, component: str | None) -> ScanReport:
+        self.calls.append(("scan", image, component))
+        finding = Finding("secret", "aws-key", "CRITICAL", "a key", "trivy", "/app/key")
+        return ScanReport(ScanPolicy(), () if self.scan_ok else (Verdict(finding, FAIL),))
+
+    def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None:
+        self.calls.append(("gates", image, digest, dict(results)))
+
+    def bump(self, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
+        self.calls.append(("bump", tuple(f"{t.image.name}:{t.tag}@{t.digest}" for t in targets)))
+        changes = tuple(DeliveredChange(f"staging/{t.image.path.rsplit('/', 1)[-1]}.yaml", 3, f"{t.image.name}:1",
+                                        f"{t.image.name}:{t.tag}", "image", t.image.name) for t in targets)
+        return DeliveryResult("created", "git", "branch", "main", "dify-action/staging/dify-api+dify-web", "c0ffee",
+                              4, "https://gh.example/acme/gitops/pull/4", changes)
+
+    def promote(self, plan: Plan) -> PromoteResult:
+        raise AssertionError("not called")
+
+    def rollback(self, plan: Plan) -> RollbackResult:
+        self.calls.append(("rollback",))
+        move = ImageMove("prod/api.yaml", 7, "image", refs.parse(f"{API}:2"), refs.parse(f"{API}:1"))
+        return RollbackResult("created", "revert", "production", "abc1234", 4, "dify-action/rollback", "beef", 5,
+                              "https://gh.example/acme/gitops/pull/5", (move,))
 
 
 class Recorder:
@@ -49,90 +100,90 @@ class Recorder:
         self.lines.append(f"group {title}")
         yield
 
-    def warning(self, message: str) -> None:
+    def warning(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
         self.lines.append(f"warning {message}")
 
     def info(self, message: str) -> None:
         self.lines.append(message)
 
 
-def answers(**overrides: StageRun) -> dict[str, StageRun]:
-    base = {"build": StageRun(0, BUILT), "test": StageRun(0, {}, "### smoke api\n"), "scan": StageRun(0, {}),
-            "gates": StageRun(0, {}), "bump": StageRun(0, BUMPED)}
-    return base | overrides
+@pytest.fixture
+def config(tmp_path: Path) -> str:
+    for name in ("api", "web"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text("FROM scratch\n")
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "gitops.git")], check=True)
+    path = tmp_path / "dify-action.yaml"
+    path.write_text(CONFIG.replace("GITOPS", str(tmp_path / "gitops.git")))
+    return str(path)
 
 
-SETTINGS = Settings(command="pipeline", config="dify-action.yaml", gitops_repo="file:///gitops.git",
-                    environment="staging", provider="git", pin_digest=True, registry_username="ci",
-                    revision="a" * 40, ref="refs/heads/main", event="push", run_number="7")
+def _plan(config: str, **changes: object) -> Plan:
+    settings = Settings(**{"command": "pipeline", "config": config, "revision": "a" * 40, **changes})  # type: ignore[arg-type]
+    return resolve(settings, Secrets(registry_password="pw"))
 
 
-def test_pipeline_runs_the_stages_in_order_and_reports_them() -> None:
-    script, reporter = Script(answers()), Recorder()
-    result = Pipeline(SETTINGS, script, reporter).run()
-    assert [(c[0], c[2]) for c in script.calls] == [("build", "build"), ("test", "test-api"), ("scan", "scan-api"),
-                                                    ("gates", "gates"), ("bump", "bump")]
-    assert script.calls[3][1] == ["--image", IMAGE, "--digest", DIGEST, "--result", "smoke=passed",
-                                  "--result", "scan=passed", "--registry-username", "ci"]
-    bump = script.calls[4][1]
-    assert bump[:6] == ["--image", IMAGE, "--tag", "1.13.3-acme.7", "--digest", DIGEST]
-    assert "--provider" in bump and bump[bump.index("--provider") + 1] == "git"
-    assert reporter.lines == ["group dify-action build (build)", "group dify-action test (test-api)",
-                              "group dify-action scan (scan-api)", "group dify-action gates (gates)",
-                              "group dify-action bump (bump)"]
+def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_change(config: str) -> None:
+    script, reporter = Script(), Recorder()
+    result = Pipeline(_plan(config, environment="staging", pin_digest=True), script, reporter).run()
+    assert [c[0] for c in script.calls] == ["build", "test", "test", "scan", "scan", "gates", "gates", "bump"]
+    assert script.calls[-1] == ("bump", (f"{API}:1.13.3-acme.7@{DIGEST}", f"{WEB}:1.13.3-acme.7@{DIGEST}"))
+    assert script.calls[5] == ("gates", API, DIGEST, {"smoke": "passed", "scan": "passed"})
+    assert reporter.lines[:3] == ["group dify-action build", "group dify-action test (api)",
+                                  "group dify-action test (web)"]
     text = result.markdown("passed")
-    for row in (f"| build | passed | `{IMAGE}:latest,1.13.3-acme.7,sha-abc` {DIGEST}, 123.4 MB |",
-                f"| test | passed | `{IMAGE}:1.13.3-acme.7` |", "| gates | recorded | smoke=passed, scan=passed |",
-                "| bump | created | 1 value(s) PR #4 https://gh.example/acme/gitops/pull/4 |",
-                f"| `staging/api.yaml:3` | `{IMAGE}:1` | `{IMAGE}:2` |", "### smoke api"):
+    for row in (f"| build | passed | `{API}:latest,1.13.3-acme.7` {DIGEST}, 123.4 MB |",
+                f"| test | passed | `{API}:1.13.3-acme.7` |", "| gates | recorded | smoke=passed, scan=passed |",
+                "| bump | created | 2 value(s) PR #4 https://gh.example/acme/gitops/pull/4 |",
+                f"| `staging/dify-api.yaml:3` | `{API}:1` | `{API}:1.13.3-acme.7` |"):
         assert row in text, text
-    assert result.images[0].ref == f"{IMAGE}:1.13.3-acme.7" and result.gates[0].digest == DIGEST
     assert entrypoint.outputs(result) == {
-        "image": IMAGE, "ref": f"{IMAGE}:1.13.3-acme.7", "tags": "latest\n1.13.3-acme.7\nsha-abc", "digest": DIGEST,
+        "image": API, "ref": f"{API}:1.13.3-acme.7", "tags": "latest\n1.13.3-acme.7", "digest": DIGEST,
         "size": "123400000", "operation": "created", "pr-number": "4",
-        "pr-url": "https://gh.example/acme/gitops/pull/4", "branch": "dify-action/staging/dify-api",
+        "pr-url": "https://gh.example/acme/gitops/pull/4", "branch": "dify-action/staging/dify-api+dify-web",
         "commit": "c0ffee"}
 
 
-@pytest.mark.parametrize(("failing", "verdicts"), [("test", ["smoke=failed"]),
-                                                   ("scan", ["smoke=passed", "scan=failed"])])
-def test_a_failed_gate_is_recorded_then_stops_the_pipeline(failing: str, verdicts: list[str]) -> None:
-    script = Script(answers(**{failing: StageRun(1, {})}))
-    pipeline = Pipeline(SETTINGS, script, Recorder())
-    with pytest.raises(GateFailed, match=f"{failing}-api failed"):
+@pytest.mark.parametrize(("failing", "verdicts"), [("test", {"smoke": "failed"}),
+                                                   ("scan", {"smoke": "passed", "scan": "failed"})])
+def test_a_failed_gate_is_recorded_then_stops_the_pipeline(config: str, failing: str,
+                                                           verdicts: dict[str, str]) -> None:
+    script = Script(smoke_ok=failing != "test", scan_ok=failing != "scan")
+    pipeline = Pipeline(_plan(config, environment="staging"), script, Recorder())
+    with pytest.raises(GateFailed, match=f"{failing} of {API}:1.13.3-acme.7 failed"):
         pipeline.run()
-    assert [c[0] for c in script.calls][-1] == "gates" and "bump" not in [c[0] for c in script.calls]
-    assert script.calls[-1][1][4:-2] == [x for v in verdicts for x in ("--result", v)]
+    kinds = [c[0] for c in script.calls]
+    assert kinds[-2:] == ["gates", "gates"] and "bump" not in kinds
+    assert script.calls[-1][3] == verdicts
     result = pipeline.result()
-    assert f"| {failing}-api | failed |  |" in result.markdown("failed")
-    assert f"| gates | recorded | {', '.join(verdicts)} |" in result.markdown("failed")
+    assert f"| {failing} | failed | `{API}:1.13.3-acme.7` |" in result.markdown("failed")
     assert entrypoint.outputs(result)["digest"] == DIGEST and "operation" not in entrypoint.outputs(result)
 
 
-def test_without_a_gitops_repo_the_pipeline_stops_after_the_gates() -> None:
-    script = Script(answers())
-    Pipeline(Settings(config="c.yaml"), script, Recorder()).run()
-    assert [c[0] for c in script.calls] == ["build", "test", "scan", "gates"]
+def test_without_an_environment_the_pipeline_stops_after_the_gates(config: str) -> None:
+    script = Script()
+    Pipeline(_plan(config), script, Recorder()).run()
+    assert [c[0] for c in script.calls][-1] == "gates"
 
 
-def test_bare_bump_sets_the_image_output_and_inputs_are_checked_first() -> None:
-    script = Script(answers(bump=StageRun(0, {"changes": []})))
-    result = Pipeline(Settings(command="bump", image=f"{IMAGE}:2.0", gitops_dir="/g"), script, Recorder()).run()
-    assert script.calls[0][1] == ["--image", IMAGE, "--tag", "2.0", "--gitops-dir", "/g"]
-    assert entrypoint.outputs(result)["image"] == IMAGE and result.deliveries[0].operation == "none"
-    with pytest.raises(InputError, match="gitops-repo"):
-        Pipeline(Settings(command="promote"), Script({}), Recorder()).run()
+def test_the_rollback_summary_shows_what_it_changed(config: str) -> None:
+    plan = resolve(Settings(command="rollback", config=config, environment="staging", pr_number=4, provider="github",
+                            github_repo="acme/gitops"), Secrets("pw", "t"))
+    result = Pipeline(plan, Script(), Recorder()).run()
+    text = result.markdown("passed")
+    assert f"| `prod/api.yaml:7` | `{API}:2` | `{API}:1` |" in text, text
+    assert result.deliveries[0].changes[0].new == f"{API}:1"
 
 
-def test_the_reporters_actions_inside_and_plain_lines_in_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_reporters_actions_inside_and_plain_lines_in_the_cli(config: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = io.StringIO()
     actions = gha.Actions({"GITHUB_ACTIONS": "true"}, out, io.StringIO())
-    Pipeline(Settings(config="c.yaml"), Script(answers()), actions).run()
-    assert out.getvalue().splitlines()[:2] == ["::group::dify-action build (build)", "::endgroup::"]
-    Pipeline(Settings(config="c.yaml"), Script(answers()), StderrReporter()).run()
-    StderrReporter().warning("careful")
+    Pipeline(_plan(config), Script(), actions).run()
+    assert out.getvalue().splitlines()[:2] == ["::group::dify-action build", "::endgroup::"]
+    Pipeline(_plan(config), Script(), StderrReporter()).run()
+    StderrReporter().warning("careful", file="a.yaml", line=3)
     captured = capsys.readouterr()
     assert captured.out == "" and "::" not in captured.err
-    assert captured.err.splitlines()[:2] == ["== dify-action build (build)", "== dify-action test (test-api)"]
-    assert captured.err.splitlines()[-1] == "warning: careful"
-
+    assert captured.err.splitlines()[:2] == ["== dify-action build", "== dify-action test (api)"]
+    assert captured.err.splitlines()[-1] == "warning: a.yaml:3: careful"

@@ -1,0 +1,59 @@
+"""What both front ends (the action and the CLI) do around the core: the scanners' minimal
+environment, the CLI's secrets, plain-text rendering of a result. Front-end code only: the core
+never imports this module."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
+from typing import TextIO
+
+from dify_action.pipeline import Result
+from dify_action.settings import PASSWORD_ENV, TOKEN_ENV, Secrets
+
+# what a scanner subprocess may see of ours: no token, no password, no GITHUB_* of the job
+_TOOL_VARIABLES = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                   "REQUESTS_CA_BUNDLE", "XDG_CACHE_HOME", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                   "http_proxy", "https_proxy", "no_proxy")
+
+
+def tool_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment scanner subprocesses get: a few variables by name, and Trivy's own."""
+    return {k: v for k, v in environ.items() if k in _TOOL_VARIABLES or k.startswith("TRIVY_")}
+
+
+def cli_secrets(environ: Mapping[str, str]) -> Secrets:
+    """The CLI's secrets: the registry password and the GitOps token, read once, here."""
+    token = next((environ[name].strip() for name in TOKEN_ENV if environ.get(name, "").strip()), None)
+    return Secrets(environ.get(PASSWORD_ENV) or None, token)
+
+
+class StderrReporter:
+    """Progress as plain lines on stderr (the CLI's reporter)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream or sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        self._print(f"== {title}")
+        yield
+
+    def warning(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
+        self._print(f"warning: {where}{message}")
+
+    def info(self, message: str) -> None:
+        self._print(message)
+
+
+def text_lines(result: Result) -> list[str]:
+    """The plain-text account of a run: one line per stage, then each changed value."""
+    lines = [f"{row.stage}: {row.result} {row.details}".rstrip() for row in result.rows]
+    for d in result.deliveries:
+        lines += [f"  {c.file}:{c.line}  {c.old} -> {c.new}" for c in d.changes]
+    return lines

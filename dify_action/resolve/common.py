@@ -1,0 +1,13 @@
+"""Small helpers every part of the resolver uses."""
+
+from __future__ import annotations
+
+from dify_action.errors import InputError
+
+DEFAULT_API = "https://api.github.com"
+
+
+def required(value: str | None, name: str, allowed: str) -> str:
+    if not value:
+        raise InputError(name, "", allowed)
+    return value

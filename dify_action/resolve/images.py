@@ -1,0 +1,157 @@
+"""The build and scan requests: components from the config or the inputs, tags from the tag
+policy, build arguments, size budgets, the scan policy with the inputs set into the config."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, cast
+
+from dify_action import config as config_module
+from dify_action import refs
+from dify_action import tags as tag_policy
+from dify_action.build import BuildMetadata, BuildSpec, dify_base_version
+from dify_action.config import Config, ScanPolicy, SizeBudget
+from dify_action.errors import InputError
+from dify_action.resolve.common import required
+from dify_action.settings import SEVERITIES, Settings
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    specs: tuple[BuildSpec, ...]
+    meta: BuildMetadata
+    push: bool
+    builder: Literal["auto", "buildkit", "legacy"]
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    policy: ScanPolicy
+    dockerfiles: Mapping[str, tuple[Path, ...]]  # by component ("" without a config)
+    trivy_reports: tuple[Path, ...] = ()
+    sarif_file: str | None = None
+    offline: bool = False
+    image_archive: Path | None = None
+    today: dt.date | None = None  # allow-list expiry date (None: today, UTC)
+
+
+def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
+    from dify_action.build import validate_spec
+
+    args = dict(_pair(item) for item in s.build_args)
+    budget = _budget(s.size_budget, s.size_warn)
+    specs: list[BuildSpec] = []
+    if cfg is not None:
+        root = Path(cfg.source).resolve().parent
+        for name in s.components or tuple(c.name for c in cfg.components):
+            c = cfg.component(name)
+            merged = {**c.build_args, **args}
+            dockerfile = root / (s.dockerfile or c.dockerfile)
+            cbudget = budget or c.size_budget
+            specs.append(BuildSpec(c.name, dockerfile, root / (s.context or c.context), c.image,
+                                   _tags(s, cfg, dockerfile, merged), s.target or c.target, merged, {},
+                                   s.cache_from, s.platform, cbudget))
+        if not specs:
+            raise InputError("config", cfg.source, "a config with at least one component to build")
+    else:
+        if s.components:
+            raise InputError("components", s.components[0], "components of a config: give config too")
+        repository = refs.parse_repository(required(s.repository, "repository", "the image repository to build, "
+                                                     "e.g. ghcr.io/acme/dify-api (or a config)"),
+                                           input_name="repository")
+        context = Path(s.context or ".")
+        dockerfile = Path(s.dockerfile) if s.dockerfile else context / "Dockerfile"
+        specs.append(BuildSpec(s.name or repository.path.rsplit("/", 1)[-1], dockerfile, context, repository,
+                               _tags(s, None, dockerfile, args), s.target, args, {}, s.cache_from, s.platform,
+                               budget))
+    for spec in specs:
+        validate_spec(spec)
+    builder = s.builder or "auto"
+    if builder not in ("auto", "buildkit", "legacy"):
+        raise InputError("builder", builder, "auto, buildkit or legacy")
+    return BuildPlan(tuple(specs), BuildMetadata(s.source, s.revision, s.version), s.push,
+                     cast(Literal["auto", "buildkit", "legacy"], builder))
+
+
+def _tags(s: Settings, cfg: Config | None, dockerfile: Path, build_args: Mapping[str, str]) -> tuple[str, ...]:
+    if s.tags:
+        return s.tags
+    if not s.revision:
+        raise InputError("tags", "", "tags to push, or a revision (the commit sha) for the config's tag policy")
+    version = None
+    if dockerfile.is_file():
+        version = dify_base_version(dockerfile.read_text(encoding="utf-8", errors="replace"), build_args)
+    run_number = int(s.run_number) if s.run_number and s.run_number.isdigit() else None
+    context = tag_policy.GitContext(sha=s.revision, ref=s.ref or "refs/heads/main", event=s.event or "push",
+                                    run_number=run_number, dify_version=version)
+    computed = tag_policy.compute_tags(cfg.tags.rules if cfg else None, context,
+                                       cfg.tags.flavor if cfg else None).tags
+    if not computed:
+        raise InputError("tags", "", "the tag policy made no tag for this ref and event; give tags")
+    return computed
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        raise InputError("build-args", text, "KEY=VALUE lines with a variable name KEY")
+    return key, value
+
+
+def _budget(fail: str | None, warn: str | None) -> SizeBudget | None:
+    values: dict[str, int | None] = {"fail": None, "warn": None}
+    for key, name, text in (("fail", "size-budget", fail), ("warn", "size-warn", warn)):
+        if text:
+            try:
+                values[key] = config_module.parse_size(text)
+            except ValueError:
+                raise InputError(name, text, "a size like 2GB, 800MB, 1.5GiB or bytes") from None
+    return SizeBudget(values["warn"], values["fail"]) if any(values.values()) else None
+
+
+def overrides(s: Settings) -> list[config_module.Override]:
+    """Inputs that set config keys (the scan policy): set before validation, so a bad one names the input."""
+    Override = config_module.Override
+    out = [config_module.parse_set(text) for text in s.scan_set]
+    if s.severity:
+        if s.severity not in SEVERITIES:
+            raise InputError("severity", s.severity, ", ".join(SEVERITIES))
+        out.append(Override(("scan", "severity"), s.severity, "severity"))
+    for key, value in (("hadolint-level", s.hadolint_level), ("missing-scanner", s.missing_scanner),
+                       ("ignore-unfixed", s.ignore_unfixed)):
+        if value is not None:
+            out.append(Override(("scan", key), value, key))
+    out += [Override(("scan", "scanners", name), False, "disable") for name in s.scan_disable]
+    return out
+
+
+def scan_plan(s: Settings, cfg: Config, from_file: bool) -> ScanPlan:
+    dockerfiles: dict[str, tuple[Path, ...]] = {}
+    if from_file:
+        root = Path(cfg.source).resolve().parent
+        for name in s.components or tuple(c.name for c in cfg.components):
+            dockerfiles[name] = (root / cfg.component(name).dockerfile,)
+    elif s.components:
+        raise InputError("components", s.components[0], "components of a config: give config too")
+    extra = s.scan_dockerfiles or ((s.dockerfile,) if s.dockerfile and not from_file else ())
+    if extra:
+        dockerfiles[""] = tuple(Path(p) for p in extra)
+    reports = tuple(Path(p) for p in s.trivy_reports)
+    for report in reports:
+        if not report.is_file():
+            raise InputError("trivy-reports", str(report), "existing Trivy JSON report files")
+    if s.image and s.image_archive:
+        raise InputError("image-archive", s.image_archive, "either image or image-archive, not both")
+    today = None
+    if s.today:
+        try:
+            today = dt.date.fromisoformat(s.today)
+        except ValueError:
+            raise InputError("today", s.today, "a date YYYY-MM-DD") from None
+    return ScanPlan(cfg.scan, MappingProxyType(dockerfiles), reports, s.sarif_file, s.scan_offline,
+                    Path(s.image_archive) if s.image_archive else None, today)

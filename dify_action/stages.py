@@ -1,0 +1,141 @@
+"""The stages as typed calls into the core: each takes the resolved plan (and what earlier stages
+returned) and gives back the core's own frozen result. ``Stages`` is what the pipeline calls;
+``CoreStages`` runs the real engine, registry, scanners and git."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from dify_action.build import BuildResult
+from dify_action.bump import BumpPlan, Target
+from dify_action.delivery import DeliveryResult
+from dify_action.promote import PromoteResult
+from dify_action.registry import RegistryFor, clients_for
+from dify_action.resolve import GitOps, Plan
+from dify_action.rollback import RollbackResult
+from dify_action.scan import ScanReport
+from dify_action.smoke import SmokeResult
+
+if TYPE_CHECKING:
+    from dify_action.docker_engine import DockerEngine
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
+
+class Stages(Protocol):
+    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[BuildResult, ...]: ...
+
+    def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult: ...
+
+    def scan(self, plan: Plan, image: str | None, component: str | None) -> ScanReport: ...
+
+    def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None: ...
+
+    def bump(self, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult: ...
+
+    def promote(self, plan: Plan) -> PromoteResult: ...
+
+    def rollback(self, plan: Plan) -> RollbackResult: ...
+
+
+def registry_for(plan: Plan) -> RegistryFor:
+    """Registry clients per host with the run's credentials."""
+    return clients_for(plan.credentials)
+
+
+class CoreStages:
+    """The real stages. ``tool_environ`` is the environment the scanners run with (built by the front
+    end, minimal); the core itself reads no environment."""
+
+    def __init__(self, tool_environ: Mapping[str, str]) -> None:
+        self.tool_environ = dict(tool_environ)
+
+    def _engine(self, plan: Plan) -> DockerEngine:
+        from dify_action.docker_engine import DockerEngine
+
+        return DockerEngine(plan.docker_host or DEFAULT_DOCKER_HOST)
+
+    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[BuildResult, ...]:
+        from dify_action.build import build_component
+
+        assert plan.build is not None
+        engine = self._engine(plan)
+        try:
+            return tuple(build_component(spec, engine, plan.credentials, push=plan.build.push,
+                                         builder=plan.build.builder, meta=plan.build.meta, progress=progress)
+                         for spec in plan.build.specs)
+        finally:
+            engine.close()
+
+    def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult:
+        from dify_action.smoke import run_smoke
+
+        engine = self._engine(plan)
+        try:
+            return run_smoke(engine.client, image, plan.smoke[component], run_id=plan.settings.run_id)
+        finally:
+            engine.close()
+
+    def scan(self, plan: Plan, image: str | None, component: str | None) -> ScanReport:
+        """Scan ``image`` and the Dockerfiles of ``component`` (None: every Dockerfile of the plan)."""
+        from dify_action import sarif
+        from dify_action.scanners import ScanRequest, Tools, run_scan
+
+        assert plan.scan is not None
+        files = plan.scan.dockerfiles
+        chosen = files.get(component, ()) if component is not None else tuple(p for ps in files.values() for p in ps)
+        dockerfiles = tuple(dict.fromkeys(_relative(p) for p in chosen))
+        request = ScanRequest(image=image, image_archive=plan.scan.image_archive, dockerfiles=dockerfiles,
+                              trivy_reports=plan.scan.trivy_reports, docker_host=plan.docker_host,
+                              offline=plan.scan.offline)
+        today = plan.scan.today or dt.datetime.now(dt.UTC).date()
+        report = run_scan(request, plan.scan.policy, Tools.discover(self.tool_environ), today=today)
+        if plan.scan.sarif_file:
+            log = sarif.to_sarif(report, artifact_uri=str(dockerfiles[0]) if dockerfiles else "Dockerfile")
+            Path(plan.scan.sarif_file).write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+        return report
+
+    def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None:
+        from dify_action import refs
+        from dify_action.gates import record_gates
+
+        ref = refs.parse_repository(image, input_name="image")
+        record_gates(registry_for(plan)(ref.registry), ref.remote_path, digest, results)
+
+    def bump(self, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
+        import dataclasses
+
+        from dify_action.bump import apply_plan, plan_bump
+        from dify_action.delivery import deliver
+
+        if gitops.delivery is not None:
+            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets)))
+        assert gitops.directory is not None
+        planned = plan_bump(gitops.directory, list(targets), gitops.paths)
+        if not gitops.dry_run:
+            apply_plan(planned)
+        return planned
+
+    def promote(self, plan: Plan) -> PromoteResult:
+        from dify_action.promote import promote
+
+        assert plan.promote is not None
+        return promote(plan.promote, registry_for(plan))
+
+    def rollback(self, plan: Plan) -> RollbackResult:
+        from dify_action.rollback import rollback
+
+        assert plan.rollback is not None
+        return rollback(plan.rollback, registry_for(plan))
+
+
+def _relative(path: Path) -> Path:
+    """Repository-relative when under the working directory (SARIF wants relative URIs)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
