@@ -5,8 +5,10 @@ never imports this module."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TextIO
 
 from dify_action.pipeline import Result
@@ -49,6 +51,23 @@ class StderrReporter:
 
     def info(self, message: str) -> None:
         self._print(message)
+
+
+def report_gate(summary: str | None, markdown: str, document: dict[str, object] | None, failure: str | None) -> int:
+    """A single gate's CLI result (test, scan): the Markdown appended to ``summary``, the Markdown or
+    the ``--json`` document on stdout, the failure on stderr; exit 1 when it failed."""
+    append_summary(summary, markdown)
+    print(json.dumps(document, indent=2) if document is not None else markdown)
+    if failure:
+        print(failure, file=sys.stderr)
+        return 1
+    return 0
+
+
+def append_summary(path: str | None, markdown: str) -> None:
+    if path:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip("\n") + "\n")
 
 
 def text_lines(result: Result) -> list[str]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import Change, Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
+from dify_action.delivery.flow import publish_branch, sync_pull
 from dify_action.delivery.github import GitHubForge, PullSpec
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
@@ -201,30 +202,16 @@ def _ship(request: RollbackRequest, git: Git, bump: Bump, moves: tuple[ImageMove
                            hint="re-run the rollback: it is planned again on the new tip")
         return _result("pushed", "revert", bump, moves, guard, notes, branch=bump.base, commit=head)
     branch = rollback_branch(bump.environment, bump.key)
-    remote = git.remote_sha(branch)
-    pushed = False
-    if remote is not None and git.fetch(branch, "refs/dify-action/remote") == remote and \
-            git.rev_parse(f"{remote}^{{tree}}") == git.rev_parse("HEAD^{tree}"):
-        head = remote  # a previous run pushed exactly this rollback
-    else:
-        if git.push("HEAD", branch, remote, leased=True).status == "rejected":
-            raise GitError(f"branch {branch} changed while the rollback was pushed", hint="re-run the rollback")
-        pushed = True
+    published = publish_branch(git, branch, git.remote_sha(branch), 8, request.sleep)
     if request.provider != "github":
-        return _result("pushed" if pushed else "unchanged", "revert", bump, moves, guard, notes, branch=branch,
-                       commit=head)
+        return _result("pushed" if published.pushed else "unchanged", "revert", bump, moves, guard, notes,
+                       branch=branch, commit=published.commit)
     forge = GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
     spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
                     _body(bump, moves, guard), ("rollback", *request.labels))
-    try:
-        outcome = forge.sync(spec, fresh_branch=remote is None, branch_changed=pushed)
-    except BaseException:
-        if remote is None and pushed:
-            with contextlib.suppress(GitError):
-                git.delete_branch(branch, head)
-        raise
+    outcome = sync_pull(forge, spec, git, published)
     return _result(outcome.operation, "revert", bump, moves, guard, notes + list(outcome.notes), branch=branch,
-                   commit=head, pr_number=outcome.number, pr_url=outcome.url)
+                   commit=published.commit, pr_number=outcome.number, pr_url=outcome.url)
 
 
 def _bump_back(request: RollbackRequest, bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],

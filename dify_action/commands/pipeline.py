@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from dify_action.settings import PASSWORD_ENV, USERNAME_ENV, Settings
 
@@ -68,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dify_action.errors import DifyActionError
-    from dify_action.frontend import StderrReporter, cli_secrets, text_lines, tool_environ
+    from dify_action.frontend import StderrReporter, append_summary, cli_secrets, text_lines, tool_environ
     from dify_action.pipeline import Pipeline
     from dify_action.resolve import resolve
     from dify_action.stages import CoreStages
@@ -91,20 +90,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = pipeline.run()
     except DifyActionError as error:
-        _write_summary(args.summary, pipeline.result().markdown(f"failed ({error.message})"))
+        append_summary(args.summary, pipeline.result().markdown(f"failed ({error.message})"))
         for line in text_lines(pipeline.result()):
             print(line, file=sys.stderr)
         raise
-    _write_summary(args.summary, result.markdown("passed"))
+    append_summary(args.summary, result.markdown("passed"))
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         for line in text_lines(result):
             print(line)
     return 0
-
-
-def _write_summary(path: str | None, markdown: str) -> None:
-    if path:
-        with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write(markdown.rstrip("\n") + "\n")

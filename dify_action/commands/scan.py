@@ -8,10 +8,7 @@ config's components (paths relative to the config file) and from ``--dockerfile`
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
-from pathlib import Path
 
 HELP = "Scan an image and Dockerfiles (Trivy, hadolint), gate on the policy, write SARIF and a summary."
 
@@ -62,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dify_action import scanreport
     from dify_action.errors import InputError
-    from dify_action.frontend import cli_secrets, tool_environ
+    from dify_action.frontend import cli_secrets, report_gate, tool_environ
     from dify_action.resolve import resolve
     from dify_action.settings import Settings
     from dify_action.stages import CoreStages
@@ -81,12 +78,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("image", "", "something to scan: --image, --image-archive, --dockerfile, --trivy-report or "
                          "--config with components")
     report = CoreStages(tool_environ(os.environ)).scan(plan, args.image, None)
-    summary = scanreport.markdown(report)
-    if args.summary:
-        with Path(args.summary).open("a", encoding="utf-8") as handle:
-            handle.write(summary + "\n")
-    print(json.dumps(report.as_dict(), indent=2) if args.json else summary)
-    if not report.passed:
-        print(f"dify-action scan: {len(report.blocking)} blocking finding(s): the gate failed", file=sys.stderr)
-        return 1
-    return 0
+    failure = f"dify-action scan: {len(report.blocking)} blocking finding(s): the gate failed"
+    return report_gate(args.summary, scanreport.markdown(report), report.as_dict() if args.json else None,
+                       None if report.passed else failure)

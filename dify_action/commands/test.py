@@ -7,10 +7,7 @@ win. Exit 0 when every check passes, 1 when one fails, 2 on bad input (nothing i
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
-from pathlib import Path
 
 HELP = "Smoke-test a built image: run it, wait for its HEALTHCHECK or an HTTP probe, run commands."
 
@@ -41,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dify_action import smoke
-    from dify_action.frontend import cli_secrets, tool_environ
+    from dify_action.frontend import cli_secrets, report_gate, tool_environ
     from dify_action.resolve import resolve
     from dify_action.settings import Settings
     from dify_action.stages import CoreStages
@@ -55,13 +52,6 @@ def run(args: argparse.Namespace) -> int:
     plan = resolve(settings, cli_secrets(os.environ))
     assert plan.test_image is not None
     result = CoreStages(tool_environ(os.environ)).smoke(plan, plan.test_image, args.component or "")
-    text = smoke.markdown(result)
-    if args.summary:
-        with Path(args.summary).open("a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    print(json.dumps(result.as_dict(), indent=2) if args.json else text)
-    if not result.passed:
-        failing = result.failing
-        print(f"dify-action test: failed check: {failing.name if failing else '?'}", file=sys.stderr)
-        return 1
-    return 0
+    failing = result.failing
+    return report_gate(args.summary, smoke.markdown(result), result.as_dict() if args.json else None,
+                       None if result.passed else f"dify-action test: failed check: {failing.name if failing else '?'}")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import random
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from dify_action.bump import BumpPlan, apply_plan, plan_bump
-from dify_action.delivery.github import GitHubForge, PullSpec
+from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
 from dify_action.delivery.gitops import CloneInfo, Git
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
 from dify_action.delivery.pr_body import metadata_from_changes, render_body
@@ -96,23 +97,9 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
                        pr_number=closed.number if closed else None, pr_url=closed.url if closed else None,
                        api_calls=caller.calls, notes=tuple(notes))
     git.run("checkout", "--quiet", "-B", branch)
-    commit = _commit(request, git, plan, base)
-    pushed, attempts = False, 0
-    while True:
-        attempts += 1
-        if remote is not None and git.fetch(branch, _REMOTE_REF) == remote and \
-                git.rev_parse(f"{remote}^{{tree}}") == git.rev_parse("HEAD^{tree}"):
-            commit = remote  # the branch already holds exactly this edit on this base
-            break
-        outcome = git.push("HEAD", branch, remote, leased=True)
-        if outcome.status != "rejected":
-            pushed = True
-            break
-        if attempts >= request.max_attempts:
-            raise GitError(f"branch {branch} keeps changing under us ({outcome.detail})",
-                           hint="another job is bumping the same environment and group; re-run later")
-        request.sleep(_backoff(attempts))
-        remote = git.remote_sha(branch)
+    _commit(request, git, plan, base)
+    published = publish_branch(git, branch, remote, request.max_attempts, request.sleep)
+    commit, pushed, attempts = published.commit, published.pushed, published.attempts
     if forge is None:
         return _result(request, "pushed" if pushed else "unchanged", base, clone, branch=branch,
                        commit=commit, changes=plan.changes, attempts=attempts, notes=tuple(notes))
@@ -124,16 +111,53 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
     values = template_values(request, base, plan.changes)
     spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes),
                     request.labels, request.reviewers, request.draft)
-    try:
-        outcome_pr = forge.sync(spec, fresh_branch=remote is None, branch_changed=pushed)
-    except BaseException:
-        if remote is None and pushed:  # no PR for a branch we just made: take it back
-            with contextlib.suppress(GitError):
-                git.delete_branch(branch, commit)
-        raise
+    outcome_pr = sync_pull(forge, spec, git, published)
     return _result(request, outcome_pr.operation, base, clone, branch=branch, commit=commit,
                    pr_number=outcome_pr.number, pr_url=outcome_pr.url, changes=plan.changes,
                    attempts=attempts, api_calls=caller.calls, notes=tuple(notes + list(outcome_pr.notes)))
+
+
+@dataclass(frozen=True)
+class Published:
+    """A branch after ``publish_branch``: its commit, whether this run pushed it, whether it existed."""
+
+    branch: str
+    commit: str
+    pushed: bool
+    fresh: bool
+    attempts: int = 1
+
+
+def publish_branch(git: Git, branch: str, remote: str | None, max_attempts: int,
+                   sleep: Callable[[float], None]) -> Published:
+    """Push HEAD to ``branch`` with a lease on ``remote`` (its sha, None: new), retrying when someone
+    else moves it; a branch that already holds exactly HEAD's tree is left as it is (idempotent)."""
+    fresh, attempts = remote is None, 0
+    while True:
+        attempts += 1
+        if remote is not None and git.fetch(branch, _REMOTE_REF) == remote and \
+                git.rev_parse(f"{remote}^{{tree}}") == git.rev_parse("HEAD^{tree}"):
+            return Published(branch, remote, False, fresh, attempts)  # exactly this edit on this base
+        outcome = git.push("HEAD", branch, remote, leased=True)
+        if outcome.status != "rejected":
+            return Published(branch, git.rev_parse("HEAD"), True, fresh, attempts)
+        if attempts >= max_attempts:
+            raise GitError(f"branch {branch} keeps changing under us ({outcome.detail})",
+                           hint="another job is changing the same environment and group; re-run later")
+        sleep(_backoff(attempts))
+        remote = git.remote_sha(branch)
+
+
+def sync_pull(forge: GitHubForge, spec: PullSpec, git: Git, published: Published) -> PullOutcome:
+    """Open or update the pull request of a published branch; a branch this run created is deleted
+    again when its pull request cannot be made (no orphan branches)."""
+    try:
+        return forge.sync(spec, fresh_branch=published.fresh, branch_changed=published.pushed)
+    except BaseException:
+        if published.fresh and published.pushed:
+            with contextlib.suppress(GitError):
+                git.delete_branch(published.branch, published.commit)
+        raise
 
 
 def _backoff(attempt: int) -> float:
