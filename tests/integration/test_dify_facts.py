@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator import BareRepo
+from emulator import BareRepo, GitHubEmulator
 from test_promote import PRODUCTION, World, deployment, push_image
-from testbed.difyapi import PATCH, V14_MERGE, build_api_image, history, patch_migration, rev
+from test_rollback import bump_pr, github_request, merge
+from testbed.difyapi import PATCH, V14_LEFT, V14_MERGE, V14_RIGHT, build_api_image, history, patch_migration, rev
 
 from dify_action import refs
 from dify_action.bump import Target
@@ -27,6 +28,7 @@ from dify_action.errors import GateFailed
 from dify_action.gates import read_facts, read_gates, record_facts, record_gates
 from dify_action.registry import Credentials, RegistryClient
 from dify_action.rollback import RollbackRequest, rollback
+from dify_action.rollback_guard import guard_markdown
 
 pytestmark = pytest.mark.integration
 VERSIONS = ("1.13.2", "1.13.3", "1.13.3-acme.1", "1.14.0", "wh")
@@ -214,3 +216,19 @@ def test_apps_check_reads_the_dsl_version_from_the_image(api: ApiImages, registr
     assert "chat-warnings.yml: chat app HR assistant (DSL 0.5.0): completed-with-warnings" in engine.stdout
     missing = run_cli([*common, "--image", f"{api.image}:base"], registry, tmp_path)
     assert missing.returncode == 2 and "dsl_version.py" in missing.stderr
+
+
+def test_rollback_pull_request_names_the_stranded_migrations(api: ApiImages, registry: Any,
+                                                             emulator: GitHubEmulator) -> None:
+    world = World(registry, emulator.repo, emulator.clone_url)
+    world.image, world.repository = api.image, api.repository
+    world.deploy("1.13.3", "1.13.3")
+    number = bump_pr(emulator, world, "1.14.0")
+    merge(emulator, number)
+    result = rollback(github_request(emulator, pr=number, allow_schema_rollback=True), api.registry_for)
+    body = emulator.pulls[result.pr_number or 0].body or ""
+    for slug in (V14_LEFT[1], V14_RIGHT[1], V14_MERGE[1]):
+        assert f"{rev(slug)} ({slug})" in body
+    assert "3 migration(s) of the running image are not in the restored one" in body
+    assert any("guard overridden" in note for note in result.notes)
+    assert "### Dify migration guard" in guard_markdown(result.guard, allowed=True)
