@@ -9,6 +9,7 @@ never imported: they come from an image, and importing would run their code.
 from __future__ import annotations
 
 import ast
+import heapq
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -131,19 +132,25 @@ class RevisionGraph:
         return tuple(sorted(set(self.revisions) - parents))
 
     def ordered(self, only: Iterable[str] | None = None) -> tuple[Revision, ...]:
-        """Revisions in the order Alembic applies them (parents first), ties by file name."""
+        """Revisions in the order Alembic applies them (parents first), ties by file name; a cycle
+        leaves its revisions out (build_graph refuses the graph when the count comes up short)."""
         wanted = set(self.revisions) if only is None else set(only)
-        done: set[str] = set()
+        waiting = {r: sum(1 for p in self.revisions[r].parents if p in wanted) for r in wanted}
+        children: dict[str, list[str]] = {}
+        for revision in wanted:
+            for parent in self.revisions[revision].parents:
+                if parent in wanted:
+                    children.setdefault(parent, []).append(revision)
+        ready = [(self.revisions[r].file, r) for r, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         out: list[Revision] = []
-        pending = sorted((self.revisions[r] for r in wanted), key=lambda r: (r.file, r.revision))
-        while pending:
-            ready = [r for r in pending if all(p in done or p not in wanted for p in r.parents)]
-            if not ready:  # a cycle: build_graph refuses the graph when the count comes up short
-                break
-            for revision in ready:
-                done.add(revision.revision)
-                out.append(revision)
-            pending = [r for r in pending if r.revision not in done]
+        while ready:
+            _, revision = heapq.heappop(ready)
+            out.append(self.revisions[revision])
+            for child in children.get(revision, ()):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (self.revisions[child].file, child))
         return tuple(out)
 
     def as_list(self) -> list[dict[str, Any]]:
