@@ -9,7 +9,6 @@ pushed manifest.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,14 +17,11 @@ from typing import Literal
 
 from dify_action import refs
 from dify_action.config import SizeBudget
+from dify_action.dify.versions import BASE_VERSION_LABEL as BASE_VERSION_LABEL  # re-exported for callers
+from dify_action.dify.versions import dify_base_version as dify_base_version
 from dify_action.docker_engine import Builder, BuildRequest, DockerEngine, Progress, Throttle
 from dify_action.errors import DockerError, GateFailed, InputError, RegistryError
 from dify_action.registry import Credentials, RegistryClient
-
-BASE_VERSION_LABEL = "io.dify.base-version"
-# The official images a customization starts from (see ../shared/DIFY.md).
-DIFY_BASE = re.compile(r"(^|/)langgenius/dify-(api|web|sandbox|plugin-daemon)$")
-_VERSION_ARGS = ("DIFY_VERSION", "DIFY_API_VERSION", "VERSION")
 
 
 @dataclass(frozen=True)
@@ -77,63 +73,6 @@ class BuildResult:
             "labels": dict(self.labels), "builder": self.builder, "pushed": self.pushed,
             "seconds": round(self.seconds, 2), "warnings": list(self.warnings),
         }
-
-
-def dify_base_version(dockerfile_text: str, build_args: Mapping[str, str] | None = None) -> str | None:
-    """The Dify version the Dockerfile starts from: the tag of its ``FROM langgenius/dify-*``
-    (``${ARG}`` expanded from global ARG defaults, ``build_args`` winning), else a DIFY_VERSION
-    build arg; None when neither says."""
-    args: dict[str, str] = {}
-    given = dict(build_args or {})
-    for instruction, rest in _instructions(dockerfile_text):
-        if instruction == "ARG":
-            name, sep, default = rest.partition("=")
-            name = name.strip()
-            value = given.get(name, _unquote(default.strip()) if sep else None)
-            if value is not None:
-                args[name] = value
-        elif instruction == "FROM":
-            words = [w for w in rest.split() if not w.startswith("--")]
-            if not words:
-                continue
-            ref = refs.try_parse(_expand(words[0], args))
-            if ref is not None and DIFY_BASE.search(ref.path) and ref.tag:
-                return ref.tag
-    for name in _VERSION_ARGS:
-        if given.get(name) or args.get(name):
-            return given.get(name) or args.get(name)
-    return None
-
-
-def _instructions(text: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line, pending = pending + line, ""
-        keyword, _, rest = line.partition(" ")
-        out.append((keyword.upper(), rest.strip()))
-    return out
-
-
-def _unquote(value: str) -> str:
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
-
-
-def _expand(word: str, args: Mapping[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(4)
-        value = args.get(name)
-        if match.group(2) == ":-" and not value:
-            return match.group(3)
-        return value or ""
-
-    return re.sub(r"\$\{(\w+)(?:(:-)([^}]*))?\}|\$(\w+)", replace, word)
 
 
 def oci_labels(spec: BuildSpec, meta: BuildMetadata, base_version: str | None) -> dict[str, str]:

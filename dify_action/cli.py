@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "gates": "gates",
     "pipeline": "pipeline",
     "check": "check",
+    "apps": "apps",
 }
 
 

@@ -28,6 +28,7 @@ from dify_action.tags import Flavor
 
 __all__ = [
     "AllowEntry",
+    "AppPattern",
     "Component",
     "Config",
     "Environment",
@@ -137,6 +138,14 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class AppPattern:
+    """One entry of ``apps:``: a path or glob of DSL files, and its line in the config file."""
+
+    pattern: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class RegistryConfig:
     host: str | None = None
     username: str | None = None
@@ -153,6 +162,7 @@ class Config:
     scan: ScanPolicy = ScanPolicy()
     environments: Mapping[str, Environment] = field(default_factory=lambda: MappingProxyType({}))
     registry: RegistryConfig = RegistryConfig()
+    apps: tuple[AppPattern, ...] = ()
 
     def component(self, name: str, *, input_name: str = "component") -> Component:
         """The component called ``name``; InputError listing the declared ones otherwise."""
@@ -268,6 +278,7 @@ class _Builder:
             scan=self.scan(self.data.get("scan", {})),
             environments=MappingProxyType(environments),
             registry=RegistryConfig(registry.get("host"), registry.get("username")),
+            apps=tuple(AppPattern(p, self.lines.get(("apps", i))) for i, p in enumerate(self.data.get("apps", []))),
         )
 
     def component(self, index: int, raw: dict[str, Any]) -> Component:

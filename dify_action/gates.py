@@ -10,6 +10,11 @@ are the empty JSON blob ``{}``; the verdicts are annotations:
 - ``io.dify-action.subject`` = the image digest the record is about
 - ``org.opencontainers.image.created`` = when it was recorded (RFC 3339, UTC)
 
+The build stage also records the image facts (dify/facts.py: Dify version, Alembic graph, DSL
+version) as the record's layer, a JSON blob of type FACTS_TYPE, with ``io.dify-action.dify.*``
+annotations summing it up; recording verdicts later keeps it. Promote and rollback read it with
+``read_facts`` without pulling any image layer.
+
 A record whose subject is not the image it sits next to is refused (copied or edited by hand).
 """
 
@@ -21,8 +26,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from dify_action import refs
+from dify_action.dify.facts import ImageFacts
+from dify_action.dify.versions import BASE_VERSION_LABEL
 from dify_action.errors import InputError, RegistryError
 from dify_action.registry import OCI_MANIFEST, Manifest, RegistryClient, compute_digest
 
@@ -32,6 +40,8 @@ EMPTY_BLOB = b"{}"
 PREFIX = "io.dify-action.gates."
 SUBJECT = "io.dify-action.subject"
 CREATED = "org.opencontainers.image.created"
+FACTS_TYPE = "application/vnd.dify-action.dify-facts.v1+json"
+FACTS_PREFIX = "io.dify-action.dify."
 STATUSES = ("passed", "failed", "skipped")
 GATES = ("smoke", "scan")
 _NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -49,6 +59,7 @@ class GateRecord:
     results: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     created: str | None = None
     digest: str | None = None
+    facts_digest: str | None = None  # the blob of the image facts recorded with it
 
     def status(self, gate: str) -> str | None:
         return self.results.get(gate)
@@ -59,7 +70,7 @@ class GateRecord:
 
     def as_dict(self) -> dict[str, object]:
         return {"subject": self.subject, "results": dict(self.results), "created": self.created,
-                "digest": self.digest}
+                "digest": self.digest, "facts": self.facts_digest}
 
 
 def gates_tag(digest: str) -> str:
@@ -94,12 +105,25 @@ def parse_results(items: list[str]) -> dict[str, str]:
 
 
 def record_gates(client: RegistryClient, repository: str, digest: str, results: Mapping[str, str],
-                 *, now: dt.datetime | None = None) -> GateRecord:
+                 *, now: dt.datetime | None = None, facts: ImageFacts | None = None) -> GateRecord:
     """Push the gate record of ``repository@digest``; the image itself must exist there.
 
-    Recording again replaces the previous verdicts (the tag moves to the new record).
+    Recording again replaces the previous verdicts (the tag moves to the new record); the image
+    facts recorded at build time stay unless ``facts`` replaces them.
     """
-    clean = validate_results(results)
+    return _write(client, repository, digest, validate_results(results), facts, now)
+
+
+def record_facts(client: RegistryClient, repository: str, digest: str, facts: ImageFacts,
+                 *, now: dt.datetime | None = None) -> GateRecord:
+    """Record what the image holds (Dify version, migration graph, DSL version) with its gate
+    record, keeping the verdicts already there (none yet, at build time)."""
+    existing = read_gates(client, repository, digest)
+    return _write(client, repository, digest, dict(existing.results) if existing else {}, facts, now)
+
+
+def _write(client: RegistryClient, repository: str, digest: str, results: Mapping[str, str],
+           facts: ImageFacts | None, now: dt.datetime | None) -> GateRecord:
     tag = gates_tag(digest)
     if client.head_manifest(repository, digest) is None:
         raise RegistryError(f"{repository}@{digest} does not exist in {client.registry}: no gates recorded",
@@ -107,19 +131,50 @@ def record_gates(client: RegistryClient, repository: str, digest: str, results: 
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     empty = client.push_blob(repository, EMPTY_BLOB)
     descriptor = {"mediaType": EMPTY_TYPE, "digest": empty.digest, "size": empty.size}
-    annotations = {f"{PREFIX}{name}": status for name, status in sorted(clean.items())}
-    annotations |= {SUBJECT: digest, CREATED: created}
+    kept: dict[str, Any] = {}
+    facts_layer: dict[str, Any] | None = None
+    if facts is not None:
+        blob = client.push_blob(repository, facts.to_json())
+        facts_layer = {"mediaType": FACTS_TYPE, "digest": blob.digest, "size": blob.size}
+        kept = _facts_annotations(facts)
+    else:
+        previous = _record_document(client, repository, digest)
+        if previous is not None:
+            facts_layer = next((layer for layer in previous.get("layers") or ()
+                                if isinstance(layer, dict) and layer.get("mediaType") == FACTS_TYPE), None)
+            kept = {k: v for k, v in (previous.get("annotations") or {}).items() if k.startswith(FACTS_PREFIX)}
+    annotations = {f"{PREFIX}{name}": status for name, status in sorted(results.items())}
+    annotations |= kept | {SUBJECT: digest, CREATED: created}
     document = {
         "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT_TYPE,
-        "config": descriptor, "layers": [descriptor], "annotations": annotations,
+        "config": descriptor, "layers": [facts_layer or descriptor], "annotations": annotations,
     }
     body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     stored = client.put_manifest(repository, tag, Manifest(OCI_MANIFEST, compute_digest(body), body))
-    return GateRecord(digest, _frozen(clean), created, stored)
+    return GateRecord(digest, _frozen(dict(results)), created, stored,
+                      facts_layer["digest"] if facts_layer else None)
 
 
-def read_gates(client: RegistryClient, repository: str, digest: str) -> GateRecord | None:
-    """The gate record of ``repository@digest``, or None when none was recorded."""
+def _facts_annotations(facts: ImageFacts) -> dict[str, str]:
+    """A readable summary next to the blob (``crane manifest`` shows it); the blob is the truth."""
+    out = {f"{FACTS_PREFIX}source": facts.source}
+    if facts.dify_version:
+        out[f"{FACTS_PREFIX}version"] = facts.dify_version
+    if facts.dsl_version:
+        out[f"{FACTS_PREFIX}dsl-version"] = facts.dsl_version
+    if facts.graph is not None:
+        out[f"{FACTS_PREFIX}heads"] = ",".join(facts.heads)
+        out[f"{FACTS_PREFIX}migrations"] = str(len(facts.graph))
+    return out
+
+
+def _record_document(client: RegistryClient, repository: str, digest: str) -> dict[str, Any] | None:
+    found = _record(client, repository, digest)
+    return found[0] if found else None
+
+
+def _record(client: RegistryClient, repository: str, digest: str) -> tuple[dict[str, Any], str] | None:
+    """The record manifest of ``digest`` and its own digest, when there is one about it (else None)."""
     tag = gates_tag(digest)
     if client.head_manifest(repository, tag) is None:
         return None
@@ -133,9 +188,35 @@ def read_gates(client: RegistryClient, repository: str, digest: str) -> GateReco
         raise RegistryError(
             f"the gate record {repository}:{tag} is about {annotations.get(SUBJECT)!r}, not {digest}",
             hint="the record was copied or edited; record the gates of this image again")
+    return document, manifest.digest
+
+
+def read_gates(client: RegistryClient, repository: str, digest: str) -> GateRecord | None:
+    """The gate record of ``repository@digest``, or None when none was recorded."""
+    found = _record(client, repository, digest)
+    if found is None:
+        return None
+    document, manifest_digest = found
+    annotations = document["annotations"]
     results = {key[len(PREFIX):]: str(value) for key, value in annotations.items()
                if isinstance(key, str) and key.startswith(PREFIX)}
-    return GateRecord(digest, _frozen(results), annotations.get(CREATED), manifest.digest)
+    layer = _facts_layer(document)
+    return GateRecord(digest, _frozen(results), annotations.get(CREATED), manifest_digest,
+                      str(layer["digest"]) if layer else None)
+
+
+def _facts_layer(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    return next((layer for layer in document.get("layers") or ()
+                 if isinstance(layer, dict) and layer.get("mediaType") == FACTS_TYPE and "digest" in layer), None)
+
+
+def read_facts(client: RegistryClient, repository: str, digest: str) -> ImageFacts | None:
+    """The image facts recorded with the gate record of ``repository@digest`` (None: none recorded)."""
+    document = _record_document(client, repository, digest)
+    layer = _facts_layer(document) if document is not None else None
+    if layer is None:
+        return None
+    return ImageFacts.from_json(client.get_blob(repository, str(layer["digest"])), "record")
 
 
 def refusal(record: GateRecord | None, image: str, required: tuple[str, ...] = GATES) -> str | None:
@@ -157,9 +238,6 @@ def refusal(record: GateRecord | None, image: str, required: tuple[str, ...] = G
 def gates_tag_or_none(image: str) -> str:
     digest = image.rpartition("@")[2]
     return gates_tag(digest) if refs.DIGEST_RE.fullmatch(digest) else "<digest>.gates"
-
-
-BASE_VERSION_LABEL = "io.dify.base-version"  # set by build.py from the Dify base image
 
 
 def image_labels(client: RegistryClient, repository: str, reference: str) -> Mapping[str, str]:

@@ -5,7 +5,7 @@ bump of X still in effect (github: merged PRs whose metadata block names X; git:
 commits of the base branch that change image references under X's paths). How: ``git revert``
 of the merge or squash commit when it applies cleanly (``-m 1`` for merges), else a bump back to
 the previous references (the images the reverted commit replaced). Before any push, the Dify
-migration guard (rollback_guard.py) compares the ``io.dify.base-version`` labels in the registry.
+migration guard (rollback_guard.py) compares the images' Alembic graphs (dify/lookup.py).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from dify_action.delivery.github import GitHubForge, PullSpec, check_api_url
 from dify_action.delivery.gitops import check_branch
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
-from dify_action.errors import DifyActionError, GateFailed, GitError, InputError, RegistryError
-from dify_action.gates import base_version
+from dify_action.dify.lookup import image_facts
+from dify_action.errors import DifyActionError, GitError, InputError
 from dify_action.markdown import code, escape, url
 from dify_action.registry import RegistryFor
-from dify_action.rollback_guard import GUARD_HINT, TRAILER, GuardCheck, ImageMove, verdict
+from dify_action.rollback_guard import TRAILER, GuardCheck, ImageMove, guard_moves
 from dify_action.rollback_source import Bump, find_bump, image_moves, repository_name
 from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
@@ -155,35 +155,12 @@ def _result(operation: str, method: str, bump: Bump, moves: tuple[ImageMove, ...
 
 def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: BumpMetadata | None,
                 registry_for: RegistryFor | None, notes: list[str]) -> list[GuardCheck]:
-    """The Dify base versions on both sides of every move; GateFailed when one goes back a version."""
-    checks: list[GuardCheck] = []
-    seen: set[tuple[str, str]] = set()
-    single = len({m.current.repository for m in moves}) == 1
-    for move in moves:
-        pair = (str(move.current), str(move.restored))
-        if pair in seen:
-            continue
-        seen.add(pair)
-        current = restored = None
-        if registry_for is not None:
-            try:
-                current = base_version(registry_for(move.current.registry), move.current)
-                restored = base_version(registry_for(move.restored.registry), move.restored)
-            except RegistryError as error:
-                if not request.allow_schema_rollback:
-                    raise RegistryError(f"migration guard: cannot read the Dify version of {move.current.name}: "
-                                        f"{error.message}", hint=error.hint) from None
-                notes.append(f"migration guard could not read {move.current.name}: {error.message}")
-        if current is None and restored is None and meta is not None and single:
-            current, restored = meta.dify_version_new, meta.dify_version_old
-        checks.append(GuardCheck(move.current.name, current, restored, verdict(current, restored)))
-    blocking = [c.describe() for c in checks if c.blocks]
-    if blocking and not request.allow_schema_rollback:
-        raise GateFailed("rollback refused by the Dify migration guard: " + "; ".join(blocking), hint=GUARD_HINT)
-    if blocking:
-        notes.append("Dify migration guard overridden (--allow-schema-rollback): " + "; ".join(blocking))
-    notes += [f"{c.describe()}: migrations run forward" for c in checks if c.verdict == "upgrade"]
-    return checks
+    """The images' own migration graphs on both sides of every move (rollback_guard.guard_moves);
+    GateFailed when the running one has migrations the restored one lacks."""
+    facts_for = None if registry_for is None else (
+        lambda ref: image_facts(registry_for(ref.registry), ref))
+    versions = (meta.dify_version_new, meta.dify_version_old) if meta is not None else (None, None)
+    return guard_moves(moves, facts_for, versions, allow=request.allow_schema_rollback, notes=notes)
 
 
 def _revert(git: Git, bump: Bump, author: Identity) -> str:

@@ -16,6 +16,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import IO, cast
 
 from dify_action import refs
 from dify_action.errors import InputError, RegistryError
@@ -165,6 +166,12 @@ class RegistryClient(Transport):
             raise RegistryError(f"blob {digest} from {repository} does not match its digest",
                                 hint="the registry or a proxy altered the blob; check the registry")
         return bytes(body)
+
+    def open_blob(self, repository: str, digest: str) -> IO[bytes]:
+        """A blob as a stream, for layers too large to hold; the caller verifies the digest."""
+        response = self._request("GET", f"/v2/{repository}/blobs/{digest}", scopes=_pull(repository),
+                                 what=f"blob {digest} in {repository}", stream=True)
+        return cast(IO[bytes], response.raw)
 
     def push_blob(self, repository: str, data: bytes) -> Descriptor:
         """Upload a small blob monolithically (POST then PUT with the digest); skipped when present."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from dify_action.dify.versions import label_verdict as verdict
+from dify_action.dify.versions import version_key
 from dify_action.errors import InputError
 from dify_action.rollback import RollbackRequest
-from dify_action.rollback_guard import Candidate, GuardCheck, choose_last, rolled_back, verdict, version_key
+from dify_action.rollback_guard import Candidate, GuardCheck, choose_last, rolled_back
 
 
 @pytest.mark.parametrize(("current", "restored", "expected"), [
