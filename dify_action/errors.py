@@ -50,7 +50,8 @@ class ConfigError(InputError):
     """A bad configuration file: names the file, the key and what is allowed. Exit code 2."""
 
     def __init__(self, file: str, key: str, value: object, allowed: str, *, line: int | None = None) -> None:
-        super().__init__(f"{key} in {file}", value, allowed, file=file, line=line)
+        where = f"{file}:{line}" if line is not None else file  # file:line, as editors and annotations read it
+        super().__init__(f"{key} in {where}", value, allowed, file=file, line=line)
         self.key = key
 
 
@@ -76,3 +77,15 @@ class DockerError(DifyActionError):
 
 class GateFailed(DifyActionError):
     """A quality gate (smoke test, scan policy, size budget) did not pass."""
+
+
+class BadManifest(ManifestError):
+    """A GitOps file that is bad input: named with --path but not usable YAML (broken, an alias
+    bomb, nested too deep), or ambiguous (a key twice in the mapping that holds a target). Exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class TreeWriteError(DifyActionError):
+    """Writing the bumped files failed (no space left, read-only, permissions) or an interrupted
+    write found on start cannot be finished safely."""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from dify_action import refs
 from dify_action.bump import edit, locate, tree
-from dify_action.errors import InputError, ManifestError
+from dify_action.errors import BadManifest, InputError, ManifestError
+from dify_action.yamlguard import duplicate_keys
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
         parsed = locate.load(source)
         if isinstance(parsed, Skipped):
             if source.explicit:
-                raise ManifestError(
+                raise BadManifest(
                     f"{source.relpath} was named with --path but {parsed.reason}",
                     hint="name only YAML files (manifests, values, kustomization, compose) with --path",
                     file=source.relpath,
@@ -145,9 +146,11 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
             skipped.append(parsed)
             continue
         spans: list[edit.Replacement] = []
+        duplicates: dict[int, tuple[str, int]] | None = None
         for target in targets:
             for hit in locate.find_target(parsed, target.image, target.helm_paths):
                 found.add(target.image)
+                duplicates = _refuse_duplicates(parsed, hit, duplicates)
                 if hit.helm_path:
                     helm_hits.add(hit.helm_path)
                 for replacement in edit.plan_replacements(parsed, hit, target.tag, target.digest):
@@ -175,6 +178,24 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
                     "with a scalar value; check the spelling (keys are case-sensitive)"
                 )
     return BumpPlan(root, tuple(changes), tuple(skipped), tuple(edits), tuple(notes))
+
+
+def _refuse_duplicates(
+    parsed: locate.Parsed, hit: locate.Hit, known: dict[int, tuple[str, int]] | None
+) -> dict[int, tuple[str, int]]:
+    """A key twice in the mapping that holds a target: which one a deployer reads is unclear,
+    so editing one of them would be a half edit (issue #9)."""
+    duplicates = known if known is not None else duplicate_keys(parsed.docs)
+    relpath = parsed.source.relpath
+    for node in (hit.value, hit.parent, hit.digest):
+        if node is not None and id(node) in duplicates:
+            key, line = duplicates[id(node)]
+            raise BadManifest(
+                f"{relpath}:{line}: the key {key!r} appears twice in the mapping that holds {hit.where}",
+                hint="remove the duplicate key (YAML requires unique keys; tools disagree on which wins)",
+                file=relpath, line=line,
+            )
+    return duplicates
 
 
 def apply_plan(plan: BumpPlan) -> None:
