@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from dify_action import __version__
+from dify_action import __version__, interrupt
 from dify_action.errors import DifyActionError, InputError
 
 if TYPE_CHECKING:
@@ -69,14 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    interrupt.install()  # SIGTERM (a cancelled job) unwinds like Ctrl-C
     try:
         return cast(int, args._run(args))
     except DifyActionError as error:
         print(f"dify-action {args.subcommand}: error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(f"dify-action {args.subcommand}: interrupted", file=sys.stderr)
-        return 130
+        return interrupt.exit_code(stop)
     except BrokenPipeError:
         return 1
 
