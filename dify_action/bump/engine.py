@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import edit, locate, tree
-from dify_action.errors import BadManifest, InputError, ManifestError
+from dify_action.bump import edit, journal, locate, tree
+from dify_action.errors import BadManifest, InputError
 from dify_action.yamlguard import duplicate_keys
 
 
@@ -124,12 +122,13 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
     """
     if not targets:
         raise InputError("image", "", "give at least one image to bump")
+    recovered = journal.recover(root)  # an interrupted write first: all old or all new
     files, skipped = tree.collect(root, paths)
     needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
     needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
     changes: list[Change] = []
     edits: list[FileEdit] = []
-    notes: list[str] = []
+    notes: list[str] = [recovered.note()] if recovered else []
     helm_hits: set[str] = set()
     found: set[refs.ImageRef] = set()
     for source in files:
@@ -199,38 +198,8 @@ def _refuse_duplicates(
 
 
 def apply_plan(plan: BumpPlan) -> None:
-    """Write every planned file or none: temp files first, then renames, undone on failure."""
-    staged: list[tuple[FileEdit, str]] = []
-    try:
-        for item in plan.edits:
-            if item.path.read_bytes() != item.before:
-                raise ManifestError(
-                    f"{item.relpath} changed while the bump was planned",
-                    hint="re-run the bump; another process is editing the GitOps tree",
-                    file=item.relpath,
-                )
-            handle, temp = tempfile.mkstemp(prefix=f".{item.path.name}.", dir=item.path.parent)
-            staged.append((item, temp))
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(item.after)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temp, item.path.stat().st_mode & 0o7777)
-    except BaseException:
-        for _, temp in staged:
-            Path(temp).unlink(missing_ok=True)
-        raise
-    done: list[FileEdit] = []
-    try:
-        for item, temp in staged:
-            os.replace(temp, item.path)
-            done.append(item)
-    except BaseException:
-        for item in done:
-            item.path.write_bytes(item.before)
-        for _, temp in staged[len(done) :]:
-            Path(temp).unlink(missing_ok=True)
-        raise
+    """Write every planned file or none, crash-consistently (bump/journal.py)."""
+    journal.commit(plan.root, [journal.Write(item.relpath, item.before, item.after) for item in plan.edits])
 
 
 def find_images(root: Path, paths: Sequence[str] = ()) -> list[FoundImage]:
