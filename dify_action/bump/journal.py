@@ -139,7 +139,7 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
         raise TreeWriteError(f"another dify-action bump is writing this tree ({journal} exists)",
                              hint="wait for it to finish") from None
     except OSError as error:
-        raise _os_error(error, "cannot start writing the bump") from None
+        raise _os_error(error, f"cannot start writing the bump into {real_root}") from None
     with _locked(journal):
         try:
             manifest = [_stage(journal, str(index), real_root / rel, entry)
@@ -147,14 +147,18 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
             pending = journal / _PENDING
             pending.write_text(json.dumps({"version": 1, "files": manifest}))
             _sync_filesystem(journal)  # every staged byte is on disk before the commit point
-            os.replace(pending, journal / MANIFEST)  # the commit point
-            _fsync_dir(journal)
         except BaseException as error:
             shutil.rmtree(journal, ignore_errors=True)
             if isinstance(error, OSError):
-                raise _os_error(error, "cannot write the bump") from None
+                raise _os_error(error, f"cannot write the bump into {real_root}") from None
             raise
-        with interrupt.deferred():  # a signal now waits for the tree to be all new
+        with interrupt.deferred():  # from the commit point on, a signal waits for the tree to be all new
+            try:
+                os.replace(pending, journal / MANIFEST)  # the commit point
+                _fsync_dir(journal)
+            except OSError as error:
+                shutil.rmtree(journal, ignore_errors=True)
+                raise _os_error(error, f"cannot write the bump into {real_root}") from None
             _roll_forward(real_root, journal, manifest)
 
 
