@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -205,9 +206,13 @@ def recover(root: Path) -> Recovery | None:
     journal = real_root / JOURNAL
     if not os.path.lexists(journal):
         return None
-    if journal.is_symlink() or not journal.is_dir():
-        raise TreeWriteError(f"{journal} is not a dify-action journal directory",
-                             hint="remove it; dify-action keeps its interrupted writes there")
+    info = journal.lstat()
+    # ours is a 0700 directory of this user; a checkout makes directories 0755, so a journal
+    # committed into a repository is refused instead of being applied to the tree
+    if not stat.S_ISDIR(info.st_mode) or info.st_mode & 0o077 or info.st_uid != os.geteuid():
+        raise TreeWriteError(f"{journal} is not a journal this dify-action wrote (a 0700 directory of this user)",
+                             hint="remove it: a repository must not contain it; dify-action keeps an interrupted "
+                                  "write there")
     with _locked(journal):
         if not (journal / MANIFEST).exists():
             staged = sum(1 for entry in journal.iterdir() if entry.name.isdigit())

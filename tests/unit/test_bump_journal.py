@@ -98,7 +98,7 @@ def test_the_next_bump_recovers_first_and_reports_it(tmp_path: Path, capsys: pyt
 def test_a_hostile_or_stale_journal_moves_nothing(tmp_path: Path, path: str, why: str) -> None:
     root = _tree(tmp_path / "repo")
     folder = root / journal.JOURNAL
-    folder.mkdir()
+    folder.mkdir(mode=0o700)
     (folder / "0").write_text("#!/bin/sh\nevil\n")
     (folder / "1").write_text(NEW)
     entries = [{"temp": "1", "path": "env1/app1.yaml", "before": _sha(OLD), "after": _sha(NEW)},
@@ -141,7 +141,7 @@ def test_a_locked_journal_is_another_bump_at_work(tmp_path: Path) -> None:
     import fcntl
 
     root = _tree(tmp_path)
-    (root / journal.JOURNAL).mkdir()
+    (root / journal.JOURNAL).mkdir(mode=0o700)
     fd = os.open(root / journal.JOURNAL, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -150,3 +150,13 @@ def test_a_locked_journal_is_another_bump_at_work(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert (root / journal.JOURNAL).is_dir()
+
+
+def test_a_journal_committed_into_a_repository_is_refused(tmp_path: Path) -> None:
+    """A checkout makes directories 0755: such a journal was not written by dify-action."""
+    root = _tree(tmp_path)
+    _killed_at(root, len(NAMES), True, 0)
+    os.chmod(root / journal.JOURNAL, 0o755)
+    with pytest.raises(TreeWriteError, match="not a journal this dify-action wrote"):
+        journal.recover(root)
+    assert _state(root) == {OLD}
