@@ -24,7 +24,7 @@ class Budget:
     (counted across the whole text); ``recursive_aliases``: allow an alias inside its own anchor."""
 
     max_depth: int = 100
-    max_nodes: int = 1_000_000
+    max_nodes: int = 200_000
     recursive_aliases: bool = False
 
 
@@ -77,17 +77,24 @@ class _Tracker:
         raise BudgetExceeded(problem=f"{problem}; refusing to read it", problem_mark=cast(Any, event.start_mark))
 
 
+LARGE = 64 * 1024  # characters; above this a libyaml pass checks the budget first (about 20x faster)
+
+
 class Guarded:
     """Mixin for a pure-Python loader (``class L(Guarded, yaml.SafeLoader)``): the budget is
-    checked on each event as the composer takes it, before the node is composed."""
+    checked on each event as the composer takes it, before the node is composed; a large text
+    is checked by a libyaml event pass first, so a refusal costs little."""
 
     budget = Budget()
 
     def get_event(self) -> yaml.Event:
-        event: yaml.Event = super().get_event()  # type: ignore[misc]
         tracker = self.__dict__.get("_budget_tracker")
-        if tracker is None or isinstance(event, yaml.StreamStartEvent):
+        if tracker is None:
+            text = self.__dict__.get("buffer")
+            if isinstance(text, str) and len(text) > LARGE:
+                check(text.rstrip("\0"), self.budget)  # libyaml refuses it before the slow composer starts
             tracker = self.__dict__["_budget_tracker"] = _Tracker(self.budget)
+        event: yaml.Event = super().get_event()  # type: ignore[misc]
         tracker.feed(event)
         return event
 

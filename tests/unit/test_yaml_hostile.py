@@ -182,3 +182,21 @@ def test_a_duplicate_key_elsewhere_in_the_file_does_not_block_the_bump(tmp_path:
     (tmp_path / "values.yaml").write_text(text)
     assert main(["bump", "--gitops-dir", str(tmp_path), "--image", "acme/dify-api", "--tag", "2.0"]) == 0
     assert (tmp_path / "values.yaml").read_text() == text.replace("'1.0'", "'2.0'")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[" * 2_000_000,
+        "[" + "acme/dify-api:1," * 130_000 + "x]",
+        "- a\n" * 500_000,
+        "x: &a [" + "b," * 1000 + "b]\ny: [" + "*a," * 600_000 + "*a]\n",
+    ],
+    ids=["deep", "wide", "long", "aliases"],
+)
+def test_a_2mb_pathological_file_is_refused_fast(tmp_path: Path, data: str) -> None:
+    (tmp_path / "big.yaml").write_text(data)
+    (tmp_path / "api.yaml").write_text(DEPLOY)
+    started = time.monotonic()
+    assert [f.file for f in find_images(tmp_path)] == ["api.yaml"]
+    assert time.monotonic() - started < 5
