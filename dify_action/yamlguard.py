@@ -92,7 +92,12 @@ class Guarded:
         if tracker is None:
             text = self.__dict__.get("buffer")
             if isinstance(text, str) and len(text) > LARGE:
-                check(text.rstrip("\0"), self.budget)  # libyaml refuses it before the slow composer starts
+                try:  # libyaml refuses it before the slow composer starts
+                    check(text.rstrip("\0"), self.budget)
+                except BudgetExceeded:
+                    raise
+                except yaml.YAMLError:  # syntax is for the loader's own parser to judge, as before
+                    pass
             tracker = self.__dict__["_budget_tracker"] = _Tracker(self.budget)
         event: yaml.Event = super().get_event()  # type: ignore[misc]
         tracker.feed(event)

@@ -188,7 +188,7 @@ def test_a_duplicate_key_elsewhere_in_the_file_does_not_block_the_bump(tmp_path:
     "data",
     [
         "[" * 2_000_000,
-        "[" + "acme/dify-api:1," * 130_000 + "x]",
+        "[" + "a," * 300_000 + "acme/dify-api:1]",
         "- a\n" * 500_000,
         "x: &a [" + "b," * 1000 + "b]\ny: [" + "*a," * 600_000 + "*a]\n",
     ],
