@@ -37,6 +37,19 @@ def _secret_files(top: Path, secrets: list[bytes]) -> list[str]:
     return found
 
 
+def _running(marker: bytes) -> list[int]:
+    """Processes whose command line holds ``marker`` (the build's RUN step, run by dockerd)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def _children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children") as stream:
         return [int(child) for child in stream.read().split()]
@@ -69,7 +82,8 @@ def test_sigterm_during_a_buildkit_build_exits_143_and_leaves_no_credentials(
 ) -> None:
     context = tmp_path / "ctx"
     context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM {base_image}\nRUN echo started-slow-step && sleep 120\n")
+    marker = f"slow-step-{os.getpid()}-{time.time_ns()}"
+    (context / "Dockerfile").write_text(f"FROM {base_image}\nRUN echo {marker} && sleep 120 && echo {marker}-done\n")
     temp = tmp_path / "tmpdir"
     temp.mkdir()
     env = {**os.environ, "DOCKER_HOST": docker_host, "DIFY_ACTION_REGISTRY_PASSWORD": registry.password,
@@ -96,6 +110,7 @@ def test_sigterm_during_a_buildkit_build_exits_143_and_leaves_no_credentials(
         time.sleep(4)  # well into RUN sleep
         output += proc.stdout.read() or b""
         assert proc.poll() is None, output.decode(errors="replace")
+        assert _running(marker.encode()), "the RUN step should be running in the daemon"
         assert _secret_files(temp, secrets) == []  # during the build: no credential in any file
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
@@ -110,3 +125,7 @@ def test_sigterm_during_a_buildkit_build_exits_143_and_leaves_no_credentials(
     for pid in cli:
         assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     assert registry.password.encode() not in output
+    deadline = time.monotonic() + 30  # the CLI's exit cancels the build in the daemon
+    while _running(marker.encode()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _running(marker.encode()) == []
