@@ -134,33 +134,30 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
         raise ManifestError("an interrupted bump was recovered while this one was planned",
                             hint="re-run the bump")
     journal = real_root / JOURNAL
+    created = committed = False
     try:
         os.mkdir(journal, 0o700)
-    except FileExistsError:
-        raise TreeWriteError(f"another dify-action bump is writing this tree ({journal} exists)",
-                             hint="wait for it to finish") from None
-    except OSError as error:
-        raise _os_error(error, f"cannot start writing the bump into {real_root}") from None
-    with _locked(journal):
-        try:
+        created = True
+        with _locked(journal):
             manifest = [_stage(journal, str(index), real_root / rel, entry)
                         | {"path": rel} for index, (rel, entry) in enumerate(sorted(entries.items()))]
             pending = journal / _PENDING
             pending.write_text(json.dumps({"version": 1, "files": manifest}))
             _sync_filesystem(journal)  # every staged byte is on disk before the commit point
-        except BaseException as error:
-            shutil.rmtree(journal, ignore_errors=True)
-            if isinstance(error, OSError):
-                raise _os_error(error, f"cannot write the bump into {real_root}") from None
-            raise
-        with interrupt.deferred():  # from the commit point on, a signal waits for the tree to be all new
-            try:
+            with interrupt.deferred():  # from the commit point on, a signal waits for the tree to be all new
                 os.replace(pending, journal / MANIFEST)  # the commit point
                 _fsync_dir(journal)
-            except OSError as error:
-                shutil.rmtree(journal, ignore_errors=True)
-                raise _os_error(error, f"cannot write the bump into {real_root}") from None
-            _roll_forward(real_root, journal, manifest)
+                committed = True
+                _roll_forward(real_root, journal, manifest)
+    except BaseException as error:
+        if isinstance(error, FileExistsError) and not created:
+            raise TreeWriteError(f"another dify-action bump is writing this tree ({journal} exists)",
+                                 hint="wait for it to finish") from None
+        if created and not committed:  # before the commit point: nothing changed, nothing stays
+            shutil.rmtree(journal, ignore_errors=True)
+        if isinstance(error, OSError) and not committed:
+            raise _os_error(error, f"cannot write the bump into {real_root}") from None
+        raise
 
 
 def _stage(journal: Path, name: str, target: Path, entry: Write) -> dict[str, object]:
