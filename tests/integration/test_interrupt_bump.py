@@ -64,20 +64,24 @@ def test_kills_at_random_moments_leave_all_old_or_all_new(tmp_path: Path) -> Non
     journal = root / ".dify-action-journal"
     old = b"1.0"
     moments: list[str] = []
-    for round_, signum in enumerate([signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGTERM,
-                                     signal.SIGKILL, signal.SIGKILL]):
+    rounds = [(signal.SIGKILL, "staging"), (signal.SIGTERM, "renaming"), (signal.SIGKILL, "renaming"),
+              (signal.SIGTERM, "staging"), (signal.SIGKILL, "planning"), (signal.SIGKILL, "any")]
+    for round_, (signum, moment) in enumerate(rounds):
         new = f"r{round_}".encode()
         proc = _bump(root, new.decode())
-        if rng.random() < 0.25:  # while it plans
+        if moment == "any":
+            moment = rng.choice(["planning", "staging", "renaming"])
+        if moment == "planning":
             time.sleep(rng.uniform(0.3, 3.0))
-        else:  # while it writes: from the journal's first appearance on
-            while not journal.exists() and proc.poll() is None:
-                time.sleep(0.001)
-            time.sleep(rng.uniform(0.0, 2.0))
+        else:  # staging: from the journal's first appearance; renaming: from the commit point
+            marker = journal if moment == "staging" else journal / "manifest.json"
+            while not marker.exists() and proc.poll() is None:
+                time.sleep(0.0005)
+            time.sleep(rng.uniform(0.0, 2.0 if moment == "staging" else 0.05))
         had_journal = journal.exists()
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
-        moments.append(f"{signal.Signals(signum).name} rc={proc.returncode} journal={had_journal}")
+        moments.append(f"{signal.Signals(signum).name} {moment} rc={proc.returncode} journal={had_journal}")
         if signum == signal.SIGTERM:
             assert proc.returncode in (143, 0), err.decode()
             assert b"Traceback" not in err
