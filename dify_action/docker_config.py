@@ -1,12 +1,13 @@
 """Registry credentials for the docker CLI without a credential file on disk.
 
 ``$DOCKER_CONFIG/config.json`` is a named pipe in a fresh 0700 directory; a thread writes the JSON
-into it each time it is opened. The docker CLI 20.10 opens it twice while it starts (once to
-initialise, once more for the BuildKit session's auth provider) and keeps the result in memory,
-so once the build prints its first line the pipe and its directory are removed
-(:meth:`DockerConfig.close`, also run on every exit path). The credentials are only ever in the
-pipe's kernel buffer and the CLI's memory, never in a file: not after SIGTERM, and not after
-SIGKILL either (what can be left then is a 0700 directory holding an empty pipe).
+into it each time it is opened (each open gets a fresh pipe, so two readers never share one).
+The docker CLI 20.10 opens it twice while it starts (once to initialise, once more for the
+BuildKit session's auth provider) and keeps the result in memory, so once the build prints its
+first line the pipe and its directory are removed (:meth:`DockerConfig.close`, also run on every
+exit path). The credentials are only ever in the pipe's kernel buffer and the CLI's memory, never
+in a file: not after SIGTERM, and not after SIGKILL either (what can be left then is a 0700
+directory holding an empty pipe).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class DockerConfig:
             try:
                 if self._stop.is_set():  # the reader is close() unblocking us
                     return
+                with contextlib.suppress(OSError):  # the next open gets a pipe of its own, not this one
+                    self._fifo.unlink()
+                    os.mkfifo(self._fifo, 0o600)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
