@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from dify_action import interrupt
-from dify_action.bump.tree import is_candidate
+from dify_action.bump.tree import editable
 from dify_action.errors import ManifestError, TreeWriteError
 
 JOURNAL = ".dify-action-journal"
@@ -117,8 +117,8 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
     for write in writes:
         real = os.path.realpath(root / write.relpath)
         rel = os.path.relpath(real, real_root)
-        if rel.startswith(".."):
-            raise ManifestError(f"{write.relpath} resolves outside the GitOps directory", file=write.relpath)
+        if not editable(rel):  # outside the root, under .git, not YAML: recovery would refuse it too
+            raise ManifestError(f"{write.relpath} resolves to {rel}, which a bump does not edit", file=write.relpath)
         known = entries.get(rel)
         if known is not None and known.after != write.after:
             raise ManifestError(f"{write.relpath} and {known.relpath} are the same file with different edits",
@@ -224,8 +224,7 @@ _FIELDS = ("temp", "path", "before", "after")
 
 def _plain_yaml(real_root: Path, path: PurePosixPath) -> bool:
     """A path the walk would edit: relative, no hidden part (.git), no symlink on the way."""
-    return (not path.is_absolute() and bool(path.parts) and is_candidate(path.name)
-            and not any(part.startswith(".") or part == ".." for part in path.parts)
+    return (not path.is_absolute() and editable(str(path))
             and os.path.realpath(real_root / path) == str(real_root / path))
 
 

@@ -88,7 +88,9 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
             skipped.append(Skipped(rel, f"symlink to {real_of[rel]}, edited once as {other}"))
             continue
         data, reason = _read(os.path.join(real_root, rel), real_root, maybe_link)
-        if data is not None and b"\0" in data:
+        if data is not None and real_of[rel] != rel and not editable(real_of[rel]):
+            data, reason = None, f"symlink to {real_of[rel]}, which is not a YAML file a bump edits"
+        elif data is not None and b"\0" in data:
             reason = "binary file (contains NUL bytes)"
         elif data is not None:
             files.append(SourceFile(root, rel, data, explicit))
@@ -97,6 +99,12 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
             raise InputError("path", rel, f"cannot be edited: {reason}")
         skipped.append(Skipped(rel, reason or "unreadable"))
     return files, skipped
+
+
+def editable(rel: str) -> bool:
+    """A path the walk itself would edit: a YAML name, no hidden part (.git), no ``..``."""
+    parts = PurePosixPath(rel).parts
+    return bool(parts) and is_candidate(parts[-1]) and not any(part.startswith(".") for part in parts)
 
 
 def _real_rel(real_root: str, rel: str) -> str:

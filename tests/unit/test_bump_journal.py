@@ -160,3 +160,15 @@ def test_a_journal_committed_into_a_repository_is_refused(tmp_path: Path) -> Non
     with pytest.raises(TreeWriteError, match="not a journal this dify-action wrote"):
         journal.recover(root)
     assert _state(root) == {OLD}
+
+
+@pytest.mark.parametrize("target", [".hidden/values.yaml", "values.txt"])
+def test_a_symlink_to_a_file_the_walk_would_not_edit_is_skipped(tmp_path: Path, target: str) -> None:
+    root = _tree(tmp_path)
+    (root / target).parent.mkdir(exist_ok=True)
+    (root / target).write_text(OLD)
+    os.symlink(os.path.relpath(root / target, root / "env0"), root / "env0" / "link.yaml")
+    plan = plan_bump(root, [Target.from_inputs("acme/dify-api", "2.0")])
+    assert [(s.file, "not a YAML file a bump edits" in s.reason) for s in plan.skipped] == [("env0/link.yaml", True)]
+    apply_plan(plan)
+    assert (root / target).read_text() == OLD and (root / "env0" / "link.yaml").is_symlink()
