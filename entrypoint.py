@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Mapping, MutableMapping
 
-from dify_action import gha
+from dify_action import gha, interrupt
 from dify_action.errors import DifyActionError, InputError
 from dify_action.frontend import tool_environ
 from dify_action.pipeline import Pipeline, Result
@@ -170,6 +170,7 @@ def main(environ: dict[str, str] | None = None) -> int:
 
 
 def _main(env: MutableMapping[str, str]) -> int:
+    interrupt.install()  # a cancelled job sends SIGTERM: unwind like Ctrl-C (python is PID 1 in the image)
     a = gha.Actions(env, sys.stdout, sys.stderr)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
         a.mask(a.input(name))
@@ -199,6 +200,9 @@ def _main(env: MutableMapping[str, str]) -> int:
             _write_outputs(a, pipeline.result())
             a.summary(pipeline.result().markdown(f"failed ({error.message})"))
         return error.exit_code
+    except KeyboardInterrupt as stop:  # SIGTERM or Ctrl-C: every cleanup above has run
+        a.error("interrupted (job cancelled): what was started is cleaned up", title="dify-action")
+        return interrupt.exit_code(stop)
     except Exception as error:  # a bug: say so, with the traceback in the log
         traceback.print_exc(file=sys.stderr)
         a.error(f"unexpected {type(error).__name__}: {error}", title="dify-action internal error")

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, Protocol, cast
 
-from dify_action import __version__
+from dify_action import __version__, interrupt
 from dify_action.errors import DifyActionError
 
 # command name -> module under dify_action.commands
@@ -101,13 +101,14 @@ def _main(argv: Sequence[str] | None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # the subcommand's own usage and a suggestion, not the top-level usage
         args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    interrupt.install()  # SIGTERM (a cancelled job) unwinds like Ctrl-C
     try:
         return cast(int, args._run(args))
     except DifyActionError as error:
         print(f"dify-action {args.subcommand}: error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(f"dify-action {args.subcommand}: interrupted", file=sys.stderr)
-        return 130
+        return interrupt.exit_code(stop)
     except BrokenPipeError:
         return 1

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from dify_action import refs, tags
-from dify_action.configyaml import Key, Override, compose, key_text, raise_for, set_override, validate
+from dify_action.configyaml import Key, Override, compose, key_text, load_value, raise_for, set_override, validate
 from dify_action.errors import ConfigError, InputError
 from dify_action.tags import Flavor
 
@@ -195,7 +195,7 @@ def parse_set(text: str, *, input_name: str = "--set") -> Override:
     if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", key) or key.startswith(".") or ".." in key:
         raise InputError(input_name, text, "KEY.PATH=VALUE, e.g. scan.severity=CRITICAL")
     try:
-        value = yaml.safe_load(raw) if raw else ""
+        value = load_value(raw) if raw else ""
     except yaml.YAMLError:
         value = raw
     if isinstance(value, dt.date):

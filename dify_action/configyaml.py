@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from dify_action.errors import ConfigError, InputError
+from dify_action.yamlguard import Budget, Guarded, line_of, problem_of
 
 Key = tuple[str | int, ...]
 
@@ -44,8 +45,13 @@ def key_text(key: Key) -> str:
     return text
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loading with dates kept as the strings the user wrote (the schema checks them)."""
+class _Loader(Guarded, yaml.SafeLoader):
+    """Safe loading with dates kept as the strings the user wrote (the schema checks them).
+
+    A config is small: deep nesting, recursive aliases and alias bombs are refused on the event
+    stream before they are composed, so nothing later (walk, schema) can recurse or expand."""
+
+    budget = Budget(max_depth=32, max_nodes=50_000)
 
 
 def _keep_string(loader: _Loader, node: yaml.ScalarNode) -> str:
@@ -63,10 +69,9 @@ def compose(text: str, source: str) -> tuple[dict[str, Any], dict[Key, int]]:
         data = loader.construct_document(node) if node is not None else {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
         context = getattr(error, "context", None)
         allowed = f"valid YAML ({context})" if context else "valid YAML"
-        raise ConfigError(source, "(document)", problem, allowed, line=mark.line + 1 if mark else None,
+        raise ConfigError(source, "(document)", problem_of(error), allowed, line=line_of(error),
                           column=mark.column + 1 if mark else None) from None
     finally:
         loader.dispose()
@@ -78,6 +83,15 @@ def compose(text: str, source: str) -> tuple[dict[str, Any], dict[Key, int]]:
     if not isinstance(data, dict):
         raise ConfigError(source, "(document)", type(data).__name__, "a mapping at the top level", line=1)
     return _plain(data, (), lines, source), lines
+
+
+def load_value(text: str) -> object:
+    """A YAML value from a flag (``--set key=VALUE``), under the same budget as the file."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _walk(node: yaml.Node, key: Key, lines: dict[Key, int], source: str) -> None:

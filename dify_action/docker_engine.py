@@ -4,14 +4,13 @@ tag, inspect and push. Nothing here knows about components, configs or tag polic
 Every build runs with the host network (``network_mode="host"`` / ``--network host``): runners
 without a default bridge need it, and RUN steps under BuildKit fail without it.
 Credentials reach the daemon only as values: ``auth_config`` of the push API, and for the CLI a
-temporary DOCKER_CONFIG directory that is removed when the build returns.
+config.json that is a named pipe, removed as soon as the CLI has read it (docker_config.py).
+An interrupted build (Ctrl-C, SIGTERM) stops the CLI, which cancels the build in the daemon.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dify_action.docker_config import docker_config
 from dify_action.errors import DockerError, InputError
 from dify_action.registry import Credentials
 
@@ -143,14 +143,8 @@ class DockerEngine:
     def _build_cli(
         self, request: BuildRequest, progress: Throttle, credentials: Mapping[str, Credentials]
     ) -> str:
-        with tempfile.TemporaryDirectory(prefix="dify-action-docker-") as temp:
-            config_dir = Path(temp) / "config"
-            config_dir.mkdir(mode=0o700)
-            auths = {
-                host: {"auth": base64.b64encode(f"{c.username}:{c.password}".encode()).decode()}
-                for host, c in credentials.items()
-            }
-            (config_dir / "config.json").write_text(json.dumps({"auths": auths}))
+        with tempfile.TemporaryDirectory(prefix="dify-action-build-") as temp, \
+                docker_config(credentials) as config:
             iidfile = Path(temp) / "iid"
             argv = [str(self.cli), "build", "--network", "host", "--progress", "plain",
                     "--iidfile", str(iidfile), "-f", str(request.dockerfile)]
@@ -169,24 +163,33 @@ class DockerEngine:
                 argv += ["--platform", request.platform]
             argv.append(str(request.context))
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": temp, "DOCKER_HOST": self.base_url,
-                   "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(config_dir)}
-            tail = self._run_streaming(argv, env, progress)
+                   "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(config.path)}
+            # the CLI has read its config before the build prints anything: remove it then
+            tail = self._run_streaming(argv, env, progress, first_line=config.close)
             if not iidfile.exists():
                 raise DockerError("docker build failed:\n" + "\n".join(tail[-_TAIL:]),
                                   hint="fix the failing step shown above")
             return iidfile.read_text().strip()
 
-    def _run_streaming(self, argv: list[str], env: dict[str, str], progress: Throttle) -> list[str]:
+    def _run_streaming(self, argv: list[str], env: dict[str, str], progress: Throttle,
+                       first_line: Callable[[], None] | None = None) -> list[str]:
         tail: list[str] = []
         with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, text=True, errors="replace") as proc:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.strip():
-                    tail.append(line.rstrip())
-                    del tail[:-200]
-                    progress("build", line)
-            code = proc.wait()
+            try:
+                for line in proc.stdout:
+                    if first_line is not None:
+                        first_line()
+                        first_line = None
+                    if line.strip():
+                        tail.append(line.rstrip())
+                        del tail[:-200]
+                        progress("build", line)
+                code = proc.wait()
+            except BaseException:  # Ctrl-C, SIGTERM (interrupt.Terminated): stop the build too
+                _stop(proc)
+                raise
         progress.flush("build")
         if code != 0:
             raise DockerError(f"docker build failed (exit {code}):\n" + "\n".join(tail[-_TAIL:]),
@@ -248,6 +251,16 @@ class DockerEngine:
         for image in images:
             with contextlib.suppress(Exception):  # cleanup is best effort
                 self.client.api.remove_image(image, force=True)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM lets the CLI cancel the build in the daemon; SIGKILL if it does not exit soon."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _scrub(text: str, credentials: Credentials | None) -> str:

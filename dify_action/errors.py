@@ -58,6 +58,7 @@ class ConfigError(InputError):
 
     def __init__(self, file: str, key: str, value: object, allowed: str, *, line: int | None = None,
                  column: int | None = None) -> None:
+        # file:line[:column], as editors and annotations read it
         where = file + (f":{line}" if line else "") + (f":{column}" if line and column else "")
         super().__init__(f"{key} in {where}", value, allowed, file=file, line=line)
         self.key = key
@@ -86,3 +87,15 @@ class DockerError(DifyActionError):
 
 class GateFailed(DifyActionError):
     """A quality gate (smoke test, scan policy, size budget) did not pass."""
+
+
+class BadManifest(ManifestError):
+    """A GitOps file that is bad input: named with --path but not usable YAML (broken, an alias
+    bomb, nested too deep), or ambiguous (a key twice in the mapping that holds a target). Exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class TreeWriteError(DifyActionError):
+    """Writing the bumped files failed (no space left, read-only, permissions) or an interrupted
+    write found on start cannot be finished safely."""

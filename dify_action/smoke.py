@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dify_action import interrupt
 from dify_action.config import SmokeSpec
 from dify_action.errors import DockerError
 
@@ -113,7 +113,7 @@ def run_smoke(
     started = clock()
     container = None
     logs: tuple[str, ...] = ()
-    with _sigterm_raises():
+    with interrupt.terminating():
         try:
             container = client.containers.create(
                 image,
@@ -311,23 +311,3 @@ def _tail(text: str, lines: int) -> str:
 def _api_message(error: BaseException) -> str:
     explanation = getattr(error, "explanation", None)
     return f"{type(error).__name__}: {explanation or error}"
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM during a smoke test: unwinds like Ctrl-C so the container is removed."""
-
-
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

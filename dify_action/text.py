@@ -27,7 +27,9 @@ from typing import TextIO
 
 # C0 and C1 controls, DEL, the Unicode line/paragraph separators, and the bidi/format characters
 # that reorder or hide text (Trojan Source, CVE-2021-42574) plus the BOM / zero-width no-break.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Lone surrogates too: a file name git or the OS could not decode (surrogateescape) cannot be
+# written as UTF-8 at all.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _LEGACY_COMMAND = "##["
 

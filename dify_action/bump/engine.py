@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import edit, locate, tree
-from dify_action.errors import InputError, ManifestError
+from dify_action.bump import edit, journal, locate, tree
+from dify_action.errors import BadManifest, InputError
+from dify_action.yamlguard import duplicate_keys
 
 
 @dataclass(frozen=True)
@@ -123,12 +122,13 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
     """
     if not targets:
         raise InputError("image", "", "give at least one image to bump")
+    recovered = journal.recover(root)  # an interrupted write first: all old or all new
     files, skipped = tree.collect(root, paths)
     needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
     needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
     changes: list[Change] = []
     edits: list[FileEdit] = []
-    notes: list[str] = []
+    notes: list[str] = [recovered.note()] if recovered else []
     helm_hits: set[str] = set()
     found: set[refs.ImageRef] = set()
     for source in files:
@@ -137,7 +137,7 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
         parsed = locate.load(source)
         if isinstance(parsed, Skipped):
             if source.explicit:
-                raise ManifestError(
+                raise BadManifest(
                     f"{source.relpath} was named with --path but {parsed.reason}",
                     hint="name only YAML files (manifests, values, kustomization, compose) with --path",
                     file=source.relpath,
@@ -145,9 +145,11 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
             skipped.append(parsed)
             continue
         spans: list[edit.Replacement] = []
+        duplicates: dict[int, tuple[str, int]] | None = None
         for target in targets:
             for hit in locate.find_target(parsed, target.image, target.helm_paths):
                 found.add(target.image)
+                duplicates = _refuse_duplicates(parsed, hit, duplicates)
                 if hit.helm_path:
                     helm_hits.add(hit.helm_path)
                 for replacement in edit.plan_replacements(parsed, hit, target.tag, target.digest):
@@ -177,39 +179,27 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
     return BumpPlan(root, tuple(changes), tuple(skipped), tuple(edits), tuple(notes))
 
 
+def _refuse_duplicates(
+    parsed: locate.Parsed, hit: locate.Hit, known: dict[int, tuple[str, int]] | None
+) -> dict[int, tuple[str, int]]:
+    """A key twice in the mapping that holds a target: which one a deployer reads is unclear,
+    so editing one of them would be a half edit (issue #9)."""
+    duplicates = known if known is not None else duplicate_keys(parsed.docs)
+    relpath = parsed.source.relpath
+    for node in (hit.value, hit.parent, hit.digest):
+        if node is not None and id(node) in duplicates:
+            key, line = duplicates[id(node)]
+            raise BadManifest(
+                f"{relpath}:{line}: the key {key!r} appears twice in the mapping that holds {hit.where}",
+                hint="remove the duplicate key (YAML requires unique keys; tools disagree on which wins)",
+                file=relpath, line=line,
+            )
+    return duplicates
+
+
 def apply_plan(plan: BumpPlan) -> None:
-    """Write every planned file or none: temp files first, then renames, undone on failure."""
-    staged: list[tuple[FileEdit, str]] = []
-    try:
-        for item in plan.edits:
-            if item.path.read_bytes() != item.before:
-                raise ManifestError(
-                    f"{item.relpath} changed while the bump was planned",
-                    hint="re-run the bump; another process is editing the GitOps tree",
-                    file=item.relpath,
-                )
-            handle, temp = tempfile.mkstemp(prefix=f".{item.path.name}.", dir=item.path.parent)
-            staged.append((item, temp))
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(item.after)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temp, item.path.stat().st_mode & 0o7777)
-    except BaseException:
-        for _, temp in staged:
-            Path(temp).unlink(missing_ok=True)
-        raise
-    done: list[FileEdit] = []
-    try:
-        for item, temp in staged:
-            os.replace(temp, item.path)
-            done.append(item)
-    except BaseException:
-        for item in done:
-            item.path.write_bytes(item.before)
-        for _, temp in staged[len(done) :]:
-            Path(temp).unlink(missing_ok=True)
-        raise
+    """Write every planned file or none, crash-consistently (bump/journal.py)."""
+    journal.commit(plan.root, [journal.Write(item.relpath, item.before, item.after) for item in plan.edits])
 
 
 def find_images(root: Path, paths: Sequence[str] = ()) -> list[FoundImage]:

@@ -22,6 +22,7 @@ import yaml
 from dify_action import refs
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.errors import InputError
+from dify_action.yamlguard import Guarded
 
 if TYPE_CHECKING:
     from dify_action.bump.engine import Skipped
@@ -30,8 +31,9 @@ MAX_EXPANDED_NODES = 200_000
 _KEY_PATH_PART = r"[^.\s]+"
 
 
-class _Loader(yaml.SafeLoader):
-    """The pure-Python composer, recording anchors and which nodes aliases point at."""
+class _Loader(Guarded, yaml.SafeLoader):
+    """The pure-Python composer, recording anchors and which nodes aliases point at; the
+    depth/alias budget (yamlguard) is checked on each event before it is composed."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)

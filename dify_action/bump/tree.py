@@ -31,7 +31,7 @@ class SourceFile:
         return self.root / self.relpath
 
 
-def _is_candidate(name: str) -> bool:
+def is_candidate(name: str) -> bool:
     return name.endswith(YAML_SUFFIXES) or name in KUSTOMIZATION_NAMES
 
 
@@ -78,10 +78,19 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
             chosen.setdefault(entry.path[prefix_len:].replace(os.sep, "/"), (False, entry.is_symlink()))
 
     files: list[SourceFile] = []
+    # a symlink stays a symlink: the file it points at is read (and written) once, under one name
+    real_of = {rel: _real_rel(real_root, rel) if maybe_link else rel for rel, (_, maybe_link) in chosen.items()}
+    edited_as = {rel: rel for rel, real in real_of.items() if real == rel}
     for rel in sorted(chosen):
         explicit, maybe_link = chosen[rel]
+        other = edited_as.setdefault(real_of[rel], rel)
+        if other != rel:
+            skipped.append(Skipped(rel, f"symlink to {real_of[rel]}, edited once as {other}"))
+            continue
         data, reason = _read(os.path.join(real_root, rel), real_root, maybe_link)
-        if data is not None and b"\0" in data:
+        if data is not None and real_of[rel] != rel and not editable(real_of[rel]):
+            data, reason = None, f"symlink to {real_of[rel]}, which is not a YAML file a bump edits"
+        elif data is not None and b"\0" in data:
             reason = "binary file (contains NUL bytes)"
         elif data is not None:
             files.append(SourceFile(root, rel, data, explicit))
@@ -92,6 +101,16 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
     return files, skipped
 
 
+def editable(rel: str) -> bool:
+    """A path the walk itself would edit: a YAML name, no hidden part (.git), no ``..``."""
+    parts = PurePosixPath(rel).parts
+    return bool(parts) and is_candidate(parts[-1]) and not any(part.startswith(".") for part in parts)
+
+
+def _real_rel(real_root: str, rel: str) -> str:
+    return os.path.relpath(os.path.realpath(os.path.join(real_root, rel)), real_root).replace(os.sep, "/")
+
+
 def _walk(top: str) -> Iterator[os.DirEntry[str]]:
     """Candidate files under ``top``; hidden directories (.git) skipped, directory symlinks not followed."""
     with os.scandir(top) as entries:
@@ -100,7 +119,7 @@ def _walk(top: str) -> Iterator[os.DirEntry[str]]:
         if entry.is_dir(follow_symlinks=False):
             if not entry.name.startswith("."):
                 yield from _walk(entry.path)
-        elif _is_candidate(entry.name):
+        elif is_candidate(entry.name):
             yield entry
 
 

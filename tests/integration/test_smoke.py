@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dify_action import cli, smoke
+from dify_action import cli, interrupt, smoke
 from dify_action.config import HttpProbe, SmokeSpec
 from dify_action.errors import DockerError
 
@@ -153,11 +153,11 @@ def test_interrupt_still_removes_the_container(docker_client: Any, images: dict[
     def sleep(seconds: float) -> None:
         seen.append(len(_left_behind(docker_client, run_id)))
         if how == "sigterm":
-            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises smoke.Terminated here
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises interrupt.Terminated here
         raise KeyboardInterrupt
 
     before = signal.getsignal(signal.SIGTERM)
-    expected = smoke.Terminated if how == "sigterm" else KeyboardInterrupt
+    expected = interrupt.Terminated if how == "sigterm" else KeyboardInterrupt
     with pytest.raises(expected):
         smoke.run_smoke(docker_client, images["sleeper"], SmokeSpec(), run_id=run_id, sleep=sleep)
     assert seen == [1]  # the container was there when interrupted...

@@ -88,7 +88,7 @@ def test_template_files_are_skipped_with_a_warning_unless_named(
     assert "skipped apps/tpl.yaml: not valid YAML" in captured.err
     assert (tree / "apps" / "tpl.yaml").read_text() == template
     before = _snapshot(tree)
-    assert _bump(tree, "--tag", "3.0", "--path", "apps/tpl.yaml") == 1
+    assert _bump(tree, "--tag", "3.0", "--path", "apps/tpl.yaml") == 2  # bad input (issue #9)
     assert "apps/tpl.yaml was named with --path" in capsys.readouterr().err
     assert _snapshot(tree) == before
 

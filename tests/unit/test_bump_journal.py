@@ -1,0 +1,174 @@
+"""The bump's crash-consistent write (issue #9, item 7): the journal states a kill can leave are
+recovered to all old or all new before anything reads the tree; hostile journals move nothing;
+symlinks inside the tree stay symlinks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dify_action.bump import Target, apply_plan, journal, plan_bump
+from dify_action.cli import main
+from dify_action.errors import TreeWriteError
+
+OLD = "kind: Deployment\nspec:\n  containers:\n    - name: api\n      image: acme/dify-api:1.0\n"
+NEW = OLD.replace(":1.0", ":2.0")
+NAMES = [f"env{i % 2}/app{i}.yaml" for i in range(12)]
+
+
+def _tree(root: Path) -> Path:
+    for name in NAMES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(OLD)
+    return root
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _state(root: Path) -> set[str]:
+    return {(root / name).read_text() for name in NAMES}
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name.startswith("."))
+
+
+def _killed_at(root: Path, staged: int, committed: bool, moved: int) -> None:
+    """The journal exactly as a kill leaves it: ``staged`` files written, maybe the manifest
+    renamed into place, then ``moved`` of them renamed over their targets."""
+    folder = root / journal.JOURNAL
+    folder.mkdir(mode=0o700)
+    entries = []
+    for index, name in enumerate(sorted(NAMES)[:staged]):
+        (folder / str(index)).write_text(NEW)
+        entries.append({"temp": str(index), "path": name, "before": _sha(OLD), "after": _sha(NEW)})
+    manifest = json.dumps({"version": 1, "files": entries})
+    if not committed:
+        if staged == len(NAMES):
+            (folder / "manifest.pending").write_text(manifest)
+        return
+    (folder / journal.MANIFEST).write_text(manifest)
+    for index, name in enumerate(sorted(NAMES)[:moved]):
+        os.replace(folder / str(index), root / name)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_every_state_a_kill_leaves_recovers_to_all_old_or_all_new(tmp_path_factory: pytest.TempPathFactory,
+                                                                  data: st.DataObject) -> None:
+    root = _tree(tmp_path_factory.mktemp("t"))
+    committed = data.draw(st.booleans())
+    staged = len(NAMES) if committed else data.draw(st.integers(0, len(NAMES)))
+    moved = data.draw(st.integers(0, len(NAMES))) if committed else 0
+    _killed_at(root, staged, committed, moved)
+    recovery = journal.recover(root)
+    assert recovery is not None
+    assert _state(root) == ({NEW} if committed else {OLD})
+    assert recovery.action == ("rolled forward" if committed else "discarded")
+    assert _leftovers(root) == []
+
+
+def test_the_next_bump_recovers_first_and_reports_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _tree(tmp_path)
+    _killed_at(root, len(NAMES), True, 3)
+    assert main(["bump", "--gitops-dir", str(root), "--image", "acme/dify-api", "--tag", "2.0", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "interrupted bump was found after its commit point: finished (9 file(s)" in err
+    assert "nothing to do" in err
+    assert _state(root) == {NEW} and _leftovers(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        (".git/hooks/pre-commit", "not a plain YAML file"),
+        ("../outside.yaml", "not a plain YAML file"),
+        ("/etc/x.yaml", "not a plain YAML file"),
+        ("env0/app0.yaml", "changed since"),
+    ],
+)
+def test_a_hostile_or_stale_journal_moves_nothing(tmp_path: Path, path: str, why: str) -> None:
+    root = _tree(tmp_path / "repo")
+    folder = root / journal.JOURNAL
+    folder.mkdir(mode=0o700)
+    (folder / "0").write_text("#!/bin/sh\nevil\n")
+    (folder / "1").write_text(NEW)
+    entries = [{"temp": "1", "path": "env1/app1.yaml", "before": _sha(OLD), "after": _sha(NEW)},
+               {"temp": "0", "path": path, "before": _sha(OLD), "after": _sha("#!/bin/sh\nevil\n")}]
+    if why == "changed since":
+        entries[1]["after"] = _sha("something else")
+    (folder / journal.MANIFEST).write_text(json.dumps({"version": 1, "files": entries}))
+    with pytest.raises(TreeWriteError, match=why):
+        journal.recover(root)
+    assert _state(root) == {OLD}
+    assert main(["bump", "--gitops-dir", str(root), "--image", "acme/dify-api", "--tag", "2.0"]) == 1
+    assert _state(root) == {OLD}
+
+
+def test_a_symlink_inside_the_tree_stays_a_symlink_and_its_target_is_edited_once(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    os.symlink("app0.yaml", root / "env0" / "link.yaml")  # target walked too
+    (root / "shared").mkdir()
+    (root / "shared" / "values.yaml").write_text(OLD)
+    os.symlink("../shared/values.yaml", root / "env1" / "values.yaml")  # target outside --path
+    plan = plan_bump(root, [Target.from_inputs("acme/dify-api", "2.0")], ["env0", "env1"])
+    assert [s.file for s in plan.skipped] == ["env0/link.yaml"]
+    assert "edited once as env0/app0.yaml" in plan.skipped[0].reason
+    assert len([c for c in plan.changes if c.file in {"env0/app0.yaml", "env0/link.yaml"}]) == 1
+    apply_plan(plan)
+    assert os.readlink(root / "env0" / "link.yaml") == "app0.yaml"
+    assert os.readlink(root / "env1" / "values.yaml") == "../shared/values.yaml"
+    assert (root / "shared" / "values.yaml").read_text() == NEW
+    assert _state(root) == {NEW} and _leftovers(root) == []
+
+
+def test_modes_are_kept(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    os.chmod(root / NAMES[0], 0o640)
+    apply_plan(plan_bump(root, [Target.from_inputs("acme/dify-api", "2.0")]))
+    assert (root / NAMES[0]).stat().st_mode & 0o777 == 0o640
+
+
+def test_a_locked_journal_is_another_bump_at_work(tmp_path: Path) -> None:
+    import fcntl
+
+    root = _tree(tmp_path)
+    (root / journal.JOURNAL).mkdir(mode=0o700)
+    fd = os.open(root / journal.JOURNAL, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(TreeWriteError, match="another dify-action bump is writing"):
+            journal.recover(root)
+    finally:
+        os.close(fd)
+    assert (root / journal.JOURNAL).is_dir()
+
+
+def test_a_journal_committed_into_a_repository_is_refused(tmp_path: Path) -> None:
+    """A checkout makes directories 0755: such a journal was not written by dify-action."""
+    root = _tree(tmp_path)
+    _killed_at(root, len(NAMES), True, 0)
+    os.chmod(root / journal.JOURNAL, 0o755)
+    with pytest.raises(TreeWriteError, match="not a journal this dify-action wrote"):
+        journal.recover(root)
+    assert _state(root) == {OLD}
+
+
+@pytest.mark.parametrize("target", [".hidden/values.yaml", "values.txt"])
+def test_a_symlink_to_a_file_the_walk_would_not_edit_is_skipped(tmp_path: Path, target: str) -> None:
+    root = _tree(tmp_path)
+    (root / target).parent.mkdir(exist_ok=True)
+    (root / target).write_text(OLD)
+    os.symlink(os.path.relpath(root / target, root / "env0"), root / "env0" / "link.yaml")
+    plan = plan_bump(root, [Target.from_inputs("acme/dify-api", "2.0")])
+    assert [(s.file, "not a YAML file a bump edits" in s.reason) for s in plan.skipped] == [("env0/link.yaml", True)]
+    apply_plan(plan)
+    assert (root / target).read_text() == OLD and (root / "env0" / "link.yaml").is_symlink()
