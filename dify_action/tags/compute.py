@@ -29,10 +29,18 @@ class TagSet:
 
 
 @dataclass(frozen=True)
-class _Value:
+class _Piece:
+    """Rendered text; ``from_git``: it holds values from the ref/commit/dates (sanitized, cut to fit,
+    and stripped of a leading ``.``/``-`` unless the user wrote that character)."""
+
     text: str
-    from_git: bool  # made from the ref/commit/dates: sanitized and cut to fit, never an error
-    latest: bool  # what latest=auto says when this rule decides
+    from_git: bool = False
+    literal_head: str = ""  # the user's literal text the piece starts with
+
+
+@dataclass(frozen=True)
+class _Value(_Piece):
+    latest: bool = False  # what latest=auto says when this rule decides
 
 
 def sanitize_branch(name: str, max_length: int = TAG_MAX) -> str:
@@ -45,10 +53,11 @@ class _Renderer:
         self.values = context.values()
         self.dates = {"date": now, "commit_date": context.commit_date}
 
-    def render(self, text: str, source: str, allowed: frozenset[str] = GLOBAL_TEMPLATES) -> tuple[str, bool] | None:
-        template = parse_template(text, allowed, "tag-rule", source)
+    def render(self, text: str, source: str, input_name: str = "tag-rule") -> _Piece | None:
+        template = parse_template(text, GLOBAL_TEMPLATES, input_name, source)
         rendered = template.render(self.values, self.dates)
-        return None if rendered is None else (rendered, bool(template.names))
+        head = template.parts[0] if template.parts and isinstance(template.parts[0], str) else ""
+        return None if rendered is None else _Piece(rendered, bool(template.names), head)
 
 
 def _version_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Value | None:
@@ -56,7 +65,7 @@ def _version_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Valu
         rendered = renderer.render(rule.value, rule.source)
         if rendered is None:
             return None
-        raw = rendered[0]
+        raw = rendered.text
     elif ctx.tag is not None:
         raw = ctx.tag
     else:
@@ -73,10 +82,10 @@ def _version_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Valu
     if not parsed.final:
         # a pre-release never moves an alias: only the full version (or {{raw}} alone)
         text = parsed.fields["raw"] if pattern.is_only("raw") else parsed.fields["version"]
-        return _Value(tag_safe(text), True, False)
+        return _Value(tag_safe(text), True, latest=False)
     if rule.type == "semver" and parsed.major == 0 and pattern.names == {"major"}:
         return None  # ours: `0` would alias unrelated breaking 0.x releases (semver.org item 4)
-    return _Value(_fill(pattern, parsed), True, True)
+    return _Value(_fill(pattern, parsed), True, latest=True)
 
 
 def _fill(pattern: Template, parsed: ParsedVersion) -> str:
@@ -89,43 +98,43 @@ def _match_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Value 
         rendered = renderer.render(rule.value, rule.source)
         if rendered is None:
             return None
-        raw = rendered[0]
+        raw = rendered.text
     elif ctx.tag is not None:
         raw = ctx.tag
     else:
         return None
     assert rule.regex is not None
     found = rule.regex.search(raw)
-    if found is None or found.group(rule.group) is None:
-        return None
-    return _Value(tag_safe(found.group(rule.group)), True, True)
+    if found is None or rule.group > rule.regex.groups or found.group(rule.group) is None:
+        return None  # like metadata-action: no match, or no such group, gives no tag
+    return _Value(tag_safe(found.group(rule.group)), True, latest=True)
 
 
 def _rule_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Value | None:
     kind = rule.type
     if kind == "sha":
-        return _Value(ctx.sha if rule.format == "long" else ctx.sha[:SHORT_SHA_LENGTH], False, False)
+        return _Value(ctx.sha if rule.format == "long" else ctx.sha[:SHORT_SHA_LENGTH], False, latest=False)
     if kind in ("semver", "pep440"):
         return _version_value(rule, ctx, renderer)
     if kind == "match":
         return _match_value(rule, ctx, renderer)
     if kind == "branch":
-        return None if ctx.branch is None else _Value(tag_safe(ctx.branch), True, False)
+        return None if ctx.branch is None else _Value(tag_safe(ctx.branch), True, latest=False)
     if kind == "tag":
-        return None if ctx.tag is None else _Value(tag_safe(ctx.tag), True, True)
+        return None if ctx.tag is None else _Value(tag_safe(ctx.tag), True, latest=True)
     if kind == "pr":
-        return None if ctx.pull_request is None else _Value(str(ctx.pull_request), False, False)
+        return None if ctx.pull_request is None else _Value(str(ctx.pull_request), False, latest=False)
     if kind == "edge":
         wanted = rule.branch or ctx.default_branch
-        return _Value("edge", False, False) if ctx.branch is not None and ctx.branch == wanted else None
+        return _Value("edge", False, latest=False) if ctx.branch is not None and ctx.branch == wanted else None
     if kind in ("schedule", "raw"):
         if kind == "schedule" and ctx.event != "schedule":
             return None
         rendered = renderer.render(rule.pattern if kind == "schedule" else rule.value, rule.source)
-        return None if rendered is None else _Value(rendered[0], rendered[1], False)
+        return None if rendered is None else _Value(rendered.text, rendered.from_git, rendered.literal_head)
     if kind == "dify":
-        return _Value(ctx.dify_version, False, False) if ctx.dify_version else None
-    return _Value("latest", False, False) if ctx.on_default_branch else None  # type=latest
+        return _Value(ctx.dify_version, False, latest=False) if ctx.dify_version else None
+    return _Value("latest", False, latest=False) if ctx.on_default_branch else None  # type=latest
 
 
 def _enabled(rule: TagRule, ctx: GitContext) -> bool:
@@ -134,19 +143,26 @@ def _enabled(rule: TagRule, ctx: GitContext) -> bool:
     return ctx.values()[rule.enable_if] == "true"
 
 
-def _assemble(rule: TagRule, prefix: str, value: _Value, suffix: str) -> str:
+def _assemble(rule: TagRule, prefix: _Piece, value: _Value, suffix: _Piece) -> str:
     text = value.text
     if value.from_git:
-        if not prefix:
+        if not prefix.text:
             text = text.lstrip(".-")
         if not text:
-            return ""  # nothing of the name is tag-safe: no tag
-        room = TAG_MAX - len(prefix) - len(suffix)
+            return ""  # nothing of the name is tag-safe (or the match is empty): no tag
+        room = TAG_MAX - len(prefix.text) - len(suffix.text)
         if room < 1:
             raise InputError("tag-rule", rule.source,
                              f"not a valid tag: prefix and suffix leave no room for the name in {TAG_MAX} characters")
         text = text[:room]
-    tag = prefix + text + suffix
+    tag = prefix.text + text + suffix.text
+    if prefix.from_git or value.from_git or suffix.from_git:
+        head = prefix.literal_head if prefix.text else value.literal_head if value.text else suffix.literal_head
+        if not head:
+            tag = tag.lstrip(".-")
+        tag = tag[:TAG_MAX]
+        if not tag:
+            return ""  # nothing of the name is tag-safe: no tag
     if not tag.isascii() or not _TAG_RE.fullmatch(tag):
         raise InputError("tag-rule", rule.source, f"it produced {tag!r}, not a valid tag: {_TAG_RULE}")
     return tag
@@ -159,14 +175,13 @@ def compute_tags(
     flavor = flavor or Flavor()
     rules = tuple(rules or ()) or DEFAULT_RULES
     renderer = _Renderer(context, context.date or datetime.now(UTC))
-    affixes = (renderer.render(flavor.prefix, f"prefix={flavor.prefix}"),
-               renderer.render(flavor.suffix, f"suffix={flavor.suffix}"))
-    if affixes[0] is None or affixes[1] is None:
+    flavor_prefix = renderer.render(flavor.prefix, f"prefix={flavor.prefix}", "flavor")
+    flavor_suffix = renderer.render(flavor.suffix, f"suffix={flavor.suffix}", "flavor")
+    if flavor_prefix is None or flavor_suffix is None:
         raise InputError("flavor", f"prefix={flavor.prefix},suffix={flavor.suffix}",
                          "a template needs a value unknown in this build (e.g. {{branch}} on a tag build)")
-    flavor_prefix, flavor_suffix = affixes[0][0], affixes[1][0]
-    latest_tag = (flavor_prefix if flavor.prefix_latest else "") + "latest" + (
-        flavor_suffix if flavor.suffix_latest else "")
+    latest_tag = (flavor_prefix.text if flavor.prefix_latest else "") + "latest" + (
+        flavor_suffix.text if flavor.suffix_latest else "")
     if any(rule.priority_given for rule in rules):
         rules = tuple(sorted(rules, key=lambda rule: -rule.priority))  # stable: ties keep their order
     tags: list[str] = []
@@ -177,20 +192,20 @@ def compute_tags(
         value = _rule_value(rule, context, renderer)
         if value is None:
             continue
-        if rule.type == "latest":
-            prefix, suffix = rule.prefix, rule.suffix
-            tag = (latest_tag if prefix is None and suffix is None
-                   else _assemble(rule, prefix or "", value, suffix or ""))
-            tags.append(tag)
+        if rule.type == "latest" and rule.prefix is None and rule.suffix is None:
+            tags.append(latest_tag)
             continue
-        prefix = _affix(rule.prefix, flavor_prefix, renderer, rule)
-        suffix = _affix(rule.suffix, flavor_suffix, renderer, rule)
+        none = _Piece("")
+        prefix = _affix(rule.prefix, none if rule.type == "latest" else flavor_prefix, renderer, rule)
+        suffix = _affix(rule.suffix, none if rule.type == "latest" else flavor_suffix, renderer, rule)
         if prefix is None or suffix is None:
             continue
         tag = _assemble(rule, prefix, value, suffix)
         if not tag:
             continue
         tags.append(tag)
+        if rule.type == "latest":
+            continue
         if decider is None or rule.priority > decider[0]:
             decider = (rule.priority, value.latest)
     if decider is not None and (flavor.latest == "true" or (flavor.latest == "auto" and decider[1])):
@@ -198,11 +213,8 @@ def compute_tags(
     return TagSet(tuple(dict.fromkeys(tags)))
 
 
-def _affix(own: str | None, flavor_affix: str, renderer: _Renderer, rule: TagRule) -> str | None:
-    if own is None:
-        return flavor_affix
-    rendered = renderer.render(own, rule.source)
-    return None if rendered is None else rendered[0]
+def _affix(own: str | None, flavor_affix: _Piece, renderer: _Renderer, rule: TagRule) -> _Piece | None:
+    return flavor_affix if own is None else renderer.render(own, rule.source)
 
 
 def _assemble_latest(tag: str) -> str:
