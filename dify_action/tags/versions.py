@@ -72,7 +72,8 @@ def parse_pep440(text: str) -> ParsedVersion | None:
     if match.group("dev"):
         canonical += f".dev{int(match.group('dev_n') or 0)}"
     if match.group("local"):
-        canonical += "+" + re.sub(r"[-_]", ".", match.group("local").lower())
+        parts = re.split(r"[-_.]", match.group("local").lower())
+        canonical += "+" + ".".join(str(int(part)) if part.isdigit() else part for part in parts)
     padded = [*release, 0, 0]
     fields = {"raw": raw, "version": canonical, "major": str(padded[0]), "minor": str(padded[1]),
               "patch": str(padded[2])}
