@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from dify_action.errors import InputError
 from dify_action.tags.context import SHORT_SHA_LENGTH, GitContext
 from dify_action.tags.rules import DEFAULT_RULES, GLOBAL_TEMPLATES, VERSION_TEMPLATES, Flavor, TagRule
-from dify_action.tags.templates import Template, parse_template, tag_safe
+from dify_action.tags.templates import parse_template, tag_safe
 from dify_action.tags.versions import ParsedVersion, parse_pep440, parse_semver
 
 TAG_MAX = 128
@@ -60,15 +60,17 @@ class _Renderer:
         return None if rendered is None else _Piece(rendered, bool(template.names), head)
 
 
-def _version_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Value | None:
+def _source_text(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> str | None:
+    """What semver/pep440/match read: ``value=`` when given (on any ref), else the git tag."""
     if rule.value:
         rendered = renderer.render(rule.value, rule.source)
-        if rendered is None:
-            return None
-        raw = rendered.text
-    elif ctx.tag is not None:
-        raw = ctx.tag
-    else:
+        return None if rendered is None else rendered.text
+    return ctx.tag
+
+
+def _version_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Value | None:
+    raw = _source_text(rule, ctx, renderer)
+    if raw is None:
         return None
     if rule.regex is not None:
         found = rule.regex.search(raw)
@@ -85,23 +87,12 @@ def _version_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Valu
         return _Value(tag_safe(text), True, latest=False)
     if rule.type == "semver" and parsed.major == 0 and pattern.names == {"major"}:
         return None  # ours: `0` would alias unrelated breaking 0.x releases (semver.org item 4)
-    return _Value(_fill(pattern, parsed), True, latest=True)
-
-
-def _fill(pattern: Template, parsed: ParsedVersion) -> str:
-    rendered = pattern.render(parsed.fields, {})
-    return tag_safe(rendered or "")
+    return _Value(tag_safe(pattern.render(parsed.fields, {}) or ""), True, latest=True)
 
 
 def _match_value(rule: TagRule, ctx: GitContext, renderer: _Renderer) -> _Value | None:
-    if rule.value:
-        rendered = renderer.render(rule.value, rule.source)
-        if rendered is None:
-            return None
-        raw = rendered.text
-    elif ctx.tag is not None:
-        raw = ctx.tag
-    else:
+    raw = _source_text(rule, ctx, renderer)
+    if raw is None:
         return None
     assert rule.regex is not None
     found = rule.regex.search(raw)
