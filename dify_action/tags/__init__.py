@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dify_action.tags.compute import TAG_MAX, TagSet, compute_tags, sanitize_branch
 from dify_action.tags.context import PR_EVENTS, SHORT_SHA_LENGTH, GitContext
-from dify_action.tags.event import context_from_event
+from dify_action.tags.event import context_from_event, load_event
 from dify_action.tags.rules import (
     DEFAULT_PRIORITY,
     DEFAULT_RULES,
@@ -63,6 +63,7 @@ __all__ = [
     "TagSet",
     "compute_tags",
     "context_from_event",
+    "load_event",
     "parse_flavor",
     "parse_rule",
     "parse_rules",

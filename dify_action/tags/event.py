@@ -16,8 +16,10 @@ Pure: the front end reads the environment and the file and passes them in. What 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from dify_action.errors import InputError
@@ -64,6 +66,17 @@ def context_from_event(
         run_number=run_number, dify_version=dify_version, base_ref=base_ref,
         commit_date=_pushed_commit_date(payload, sha) or commit_date, date=now,
     )
+
+
+def load_event(path: str | Path, *, input_name: str = "GITHUB_EVENT_PATH") -> dict[str, Any]:
+    """The event payload file the runner wrote (a JSON object); a named InputError otherwise."""
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(input_name, str(path), f"a readable JSON event payload ({error})") from None
+    if not isinstance(payload, dict):
+        raise InputError(input_name, str(path), "a JSON object (the webhook payload of the event)")
+    return payload
 
 
 def _pushed_commit_date(payload: Mapping[str, Any], sha: str) -> datetime | None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from dify_action.errors import InputError
-from dify_action.tags import compute_tags, context_from_event, parse_flavor, parse_rules
+from dify_action.tags import compute_tags, context_from_event, load_event, parse_flavor, parse_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 MERGE_SHA = "a9c8c5828b91be19d9728548b24759e352367ef1"
@@ -152,3 +152,16 @@ def test_bad_pr_number_is_a_named_input_error() -> None:
     with pytest.raises(InputError, match="pull request number"):
         context_from_event("pull_request", {"number": "two"},
                            {"GITHUB_SHA": MERGE_SHA, "GITHUB_REF": "refs/pull/2/merge"})
+
+
+def test_load_event(tmp_path: Path) -> None:
+    good = tmp_path / "event.json"
+    good.write_text(json.dumps({"schedule": "0 3 * * *"}))
+    assert load_event(good) == {"schedule": "0 3 * * *"}
+    for name, text in (("bad.json", "{"), ("list.json", "[]")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError) as info:
+            load_event(tmp_path / name)
+        assert info.value.name == "GITHUB_EVENT_PATH" and info.value.exit_code == 2
+    with pytest.raises(InputError, match="readable JSON"):
+        load_event(tmp_path / "missing.json")
