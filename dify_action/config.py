@@ -322,7 +322,9 @@ class _Builder:
         latest = str(flavor.get("latest", "auto")).lower()
         return TagPolicy(
             rules=tuple(rules) or tags.DEFAULT_RULES,
-            flavor=Flavor(flavor.get("prefix", ""), flavor.get("suffix", ""), latest),  # type: ignore[arg-type]
+            flavor=Flavor(flavor.get("prefix", ""), flavor.get("suffix", ""), latest,  # type: ignore[arg-type]
+                          prefix_latest=flavor.get("prefix-onlatest", False),
+                          suffix_latest=flavor.get("suffix-onlatest", False)),
         )
 
     def smoke(self, name: str, raw: dict[str, Any]) -> SmokeSpec:

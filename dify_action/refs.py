@@ -2,9 +2,12 @@
 
 ``[host[:port]/]path[:tag][@algo:hex]`` where the first component is a host only when it holds a
 ``.`` or ``:`` or is ``localhost`` (so ``registry:5000/x`` is host ``registry:5000``, never a tag).
-Matching compares normalized repositories (``nginx`` == ``docker.io/library/nginx``); formatting
-keeps the user's own spelling of the repository.
-See https://github.com/distribution/reference/blob/main/regexp.go
+Matching compares normalized repositories (``nginx`` == ``docker.io/library/nginx``; the host part
+case-insensitively, as DNS does); formatting keeps the user's own spelling of the repository, and
+so do ``repository`` and ``registry`` (``Foo/bar`` has registry ``Foo``, like distribution/reference).
+A bare 64-hex name is refused (it reads as an image ID), and the 255-character limit applies to the
+path, not the host.
+See https://github.com/distribution/reference/blob/main/regexp.go and normalize.go
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ _DOMAIN_RE = re.compile(_DOMAIN)
 TAG_RE = re.compile(TAG_PATTERN, re.ASCII)  # registries accept ASCII tags only
 DIGEST_RE = re.compile(r"(sha256|sha384|sha512):([a-f0-9]+)")
 _NAME_TOTAL_MAX = 255
+_IMAGE_ID_RE = re.compile(r"[a-f0-9]{64}")
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,8 @@ class ImageRef:
 
     @property
     def repository(self) -> str:
-        """The normalized repository used for matching: ``docker.io/library/nginx``."""
-        domain = (self.domain or DEFAULT_DOMAIN).lower()
-        if domain in _LEGACY_DOMAINS:
-            domain = DEFAULT_DOMAIN
+        """The normalized repository: ``docker.io/library/nginx`` for ``nginx``."""
+        domain = self.registry
         path = self.path
         if domain == DEFAULT_DOMAIN and "/" not in path:
             path = _OFFICIAL_PREFIX + path
@@ -58,8 +60,14 @@ class ImageRef:
 
     @property
     def registry(self) -> str:
-        """The registry host (with port) that serves this repository."""
-        return (self.domain or DEFAULT_DOMAIN).lower()
+        """The registry host (with port) that serves this repository, in the user's case."""
+        domain = self.domain or DEFAULT_DOMAIN
+        return DEFAULT_DOMAIN if domain.lower() in _LEGACY_DOMAINS else domain
+
+    @property
+    def match_key(self) -> str:
+        """``repository`` with the host lowercased: what two references are compared by."""
+        return f"{self.registry.lower()}/{self.remote_path}"
 
     @property
     def remote_path(self) -> str:
@@ -67,7 +75,7 @@ class ImageRef:
         return self.repository.split("/", 1)[1]
 
     def same_repository(self, other: ImageRef) -> bool:
-        return self.repository == other.repository
+        return self.match_key == other.match_key
 
     def with_version(self, tag: str | None, digest: str | None = None) -> ImageRef:
         return replace(self, tag=tag, digest=digest)
@@ -83,6 +91,8 @@ class ImageRef:
 
 def try_parse(text: str) -> ImageRef | None:
     """Parse ``text`` as a reference, or return None when it is not one."""
+    if _IMAGE_ID_RE.fullmatch(text):
+        return None  # distribution/reference: ambiguous with an image ID
     rest = text
     digest: str | None = None
     if "@" in rest:
@@ -102,7 +112,7 @@ def try_parse(text: str) -> ImageRef | None:
         if not _DOMAIN_RE.fullmatch(first):
             return None
         domain, rest = first, remainder
-    if not _PATH_RE.fullmatch(rest) or len(f"{domain}/{rest}" if domain else rest) > _NAME_TOTAL_MAX:
+    if not _PATH_RE.fullmatch(rest) or len(rest) > _NAME_TOTAL_MAX:
         return None
     return ImageRef(domain=domain, path=rest, tag=tag, digest=digest)
 

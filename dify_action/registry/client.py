@@ -221,7 +221,7 @@ class RegistryClient(Transport):
 
     def _split(self, ref: refs.ImageRef | str) -> tuple[str, str]:
         parsed = refs.parse(ref) if isinstance(ref, str) else ref
-        if parsed.registry != self.registry:
+        if parsed.registry.lower() != self.registry.lower():
             raise InputError("image", str(parsed), f"expected an image in registry {self.registry}")
         return parsed.remote_path, parsed.digest or parsed.tag or "latest"
 

@@ -222,7 +222,8 @@ def test_unknown_component_and_environment_name_what_is_declared(tmp_path: Path)
             8,
         ),
         ("smoke:\n  api: {}\n", "smoke.api", "api", "declared component (none declared)", 2),
-        ("tags:\n  rules: [sha]\n", "tags.rules[0]", "sha", "does not match", 2),
+        ("tags:\n  rules: ['type=nope']\n", "tags.rules[0]", "type=nope", "unknown type 'nope'", 2),
+        ("tags:\n  rules: ['']\n", "tags.rules[0]", "", "should be non-empty", 2),
         ("tags:\n  rules: ['type=sha,colour=red']\n", "tags.rules[0]", "type=sha,colour=red", "colour", 2),
         ("version: 1\nscan: {}\nscan: {}\n", "scan", "scan", "duplicate key", 3),
         ("components:\n  - name: a\n", "components[0].image", "(missing)", "required", 2),
@@ -425,3 +426,14 @@ def test_yaml_syntax_errors_carry_line_and_column_and_unknown_keys_a_suggestion(
     with pytest.raises(ConfigError) as caught:
         config.load("c.yaml", text="version: 1\ncomponets: []\n")
     assert "in c.yaml:2" in str(caught.value) and "did you mean components?" in str(caught.value)
+
+
+def test_tag_policy_takes_metadata_action_rules_and_onlatest(tmp_path: Path) -> None:
+    path = tmp_path / "dify-action.yaml"
+    path.write_text(
+        "tags:\n  rules:\n    - type=ref,event=branch\n    - 'type=match,\"pattern=^v(\\d+)$\",group=1'\n"
+        "    - nightly-extra\n  flavor:\n    suffix: -slim\n    suffix-onlatest: true\n"
+    )
+    policy = config.load(str(path)).tags
+    assert [rule.type for rule in policy.rules] == ["branch", "match", "raw"]
+    assert policy.flavor == config.Flavor(suffix="-slim", suffix_latest=True)

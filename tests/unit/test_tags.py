@@ -84,7 +84,10 @@ CASES: list[tuple[str, str | None, GitContext, str, tuple[str, ...]]] = [
         "",
         ("2.0.0-rc.1",),
     ),
-    ("semver build metadata", "type=semver", ctx("refs/tags/1.2.3+b.5"), "latest=false", ("1.2.3-b.5",)),
+    ("semver build metadata dropped", "type=semver,pattern={{version}}", ctx("refs/tags/1.2.3+b.5"), "latest=false",
+     ("1.2.3",)),
+    ("semver raw keeps it", "type=semver,pattern={{raw}}", ctx("refs/tags/v1.2.3+b.5"), "latest=false",
+     ("v1.2.3-b.5",)),
     (
         "semver prefix",
         "type=semver,pattern={{major}}.{{minor}},prefix=v",
@@ -131,7 +134,8 @@ CASES: list[tuple[str, str | None, GitContext, str, tuple[str, ...]]] = [
         "",
         ("main-42-0123456",),
     ),
-    ("raw full sha", "type=raw,value=build-{{sha}}", ctx(), "", (f"build-{SHA}",)),
+    ("raw sha is short", "type=raw,value=build-{{sha}}", ctx(), "", ("build-0123456",)),
+    ("raw long sha", "type=raw,value=build-{{long_sha}}", ctx(), "", (f"build-{SHA}",)),
     ("raw needs branch on tag", "type=raw,value={{branch}}", ctx("refs/tags/v1.0.0"), "latest=false", ()),
     ("raw needs run number", "type=raw,value=ci-{{run_number}}", ctx(), "", ()),
     ("raw dify", "type=raw,value=dify-{{dify_version}}", ctx(dify_version="1.13.3"), "", ("dify-1.13.3",)),
@@ -165,16 +169,21 @@ CASES: list[tuple[str, str | None, GitContext, str, tuple[str, ...]]] = [
         ("latest",),
     ),
     ("latest explicit with flavor false", "type=latest", ctx(), "latest=false", ("latest",)),
-    ("latest disabled", "type=latest,enable=false", ctx(), "latest=true", ("latest",)),
+    ("latest disabled, nothing produced", "type=latest,enable=false", ctx(), "latest=true", ()),
+    ("latest flavor onlatest", "type=latest", ctx(), "prefix=a-,onlatest=true", ("a-latest",)),
+    ("latest own prefix", "type=latest,prefix=x-", ctx(), "prefix=a-,onlatest=true", ("x-latest",)),
     # --- flavor latest
-    ("auto stable release", "type=sha", ctx("refs/tags/v1.2.3"), "latest=auto", (SHORT, "latest")),
+    ("auto: sha decides on a release", "type=sha", ctx("refs/tags/v1.2.3"), "latest=auto", (SHORT,)),
+    ("auto: semver outranks sha", "type=sha\ntype=semver,pattern={{version}}", ctx("refs/tags/v1.2.3"), "",
+     (SHORT, "1.2.3", "latest")),
     ("auto branch", "type=sha", ctx(), "latest=auto", (SHORT,)),
     ("auto prerelease", "type=sha", ctx("refs/tags/v1.2.3-beta.1"), "", (SHORT,)),
     ("auto non-semver tag", "type=sha", ctx("refs/tags/release-x"), "", (SHORT,)),
     ("true default branch", "type=sha", ctx(), "latest=true", (SHORT, "latest")),
-    ("true other branch", "type=sha", ctx("refs/heads/dev"), "latest=true", (SHORT,)),
+    ("true other branch", "type=sha", ctx("refs/heads/dev"), "latest=true", (SHORT, "latest")),
+    ("true without tags", "type=branch", ctx("refs/tags/v1"), "latest=true", ()),
     ("true stable release", "type=sha", ctx("refs/tags/v1.2.3"), "latest=true", (SHORT, "latest")),
-    ("true pr", "type=sha", ctx("refs/heads/main", "pull_request", pr_number=1), "latest=true", (SHORT,)),
+    ("true pr", "type=sha", ctx("refs/heads/main", "pull_request", pr_number=1), "latest=true", (SHORT, "latest")),
     ("false release", "type=sha", ctx("refs/tags/v1.2.3"), "latest=false", (SHORT,)),
     # --- flavor prefix/suffix (never on latest)
     (
@@ -182,7 +191,7 @@ CASES: list[tuple[str, str | None, GitContext, str, tuple[str, ...]]] = [
         None,
         ctx("refs/tags/v1.2.3"),
         "prefix=acme-",
-        ("acme-1.2.3", "acme-sha-0123456", "acme-1.2", "latest"),
+        ("acme-1.2.3", "sha-0123456", "acme-1.2", "latest"),
     ),
     ("flavor suffix", "type=sha\ntype=branch", ctx(), "suffix=-slim", ("sha-0123456-slim", "main-slim")),
     (
@@ -190,7 +199,7 @@ CASES: list[tuple[str, str | None, GitContext, str, tuple[str, ...]]] = [
         "type=pr",
         ctx("refs/pull/5/merge", "pull_request"),
         "prefix=x-,suffix=-y",
-        ("x-pr-5-y",),
+        ("pr-5-y",),
     ),
     ("flavor template", "type=sha", ctx(run_number=3), "suffix=-r{{run_number}}", ("sha-0123456-r3",)),
     ("flavor not on explicit latest", "type=latest", ctx(), "prefix=acme-\nsuffix=-x", ("latest",)),
@@ -261,17 +270,18 @@ def test_parse_flavor_errors(text: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("type=edge", "unknown type 'edge'; allowed: sha, semver, branch, pr, raw, dify, latest"),
+        ("type=nope", "unknown type 'nope'; allowed: schedule, semver, pep440, match, edge, ref, branch, tag, pr"),
         ("type=sha,format=medium", "format='medium': allowed short, long"),
         ("type=sha,pattern={{version}}", "unknown key 'pattern' for type=sha"),
         ("type=branch,event=push", "unknown key 'event' for type=branch"),
         ("type=sha,enable=yes", "enable='yes': allowed true, false"),
-        ("format=short", "missing type="),
+        ("format=short", "unknown key 'format' for type=raw"),
         ("type=sha,type=branch", "key 'type' is given twice"),
-        ("type=sha,", "'' is not key=value"),
-        ("sha", "'sha' is not key=value"),
+        ("type=sha,", "an empty field"),
+        ("type=sha,sha", "'sha' is not key=value"),
+        ("a,b", "'b' is not key=value"),
         ("type=raw", "type=raw needs value="),
-        ("type=raw,value={{tag}}", "unknown template {{tag}}"),
+        ("type=raw,value={{tags}}", "unknown template {{tags}}"),
         ("type=raw,value={{sha", "unbalanced"),
         ("type=semver,pattern={{short_sha}}", "unknown template {{short_sha}}"),
         ("type=semver,pattern=v1", "pattern needs"),
@@ -298,7 +308,8 @@ def test_invalid_rules(rule: str, message: str) -> None:
         ("type=sha,prefix=.", ctx(), ""),
         ("type=dify", ctx(dify_version="1.13.3+local"), ""),
         ("type=branch", ctx(), "prefix=" + "p" * 128),
-        ("type=sha", ctx(), "prefix=-"),
+        ("type=sha,prefix=-", ctx(), ""),
+        ("type=branch", ctx(), "prefix=-"),
     ],
 )
 def test_invalid_generated_tag_names_the_rule(rules: str, context: GitContext, flavor: str) -> None:
@@ -349,7 +360,7 @@ def test_parse_rule_keeps_source_and_defaults() -> None:
     rule = parse_rule(" type = pr ")
     assert (rule.type, rule.prefix, rule.source) == ("pr", "pr-", " type = pr ")
     assert parse_rule("type=sha").prefix == "sha-"
-    assert parse_rule("type=branch").prefix == ""
+    assert parse_rule("type=branch").prefix is None
 
 
 @given(st.text(min_size=1, max_size=300))
