@@ -24,6 +24,7 @@ from dify_action.pipeline import Pipeline, Result
 from dify_action.resolve import resolve
 from dify_action.settings import COMMANDS, SEVERITIES, Secrets, Settings
 from dify_action.stages import CoreStages
+from dify_action.tags import load_event
 from dify_action.text import protected_stdio
 
 SECRET_INPUTS = ("registry-password", "token")
@@ -113,7 +114,10 @@ def with_context(inputs: Settings, env: Mapping[str, str]) -> Settings:
         inputs, source=source, revision=env.get("GITHUB_SHA"), ref=env.get("GITHUB_REF"),
         event=env.get("GITHUB_EVENT_NAME"), run_number=env.get("GITHUB_RUN_NUMBER"),
         run_url=f"{source}/actions/runs/{run}" if source and run else None, api_url=env.get("GITHUB_API_URL"),
-        server_url=server, docker_host=inputs.docker_host or env.get("DOCKER_HOST"))
+        server_url=server, docker_host=inputs.docker_host or env.get("DOCKER_HOST"),
+        event_payload=load_event(env["GITHUB_EVENT_PATH"]) if env.get("GITHUB_EVENT_PATH") else None,
+        base_ref=env.get("GITHUB_BASE_REF") or None,
+        pr_head_sha=env.get("DOCKER_METADATA_PR_HEAD_SHA", "").lower() == "true")  # metadata-action's switch
 
 
 def trust_workspace(env: MutableMapping[str, str], workspace: str | None) -> None:

@@ -9,7 +9,9 @@ config and the built-in defaults decide (see resolve.py for the one precedence).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dify_action.errors import InputError
 
@@ -131,4 +133,7 @@ class Settings:
     run_number: str | None = None
     run_url: str | None = None
     api_url: str | None = None  # fallback for github_api_url
+    event_payload: Mapping[str, Any] | None = field(default=None, repr=False)  # GITHUB_EVENT_PATH's JSON
+    base_ref: str | None = None  # GITHUB_BASE_REF
+    pr_head_sha: bool = False  # tag pull requests with the head commit, not the merge commit
     server_url: str | None = None  # e.g. https://github.com: owner/name repositories live there

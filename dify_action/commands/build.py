@@ -48,11 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     meta.add_argument("--ref", default="refs/heads/main", help="git ref for the tag policy")
     meta.add_argument("--event", default="push", help="event name for the tag policy")
     meta.add_argument("--run-number", type=int, help="CI run number for the tag policy")
+    meta.add_argument("--event-path", metavar="FILE", help="the event's JSON payload (GITHUB_EVENT_PATH): PR "
+                      "number, default branch, base ref and commit date for the tag policy")
+    meta.add_argument("--pr-head-sha", action="store_true", help="tag a pull request build with its head commit")
     parser.add_argument("--docker-host", metavar="URL", help="Docker engine (default: $DOCKER_HOST)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def settings(args: argparse.Namespace) -> Settings:
+    from dify_action.tags import load_event
+
     return Settings(
         command="build", config=args.config, components=tuple(args.component), name=args.name,
         dockerfile=args.dockerfile, context=args.context, repository=args.repository, target=args.target,
@@ -62,6 +67,8 @@ def settings(args: argparse.Namespace) -> Settings:
         size_budget=args.size_budget, size_warn=args.size_warn, source=args.source, revision=args.revision,
         version=args.image_version, ref=args.ref, event=args.event,
         run_number=str(args.run_number) if args.run_number is not None else None,
+        event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
+        pr_head_sha=args.pr_head_sha,
         docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
 
 

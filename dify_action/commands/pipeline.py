@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     meta.add_argument("--ref", help="git ref for the tag policy (default: refs/heads/main)")
     meta.add_argument("--event", help="event name for the tag policy (default: push)")
     meta.add_argument("--run-number", type=int, help="CI run number for the tag policy")
+    meta.add_argument("--event-path", metavar="FILE", help="the event's JSON payload (see build --event-path)")
     meta.add_argument("--run-url", metavar="URL", help="workflow run URL for the PR body")
     scan = parser.add_argument_group("scan")
     scan.add_argument("--severity", choices=["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"])
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from dify_action.pipeline import Pipeline
     from dify_action.resolve import resolve
     from dify_action.stages import CoreStages
+    from dify_action.tags import load_event
 
     settings = Settings(
         command="pipeline", config=args.config, components=tuple(args.component),
@@ -84,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         reviewers=tuple(args.reviewer), draft=args.draft, dry_run=args.dry_run, source=args.source,
         revision=args.revision, ref=args.ref, event=args.event,
         run_number=str(args.run_number) if args.run_number is not None else None, run_url=args.run_url,
+        event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
     )
     plan = resolve(settings, cli_secrets(os.environ))  # every check, before any side effect
     pipeline = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter())

@@ -93,9 +93,15 @@ def _tags(s: Settings, cfg: Config | None, dockerfile: Path, build_args: Mapping
     version = None
     if dockerfile.is_file():
         version = dify_base_version(dockerfile.read_text(encoding="utf-8", errors="replace"), build_args)
-    run_number = int(s.run_number) if s.run_number and s.run_number.isdigit() else None
-    context = tag_policy.GitContext(sha=s.revision, ref=s.ref or "refs/heads/main", event=s.event or "push",
-                                    run_number=run_number, dify_version=version)
+    if s.event_payload is not None:  # the real event: PR number, default branch, base ref, commit date
+        github = {"GITHUB_SHA": s.revision, "GITHUB_REF": s.ref or "", "GITHUB_RUN_NUMBER": s.run_number or "",
+                  "GITHUB_BASE_REF": s.base_ref or ""}
+        context = tag_policy.context_from_event(s.event or "push", s.event_payload, github, dify_version=version,
+                                                pr_head_sha=s.pr_head_sha)
+    else:
+        run_number = int(s.run_number) if s.run_number and s.run_number.isdigit() else None
+        context = tag_policy.GitContext(sha=s.revision, ref=s.ref or "refs/heads/main", event=s.event or "push",
+                                        run_number=run_number, dify_version=version)
     computed = tag_policy.compute_tags(cfg.tags.rules if cfg else None, context,
                                        cfg.tags.flavor if cfg else None).tags
     if not computed:
