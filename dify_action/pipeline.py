@@ -19,9 +19,11 @@ from dify_action import scanreport, smoke
 from dify_action.build import BuildResult
 from dify_action.bump import BumpPlan
 from dify_action.delivery import DeliveryResult
+from dify_action.dify.facts import ImageFacts
 from dify_action.errors import DifyActionError, GateFailed
 from dify_action.markdown import code, escape, row, url
 from dify_action.resolve import GitOps, Plan
+from dify_action.sbom import AttachedSbom
 from dify_action.stages import Stages
 
 __all__ = ["BuiltImage", "Change", "Delivery", "Pipeline", "Reporter", "Result", "Row", "deploy_tag"]
@@ -52,6 +54,8 @@ class BuiltImage:
     """A built component: the build's result, and the names the outputs give it."""
 
     build: BuildResult
+    facts: ImageFacts | None = None
+    sboms: tuple[AttachedSbom, ...] = ()
 
     @property
     def component(self) -> str:
@@ -93,7 +97,8 @@ class BuiltImage:
         return {"component": b.name, "image": b.image, "tags": list(self.references), "tag-names": list(b.tags),
                 "ref": self.ref, "digest": b.digest, "imageid": b.image_id, "size": b.size,
                 "compressed_size": b.compressed_size, "labels": dict(b.labels), "builder": b.builder,
-                "pushed": b.pushed, "seconds": round(b.seconds, 2), "warnings": list(b.warnings)}
+                "pushed": b.pushed, "seconds": round(b.seconds, 2), "warnings": list(b.warnings),
+                "dify": self.facts.as_dict() if self.facts else None, "sboms": [s.as_dict() for s in self.sboms]}
 
 
 @dataclass(frozen=True)
@@ -185,13 +190,15 @@ class Pipeline:
         with self.reporter.group("dify-action build"):
             results = self.stages.build(self.plan, self.reporter.info)
         built = []
-        for r in results:
-            for warning in r.warnings:
+        for item in results:
+            for warning in (*item.result.warnings, *item.notes):
                 self.reporter.warning(warning)
-            b = BuiltImage(r)
+            b = BuiltImage(item.result, item.facts, item.sboms)
             built.append(b)
+            facts = f"; {escape(b.facts.describe())}" if b.facts and (b.facts.exact or b.facts.dify_version) else ""
+            sboms = f"; SBOM {escape(', '.join(s.format for s in b.sboms))}" if b.sboms else ""
             self._rows.append(Row("build", "passed", f"{code(b.image + ':' + ','.join(b.tags))} "
-                                  f"{escape(b.digest or 'not pushed')}, {b.size / 1e6:.1f} MB"))
+                                  f"{escape(b.digest or 'not pushed')}, {b.size / 1e6:.1f} MB{facts}{sboms}"))
         self._images += built
         return built
 

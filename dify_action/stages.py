@@ -7,16 +7,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from dify_action.build import BuildResult
 from dify_action.bump import BumpPlan, Target
 from dify_action.delivery import DeliveryResult
+from dify_action.dify.facts import ImageFacts
 from dify_action.promote import PromoteResult
+from dify_action.refs import ImageRef
 from dify_action.registry import RegistryFor, clients_for
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback import RollbackResult
+from dify_action.sbom import AttachedSbom
 from dify_action.scan import ScanReport
 from dify_action.smoke import SmokeResult
 
@@ -26,8 +30,19 @@ if TYPE_CHECKING:
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 
+@dataclass(frozen=True)
+class Built:
+    """One built component: the build's result, what the image says about Dify (read through the
+    engine and recorded next to the digest), and the SBOMs attached to it in the registry."""
+
+    result: BuildResult
+    facts: ImageFacts | None = None
+    sboms: tuple[AttachedSbom, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 class Stages(Protocol):
-    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[BuildResult, ...]: ...
+    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[Built, ...]: ...
 
     def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult: ...
 
@@ -59,17 +74,39 @@ class CoreStages:
 
         return DockerEngine(plan.docker_host or DEFAULT_DOCKER_HOST)
 
-    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[BuildResult, ...]:
+    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[Built, ...]:
+        """Build (and push) every component; for each pushed digest, record the image's Dify facts
+        (its Alembic graph, DSL version) and attach its SBOMs, so promote and rollback read them from
+        the registry without pulling a layer."""
         from dify_action.build import build_component
 
         assert plan.build is not None
         engine = self._engine(plan)
+        built = []
         try:
-            return tuple(build_component(spec, engine, plan.credentials, push=plan.build.push,
+            for spec in plan.build.specs:
+                result = build_component(spec, engine, plan.credentials, push=plan.build.push,
                                          builder=plan.build.builder, meta=plan.build.meta, progress=progress)
-                         for spec in plan.build.specs)
+                built.append(self._describe(plan, engine, spec.repository, result) if result.digest
+                             else Built(result))
         finally:
             engine.close()
+        return tuple(built)
+
+    def _describe(self, plan: Plan, engine: DockerEngine, repository: ImageRef, result: BuildResult) -> Built:
+        from dify_action.dify.lookup import record_build_facts
+        from dify_action.sbom import attach_sboms, make_sboms
+        from dify_action.scanners import Tools
+
+        assert result.digest is not None
+        client = registry_for(plan)(repository.registry)
+        facts, _ = record_build_facts(engine.client, result.image_id, client, repository.remote_path, result.digest)
+        tools = Tools.discover(self.tool_environ)
+        if tools.trivy is None:
+            return Built(result, facts, (), ("no SBOM attached: Trivy is not installed (the default action image "
+                                             "bundles it)",))
+        sboms = make_sboms(tools, image=result.image_id, docker_host=plan.docker_host)
+        return Built(result, facts, attach_sboms(client, repository.remote_path, result.digest, sboms))
 
     def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult:
         from dify_action.smoke import run_smoke

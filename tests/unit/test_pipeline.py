@@ -34,6 +34,7 @@ from dify_action.rollback_guard import ImageMove
 from dify_action.scan import FAIL, Finding, ScanReport, Verdict
 from dify_action.settings import Secrets, Settings
 from dify_action.smoke import Check, SmokeResult
+from dify_action.stages import Built
 
 API, WEB = "registry.example/acme/dify-api", "registry.example/acme/dify-web"
 DIGEST = "sha256:" + "d" * 64
@@ -60,9 +61,9 @@ class Script:
         self.smoke_ok, self.scan_ok = smoke_ok, scan_ok
         self.calls: list[tuple[object, ...]] = []
 
-    def build(self, plan: Plan, progress: object) -> tuple[BuildResult, ...]:
+    def build(self, plan: Plan, progress: object) -> tuple[Built, ...]:
         self.calls.append(("build", tuple(s.name for s in plan.build.specs) if plan.build else ()))
-        return tuple(_built(s.name, s.repository.name) for s in plan.build.specs) if plan.build else ()
+        return tuple(Built(_built(s.name, s.repository.name)) for s in plan.build.specs) if plan.build else ()
 
     def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult:
         self.calls.append(("test", image, component))
