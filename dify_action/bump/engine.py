@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import edit, locate, tree
+from dify_action.bump import locate, tree
 from dify_action.errors import InputError, ManifestError
 
 
@@ -20,16 +20,20 @@ class Target:
 
     ``image`` is the repository (no tag). ``helm_paths`` are dotted key paths (``image.api.tag``)
     for values files whose image shape has no repository key; their value is set to the tag.
+    ``env_file`` (relative to the GitOps root): where a compose tag variable (``repo:${TAG}``) is
+    set; without it such a tag is refused.
     """
 
     image: refs.ImageRef
     tag: str
     digest: str | None = None
     helm_paths: tuple[str, ...] = ()
+    env_file: str | None = None
 
     @classmethod
     def from_inputs(
-        cls, image: str, tag: str, digest: str | None = None, helm_paths: Sequence[str] = ()
+        cls, image: str, tag: str, digest: str | None = None, helm_paths: Sequence[str] = (),
+        env_file: str | None = None,
     ) -> Target:
         """Validate raw user input; raises InputError naming the input."""
         ref = refs.parse_repository(image, input_name="image")
@@ -38,7 +42,20 @@ class Target:
             refs.validate_digest(digest, input_name="digest")
         for key_path in helm_paths:
             locate.parse_key_path(key_path)
-        return cls(ref, tag, digest, tuple(helm_paths))
+        return cls(ref, tag, digest, tuple(helm_paths), env_file or None)
+
+    @classmethod
+    def from_reference(
+        cls, reference: str, helm_paths: Sequence[str] = (), env_file: str | None = None
+    ) -> Target:
+        """``repo:tag[@digest]`` (one ``--image`` of a multi-image bump); the tag is required."""
+        ref = refs.parse(reference, input_name="image")
+        if not ref.tag:
+            raise InputError(
+                "image", reference, "give the tag with the repository: repo:tag or repo:tag@sha256:<64 hex> "
+                "(with a single --image REPOSITORY, --tag works too)",
+            )
+        return cls.from_inputs(ref.name, ref.tag, ref.digest, helm_paths, env_file)
 
 
 @dataclass(frozen=True)
@@ -118,63 +135,13 @@ class BumpPlan:
 def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) -> BumpPlan:
     """Plan the edits that set every target image under ``paths`` (default: the whole root).
 
-    Pure: reads files, writes nothing. Raises InputError for bad paths, ManifestError when a
-    value cannot be edited safely (shared anchor, block scalar...).
+    Several targets make one plan (one commit, one PR). Pure: reads files, writes nothing.
+    Raises InputError for bad paths, EditRefused (exit 2) when a value cannot be edited safely
+    (shared anchor, block scalar, compose variable, inherited tag) or no file deploys an image.
     """
-    if not targets:
-        raise InputError("image", "", "give at least one image to bump")
-    files, skipped = tree.collect(root, paths)
-    needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
-    needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
-    changes: list[Change] = []
-    edits: list[FileEdit] = []
-    notes: list[str] = []
-    helm_hits: set[str] = set()
-    found: set[refs.ImageRef] = set()
-    for source in files:
-        if not any(needle in source.data for needle in needles):
-            continue
-        parsed = locate.load(source)
-        if isinstance(parsed, Skipped):
-            if source.explicit:
-                raise ManifestError(
-                    f"{source.relpath} was named with --path but {parsed.reason}",
-                    hint="name only YAML files (manifests, values, kustomization, compose) with --path",
-                    file=source.relpath,
-                )
-            skipped.append(parsed)
-            continue
-        spans: list[edit.Replacement] = []
-        for target in targets:
-            for hit in locate.find_target(parsed, target.image, target.helm_paths):
-                found.add(target.image)
-                if hit.helm_path:
-                    helm_hits.add(hit.helm_path)
-                for replacement in edit.plan_replacements(parsed, hit, target.tag, target.digest):
-                    if any(done.start == replacement.start and done.text == replacement.text for done in spans):
-                        continue
-                    spans.append(replacement)
-                    changes.append(
-                        Change(source.relpath, replacement.line, replacement.old, replacement.new,
-                               hit.where, target.image.name)
-                    )
-                    if replacement.note:
-                        notes.append(f"{source.relpath}:{replacement.line}: {replacement.note}")
-        if spans:
-            edits.append(FileEdit(source.path, source.relpath, source.data, edit.apply(parsed, spans)))
-    for target in targets:
-        if target.image not in found:
-            raise InputError(
-                "image", target.image.name, f"no file under {', '.join(paths) or 'the GitOps directory'} "
-                f"deploys {target.image.repository} (matching compares whole normalized repositories)",
-            )
-        for key_path in target.helm_paths:
-            if key_path not in helm_hits:
-                raise InputError(
-                    "helm-path", key_path, "no file under the given paths has this key path "
-                    "with a scalar value; check the spelling (keys are case-sensitive)"
-                )
-    return BumpPlan(root, tuple(changes), tuple(skipped), tuple(edits), tuple(notes))
+    from dify_action.bump import planner
+
+    return planner.plan(root, targets, paths)
 
 
 def apply_plan(plan: BumpPlan) -> None:

@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dify_action.bump import Target
 
 HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tree."
 
@@ -13,11 +17,17 @@ HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tr
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit")
     parser.add_argument(
-        "--image", metavar="REPOSITORY", required=True,
-        help="image repository without tag, e.g. registry.example.com/acme/dify-api",
+        "--image", metavar="REPO:TAG[@DIGEST]", action="append", required=True,
+        help="image to set, e.g. registry.example.com/acme/dify-api:1.14.0 (repeatable: every image goes "
+             "into one change, one commit, one PR); a single repository without tag takes --tag/--digest",
     )
-    parser.add_argument("--tag", required=True, help="the tag to deploy")
-    parser.add_argument("--digest", metavar="sha256:HEX", help="pin the digest too (repo:tag@sha256:...)")
+    parser.add_argument("--tag", help="the tag to deploy (with a single --image REPOSITORY)")
+    parser.add_argument("--digest", metavar="sha256:HEX", help="pin the digest too (with a single --image REPOSITORY)")
+    parser.add_argument(
+        "--env-file", metavar="PATH",
+        help="compose env file (relative to the GitOps root) that sets a tag variable such as "
+             "DIFY_VERSION; without it a tag written as ${VAR} is refused",
+    )
     parser.add_argument(
         "--path", action="append", default=[], metavar="PATH",
         help="file or directory relative to the GitOps root (repeatable; default: all of it)",
@@ -39,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.bump import Target, apply_plan, plan_bump
-    from dify_action.errors import InputError
+    from dify_action.bump import apply_plan, plan_bump
+    from dify_action.errors import EditRefused, InputError
 
     if args.config:
         apply_environment(args)
@@ -54,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             "gitops-dir", "", "give --gitops-dir DIR (a local working tree) or --gitops-repo URL (clone, commit, PR)"
         )
-    target = Target.from_inputs(args.image, args.tag, args.digest, args.helm_path)
-    plan = plan_bump(Path(args.gitops_dir), [target], args.path)
+    try:
+        plan = plan_bump(Path(args.gitops_dir), targets(args), args.path)
+    except EditRefused as error:
+        for warning in error.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        raise
     if not args.dry_run:
         apply_plan(plan)
     for skip in plan.skipped:
@@ -70,6 +84,29 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         _summary(plan, dry_run=args.dry_run)
     return 0
+
+
+def targets(args: argparse.Namespace) -> list[Target]:
+    """The images of ``--image`` (repeatable ``repo:tag[@digest]``; or one repository + ``--tag``).
+
+    ``args.helm_paths_by_image`` (from --config) gives each image its own helm paths; --helm-path
+    applies to a single image only, since a key path names one image's tag."""
+    from dify_action.bump import Target
+    from dify_action.errors import InputError
+
+    images: list[str] = list(args.image)
+    by_image: dict[str, list[str]] = getattr(args, "helm_paths_by_image", {}) or {}
+    if len(images) > 1 and (args.tag or args.digest):
+        raise InputError("tag", args.tag or args.digest, "with several --image, write each as repo:tag[@digest]")
+    if len(images) > 1 and args.helm_path:
+        raise InputError("helm-path", args.helm_path[0], "names one image's tag key: give it with a single --image")
+    env_file = getattr(args, "env_file", None)
+    if len(images) == 1 and args.tag:
+        return [Target.from_inputs(images[0], args.tag, args.digest, args.helm_path or by_image.get(images[0], ()),
+                                   env_file)]
+    if len(images) == 1 and args.digest:
+        raise InputError("digest", args.digest, "give --digest with --tag, or write --image repo:tag@sha256:...")
+    return [Target.from_reference(image, args.helm_path or by_image.get(image, ()), env_file) for image in images]
 
 
 def _summary(plan: object, *, dry_run: bool) -> None:
@@ -95,11 +132,13 @@ def apply_environment(args: argparse.Namespace) -> None:
     if not args.environment:
         raise InputError("environment", "", "give --environment with --config (the environment to bump)")
     env = loaded.environment(args.environment)
-    image = refs.try_parse(args.image)
-    component = next((c for c in loaded.components if image and c.image.same_repository(image)), None)
     args.path = args.path or list(env.paths)
-    if component is not None:
-        args.helm_path = args.helm_path or list(env.helm_paths.get(component.name, ()))
+    args.helm_paths_by_image = {}
+    for given in args.image:
+        image = refs.try_parse(given)
+        component = next((c for c in loaded.components if image and c.image.same_repository(image)), None)
+        if component is not None:
+            args.helm_paths_by_image[given] = list(env.helm_paths.get(component.name, ()))
     args.provider = args.provider or env.provider
     args.push_mode = args.push_mode or ("direct" if env.mode == "direct" else "branch")
     args.base = args.base or env.branch

@@ -55,7 +55,7 @@ def read_token(environ: dict[str, str] | None = None) -> str | None:
 
 
 def run_remote(args: argparse.Namespace) -> int:
-    from dify_action.bump import Target
+    from dify_action.commands.bump import targets
     from dify_action.delivery import DeliveryRequest, Identity, deliver
     from dify_action.delivery.model import DEFAULT_MESSAGE, DEFAULT_TITLE
     from dify_action.errors import InputError
@@ -64,11 +64,10 @@ def run_remote(args: argparse.Namespace) -> int:
         raise InputError("environment", "", "give --environment (e.g. staging) with --gitops-repo")
     if getattr(args, "dry_run", False):
         raise InputError("dry-run", True, "not supported with --gitops-repo; use --gitops-dir on a clone")
-    target = Target.from_inputs(args.image, args.tag, args.digest, args.helm_path)
     default = Identity()
     who = Identity(args.author_name or default.name, args.author_email or default.email)
     request = DeliveryRequest(
-        repo_url=args.gitops_repo, environment=args.environment, targets=(target,), paths=tuple(args.path),
+        repo_url=args.gitops_repo, environment=args.environment, targets=tuple(targets(args)), paths=tuple(args.path),
         base=args.base, provider=args.provider or "git", push_mode=args.push_mode or "branch", group=args.group,
         token=read_token(), github_api_url=args.github_api_url, github_repo=args.github_repo,
         labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft,

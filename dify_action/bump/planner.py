@@ -1,0 +1,199 @@
+"""Plan a bump: files -> hits -> byte edits, every refusal raised before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dify_action import refs
+from dify_action.bump import edit, embed, explain, locate, shapes, tree, variables
+from dify_action.bump.engine import BumpPlan, Change, FileEdit, Skipped, Target
+from dify_action.errors import EditRefused, InputError
+
+
+@dataclass(frozen=True)
+class _Section:
+    outer: locate.Parsed  # the file
+    inner: locate.Parsed  # the file itself, or a document inside one of its block strings
+    embedded: embed.Embedded | None
+
+
+@dataclass(frozen=True)
+class _EnvUse:
+    target: Target
+    file: str
+    hit: locate.Hit
+
+
+def plan(root: Path, targets: Sequence[Target], paths: Sequence[str]) -> BumpPlan:
+    if not targets:
+        raise InputError("image", "", "give at least one image to bump")
+    seen: dict[str, Target] = {}
+    for target in targets:
+        if target.image.repository in seen:
+            raise InputError("image", target.image.name, "given twice; give each image once per bump")
+        seen[target.image.repository] = target
+    files, skipped = tree.collect(root, paths)
+    needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
+    needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
+    loaded: list[locate.Parsed] = []
+    sections: list[_Section] = []
+    for source in files:
+        if not any(needle in source.data for needle in needles):
+            continue
+        parsed = locate.load(source)
+        if isinstance(parsed, Skipped):
+            if source.explicit:
+                raise EditRefused(
+                    f"{source.relpath} was named with --path but {parsed.reason}",
+                    hint="name only YAML files (manifests, values, kustomization, compose) with --path",
+                    file=source.relpath,
+                )
+            skipped.append(parsed)
+            continue
+        loaded.append(parsed)
+        sections.append(_Section(parsed, parsed, None))
+        if b"values" in source.data:
+            sections.extend(_Section(parsed, inner.parsed, inner) for inner in embed.embedded(parsed))
+    try:
+        return _plan(root, targets, paths, files, skipped, loaded, sections)
+    except EditRefused as error:
+        error.warnings = tuple(f"skipped {skip.file}: {skip.reason}" for skip in skipped)
+        raise
+
+
+def _plan(
+    root: Path, targets: Sequence[Target], paths: Sequence[str], files: list[tree.SourceFile],
+    skipped: list[Skipped], loaded: list[locate.Parsed], sections: list[_Section],
+) -> BumpPlan:
+    placeholders = {name for parsed in loaded for name in shapes.kustomize_names(parsed)}
+    all_hits = [(section, list(locate.find_all(section.inner))) for section in sections]
+    variable_uses = [(s.outer.source.relpath, h) for s, hits in all_hits for h in hits if h.kind == "variable"]
+    spans: dict[str, list[edit.Replacement]] = {}
+    outer: dict[str, locate.Parsed] = {}
+    changes: list[Change] = []
+    notes: list[str] = []
+    env_uses: list[_EnvUse] = []
+    found: set[refs.ImageRef] = set()
+    helm_hits: set[str] = set()
+    for section, hits in all_hits:
+        rel = section.outer.source.relpath
+        for target in targets:
+            version = (target.tag, target.digest)
+            companions = [t.image for t in targets if t is not target and (t.tag, t.digest) == version]
+            mine = [hit for hit in hits if hit.current.same_repository(target.image)]
+            for key_path in target.helm_paths:
+                mine.extend(shapes.helm_path_hits(section.inner, target.image, key_path, companions))
+            for hit in mine:
+                found.add(target.image)
+                if hit.helm_path:
+                    helm_hits.add(hit.helm_path)
+                if hit.kind == "image" and not hit.current.tag and not hit.current.digest \
+                        and hit.current.repository in placeholders:
+                    notes.append(f"{rel}:{hit.line}: left {hit.where} bare: a kustomization images: entry "
+                                 f"sets the tag of {hit.current.name}")
+                    continue
+                if hit.kind == "variable":
+                    _check_variable(root, rel, hit, target, targets, variable_uses)
+                    env_uses.append(_EnvUse(target, rel, hit))
+                    continue
+                done = spans.setdefault(rel, [])
+                outer[rel] = section.outer
+                for item in edit.plan_replacements(section.inner, hit, target.tag, target.digest):
+                    if section.embedded is not None:
+                        item = section.embedded.map(item)
+                    if any(d.start == item.start and d.text == item.text for d in done):
+                        continue
+                    done.append(item)
+                    changes.append(Change(rel, item.line, item.old, item.new, hit.where, target.image.name))
+                    if item.note:
+                        notes.append(f"{rel}:{item.line}: {item.note}")
+    for target in targets:
+        if target.image not in found:
+            raise explain.not_deployed(root, target, paths, files, skipped, loaded)
+        for key_path in target.helm_paths:
+            if key_path not in helm_hits:
+                raise InputError(
+                    "helm-path", key_path, "no file under the given paths has this key path "
+                    "with a scalar value; check the spelling (keys are case-sensitive)"
+                )
+    edits = [
+        FileEdit(parsed.source.path, rel, parsed.source.data, edit.apply(parsed, spans[rel]))
+        for rel, parsed in outer.items() if spans[rel]
+    ]
+    env_edits, env_changes = _env_edits(root, env_uses)
+    return BumpPlan(root, tuple(changes + env_changes), tuple(skipped), tuple(edits + env_edits), tuple(notes))
+
+
+def _check_variable(
+    root: Path, rel: str, hit: locate.Hit, target: Target, targets: Sequence[Target],
+    uses: list[tuple[str, locate.Hit]],
+) -> None:
+    assert hit.variable is not None
+    name = hit.variable.name
+    others = [
+        (file, other) for file, other in uses
+        if other.variable is not None and other.variable.name == name
+        and not any(t.image.same_repository(other.current) and (t.tag, t.digest) == (target.tag, target.digest)
+                    for t in targets)
+    ]
+    if target.env_file is None:
+        error = variables.refusal(root, rel, hit.line, target.image.name, hit.variable, target.tag)
+        if others:
+            file, other = others[0]
+            error.message += f" ({name} is also the tag of {other.current.name} at {file}:{other.line})"
+        raise error
+    if others:
+        file, other = others[0]
+        raise EditRefused(
+            f"{rel}:{hit.line}: the compose variable {name} is the tag of {target.image.name} and also of "
+            f"{other.current.name} ({file}:{other.line}); setting it would move {other.current.name} too",
+            hint=f"bump {other.current.name} in the same change (--image {other.current.name}:{target.tag}), "
+                 "or give each image its own variable",
+            file=rel, line=hit.line,
+        )
+
+
+def _env_edits(root: Path, uses: list[_EnvUse]) -> tuple[list[FileEdit], list[Change]]:
+    by_file: dict[str, list[_EnvUse]] = {}
+    for use in uses:
+        assert use.target.env_file is not None
+        by_file.setdefault(use.target.env_file, []).append(use)
+    edits: list[FileEdit] = []
+    changes: list[Change] = []
+    for given, items in by_file.items():
+        real, rel = variables.env_path(root, given)
+        data = real.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("env-file", given, "must be UTF-8 text") from None
+        planned: dict[int, tuple[variables.Assignment, str]] = {}
+        for use in items:
+            assert use.hit.variable is not None
+            name, target = use.hit.variable.name, use.target
+            found = variables.find_assignment(text, name)
+            if found is None:
+                raise EditRefused(
+                    f"{rel} does not set {name}, the tag of {target.image.name} at {use.file}:{use.hit.line}",
+                    hint=f"add {name}={target.tag} to {rel}, or pass the env file that sets it with --env-file",
+                    file=rel,
+                )
+            new = f"{target.tag}@{target.digest}" if target.digest else target.tag
+            if found.value == new or (target.digest is None and found.value.startswith(f"{target.tag}@")):
+                continue
+            if found.start in planned and planned[found.start][1] != new:
+                raise EditRefused(f"{rel}:{found.line}: two images set {name} to different tags",
+                                  hint="give each image its own variable", file=rel, line=found.line)
+            if found.start not in planned:
+                planned[found.start] = (found, new)
+                changes.append(Change(rel, found.line, found.value, new,
+                                      f"{name} (the tag of {use.hit.where}, {use.file}:{use.hit.line})",
+                                      target.image.name))
+        after = text
+        for found, new in sorted(planned.values(), key=lambda item: item[0].start, reverse=True):
+            after = after[: found.start] + new + after[found.end :]
+        if planned:
+            edits.append(FileEdit(root / rel, rel, data, after.encode("utf-8")))
+    return edits, changes
