@@ -33,11 +33,14 @@ def not_deployed(
     if mentioned:
         lines.append(f"files that mention {needle.decode()} but were skipped:")
         lines += [f"  {skip.file}: {skip.reason}" for skip in mentioned[:_MAX_LISTED]]
-    lines += _values_elsewhere(loaded, files)
-    lines += _near_misses(image, files)
-    hint = "check --image against the repositories above" if len(lines) > 1 else (
-        "check --image (registry and path) and --path; the image may be set by a chart default"
-    )
+    elsewhere = _values_elsewhere(loaded, files)
+    misses = _near_misses(image, files)
+    lines += elsewhere + misses
+    hint = "check --image (registry and path) and --path; the image may be set by a chart default"
+    if misses:
+        hint = "check --image against the repositories above"
+    elif elsewhere:
+        hint = "set the image in the values the HelmRelease reads (valuesFrom), or in spec.values here"
     if any("Helm/Go template" in skip.reason for skip in mentioned):
         hint += "; a chart's templates are not edited: bump the values file that feeds them"
     return NotDeployed("\n".join(lines), hint=hint)
@@ -75,8 +78,9 @@ def _values_elsewhere(loaded: Sequence[locate.Parsed], files: Sequence[tree.Sour
                     f"{locate.text_of(locate.get(item, 'kind'))}/{locate.text_of(locate.get(item, 'name'))}"
                     for item in getattr(values_from, "value", [])
                 ]
+                key_line = next(k.start_mark.line for k, v in locate.get(doc, "spec").value if v is values_from)  # type: ignore[union-attr]
                 found.append(
-                    f"{source.relpath}:{values_from.start_mark.line + 1}: {locate.label(doc).strip()} takes "
+                    f"{source.relpath}:{key_line + 1}: {locate.label(doc).strip()} takes "
                     f"values from {', '.join(names) or 'valuesFrom'}: the image may be set there, outside "
                     "this tree's files"
                 )
