@@ -83,8 +83,11 @@ def _plan(
             version = (target.tag, target.digest)
             companions = [t.image for t in targets if t is not target and (t.tag, t.digest) == version]
             mine = [hit for hit in hits if hit.current.same_repository(target.image)]
-            for key_path in target.helm_paths:
-                mine.extend(shapes.helm_path_hits(section.inner, target.image, key_path, companions))
+            by_path = [hit for key_path in target.helm_paths
+                       for hit in shapes.helm_path_hits(section.inner, target.image, key_path, companions)]
+            if by_path:  # the --helm-path key is the tag that mappings with an empty tag fall back to
+                mine = [hit for hit in mine if hit.kind != "helm" or hit.current.tag or hit.current.digest]
+            mine += by_path
             for hit in mine:
                 found.add(target.image)
                 if hit.helm_path:

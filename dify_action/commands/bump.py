@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
 def targets(args: argparse.Namespace) -> list[Target]:
     """The images of ``--image`` (repeatable ``repo:tag[@digest]``; or one repository + ``--tag``).
 
-    ``args.helm_paths_by_image`` (from --config) gives each image its own helm paths; --helm-path
-    applies to a single image only, since a key path names one image's tag."""
+    ``args.helm_paths_by_image`` (from --config) gives each image its own helm paths. A --helm-path
+    names one tag key: with several images it applies to all of them, so they must share the tag
+    (a chart's ``global.image.tag`` that api and web both fall back to)."""
     from dify_action.bump import Target
     from dify_action.errors import InputError
 
@@ -98,15 +99,19 @@ def targets(args: argparse.Namespace) -> list[Target]:
     by_image: dict[str, list[str]] = getattr(args, "helm_paths_by_image", {}) or {}
     if len(images) > 1 and (args.tag or args.digest):
         raise InputError("tag", args.tag or args.digest, "with several --image, write each as repo:tag[@digest]")
-    if len(images) > 1 and args.helm_path:
-        raise InputError("helm-path", args.helm_path[0], "names one image's tag key: give it with a single --image")
     env_file = getattr(args, "env_file", None)
     if len(images) == 1 and args.tag:
         return [Target.from_inputs(images[0], args.tag, args.digest, args.helm_path or by_image.get(images[0], ()),
                                    env_file)]
     if len(images) == 1 and args.digest:
         raise InputError("digest", args.digest, "give --digest with --tag, or write --image repo:tag@sha256:...")
-    return [Target.from_reference(image, args.helm_path or by_image.get(image, ()), env_file) for image in images]
+    found = [Target.from_reference(image, args.helm_path or by_image.get(image, ()), env_file) for image in images]
+    if args.helm_path and len({(target.tag, target.digest) for target in found}) > 1:
+        raise InputError(
+            "helm-path", args.helm_path[0], "names one tag key: with several --image it sets all of them, so they "
+            "must have the same tag and digest (bump images with different tags without --helm-path)",
+        )
+    return found
 
 
 def _summary(plan: object, *, dry_run: bool) -> None:
