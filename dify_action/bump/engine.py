@@ -180,15 +180,21 @@ def apply_plan(plan: BumpPlan) -> None:
 
 
 def find_images(root: Path, paths: Sequence[str] = ()) -> list[FoundImage]:
-    """Every image reference deployed under ``paths``: container/compose ``image`` strings,
-    Helm ``repository``+``tag`` mappings and kustomization ``images`` entries."""
+    """Every image reference deployed under ``paths``, in every shape ``plan_bump`` edits (Argo CD
+    ``helm.values`` blocks included; tags from compose variables are left out: their value is not
+    in the manifest)."""
+    from dify_action.bump import embed
+
     files, _ = tree.collect(root, paths)
     found: list[FoundImage] = []
     for source in files:
         parsed = locate.load(source)
         if isinstance(parsed, Skipped):
             continue
-        found.extend(
-            FoundImage(source.relpath, hit.line, hit.current, hit.where) for hit in locate.find_all(parsed)
-        )
+        inner = [(item.parsed, item.first_line) for item in embed.embedded(parsed)] if b"values" in source.data else []
+        for section, offset in [(parsed, 0), *inner]:
+            found.extend(
+                FoundImage(source.relpath, hit.line + offset, hit.current, hit.where)
+                for hit in locate.find_all(section) if hit.kind != "variable"
+            )
     return found
