@@ -1,0 +1,131 @@
+"""The shapes of issue 11 as classes: generated layouts (depth, indentation, quoting, comments,
+CRLF, registry placement), each checked on the whole output text against an edit made by hand."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dify_action.bump import Target, apply_plan, find_images, plan_bump
+from dify_action.errors import EditRefused
+
+QUOTES = st.sampled_from(["", "'", '"'])
+NEWLINES = st.sampled_from(["\n", "\r\n"])
+COMMENTS = st.sampled_from(["", "  # pinned by CI", " #x"])
+KEYS = st.lists(st.from_regex(r"[a-z][a-zA-Z0-9]{0,8}", fullmatch=True), min_size=0, max_size=3, unique=True)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _bump(files: dict[str, str], targets: list[Target]) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as temp:
+        root = Path(temp)
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(text.encode())
+        apply_plan(plan_bump(root, targets))
+        return {name: (root / name).read_bytes().decode() for name in files}
+
+
+def _nest(keys: list[str], body: list[str], indent: int) -> list[str]:
+    lines = [" " * (indent * depth) + f"{key}:" for depth, key in enumerate(keys)]
+    return lines + [" " * (indent * len(keys)) + line for line in body]
+
+
+@SETTINGS
+@given(keys=KEYS, indent=st.integers(2, 4), quote=QUOTES, comment=COMMENTS, newline=NEWLINES,
+       name_key=st.sampled_from(["name", "repository"]), tag_key=st.sampled_from(["tag", "version"]),
+       registry=st.sampled_from(["none", "local", "global"]))
+def test_helm_image_mappings(
+    keys: list[str], indent: int, quote: str, comment: str, newline: str, name_key: str, tag_key: str, registry: str
+) -> None:
+    pad = " " * indent
+    body = ["image:"]
+    if registry == "local":
+        body.append(f"{pad}registry: ghcr.io")
+    repository = "ghcr.io/acme/dify-api" if registry == "none" else "acme/dify-api"
+    body += [f"{pad}{name_key}: {repository}", f"{pad}{tag_key}: {quote}1.13.3{quote}{comment}",
+             f"{pad}pullPolicy: IfNotPresent"]
+    lines = _nest(keys, body, indent)
+    if registry == "global":
+        lines = ["global:", f"{pad}image:", f"{pad}{pad}registry: ghcr.io", *lines]
+    text = newline.join([*lines, "other:", f"{pad}image: {{name: ghcr.io/acme/dify-web, tag: 1.13.3}}", ""])
+    out = _bump({"values.yaml": text}, [Target.from_inputs("ghcr.io/acme/dify-api", "1.14.0")])
+    assert out["values.yaml"] == text.replace(f"{tag_key}: {quote}1.13.3", f"{tag_key}: {quote}1.14.0", 1)
+
+
+@SETTINGS
+@given(indent=st.integers(2, 8), outer=st.integers(0, 3), newline=NEWLINES, quote=QUOTES, comment=COMMENTS,
+       chomp=st.sampled_from(["", "-", "+"]), kind=st.sampled_from(["Application", "ApplicationSet"]))
+def test_argocd_helm_values_blocks(
+    indent: int, outer: int, newline: str, quote: str, comment: str, chomp: str, kind: str
+) -> None:
+    pad = " " * indent
+    spec = "spec:\n  template:\n    spec:\n      source:\n" if kind == "ApplicationSet" else "spec:\n  source:\n"
+    at = "        " if kind == "ApplicationSet" else "    "
+    block = [f"# the chart's values, as a string{comment}", "api:", f"{pad}image:",
+             f"{pad}{pad}repository: acme/dify-api", f"{pad}{pad}tag: {quote}1.13.3{quote}{comment}",
+             "web:", f"{pad}image: acme/dify-web:1.13.3", ""]
+    inner = " " * (len(at) + 2 + indent + outer)
+    text = (f"apiVersion: argoproj.io/v1alpha1\nkind: {kind}\n{spec}{at}chart: dify\n{at}helm:\n"
+            f"{at}  values: |{chomp}\n" + "\n".join(inner + line if line else "" for line in block)
+            + f"{at}  releaseName: dify\n").replace("\n", newline)
+    out = _bump({"app.yaml": text}, [Target.from_inputs("acme/dify-api", "1.14.0")])
+    assert out["app.yaml"] == text.replace(f"tag: {quote}1.13.3", f"tag: {quote}1.14.0")
+    found = [image for image in find_images_in(text) if image.ref.path == "acme/dify-api"]
+    assert [str(image.ref) for image in found] == ["acme/dify-api:1.13.3"]
+    values = yaml.safe_load(out["app.yaml"])
+    source = values["spec"]["template"]["spec"]["source"] if kind == "ApplicationSet" else values["spec"]["source"]
+    assert yaml.safe_load(source["helm"]["values"])["api"]["image"]["tag"] == "1.14.0"
+
+
+def find_images_in(text: str) -> list[object]:
+    with tempfile.TemporaryDirectory() as temp:
+        (Path(temp) / "app.yaml").write_bytes(text.encode())
+        return list(find_images(Path(temp)))
+
+
+@SETTINGS
+@given(quote=QUOTES, export=st.booleans(), comment=COMMENTS, newline=NEWLINES, spaces=st.sampled_from(["", " "]),
+       form=st.sampled_from(["${TAG}", "${TAG:-1.0}", "${TAG-1.0}", "$TAG"]))
+def test_compose_variables_with_an_env_file(
+    quote: str, export: bool, comment: str, newline: str, spaces: str, form: str
+) -> None:
+    compose = f"services:\n  api:\n    image: acme/dify-api:{form}\n  worker:\n    image: 'acme/dify-api:{form}'\n"
+    line = f"{'export ' if export else ''}TAG{spaces}={spaces}{quote}1.13.3{quote}{comment if quote else ''}"
+    env = newline.join(["# pins", "OTHER=1", line, ""])
+    target = Target.from_inputs("acme/dify-api", "1.14.0", env_file="deploy/.env")
+    out = _bump({"deploy/compose.yaml": compose, "deploy/.env": env}, [target])
+    assert out["deploy/.env"] == env.replace(f"{quote}1.13.3", f"{quote}1.14.0")
+    assert out["deploy/compose.yaml"] == compose
+
+
+def test_compose_variable_without_env_file_is_refused_naming_its_source(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  api:\n    image: acme/dify-api:${V:-1.0}\n")
+    with pytest.raises(EditRefused, match=r"compose.yaml:3: .*compose variable V .*default is 1.0.*") as error:
+        plan_bump(tmp_path, [Target.from_inputs("acme/dify-api", "2.0")])
+    assert error.value.exit_code == 2
+    assert "--env-file .env" in str(error.value)
+
+
+def test_several_images_make_one_plan(tmp_path: Path) -> None:
+    compose = "".join(f"  {name}:\n    image: ghcr.io/acme/dify-{name}:1.0\n" for name in ("api", "web", "sandbox"))
+    (tmp_path / "compose.yaml").write_text("services:\n" + compose)
+    plugin = "pluginDaemon:\n  image: {repository: ghcr.io/acme/dify-plugin-daemon, tag: '0.1'}\n"
+    (tmp_path / "values.yaml").write_text(plugin)
+    targets = [Target.from_reference(f"ghcr.io/acme/dify-{name}:2.0") for name in ("api", "web", "sandbox")]
+    targets.append(Target.from_reference("ghcr.io/acme/dify-plugin-daemon:0.2@sha256:" + "e" * 64))
+    plan = plan_bump(tmp_path, targets)
+    assert sorted(change.image for change in plan.changes) == sorted(t.image.name for t in targets)
+    assert len(plan.edits) == 2
+    apply_plan(plan)
+    assert (tmp_path / "values.yaml").read_text().endswith("tag: '0.2@sha256:" + "e" * 64 + "'}\n")
+
+
+def test_a_reference_without_tag_is_refused_for_a_multi_image_bump() -> None:
+    with pytest.raises(Exception, match="give the tag with the repository"):
+        Target.from_reference("ghcr.io/acme/dify-api")
