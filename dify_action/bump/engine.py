@@ -70,7 +70,8 @@ class Change:
     image: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "old": self.old, "new": self.new, "where": self.where}
+        return {"file": self.file, "line": self.line, "old": self.old, "new": self.new, "where": self.where,
+                "image": self.image}
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,11 @@ def not_deployed(
         "(repositories are compared whole, after normalizing docker.io and library/)"
     ]
     mentioned = [skip for skip in skipped if _mentions(root, skip.file, needle, files)]
-    if mentioned:
+    variable = _variable_references(image, loaded)
+    if mentioned or variable:
         lines.append(f"files that mention {needle.decode()} but were skipped:")
         lines += [f"  {skip.file}: {skip.reason}" for skip in mentioned[:_MAX_LISTED]]
+        lines += [f"  {where}" for where in variable[:_MAX_LISTED]]
     elsewhere = _values_elsewhere(loaded, files)
     misses = _near_misses(image, files)
     lines += elsewhere + misses
@@ -60,6 +62,17 @@ def _mentions(root: Path, relpath: str, needle: bytes, files: Sequence[tree.Sour
     except OSError:
         return False
     return False
+
+
+def _variable_references(image: refs.ImageRef, loaded: Sequence[locate.Parsed]) -> list[str]:
+    """Image values built from variables (``${REGISTRY}/acme/dify-api:1.0``) that name the image's path."""
+    found: list[str] = []
+    for parsed in loaded:
+        for number, line in enumerate(parsed.text.splitlines(), 1):
+            if "$" in line and image.path in line and re.search(r"(?:image|Image)['\"]?\s*:", line):
+                found.append(f"{parsed.source.relpath}:{number}: {line.strip()}: a variable the bump cannot resolve "
+                             "(only a tag variable can be set, with --env-file)")
+    return found
 
 
 def _values_elsewhere(loaded: Sequence[locate.Parsed], files: Sequence[tree.SourceFile]) -> list[str]:

@@ -67,7 +67,9 @@ def _plan(
     root: Path, targets: Sequence[Target], paths: Sequence[str], files: list[tree.SourceFile],
     skipped: list[Skipped], loaded: list[locate.Parsed], sections: list[_Section],
 ) -> BumpPlan:
-    placeholders = {name for parsed in loaded for name in shapes.kustomize_names(parsed)}
+    placeholders = {name: parsed.source.relpath for parsed in loaded for name in shapes.kustomize_names(parsed)}
+    placeholders |= _ancestor_kustomize_names(root, paths, {parsed.source.relpath for parsed in loaded})
+    bare: dict[refs.ImageRef, str] = {}  # targets met only as placeholders so far -> the first one
     all_hits = [(section, list(locate.find_all(section.inner))) for section in sections]
     variable_uses = [(s.outer.source.relpath, h) for s, hits in all_hits for h in hits if h.kind == "variable"]
     spans: dict[str, list[edit.Replacement]] = {}
@@ -89,14 +91,15 @@ def _plan(
                 mine = [hit for hit in mine if hit.kind != "helm" or hit.current.tag or hit.current.digest]
             mine += by_path
             for hit in mine:
-                found.add(target.image)
                 if hit.helm_path:
                     helm_hits.add(hit.helm_path)
                 if hit.kind == "image" and not hit.current.tag and not hit.current.digest \
                         and hit.current.repository in placeholders:
-                    notes.append(f"{rel}:{hit.line}: left {hit.where} bare: a kustomization images: entry "
-                                 f"sets the tag of {hit.current.name}")
+                    notes.append(f"{rel}:{hit.line}: left {hit.where} bare: {placeholders[hit.current.repository]} "
+                                 f"sets the tag of {hit.current.name} (kustomize images:)")
+                    bare.setdefault(target.image, f"{rel}:{hit.line}")
                     continue
+                found.add(target.image)
                 if hit.kind == "variable":
                     _check_variable(root, rel, hit, target, targets, variable_uses)
                     env_uses.append(_EnvUse(target, rel, hit))
@@ -113,6 +116,16 @@ def _plan(
                     if item.note:
                         notes.append(f"{rel}:{item.line}: {item.note}")
     for target in targets:
+        if target.image not in found and target.image in bare:
+            kustomization = placeholders[target.image.repository]
+            inside = any(parsed.source.relpath == kustomization for parsed in loaded)
+            raise EditRefused(
+                f"{bare[target.image]}: {target.image.name} is a kustomize placeholder here; the images: entry "
+                f"of {kustomization} " + ("renames it (newName): bump the new name" if inside else
+                                          f"sets its tag, and it is outside --path {' '.join(paths)}"),
+                hint=f"bump the image {kustomization} names, or add {kustomization} to --path",
+                file=bare[target.image].split(":")[0],
+            )
         if target.image not in found:
             raise explain.not_deployed(root, target, paths, files, skipped, loaded)
         for key_path in target.helm_paths:
@@ -127,6 +140,25 @@ def _plan(
     ]
     env_edits, env_changes = _env_edits(root, env_uses)
     return BumpPlan(root, tuple(changes + env_changes), tuple(skipped), tuple(edits + env_edits), tuple(notes))
+
+
+def _ancestor_kustomize_names(root: Path, paths: Sequence[str], done: set[str]) -> dict[str, str]:
+    """Names retagged by kustomizations in the directories above ``--path`` (an overlay's or base's
+    kustomization outside the paths still turns bare images below it into placeholders)."""
+    names: dict[str, str] = {}
+    folders = {Path(path.replace("\\", "/")).parent if (root / path).is_file() else Path(path) for path in paths}
+    for folder in folders:
+        for above in [folder, *folder.parents]:
+            for name in tree.KUSTOMIZATION_NAMES:
+                rel = (above / name).as_posix().removeprefix("./")
+                if rel in done or not (root / rel).is_file() or (root / rel).is_symlink():
+                    continue
+                done.add(rel)
+                source = tree.SourceFile(root, rel, (root / rel).read_bytes()[: tree.MAX_FILE_BYTES], False)
+                parsed = locate.load(source)
+                if isinstance(parsed, locate.Parsed):
+                    names.update(dict.fromkeys(shapes.kustomize_names(parsed), rel))
+    return names
 
 
 def _check_variable(
