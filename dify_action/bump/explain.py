@@ -36,7 +36,7 @@ def not_deployed(
         lines += [f"  {skip.file}: {skip.reason}" for skip in mentioned[:_MAX_LISTED]]
         lines += [f"  {where}" for where in variable[:_MAX_LISTED]]
     elsewhere = _values_elsewhere(loaded, files)
-    misses = _near_misses(image, files)
+    misses = _near_misses(image, files, loaded)
     lines += elsewhere + misses
     hint = "check --image (registry and path) and --path; the image may be set by a chart default"
     if misses:
@@ -100,9 +100,14 @@ def _values_elsewhere(loaded: Sequence[locate.Parsed], files: Sequence[tree.Sour
     return found
 
 
-def _near_misses(image: refs.ImageRef, files: Sequence[tree.SourceFile]) -> list[str]:
+def _near_misses(
+    image: refs.ImageRef, files: Sequence[tree.SourceFile], loaded: Sequence[locate.Parsed]
+) -> list[str]:
     """Repositories in the tree under another registry, or with a name a few letters away."""
     deployed: dict[str, str] = {}
+    for parsed in loaded:  # composed: registry keys applied (ghcr.io + acme/dify-api)
+        for hit in locate.find_all(parsed):
+            deployed.setdefault(hit.current.repository, f"{hit.current.name} ({parsed.source.relpath}:{hit.line})")
     for source in files:
         for match in _REFERENCE.finditer(source.data):
             ref = refs.try_parse(match.group(1).decode("utf-8", "replace").split("$", 1)[0].rstrip(":"))

@@ -127,7 +127,7 @@ def _argo_kustomize_images(parsed: Parsed, source: yaml.Node, where: str) -> Ite
         alias, sep, rest = text.partition("=")
         prefix = alias + sep if sep else ""
         ref = refs.try_parse(rest if sep else text)
-        if ref is None or (not sep and not (ref.tag or ref.digest)):
+        if ref is None:
             continue
         yield Hit("image", ref, item.start_mark.line + 1, f"{where}[{alias if sep else ref.name}]", item,
                   shared_anchor=owner(parsed, item, None), prefix=prefix)
