@@ -35,6 +35,8 @@ def plan(root: Path, targets: Sequence[Target], paths: Sequence[str]) -> BumpPla
             raise InputError("image", target.image.name, "given twice; give each image once per bump")
         seen[target.image.repository] = target
     files, skipped = tree.collect(root, paths)
+    for env_file in {target.env_file for target in targets if target.env_file}:
+        variables.env_path(root, env_file)  # a bad --env-file is bad input even if no tag uses a variable
     needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
     needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
     loaded: list[locate.Parsed] = []

@@ -129,3 +129,28 @@ def test_several_images_make_one_plan(tmp_path: Path) -> None:
 def test_a_reference_without_tag_is_refused_for_a_multi_image_bump() -> None:
     with pytest.raises(Exception, match="give the tag with the repository"):
         Target.from_reference("ghcr.io/acme/dify-api")
+
+
+@pytest.mark.parametrize(
+    ("extra", "named", "allowed"),
+    [
+        (["--image", "acme/dify-api:1.0", "--image", "acme/dify-web:1.0", "--tag", "2.0"], "tag", "repo:tag"),
+        (["--image", "acme/dify-api:1.0", "--image", "acme/dify-web:1.1", "--helm-path", "global.image.tag"],
+         "helm-path", "same tag"),
+        (["--image", "acme/dify-api:1.0", "--image", "docker.io/acme/dify-api:1.1"], "image", "given twice"),
+        (["--image", "acme/dify-api"], "image", "give the tag"),
+        (["--image", "acme/dify-api", "--digest", "sha256:" + "a" * 64], "digest", "with --tag"),
+        (["--image", "acme/dify-api:1.0", "--env-file", "../x.env"], "env-file", "relative"),
+    ],
+)
+def test_multi_image_cli_input_errors_exit_2_and_change_nothing(
+    tmp_path: Path, extra: list[str], named: str, allowed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dify_action.cli import main
+
+    text = "services:\n  api:\n    image: acme/dify-api:${TAG}\n  web:\n    image: acme/dify-web:0.9\n"
+    (tmp_path / "compose.yaml").write_text(text)
+    assert main(["bump", "--gitops-dir", str(tmp_path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"invalid {named}" in err and allowed in err
+    assert (tmp_path / "compose.yaml").read_text() == text
