@@ -20,14 +20,14 @@ through the pure-Python composer that records anchors.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 
 from dify_action import refs
+from dify_action.bump.composer import AliasBomb, compose_tracking, may_share
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.errors import InputError
 
@@ -35,31 +35,7 @@ if TYPE_CHECKING:
     from dify_action.bump.engine import Skipped
     from dify_action.bump.variables import Variable
 
-MAX_EXPANDED_NODES = 200_000
-_ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
 _BOM = "\ufeff"
-
-
-class _AliasBomb(Exception):
-    pass
-
-
-class _Loader(yaml.SafeLoader):
-    """The pure-Python composer, recording anchors and which nodes aliases point at."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.aliased: set[int] = set()
-        self.anchors_by_node: dict[int, str] = {}
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        node = super().compose_node(parent, index)
-        if isinstance(event, yaml.AliasEvent):
-            self.aliased.add(id(node))
-        elif getattr(event, "anchor", None):
-            self.anchors_by_node[id(node)] = event.anchor
-        return node
 
 
 @dataclass(frozen=True)
@@ -108,12 +84,12 @@ def compose(source: SourceFile, text: str, bom: str = "", where: str = "") -> Pa
     from dify_action.bump.engine import Skipped
 
     try:
-        if _may_share(text):
-            docs, shared = _compose_tracking(text)
+        if may_share(text):
+            docs, shared = compose_tracking(text)
         else:  # libyaml: about 10x faster than the pure composer, same character marks
             docs = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
             shared = {}
-    except _AliasBomb as error:
+    except AliasBomb as error:
         return Skipped(source.relpath, str(error))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -123,45 +99,6 @@ def compose(source: SourceFile, text: str, bom: str = "", where: str = "") -> Pa
             return Skipped(source.relpath, f"not valid YAML{at}, a Helm/Go template ({{{{ ... }}}}): {problem}")
         return Skipped(source.relpath, f"not valid YAML{at}: {problem}")
     return Parsed(source, text, tuple(docs), shared, bom, where)
-
-
-def _may_share(text: str) -> bool:
-    """True when some ``*alias`` names an ``&anchor`` of the text (only then can a value be shared)."""
-    if "*" not in text or "&" not in text:
-        return False
-    return any(f"*{name}" in text for name in set(_ANCHOR.findall(text)))
-
-
-def _compose_tracking(text: str) -> tuple[list[yaml.Node], dict[int, str]]:
-    loader = _Loader(text)
-    try:
-        docs: list[yaml.Node] = []
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                docs.append(node)
-    finally:
-        loader.dispose()
-    sizes: dict[int, int] = {}
-    if any(_expanded_size(doc, sizes) > MAX_EXPANDED_NODES for doc in docs):
-        raise _AliasBomb(
-            f"aliases expand it to over {MAX_EXPANDED_NODES} nodes (an alias bomb); refusing to read it"
-        )
-    return docs, {key: name for key, name in loader.anchors_by_node.items() if key in loader.aliased}
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    sizes[id(node)] = 1  # a recursive alias counts once
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        total += sum(_expanded_size(child, sizes) for child in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
-    sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
-    return sizes[id(node)]
 
 
 def parse_key_path(key_path: str) -> tuple[str, ...]:
