@@ -218,8 +218,11 @@ def _check_helm_path(
                     file=file, line=line,
                 )
             return
+    subcharts = _subcharts(parsed) if root is doc else set()
     for other in find_all(Parsed(parsed.source, parsed.text, (root,), parsed.shared, parsed.bom)):
         if other.kind != "helm" or other.current.tag or other.current.digest:
+            continue
+        if other.where.split(".", 1)[0] in subcharts:  # a dependency's values: its own chart's defaults
             continue
         if other.current.same_repository(image) or any(other.current.same_repository(c) for c in companions):
             continue
@@ -246,4 +249,21 @@ def kustomize_names(parsed: Parsed) -> set[str]:
                     ref = refs.try_parse(text_of(get(entry, "name")) or "")
                     if ref is not None and not ref.tag and not ref.digest:
                         names.add(ref.repository)
+    return names
+
+
+def _subcharts(parsed: Parsed) -> set[str]:
+    """Top-level keys of a chart's values.yaml that belong to its dependencies (Chart.yaml beside it)."""
+    folder = parsed.source.path.parent
+    chart = folder / "Chart.yaml"
+    try:
+        text = chart.read_text(encoding="utf-8") if chart.is_file() and not chart.is_symlink() else ""
+        loaded = yaml.load(text, Loader=yaml.CSafeLoader) if text else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    dependencies = loaded.get("dependencies") if isinstance(loaded, dict) else None
+    names: set[str] = set()
+    for item in dependencies if isinstance(dependencies, list) else []:
+        if isinstance(item, dict):
+            names.update(str(item[key]) for key in ("name", "alias") if item.get(key))
     return names
