@@ -74,7 +74,8 @@ COMPOSE = """services:
   redis:
     image: redis:6-alpine
 """
-TEMPLATE = """apiVersion: apps/v1
+TEMPLATE = """# dify-api chart template
+apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{{{ include "chart.fullname" . }}}}
@@ -95,7 +96,9 @@ def crd_bundle(i: int) -> str:
     prop = ("          field{j}:\n            description: \"" + "Lorem ipsum dolor sit amet, consectetur. " * 6
             + "\"\n            type: string\n")
     body = "".join(prop.format(j=j) for j in range(600))
-    head = ("---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n"
+    # the image name in a description: the bump must compose the whole bundle to find nothing there
+    head = ("---\n# installs the operator that runs dify-api\n"
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n"
             f"  name: things{i}.example.com\nspec:\n  versions:\n    - name: v1\n      schema:\n"
             "        properties:\n")
     return head + body
