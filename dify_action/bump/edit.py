@@ -98,7 +98,7 @@ def _replace(parsed: Parsed, node: yaml.ScalarNode, new_value: str, line: int) -
             line=line,
         )
     rendered, note = render(new_value, node.style, span)
-    if node.style is None and span != old_value:
+    if not node.style and span != old_value:  # plain: libyaml says '', the pure composer None
         raise ManifestError(f"{where}: could not find the bytes of {old_value!r}", file=parsed.source.relpath)
     return [Replacement(start, end, rendered, old_value, new_value, line, note)]
 

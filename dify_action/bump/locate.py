@@ -87,8 +87,11 @@ def compose(source: SourceFile, text: str, bom: str = "", where: str = "") -> Pa
         if may_share(text):
             docs, shared = compose_tracking(text)
         else:  # libyaml: about 10x faster than the pure composer, same character marks
-            docs = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
-            shared = {}
+            try:
+                docs = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
+                shared = {}
+            except yaml.YAMLError:  # the few texts only the pure composer accepts: it has the last word
+                docs, shared = compose_tracking(text)
     except AliasBomb as error:
         return Skipped(source.relpath, str(error))
     except yaml.YAMLError as error:

@@ -154,3 +154,26 @@ def test_multi_image_cli_input_errors_exit_2_and_change_nothing(
     err = capsys.readouterr().err
     assert f"invalid {named}" in err and allowed in err
     assert (tmp_path / "compose.yaml").read_text() == text
+
+
+def _scalars(node: yaml.Node) -> list[tuple[str, int, int, str | None]]:
+    if isinstance(node, yaml.ScalarNode):
+        return [(str(node.value), node.start_mark.index, node.end_mark.index, node.style or None)]
+    children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+    return [item for child in children for item in _scalars(child)]
+
+
+LEAVES = st.one_of(st.text(max_size=12), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False))
+TREES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=4), max_leaves=20)
+
+
+@SETTINGS
+@given(data=TREES, flow=st.sampled_from([None, False, True]), newline=NEWLINES)
+def test_libyaml_and_the_pure_composer_give_the_same_marks(data: object, flow: bool | None, newline: str) -> None:
+    """The engine composes with libyaml and edits at its marks: they must be the pure composer's
+    (styles too, but for plain scalars, which libyaml reports as '' and the pure composer as None)."""
+    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True, line_break=newline)
+    pure = [_scalars(doc) for doc in yaml.compose_all(text, Loader=yaml.SafeLoader)]
+    fast = [_scalars(doc) for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
+    assert fast == pure
