@@ -21,10 +21,12 @@ _MAX_LISTED = 8
 
 def not_deployed(
     root: Path, target: Target, paths: Sequence[str], files: Sequence[tree.SourceFile],
-    skipped: Sequence[Skipped], loaded: Sequence[locate.Parsed],
+    skipped: Sequence[Skipped],
 ) -> NotDeployed:
     image = target.image
     needle = image.path.rsplit("/", 1)[-1].encode()
+    composed = (locate.load(source) for source in files if needle in source.data)
+    loaded = [parsed for parsed in composed if isinstance(parsed, locate.Parsed)]
     lines = [
         f"no file under {', '.join(paths) or 'the GitOps directory'} deploys {image.repository} "
         "(repositories are compared whole, after normalizing docker.io and library/)"

@@ -91,6 +91,8 @@ def compose(source: SourceFile, text: str, bom: str = "", where: str = "") -> Pa
                 docs = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
                 shared = {}
             except yaml.YAMLError:  # the few texts only the pure composer accepts: it has the last word
+                if "{{" in text:  # a template: neither composer will take it
+                    raise
                 docs, shared = compose_tracking(text)
     except AliasBomb as error:
         return Skipped(source.relpath, str(error))

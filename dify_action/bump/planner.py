@@ -37,12 +37,14 @@ def plan(root: Path, targets: Sequence[Target], paths: Sequence[str]) -> BumpPla
     files, skipped = tree.collect(root, paths)
     for env_file in {target.env_file for target in targets if target.env_file}:
         variables.env_path(root, env_file)  # a bad --env-file is bad input even if no tag uses a variable
-    needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
-    needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
-    loaded: list[locate.Parsed] = []
-    sections: list[_Section] = []
+    names = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
+    keys = {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
+    repositories = {target.image.repository for target in targets}
+    loaded: set[str] = set()
+    placeholders: dict[str, str] = {}
+    kept: list[tuple[_Section, list[locate.Hit]]] = []
     for source in files:
-        if not any(needle in source.data for needle in needles):
+        if not (any(key in source.data for key in keys) or _may_reference(source.data, names)):
             continue
         parsed = locate.load(source)
         if isinstance(parsed, Skipped):
@@ -54,25 +56,68 @@ def plan(root: Path, targets: Sequence[Target], paths: Sequence[str]) -> BumpPla
                 )
             skipped.append(parsed)
             continue
-        loaded.append(parsed)
-        sections.append(_Section(parsed, parsed, None))
+        loaded.add(source.relpath)
+        placeholders.update(dict.fromkeys(shapes.kustomize_names(parsed), source.relpath))
+        sections = [_Section(parsed, parsed, None)]
         if b"values" in source.data:
             sections.extend(_Section(parsed, inner.parsed, inner) for inner in embed.embedded(parsed))
+        for section in sections:  # keep only what may be edited: the other files' nodes are freed
+            hits = list(locate.find_all(section.inner))
+            if keys or any(hit.kind == "variable" or hit.current.repository in repositories for hit in hits):
+                kept.append((section, hits))
     try:
-        return _plan(root, targets, paths, files, skipped, loaded, sections)
+        return _plan(root, targets, paths, files, skipped, loaded, placeholders, kept)
     except EditRefused as error:
         error.warnings = tuple(f"skipped {skip.file}: {skip.reason}" for skip in skipped)
         raise
 
 
+_BEFORE = frozenset(b"\n:=-\"'[{,")  # what may precede a reference (after spaces)
+_AFTER = frozenset(b":@\"' \t\r\n,]}")  # what may follow its last path component
+
+
+def _starts_value(data: bytes, index: int) -> bool:
+    """``data[index]`` ends what precedes a value: spaces, then ``&anchor``/``!tag`` properties, then
+    an indicator or a line start."""
+    while True:
+        while index >= 0 and data[index] in (0x20, 0x09):
+            index -= 1
+        if index < 0 or data[index] in _BEFORE:
+            return True
+        token = index
+        while token >= 0 and data[token] not in (0x20, 0x09, 0x0A):
+            token -= 1
+        if data[token + 1] not in (0x26, 0x21) or token == index:  # "&", "!"
+            return False
+        index = token
+
+
+def _may_reference(data: bytes, names: set[bytes]) -> bool:
+    """Cheap filter before composing: the image's last path component occurs where a reference can
+    hold it (after ``/``, or starting a value: ``: ``, ``- ``, ``=``, a quote, a flow bracket, a line)
+    and ends like one. A name only in prose or comments ("runs dify-api") leaves the file uncomposed.
+    bytes.find, not a regex: a regex without a literal prefix scans every position of 200 KB files."""
+    for name in names:
+        start = data.find(name)
+        while start != -1:
+            end = start + len(name)
+            if end == len(data) or data[end] in _AFTER:
+                index = start - 1
+                if index < 0 or data[index] == 0x2F:  # "/"
+                    return True
+                if _starts_value(data, index):
+                    return True
+            start = data.find(name, end)
+    return False
+
+
 def _plan(
     root: Path, targets: Sequence[Target], paths: Sequence[str], files: list[tree.SourceFile],
-    skipped: list[Skipped], loaded: list[locate.Parsed], sections: list[_Section],
+    skipped: list[Skipped], loaded: set[str], placeholders: dict[str, str],
+    all_hits: list[tuple[_Section, list[locate.Hit]]],
 ) -> BumpPlan:
-    placeholders = {name: parsed.source.relpath for parsed in loaded for name in shapes.kustomize_names(parsed)}
-    placeholders |= _ancestor_kustomize_names(root, paths, {parsed.source.relpath for parsed in loaded})
+    placeholders |= _ancestor_kustomize_names(root, paths, set(loaded))
     bare: dict[refs.ImageRef, str] = {}  # targets met only as placeholders so far -> the first one
-    all_hits = [(section, list(locate.find_all(section.inner))) for section in sections]
     variable_uses = [(s.outer.source.relpath, h) for s, hits in all_hits for h in hits if h.kind == "variable"]
     spans: dict[str, list[edit.Replacement]] = {}
     outer: dict[str, locate.Parsed] = {}
@@ -120,7 +165,7 @@ def _plan(
     for target in targets:
         if target.image not in found and target.image in bare:
             kustomization = placeholders[target.image.repository]
-            inside = any(parsed.source.relpath == kustomization for parsed in loaded)
+            inside = kustomization in loaded
             raise EditRefused(
                 f"{bare[target.image]}: {target.image.name} is a kustomize placeholder here; the images: entry "
                 f"of {kustomization} " + ("renames it (newName): bump the new name" if inside else
@@ -129,7 +174,7 @@ def _plan(
                 file=bare[target.image].split(":")[0],
             )
         if target.image not in found:
-            raise explain.not_deployed(root, target, paths, files, skipped, loaded)
+            raise explain.not_deployed(root, target, paths, files, skipped)
         for key_path in target.helm_paths:
             if key_path not in helm_hits:
                 raise InputError(

@@ -177,3 +177,21 @@ def test_libyaml_and_the_pure_composer_give_the_same_marks(data: object, flow: b
     pure = [_scalars(doc) for doc in yaml.compose_all(text, Loader=yaml.SafeLoader)]
     fast = [_scalars(doc) for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
     assert fast == pure
+
+
+@SETTINGS
+@given(data=TREES, flow=st.sampled_from([None, False, True]),
+       image=st.sampled_from(["nginx", "nginx:1.27", "docker.io/library/nginx@sha256:" + "a" * 64, "x/nginx"]),
+       prefix=st.sampled_from(["", "&img ", "!!str ", "&a !!str "]),
+       key=st.sampled_from(["image", "initImage", "name"]))
+def test_the_prefilter_never_hides_an_image_value(
+    data: object, flow: bool | None, image: str, prefix: str, key: str
+) -> None:
+    """The byte filter that spares composing must pass every file where the name is a YAML value."""
+    from dify_action.bump.planner import _may_reference
+
+    text = yaml.safe_dump({"other": data, key: image}, default_flow_style=flow)
+    if prefix:
+        text = text.replace(f"{key}: {image}", f"{key}: {prefix}{image}")
+    assert _may_reference(text.encode(), {b"nginx"})
+    assert not _may_reference(b"# installs nginx\ndescription: runs nginx today\n", {b"nginx"})
