@@ -160,11 +160,11 @@ def find_all(parsed: Parsed) -> Iterator[Hit]:
 
 def find_target(parsed: Parsed, image: refs.ImageRef, helm_paths: Sequence[str] = ()) -> list[Hit]:
     """The places in ``parsed`` that deploy ``image`` (same normalized repository)."""
-    from dify_action.bump import shapes
+    from dify_action.bump import helmpath
 
     hits = [hit for hit in find_all(parsed) if hit.current.same_repository(image)]
     for key_path in helm_paths:
-        hits.extend(shapes.helm_path_hits(parsed, image, key_path))
+        hits.extend(helmpath.helm_path_hits(parsed, image, key_path))
     return hits
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import edit, embed, explain, locate, shapes, tree, variables
+from dify_action.bump import edit, embed, envedit, explain, helmpath, locate, shapes, tree, variables
 from dify_action.bump.engine import BumpPlan, Change, FileEdit, Skipped, Target
 from dify_action.errors import EditRefused, InputError
 
@@ -17,13 +17,6 @@ class _Section:
     outer: locate.Parsed  # the file
     inner: locate.Parsed  # the file itself, or a document inside one of its block strings
     embedded: embed.Embedded | None
-
-
-@dataclass(frozen=True)
-class _EnvUse:
-    target: Target
-    file: str
-    hit: locate.Hit
 
 
 def plan(root: Path, targets: Sequence[Target], paths: Sequence[str]) -> BumpPlan:
@@ -123,7 +116,7 @@ def _plan(
     outer: dict[str, locate.Parsed] = {}
     changes: list[Change] = []
     notes: list[str] = []
-    env_uses: list[_EnvUse] = []
+    env_uses: list[envedit.EnvUse] = []
     found: set[refs.ImageRef] = set()
     helm_hits: set[str] = set()
     for section, hits in all_hits:
@@ -133,7 +126,7 @@ def _plan(
             companions = [t.image for t in targets if t is not target and (t.tag, t.digest) == version]
             mine = [hit for hit in hits if hit.current.same_repository(target.image)]
             by_path = [hit for key_path in target.helm_paths
-                       for hit in shapes.helm_path_hits(section.inner, target.image, key_path, companions)]
+                       for hit in helmpath.helm_path_hits(section.inner, target.image, key_path, companions)]
             if by_path:  # the --helm-path key is the tag that mappings with an empty tag fall back to
                 mine = [hit for hit in mine if hit.kind != "helm" or hit.current.tag or hit.current.digest]
             mine += by_path
@@ -148,8 +141,8 @@ def _plan(
                     continue
                 found.add(target.image)
                 if hit.kind == "variable":
-                    _check_variable(root, rel, hit, target, targets, variable_uses)
-                    env_uses.append(_EnvUse(target, rel, hit))
+                    envedit.check_variable(root, rel, hit, target, targets, variable_uses)
+                    env_uses.append(envedit.EnvUse(target, rel, hit))
                     continue
                 done = spans.setdefault(rel, [])
                 outer[rel] = section.outer
@@ -185,7 +178,7 @@ def _plan(
         FileEdit(parsed.source.path, rel, parsed.source.data, edit.apply(parsed, spans[rel]))
         for rel, parsed in outer.items() if spans[rel]
     ]
-    env_edits, env_changes = _env_edits(root, env_uses)
+    env_edits, env_changes = envedit.env_edits(root, env_uses)
     return BumpPlan(root, tuple(changes + env_changes), tuple(skipped), tuple(edits + env_edits), tuple(notes))
 
 
@@ -206,76 +199,3 @@ def _ancestor_kustomize_names(root: Path, paths: Sequence[str], done: set[str]) 
                 if isinstance(parsed, locate.Parsed):
                     names.update(dict.fromkeys(shapes.kustomize_names(parsed), rel))
     return names
-
-
-def _check_variable(
-    root: Path, rel: str, hit: locate.Hit, target: Target, targets: Sequence[Target],
-    uses: list[tuple[str, locate.Hit]],
-) -> None:
-    assert hit.variable is not None
-    name = hit.variable.name
-    others = [
-        (file, other) for file, other in uses
-        if other.variable is not None and other.variable.name == name
-        and not any(t.image.same_repository(other.current) and (t.tag, t.digest) == (target.tag, target.digest)
-                    for t in targets)
-    ]
-    if target.env_file is None:
-        error = variables.refusal(root, rel, hit.line, target.image.name, hit.variable, target.tag)
-        if others:
-            file, other = others[0]
-            error.message += f" ({name} is also the tag of {other.current.name} at {file}:{other.line})"
-        raise error
-    if others:
-        file, other = others[0]
-        raise EditRefused(
-            f"{rel}:{hit.line}: the compose variable {name} is the tag of {target.image.name} and also of "
-            f"{other.current.name} ({file}:{other.line}); setting it would move {other.current.name} too",
-            hint=f"bump {other.current.name} in the same change (--image {other.current.name}:{target.tag}), "
-                 "or give each image its own variable",
-            file=rel, line=hit.line,
-        )
-
-
-def _env_edits(root: Path, uses: list[_EnvUse]) -> tuple[list[FileEdit], list[Change]]:
-    by_file: dict[str, list[_EnvUse]] = {}
-    for use in uses:
-        assert use.target.env_file is not None
-        by_file.setdefault(use.target.env_file, []).append(use)
-    edits: list[FileEdit] = []
-    changes: list[Change] = []
-    for given, items in by_file.items():
-        real, rel = variables.env_path(root, given)
-        data = real.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("env-file", given, "must be UTF-8 text") from None
-        planned: dict[int, tuple[variables.Assignment, str]] = {}
-        for use in items:
-            assert use.hit.variable is not None
-            name, target = use.hit.variable.name, use.target
-            found = variables.find_assignment(text, name)
-            if found is None:
-                raise EditRefused(
-                    f"{rel} does not set {name}, the tag of {target.image.name} at {use.file}:{use.hit.line}",
-                    hint=f"add {name}={target.tag} to {rel}, or pass the env file that sets it with --env-file",
-                    file=rel,
-                )
-            new = f"{target.tag}@{target.digest}" if target.digest else target.tag
-            if found.value == new or (target.digest is None and found.value.startswith(f"{target.tag}@")):
-                continue
-            if found.start in planned and planned[found.start][1] != new:
-                raise EditRefused(f"{rel}:{found.line}: two images set {name} to different tags",
-                                  hint="give each image its own variable", file=rel, line=found.line)
-            if found.start not in planned:
-                planned[found.start] = (found, new)
-                changes.append(Change(rel, found.line, found.value, new,
-                                      f"{name} (the tag of {use.hit.where}, {use.file}:{use.hit.line})",
-                                      target.image.name))
-        after = text
-        for found, new in sorted(planned.values(), key=lambda item: item[0].start, reverse=True):
-            after = after[: found.start] + new + after[found.end :]
-        if planned:
-            edits.append(FileEdit(root / rel, rel, data, after.encode("utf-8")))
-    return edits, changes

@@ -8,7 +8,7 @@ Flux: https://fluxcd.io/flux/components/kustomize/kustomizations/#images
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import yaml
 
@@ -16,15 +16,11 @@ from dify_action import refs
 from dify_action.bump.locate import (
     Hit,
     Parsed,
-    find_all,
     get,
-    helm_hit,
     is_image_key,
     is_kustomization,
     join_registry,
-    label,
     owner,
-    parse_key_path,
     text_of,
 )
 from dify_action.errors import EditRefused
@@ -133,7 +129,7 @@ def _argo_kustomize_images(parsed: Parsed, source: yaml.Node, where: str) -> Ite
                   shared_anchor=owner(parsed, item, None), prefix=prefix)
 
 
-def _parameters(source: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node | None]]:
+def parameters(source: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node | None]]:
     listed = get(get(source, "helm"), "parameters")
     found: dict[str, tuple[yaml.Node, yaml.Node | None]] = {}
     if isinstance(listed, yaml.SequenceNode):
@@ -146,7 +142,7 @@ def _parameters(source: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node | Non
 
 def _argo_parameters(parsed: Parsed, source: yaml.Node, where: str, registry: str | None) -> Iterator[Hit]:
     """``helm.parameters`` entries grouped by prefix: ``api.image.repository`` + ``api.image.tag``."""
-    params = _parameters(source)
+    params = parameters(source)
     for name, (item, value) in params.items():
         prefix, _, leaf = name.rpartition(".")
         if is_image_key(leaf) and isinstance(value, yaml.ScalarNode):
@@ -173,69 +169,6 @@ def _argo_parameters(parsed: Parsed, source: yaml.Node, where: str, registry: st
                   f"{where}[{dot}tag]", tag_value)
 
 
-def helm_path_hits(
-    parsed: Parsed, image: refs.ImageRef, key_path: str, companions: Sequence[refs.ImageRef] = ()
-) -> Iterator[Hit]:
-    """The scalars at ``key_path`` in every values root, checked against the image being bumped:
-    a sibling ``repository`` must name it, and a tag key other images fall back to is refused
-    unless those images are bumped to the same tag (``companions``)."""
-    parts = parse_key_path(key_path)
-    for doc in parsed.docs:
-        where = parsed.where + label(doc)
-        for prefix, root in values_roots(doc):
-            parent: yaml.Node | None = root
-            for part in parts[:-1]:
-                parent = get(parent, part)
-            node = get(parent, parts[-1])
-            if not isinstance(node, yaml.ScalarNode):
-                continue
-            _check_helm_path(parsed, doc, root, parent, node, image, key_path, companions)
-            yield Hit(
-                "helm-path", image.with_version(text_of(node) or None), node.start_mark.line + 1,
-                f"{where}{prefix}{key_path}", node, shared_anchor=parsed.shared.get(id(node)), helm_path=key_path,
-            )
-        for prefix, source in argo_sources(doc):
-            _, value = _parameters(source).get(key_path, (None, None))
-            if isinstance(value, yaml.ScalarNode):
-                yield Hit("helm-path", image.with_version(text_of(value) or None), value.start_mark.line + 1,
-                          f"{where}{prefix}.helm.parameters[{key_path}]", value, helm_path=key_path)
-
-
-def _check_helm_path(
-    parsed: Parsed, doc: yaml.Node, root: yaml.Node, parent: yaml.Node | None, node: yaml.ScalarNode,
-    image: refs.ImageRef, key_path: str, companions: Sequence[refs.ImageRef],
-) -> None:
-    file, line = parsed.source.relpath, node.start_mark.line + 1
-    if isinstance(parent, yaml.MappingNode):
-        own = helm_hit(parsed, parent, key_path.split(".")[-2] if "." in key_path else "", "", "", None,
-                       global_registry(doc))
-        if own is not None:
-            if not own.current.same_repository(image):
-                raise EditRefused(
-                    f"{file}:{line}: --helm-path {key_path} is the tag of {own.current.name} (its sibling "
-                    f"repository), not of {image.name}; writing it would deploy the wrong image there",
-                    hint=f"give the key path of {image.name}'s own tag, or bump {own.current.name} itself",
-                    file=file, line=line,
-                )
-            return
-    subcharts = _subcharts(parsed) if root is doc else set()
-    for other in find_all(Parsed(parsed.source, parsed.text, (root,), parsed.shared, parsed.bom)):
-        if other.kind != "helm" or other.current.tag or other.current.digest:
-            continue
-        if other.where.split(".", 1)[0] in subcharts:  # a dependency's values: its own chart's defaults
-            continue
-        if other.current.same_repository(image) or any(other.current.same_repository(c) for c in companions):
-            continue
-        raise EditRefused(
-            f"{file}:{line}: --helm-path {key_path} is also the tag {other.current.name} falls back to "
-            f"({other.where} is empty, {parsed.source.relpath}:{other.line}); bumping {image.name} there "
-            f"would move {other.current.name} too",
-            hint=f"drop --helm-path {key_path}: the bump then writes an explicit tag into {image.name}'s own "
-                 f"image mapping; or bump {other.current.name} in the same change",
-            file=file, line=line,
-        )
-
-
 def kustomize_names(parsed: Parsed) -> set[str]:
     """Repositories that a kustomization's ``images:`` entries rename or retag (by ``name``):
     bare ``image: <name>`` in the resources is a placeholder kustomize fills in at build time."""
@@ -249,21 +182,4 @@ def kustomize_names(parsed: Parsed) -> set[str]:
                     ref = refs.try_parse(text_of(get(entry, "name")) or "")
                     if ref is not None and not ref.tag and not ref.digest:
                         names.add(ref.repository)
-    return names
-
-
-def _subcharts(parsed: Parsed) -> set[str]:
-    """Top-level keys of a chart's values.yaml that belong to its dependencies (Chart.yaml beside it)."""
-    folder = parsed.source.path.parent
-    chart = folder / "Chart.yaml"
-    try:
-        text = chart.read_text(encoding="utf-8") if chart.is_file() and not chart.is_symlink() else ""
-        loaded = yaml.load(text, Loader=yaml.CSafeLoader) if text else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return set()
-    dependencies = loaded.get("dependencies") if isinstance(loaded, dict) else None
-    names: set[str] = set()
-    for item in dependencies if isinstance(dependencies, list) else []:
-        if isinstance(item, dict):
-            names.update(str(item[key]) for key in ("name", "alias") if item.get(key))
     return names
