@@ -58,7 +58,7 @@ def run_remote(args: argparse.Namespace) -> int:
     from dify_action.commands.bump import targets
     from dify_action.delivery import DeliveryRequest, Identity, deliver
     from dify_action.delivery.model import DEFAULT_MESSAGE, DEFAULT_TITLE
-    from dify_action.errors import InputError
+    from dify_action.errors import EditRefused, InputError
 
     if not args.environment:
         raise InputError("environment", "", "give --environment (e.g. staging) with --gitops-repo")
@@ -77,7 +77,12 @@ def run_remote(args: argparse.Namespace) -> int:
         dify_version_old=args.dify_version_old, dify_version_new=args.dify_version_new,
         max_attempts=args.max_attempts,
     )
-    result = deliver(request)
+    try:
+        result = deliver(request)
+    except EditRefused as error:  # the skipped files explain a refusal: print them on this path too
+        for warning in error.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        raise
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if result.clone and result.clone.reason:
