@@ -226,14 +226,23 @@ def helm_hit(
     registry: str | None,
 ) -> Hit | None:
     """A Helm image mapping: ``repository`` (or ``name`` under an image key) with ``tag``/``version``."""
+    repository_key = "repository"
     repository = text_of(get(node, "repository"))
     if not repository and is_image_key(key):
-        repository = text_of(get(node, "name"))
+        repository_key, repository = "name", text_of(get(node, "name"))
     if not repository:
         return None
     ref = refs.try_parse(join_registry(text_of(get(node, "registry")) or registry, repository))
-    if ref is None or ref.tag or ref.digest:
+    if ref is None:
         return None
+    if ref.tag or ref.digest:  # {repository: x/y:1.0} with no tag key: the version is in that string
+        whole = get(node, repository_key)
+        if get(node, "tag") is not None or get(node, "version") is not None or not isinstance(whole, yaml.ScalarNode) \
+                or str(ref) != repository:  # a registry key applies: the edit would not know the string's spelling
+            return None
+        return Hit("image", ref, whole.start_mark.line + 1,
+                   f"{where}{path}.{repository_key}" if path else f"{where}{repository_key}", whole,
+                   shared_anchor=owner(parsed, whole, shared))
     tag_key = "tag"
     tag_node = get(node, "tag")
     if tag_node is None and get(node, "version") is not None:
