@@ -17,6 +17,7 @@ from dify_action.errors import NotDeployed
 
 _REFERENCE = re.compile(rb"""(?:image|Image|repository|newName|name)["']?\s*[:=]\s*["']?([\w./:@${}-]+)""")
 _MAX_LISTED = 8
+_IMAGE_KEY = re.compile(r"(?:image|Image|repository)['\"]?\s*:")
 
 
 def not_deployed(
@@ -67,11 +68,18 @@ def _mentions(root: Path, relpath: str, needle: bytes, files: Sequence[tree.Sour
 
 
 def _variable_references(image: refs.ImageRef, loaded: Sequence[locate.Parsed]) -> list[str]:
-    """Image values built from variables (``${REGISTRY}/acme/dify-api:1.0``) that name the image's path."""
+    """Image values built from variables (``${REGISTRY}/acme/dify-api:1.0``) or template expressions
+    (``busybox:{{ .Values.tag }}`` in a template that still parses) that name the image."""
     found: list[str] = []
+    name = image.path.rsplit("/", 1)[-1]
     for parsed in loaded:
         for number, line in enumerate(parsed.text.splitlines(), 1):
-            if "$" in line and image.path in line and re.search(r"(?:image|Image)['\"]?\s*:", line):
+            if name not in line or not _IMAGE_KEY.search(line):
+                continue
+            if "{{" in line:
+                found.append(f"{parsed.source.relpath}:{number}: {line.strip()}: a Helm/Go template expression, "
+                             "rendered at deploy time (bump the values that feed it)")
+            elif "$" in line:
                 found.append(f"{parsed.source.relpath}:{number}: {line.strip()}: a variable the bump cannot resolve "
                              "(only a tag variable can be set, with --env-file)")
     return found
