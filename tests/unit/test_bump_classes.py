@@ -195,3 +195,22 @@ def test_the_prefilter_never_hides_an_image_value(
         text = text.replace(f"{key}: {image}", f"{key}: {prefix}{image}")
     assert _may_reference(text.encode(), {b"nginx"})
     assert not _may_reference(b"# installs nginx\ndescription: runs nginx today\n", {b"nginx"})
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ("global:\n  image:\n    registry: ghcr.io\napi:\n  image: {repository: acme/dify-api, tag: '1.0'}\n",
+         "ghcr.io/acme/dify-api:1.0"),
+        ("global:\n  imageRegistry: quay.io/\napi:\n  image:\n    repository: acme/dify-api\n    tag: '1.0'\n",
+         "quay.io/acme/dify-api:1.0"),
+        ("global: {image: {registry: ghcr.io}}\napi:\n  image:\n    registry: registry.example.com:5000\n"
+         "    repository: acme/dify-api\n    tag: '1.0'\n", "registry.example.com:5000/acme/dify-api:1.0"),
+        ("global: {image: {registry: ghcr.io}}\napi:\n  image: {repository: docker.io/acme/dify-api, tag: '1.0'}\n",
+         "docker.io/acme/dify-api:1.0"),
+    ],
+)
+def test_promote_reads_the_registry_the_chart_renders(tmp_path: Path, values: str, expected: str) -> None:
+    """find_images (what promote copies) joins registry keys the way charts render them."""
+    (tmp_path / "values.yaml").write_text(values)
+    assert [str(found.ref) for found in find_images(tmp_path)] == [expected]
