@@ -1,6 +1,6 @@
 """Document-level image shapes: kustomize ``images:`` (kustomize and Flux), Argo CD sources
 (``kustomize.images`` strings, ``helm.parameters``, ``valuesObject``, ApplicationSet templates),
-Helm values roots and ``--helm-path`` keys with the checks that keep them on the right image.
+Helm values roots and their global registry (``--helm-path`` keys: ``helmpath``).
 
 Argo CD: https://argo-cd.readthedocs.io/en/stable/user-guide/helm/ and .../kustomize/;
 Flux: https://fluxcd.io/flux/components/kustomize/kustomizations/#images
