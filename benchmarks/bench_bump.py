@@ -3,7 +3,13 @@
 Prints, from one run: our bump time (in-process and as a CLI process), a ruamel.yaml round trip
 (load + dump) of the same files, `grep -rl` over the tree (the I/O floor) and our peak RSS.
 Goals (issue 2): >= 10x faster than the round trip, within 3x of grep, peak RSS < 150 MB.
-Usage: python benchmarks/bench_bump.py [--files N]
+
+--large (issue 11): a tree shaped like a checkout of many real repositories: about 20,000 files of
+mixed formats (Markdown, Python, Go, JSON, binaries; about 2,300 YAML: manifests, Helm values and
+templates, compose files, kustomizations, and some ~200 KB CRD bundles). Prints the whole bump
+process time over `grep -rl` (goal <= 3x), a ruamel.yaml round trip of the YAML files over the bump
+process (goal >= 30x) and the bump process's peak RSS (goal <= 150 MB).
+Usage: python benchmarks/bench_bump.py [--files N] [--large]
 """
 
 from __future__ import annotations
@@ -53,6 +59,133 @@ def generate(root: Path, count: int) -> None:
         (folder / f"{name}-{i}.yaml").write_text(DEPLOY.format(name=name, team=i % 7, i=i))
 
 
+VALUES = """# values for {name}
+image:
+  api:
+    repository: registry.local:5000/team{team}/{name}
+    tag: "1.0.{i}"   # bumped by CI
+  web: {{repository: registry.local:5000/team{team}/{name}-web, tag: "1.0.{i}"}}
+resources: {{limits: {{cpu: 500m, memory: 512Mi}}}}
+"""
+COMPOSE = """services:
+  {name}:
+    image: registry.local:5000/team{team}/{name}:1.0.{i}
+    environment: {{MODE: api}}
+  redis:
+    image: redis:6-alpine
+"""
+TEMPLATE = """# dify-api chart template
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{{{ include "chart.fullname" . }}}}
+spec:
+  template:
+    spec:
+      containers:
+        - image: "{{{{ .Values.image.repository }}}}:{{{{ .Values.image.tag }}}}"
+          {{{{- with .Values.resources }}}}
+          resources: {{{{ toYaml . | nindent 12 }}}}
+          {{{{- end }}}}
+"""
+KUSTOMIZATION = "resources: [deploy.yaml]\nimages:\n  - name: svc-{i}\n    newTag: 1.0.{i}\n"
+
+
+def crd_bundle(i: int) -> str:
+    """A ~200 KB multi-document file of CRDs (long schema descriptions), like a controller's install."""
+    prop = ("          field{j}:\n            description: \"" + "Lorem ipsum dolor sit amet, consectetur. " * 6
+            + "\"\n            type: string\n")
+    body = "".join(prop.format(j=j) for j in range(600))
+    # the image name in a description: the bump must compose the whole bundle to find nothing there
+    head = ("---\n# installs the operator that runs dify-api\n"
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n"
+            f"  name: things{i}.example.com\nspec:\n  versions:\n    - name: v1\n      schema:\n"
+            "        properties:\n")
+    return head + body
+
+
+def generate_large(root: Path, count: int) -> int:
+    """Mixed-format tree; returns the number of YAML files."""
+    yaml_files = 0
+    filler = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit; dify-api is mentioned in prose. " * 250)
+    for i in range(count):
+        folder = root / f"repo{i // 400:03d}" / ("deploy" if i % 3 else "src") / f"d{i % 40:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = "dify-api" if i % 997 == 0 else f"svc-{i}"
+        kind = i % 26
+        if kind == 0:
+            (folder / f"{name}-{i}.yaml").write_text(DEPLOY.format(name=name, team=i % 7, i=i))
+        elif kind == 3 and i % 12 == 3:
+            (folder / f"crds-{i}.yaml").write_text(crd_bundle(i))
+        elif kind == 3:
+            (folder / f"values-{i}.yaml").write_text(VALUES.format(name=name, team=i % 7, i=i))
+        elif kind == 4 and i % 2:
+            (folder / f"docker-compose-{i}.yml").write_text(COMPOSE.format(name=name, team=i % 7, i=i))
+        elif kind == 4:
+            (folder / f"tpl-{i}.yaml").write_text(TEMPLATE)
+        elif kind == 5 and i % 4 == 1:
+            (folder / "kustomization.yaml").write_text(KUSTOMIZATION.format(i=i))
+        else:
+            suffix = (".md", ".py", ".go", ".json", ".txt", ".bin", ".ts")[i % 7]
+            data = filler[: 1000 + (i * 7919) % 20000].encode()
+            if suffix == ".bin":
+                data = bytes(range(256)) * (1 + i % 40)
+            (folder / f"file-{i}{suffix}").write_bytes(data)
+            continue
+        yaml_files += 1
+    return yaml_files
+
+
+def rss_of(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one child process, measured with wait4."""
+    import os
+
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - start
+    if child.returncode != 0:
+        raise SystemExit(f"{command[:4]}... exited {child.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def large(count: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-bump-large-"))
+    try:
+        tree = work / "tree"
+        yaml_count = generate_large(tree, count)
+        size_mb = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file()) / 1e6
+        grep = ["grep", "-rl", "dify-api", str(tree)]
+        subprocess.run(grep, capture_output=True, check=False)  # warm the page cache
+        grep_s = min(timed(lambda: subprocess.run(grep, capture_output=True, check=False)) for _ in range(3))
+        runs = []
+        for tag in ("2.0.0", "2.0.1", "2.0.2"):
+            cli = [sys.executable, "-m", "dify_action", "bump", "--gitops-dir", str(tree), "--image",
+                   "registry.local:5000/team0/dify-api", "--tag", tag, "--json"]
+            runs.append(rss_of(cli))
+        bump_s = min(run[0] for run in runs)
+        rss_mb = max(run[1] for run in runs)
+        from ruamel.yaml import YAML
+
+        rt = YAML()
+        files = sorted(p for p in tree.rglob("*") if p.suffix in (".yaml", ".yml") and "tpl-" not in p.name)
+
+        def round_trip() -> None:
+            for path in files:
+                out = io.StringIO()
+                rt.dump_all(list(rt.load_all(path.read_text())), out)
+
+        ruamel_s = timed(round_trip)
+        print(f"large tree: {count} files ({yaml_count} YAML), {size_mb:.0f} MB")
+        print(f"grep -rl:                    {grep_s * 1000:8.1f} ms")
+        print(f"bump, whole CLI process:     {bump_s * 1000:8.1f} ms  ({bump_s / grep_s:.2f}x grep -rl; goal <= 3x)")
+        print(f"ruamel.yaml round trip:      {ruamel_s * 1000:8.1f} ms  ({ruamel_s / bump_s:.1f}x bump; goal >= 30x)")
+        print(f"peak RSS, bump process:      {rss_mb:8.1f} MB  (goal <= 150 MB)")
+    finally:
+        shutil.rmtree(work)
+
+
 def timed(func: object) -> float:
     start = time.perf_counter()
     func()  # type: ignore[operator]
@@ -61,8 +194,13 @@ def timed(func: object) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--files", type=int)
+    parser.add_argument("--large", action="store_true", help="the mixed 20,000-file tree of issue 11")
     args = parser.parse_args()
+    if args.large:
+        large(args.files or 20_000)
+        return
+    args.files = args.files or 10_000
     work = Path(tempfile.mkdtemp(prefix="bench-bump-"))
     try:
         tree = work / "tree"

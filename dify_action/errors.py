@@ -69,6 +69,21 @@ class ManifestError(DifyActionError):
     """A GitOps file cannot be edited safely (alias, block scalar, unreadable file...)."""
 
 
+class EditRefused(ManifestError):
+    """The bump refuses an edit it cannot make safely or that would mean something else (a value
+    shared through an anchor, a block scalar, a compose variable, a tag other images inherit).
+    Exit code 2: nothing is written. ``warnings``: the files the bump skipped, for the front end
+    to print beside the error."""
+
+    exit_code = EXIT_BAD_INPUT
+    warnings: tuple[str, ...] = ()
+
+
+class NotDeployed(EditRefused):
+    """No file under the bump's paths deploys the image; the message names the files that mention
+    it but were skipped, and near-miss repositories the tree does contain."""
+
+
 class GitError(DifyActionError):
     """A git operation failed."""
 

@@ -117,6 +117,8 @@ class Settings:
     today: str | None = None  # allow-list expiry date, YYYY-MM-DD
     commit: str | None = None  # rollback: the commit to revert
     promote_images: tuple[str, ...] = ()  # promote: only these repositories
+    images: tuple[str, ...] = ()  # bump: several repo:tag[@digest] in one change (else image + tag)
+    env_file: str | None = None  # bump: the compose env file that sets a tag variable
     group: str | None = None  # bump: component group in the branch name
     title_template: str | None = None
     commit_message: str | None = None

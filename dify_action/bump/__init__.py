@@ -2,8 +2,11 @@
 
 Public API (used by the CLI, delivery, promote and rollback):
 
-- ``Target``: one image to set (repository, tag, optional digest, optional explicit Helm key paths).
-- ``plan_bump(root, targets, paths)`` -> ``BumpPlan``: pure; reads files, writes nothing.
+- ``Target``: one image to set (repository, tag, optional digest, optional explicit Helm key paths,
+  optional compose ``env_file``); ``Target.from_reference("repo:tag[@digest]")`` for user input.
+- ``plan_bump(root, targets, paths)`` -> ``BumpPlan``: pure; reads files, writes nothing. Several
+  targets make one plan: one commit, one PR (``DeliveryRequest(targets=...)`` does the same remotely).
+  Refusals are ``EditRefused`` (exit 2, ``.warnings`` lists the skipped files).
 - ``apply_plan(plan)``: writes every planned file or none.
 - ``find_images(root, paths)`` -> the image references deployed under ``paths`` (for promote).
 """

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from dify_action.bump.locate import Hit, Parsed
-from dify_action.errors import ManifestError
+from dify_action.errors import EditRefused, ManifestError
 
 _PROPERTIES = re.compile(r"(?:[&!][^\s]*\s+)*")
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -38,7 +38,7 @@ class Replacement:
 def plan_replacements(parsed: Parsed, hit: Hit, tag: str, digest: str | None) -> list[Replacement]:
     """The edits that make ``hit`` deploy ``tag`` (and ``digest``); empty when already there."""
     if hit.shared_anchor is not None:
-        raise ManifestError(
+        raise EditRefused(
             f"{parsed.source.relpath}:{hit.line}: {hit.where} is shared through the YAML anchor "
             f"&{hit.shared_anchor}; rewriting it would silently change every alias of it",
             hint="replace the alias with a literal value in the GitOps repository, then re-run the bump",
@@ -50,13 +50,13 @@ def plan_replacements(parsed: Parsed, hit: Hit, tag: str, digest: str | None) ->
     new_digest = digest if digest is not None else (current.digest if keep_digest else None)
     if hit.kind == "image":
         assert hit.value is not None
-        new_value = str(current.with_version(tag, new_digest))
+        new_value = hit.prefix + str(current.with_version(tag, new_digest))
         return _replace(parsed, hit.value, new_value, hit.line)
-    if hit.kind == "helm-path":
+    if hit.kind in ("helm-path", "tag"):
         assert hit.value is not None
         return _replace(parsed, hit.value, f"{tag}@{digest}" if digest else tag, hit.line)
     edits: list[Replacement] = []
-    tag_key = "newTag" if hit.kind == "kustomize" else "tag"
+    tag_key = hit.tag_key
     tag_value = tag
     if hit.kind == "helm" and hit.digest is None and digest is not None:
         tag_value = f"{tag}@{digest}"  # charts without a digest key render repository:tag
@@ -68,7 +68,7 @@ def plan_replacements(parsed: Parsed, hit: Hit, tag: str, digest: str | None) ->
         old_digest = str(hit.digest.value)
         if digest is not None or (old_digest and not keep_digest):
             if digest is None and hit.kind == "kustomize":
-                raise ManifestError(
+                raise EditRefused(
                     f"{parsed.source.relpath}:{hit.digest.start_mark.line + 1}: the kustomize images "
                     f"entry pins digest {old_digest}, which would override the new tag {tag}",
                     hint="pass --digest with the new image's digest, or remove the digest line",
@@ -91,14 +91,14 @@ def _replace(parsed: Parsed, node: yaml.ScalarNode, new_value: str, line: int) -
     span = text[start:end]
     where = f"{parsed.source.relpath}:{line}"
     if node.style in ("|", ">") or "\n" in span or "\r" in span:
-        raise ManifestError(
+        raise EditRefused(
             f"{where}: the value {old_value!r} spans several lines (block or folded scalar)",
             hint="write it as a one-line scalar in the GitOps repository, then re-run the bump",
             file=parsed.source.relpath,
             line=line,
         )
     rendered, note = render(new_value, node.style, span)
-    if node.style is None and span != old_value:
+    if not node.style and span != old_value:  # plain: libyaml says '', the pure composer None
         raise ManifestError(f"{where}: could not find the bytes of {old_value!r}", file=parsed.source.relpath)
     return [Replacement(start, end, rendered, old_value, new_value, line, note)]
 
@@ -124,11 +124,11 @@ def _insert(parsed: Parsed, hit: Hit, key: str, value: str) -> Replacement:
     mapping = hit.parent
     where = f"{parsed.source.relpath}:{hit.line}"
     if mapping is None or mapping.flow_style or not mapping.value:
-        raise ManifestError(f"{where}: cannot add {key} to {hit.where} (flow-style or empty mapping)",
+        raise EditRefused(f"{where}: cannot add {key} to {hit.where} (flow-style or empty mapping)",
                             hint=f"add a {key} key by hand, then re-run the bump", file=parsed.source.relpath)
     last_value = mapping.value[-1][1]
     if not isinstance(last_value, yaml.ScalarNode) or last_value.style in ("|", ">"):
-        raise ManifestError(f"{where}: cannot add {key} after a nested block in {hit.where}",
+        raise EditRefused(f"{where}: cannot add {key} after a nested block in {hit.where}",
                             hint=f"add a {key} key by hand, then re-run the bump", file=parsed.source.relpath)
     text = parsed.text
     column = mapping.value[0][0].start_mark.column
@@ -147,7 +147,7 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
     ordered = sorted(replacements, key=lambda item: (item.start, item.end))  # the engine drops duplicates
     for before, after in itertools.pairwise(ordered):
         if after.start < before.end or (after.start == before.start and before.end > before.start):
-            raise ManifestError(
+            raise EditRefused(
                 f"{parsed.source.relpath}:{after.line}: two images target the same value",
                 hint="bump one image at a time, or check --helm-path",
                 file=parsed.source.relpath,
@@ -155,8 +155,8 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
     for item in reversed(ordered):
         text = text[: item.start] + item.text + text[item.end :]
     try:
-        for _ in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for _ in yaml.parse(text, Loader=yaml.CSafeLoader):  # libyaml events: a cheap full parse
             pass
     except yaml.YAMLError as error:  # a bug of ours: refuse rather than write a broken file
         raise ManifestError(f"{parsed.source.relpath}: the edit would produce invalid YAML: {error}") from error
-    return text.encode("utf-8")
+    return (parsed.bom + text).encode("utf-8")

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import edit, journal, locate, tree
-from dify_action.errors import BadManifest, InputError
-from dify_action.yamlguard import duplicate_keys
+from dify_action.bump import journal, locate, tree
+from dify_action.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -19,16 +18,20 @@ class Target:
 
     ``image`` is the repository (no tag). ``helm_paths`` are dotted key paths (``image.api.tag``)
     for values files whose image shape has no repository key; their value is set to the tag.
+    ``env_file`` (relative to the GitOps root): where a compose tag variable (``repo:${TAG}``) is
+    set; without it such a tag is refused.
     """
 
     image: refs.ImageRef
     tag: str
     digest: str | None = None
     helm_paths: tuple[str, ...] = ()
+    env_file: str | None = None
 
     @classmethod
     def from_inputs(
-        cls, image: str, tag: str, digest: str | None = None, helm_paths: Sequence[str] = ()
+        cls, image: str, tag: str, digest: str | None = None, helm_paths: Sequence[str] = (),
+        env_file: str | None = None,
     ) -> Target:
         """Validate raw user input; raises InputError naming the input."""
         ref = refs.parse_repository(image, input_name="image")
@@ -37,7 +40,20 @@ class Target:
             refs.validate_digest(digest, input_name="digest")
         for key_path in helm_paths:
             locate.parse_key_path(key_path)
-        return cls(ref, tag, digest, tuple(helm_paths))
+        return cls(ref, tag, digest, tuple(helm_paths), env_file or None)
+
+    @classmethod
+    def from_reference(
+        cls, reference: str, helm_paths: Sequence[str] = (), env_file: str | None = None
+    ) -> Target:
+        """``repo:tag[@digest]`` (one ``--image`` of a multi-image bump); the tag is required."""
+        ref = refs.parse(reference, input_name="image")
+        if not ref.tag:
+            raise InputError(
+                "image", reference, "give the tag with the repository: repo:tag or repo:tag@sha256:<64 hex> "
+                "(with a single --image REPOSITORY, --tag works too)",
+            )
+        return cls.from_inputs(ref.name, ref.tag, ref.digest, helm_paths, env_file)
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,8 @@ class Change:
     image: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "old": self.old, "new": self.new, "where": self.where}
+        return {"file": self.file, "line": self.line, "old": self.old, "new": self.new, "where": self.where,
+                "image": self.image}
 
 
 @dataclass(frozen=True)
@@ -117,84 +134,14 @@ class BumpPlan:
 def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) -> BumpPlan:
     """Plan the edits that set every target image under ``paths`` (default: the whole root).
 
-    Pure: reads files, writes nothing. Raises InputError for bad paths, ManifestError when a
-    value cannot be edited safely (shared anchor, block scalar...).
+    Several targets make one plan (one commit, one PR). Reads files and writes nothing, except that
+    an interrupted earlier write found in the tree is finished or undone first (bump/journal.py).
+    Raises InputError for bad paths, EditRefused (exit 2) when a value cannot be edited safely
+    (shared anchor, block scalar, compose variable, inherited tag) or no file deploys an image.
     """
-    if not targets:
-        raise InputError("image", "", "give at least one image to bump")
-    recovered = journal.recover(root)  # an interrupted write first: all old or all new
-    files, skipped = tree.collect(root, paths)
-    needles = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
-    needles |= {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
-    changes: list[Change] = []
-    edits: list[FileEdit] = []
-    notes: list[str] = [recovered.note()] if recovered else []
-    helm_hits: set[str] = set()
-    found: set[refs.ImageRef] = set()
-    for source in files:
-        if not any(needle in source.data for needle in needles):
-            continue
-        parsed = locate.load(source)
-        if isinstance(parsed, Skipped):
-            if source.explicit:
-                raise BadManifest(
-                    f"{source.relpath} was named with --path but {parsed.reason}",
-                    hint="name only YAML files (manifests, values, kustomization, compose) with --path",
-                    file=source.relpath,
-                )
-            skipped.append(parsed)
-            continue
-        spans: list[edit.Replacement] = []
-        duplicates: dict[int, tuple[str, int]] | None = None
-        for target in targets:
-            for hit in locate.find_target(parsed, target.image, target.helm_paths):
-                found.add(target.image)
-                duplicates = _refuse_duplicates(parsed, hit, duplicates)
-                if hit.helm_path:
-                    helm_hits.add(hit.helm_path)
-                for replacement in edit.plan_replacements(parsed, hit, target.tag, target.digest):
-                    if any(done.start == replacement.start and done.text == replacement.text for done in spans):
-                        continue
-                    spans.append(replacement)
-                    changes.append(
-                        Change(source.relpath, replacement.line, replacement.old, replacement.new,
-                               hit.where, target.image.name)
-                    )
-                    if replacement.note:
-                        notes.append(f"{source.relpath}:{replacement.line}: {replacement.note}")
-        if spans:
-            edits.append(FileEdit(source.path, source.relpath, source.data, edit.apply(parsed, spans)))
-    for target in targets:
-        if target.image not in found:
-            raise InputError(
-                "image", target.image.name, f"no file under {', '.join(paths) or 'the GitOps directory'} "
-                f"deploys {target.image.repository} (matching compares whole normalized repositories)",
-            )
-        for key_path in target.helm_paths:
-            if key_path not in helm_hits:
-                raise InputError(
-                    "helm-path", key_path, "no file under the given paths has this key path "
-                    "with a scalar value; check the spelling (keys are case-sensitive)"
-                )
-    return BumpPlan(root, tuple(changes), tuple(skipped), tuple(edits), tuple(notes))
+    from dify_action.bump import planner
 
-
-def _refuse_duplicates(
-    parsed: locate.Parsed, hit: locate.Hit, known: dict[int, tuple[str, int]] | None
-) -> dict[int, tuple[str, int]]:
-    """A key twice in the mapping that holds a target: which one a deployer reads is unclear,
-    so editing one of them would be a half edit (issue #9)."""
-    duplicates = known if known is not None else duplicate_keys(parsed.docs)
-    relpath = parsed.source.relpath
-    for node in (hit.value, hit.parent, hit.digest):
-        if node is not None and id(node) in duplicates:
-            key, line = duplicates[id(node)]
-            raise BadManifest(
-                f"{relpath}:{line}: the key {key!r} appears twice in the mapping that holds {hit.where}",
-                hint="remove the duplicate key (YAML requires unique keys; tools disagree on which wins)",
-                file=relpath, line=line,
-            )
-    return duplicates
+    return planner.plan(root, targets, paths)
 
 
 def apply_plan(plan: BumpPlan) -> None:
@@ -203,15 +150,21 @@ def apply_plan(plan: BumpPlan) -> None:
 
 
 def find_images(root: Path, paths: Sequence[str] = ()) -> list[FoundImage]:
-    """Every image reference deployed under ``paths``: container/compose ``image`` strings,
-    Helm ``repository``+``tag`` mappings and kustomization ``images`` entries."""
+    """Every image reference deployed under ``paths``, in every shape ``plan_bump`` edits (Argo CD
+    ``helm.values`` blocks included; tags from compose variables are left out: their value is not
+    in the manifest)."""
+    from dify_action.bump import embed
+
     files, _ = tree.collect(root, paths)
     found: list[FoundImage] = []
     for source in files:
         parsed = locate.load(source)
         if isinstance(parsed, Skipped):
             continue
-        found.extend(
-            FoundImage(source.relpath, hit.line, hit.current, hit.where) for hit in locate.find_all(parsed)
-        )
+        inner = [(item.parsed, item.first_line) for item in embed.embedded(parsed)] if b"values" in source.data else []
+        for section, offset in [(parsed, 0), *inner]:
+            found.extend(
+                FoundImage(source.relpath, hit.line + offset, hit.current, hit.where)
+                for hit in locate.find_all(section) if hit.kind != "variable"
+            )
     return found

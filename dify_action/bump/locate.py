@@ -1,67 +1,60 @@
 """Find image references in parsed YAML, with the positions of the scalars that hold them.
 
 Shapes understood (any document, any depth):
-- ``image: repo:tag`` strings: Kubernetes containers/initContainers/ephemeralContainers of every
-  workload kind (and ``kind: List``), docker-compose ``services.*.image``, single-string Helm values;
-- Helm values mappings with ``repository`` (+ optional ``registry``) and ``tag`` (+ optional
-  ``digest``), also inside Flux HelmRelease ``spec.values`` and Argo CD ``valuesObject``;
-- kustomization ``images:`` entries, matched on ``newName`` else ``name``;
+- ``image: repo:tag`` strings, and any key ending in ``image``/``Image`` (``initImage``,
+  ``inline_image``): Kubernetes containers of every workload kind, docker-compose services,
+  single-string Helm values;
+- Helm values mappings ``{repository, tag}`` (also ``version`` as the tag key, and
+  ``{name, tag}`` under an image key), with ``registry`` in the mapping or ``global.image.registry``
+  / ``global.imageRegistry``, also inside Flux HelmRelease ``spec.values`` and Argo CD ``valuesObject``;
+- kustomization ``images:`` entries (Flux ``Kustomization.spec.images`` too), matched on ``newName``
+  else ``name``; Argo CD ``kustomize.images`` strings and ``helm.parameters``, ``helm.values`` blocks
+  (see ``shapes``);
+- compose tags from variables (``repo:${TAG}``), reported so the engine can refuse or edit ``.env``;
 - explicit Helm key paths given by the user (``image.api.tag``).
 
-Positions come from PyYAML's composer (node marks are character offsets into the text we pass).
+Positions come from the composer's node marks (character offsets into ``Parsed.text``). libyaml
+(``yaml.CSafeLoader``) composes every file whose aliases cannot share a value; only those go
+through the pure-Python composer that records anchors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import yaml
 
 from dify_action import refs
+from dify_action.bump.composer import AliasBomb, compose_tracking, may_share
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.errors import InputError
-from dify_action.yamlguard import Guarded
+from dify_action.yamlguard import Budget, BudgetExceeded, check
 
 if TYPE_CHECKING:
     from dify_action.bump.engine import Skipped
+    from dify_action.bump.variables import Variable
 
-MAX_EXPANDED_NODES = 200_000
-_KEY_PATH_PART = r"[^.\s]+"
-
-
-class _Loader(Guarded, yaml.SafeLoader):
-    """The pure-Python composer, recording anchors and which nodes aliases point at; the
-    depth/alias budget (yamlguard) is checked on each event before it is composed."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.aliased: set[int] = set()
-        self.anchors_by_node: dict[int, str] = {}
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        node = super().compose_node(parent, index)
-        if isinstance(event, yaml.AliasEvent):
-            self.aliased.add(id(node))
-        elif getattr(event, "anchor", None):
-            self.anchors_by_node[id(node)] = event.anchor
-        return node
+_BOM = "\ufeff"
+BUDGET = Budget()  # GitOps files: 100 levels, 200,000 nodes with aliases expanded (yamlguard)
 
 
 @dataclass(frozen=True)
 class Parsed:
+    """A composed file. ``text`` excludes a leading BOM (kept in ``bom``); marks index ``text``."""
+
     source: SourceFile
     text: str
     docs: tuple[yaml.Node, ...]
-    shared: dict[int, str]  # id(anchored node that an alias points at) -> anchor name
-    anchored: dict[int, str]
+    shared: dict[int, str] = field(default_factory=dict)  # id(node an alias points at) -> anchor
+    bom: str = ""
+    where: str = ""  # label prefix of an embedded document (Argo CD helm.values block)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A place that holds an image. ``kind``: image | helm | kustomize | helm-path."""
+    """A place that holds an image. ``kind``: image | helm | kustomize | helm-path | variable."""
 
     kind: str
     current: refs.ImageRef
@@ -72,52 +65,50 @@ class Hit:
     digest: yaml.ScalarNode | None = None
     shared_anchor: str | None = None
     helm_path: str | None = None
+    prefix: str = ""  # text before the reference inside the scalar (``alias=`` of Argo CD lists)
+    tag_key: str = "tag"  # the key an insert adds (``newTag`` for kustomize)
+    variable: Variable | None = None
 
 
 def load(source: SourceFile) -> Parsed | Skipped:
     """Decode and compose a file; return Skipped (with the reason) when it is not usable YAML."""
-    from dify_action.bump.engine import Skipped
-
     try:
         text = source.data.decode("utf-8")
     except UnicodeDecodeError:
+        from dify_action.bump.engine import Skipped
+
         return Skipped(source.relpath, "not UTF-8 text")
-    loader = _Loader(text)
+    bom = _BOM if text.startswith(_BOM) else ""
+    return compose(source, text[len(bom):], bom)
+
+
+def compose(source: SourceFile, text: str, bom: str = "", where: str = "") -> Parsed | Skipped:
+    from dify_action.bump.engine import Skipped
+
     try:
-        docs: list[yaml.Node] = []
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                docs.append(node)
+        if may_share(text):
+            docs, shared = compose_tracking(text)
+        else:  # libyaml: about 10x faster than the pure composer, same character marks
+            try:
+                check(text, BUDGET)  # depth and size on libyaml's event stream, before its composer recurses
+                docs = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
+                shared = {}
+            except BudgetExceeded:
+                raise
+            except yaml.YAMLError:  # the few texts only the pure composer accepts: it has the last word
+                if "{{" in text:  # a template: neither composer will take it
+                    raise
+                docs, shared = compose_tracking(text)
+    except AliasBomb as error:
+        return Skipped(source.relpath, str(error))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
+        at = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        return Skipped(source.relpath, f"not valid YAML{where}: {problem}")
-    finally:
-        loader.dispose()
-    sizes: dict[int, int] = {}
-    if any(_expanded_size(doc, sizes) > MAX_EXPANDED_NODES for doc in docs):
-        return Skipped(
-            source.relpath,
-            f"aliases expand it to over {MAX_EXPANDED_NODES} nodes (an alias bomb); refusing to read it",
-        )
-    shared = {key: name for key, name in loader.anchors_by_node.items() if key in loader.aliased}
-    return Parsed(source, text, tuple(docs), shared, dict(loader.anchors_by_node))
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    sizes[id(node)] = 1  # a recursive alias counts once
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        total += sum(_expanded_size(child, sizes) for child in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
-    sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
-    return sizes[id(node)]
+        if "{{" in text:
+            return Skipped(source.relpath, f"not valid YAML{at}, a Helm/Go template ({{{{ ... }}}}): {problem}")
+        return Skipped(source.relpath, f"not valid YAML{at}: {problem}")
+    return Parsed(source, text, tuple(docs), shared, bom, where)
 
 
 def parse_key_path(key_path: str) -> tuple[str, ...]:
@@ -129,13 +120,13 @@ def parse_key_path(key_path: str) -> tuple[str, ...]:
     return parts
 
 
-def _str(node: yaml.Node | None) -> str | None:
+def text_of(node: yaml.Node | None) -> str | None:
     if isinstance(node, yaml.ScalarNode) and node.style not in ("|", ">"):
         return str(node.value)
     return None
 
 
-def _get(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+def get(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
     if isinstance(mapping, yaml.MappingNode):
         for key_node, value in mapping.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
@@ -143,36 +134,48 @@ def _get(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
     return None
 
 
-def _label(doc: yaml.Node) -> str:
-    kind = _str(_get(doc, "kind"))
-    name = _str(_get(_get(doc, "metadata"), "name"))
+def label(doc: yaml.Node) -> str:
+    kind = text_of(get(doc, "kind"))
+    name = text_of(get(get(doc, "metadata"), "name"))
     return f"{kind}/{name} " if kind and name else (f"{kind} " if kind else "")
 
 
-def _is_kustomization(parsed: Parsed, doc: yaml.Node) -> bool:
-    name = parsed.source.relpath.rsplit("/", 1)[-1]
-    return name in KUSTOMIZATION_NAMES or _str(_get(doc, "kind")) in ("Kustomization", "Component")
+def is_image_key(key: str) -> bool:
+    return key.endswith(("image", "Image"))
+
+
+def join_registry(registry: str | None, repository: str) -> str:
+    """``registry`` + ``repository`` as charts render them, unless the repository names its host."""
+    registry = (registry or "").strip().rstrip("/")
+    first = repository.split("/", 1)[0]
+    if not registry or ("/" in repository and ("." in first or ":" in first or first == "localhost")):
+        return repository
+    return f"{registry}/{repository}"
 
 
 def find_all(parsed: Parsed) -> Iterator[Hit]:
     """Every image reference in the file, in document order."""
+    from dify_action.bump import shapes
+
     for doc in parsed.docs:
-        label = _label(doc)
-        if _is_kustomization(parsed, doc):
-            yield from _kustomize_hits(parsed, doc, label)
-        yield from _walk(parsed, doc, label, "", None, set())
+        where = parsed.where + label(doc)
+        yield from shapes.document_hits(parsed, doc, where)
+        yield from _walk(parsed, doc, where, "", "", None, set(), shapes.global_registry(doc))
 
 
 def find_target(parsed: Parsed, image: refs.ImageRef, helm_paths: Sequence[str] = ()) -> list[Hit]:
     """The places in ``parsed`` that deploy ``image`` (same normalized repository)."""
+    from dify_action.bump import helmpath
+
     hits = [hit for hit in find_all(parsed) if hit.current.same_repository(image)]
     for key_path in helm_paths:
-        hits.extend(_helm_path_hits(parsed, image, key_path))
+        hits.extend(helmpath.helm_path_hits(parsed, image, key_path))
     return hits
 
 
 def _walk(
-    parsed: Parsed, node: yaml.Node, label: str, path: str, shared: str | None, seen: set[int]
+    parsed: Parsed, node: yaml.Node, where: str, path: str, key: str, shared: str | None, seen: set[int],
+    registry: str | None,
 ) -> Iterator[Hit]:
     if id(node) in parsed.shared:
         shared = parsed.shared[id(node)]
@@ -181,118 +184,90 @@ def _walk(
             return
         seen.add(id(node))
         for index, item in enumerate(node.value):
-            name = _str(_get(item, "name"))
-            yield from _walk(parsed, item, label, f"{path}[{name or index}]", shared, seen)
+            name = text_of(get(item, "name"))
+            yield from _walk(parsed, item, where, f"{path}[{name or index}]", "", shared, seen, registry)
     elif isinstance(node, yaml.MappingNode):
         if id(node) in seen:
             return
         seen.add(id(node))
-        helm = _helm_hit(parsed, node, label, path, shared)
+        helm = helm_hit(parsed, node, key, where, path, shared, registry)
         if helm is not None:
             yield helm
         for key_node, value in node.value:
-            key = _str(key_node) or "?"
-            child = f"{path}.{key}" if path else key
-            if key == "image" and isinstance(value, yaml.ScalarNode):
-                hit = _image_hit(parsed, value, label, child, shared)
+            child_key = text_of(key_node) or "?"
+            child = f"{path}.{child_key}" if path else child_key
+            if is_image_key(child_key) and isinstance(value, yaml.ScalarNode):
+                hit = _image_hit(parsed, value, f"{where}{child}", shared)
                 if hit is not None:
                     yield hit
             else:
-                yield from _walk(parsed, value, label, child, shared, seen)
+                yield from _walk(parsed, value, where, child, child_key, shared, seen, registry)
 
 
-def _owner(parsed: Parsed, node: yaml.Node, shared: str | None) -> str | None:
+def owner(parsed: Parsed, node: yaml.Node, shared: str | None) -> str | None:
     return parsed.shared.get(id(node), shared)
 
 
-def _image_hit(parsed: Parsed, value: yaml.ScalarNode, label: str, path: str, shared: str | None) -> Hit | None:
-    ref = refs.try_parse(str(value.value).strip())  # block scalars too: the edit refuses them loudly
+def _image_hit(parsed: Parsed, value: yaml.ScalarNode, where: str, shared: str | None) -> Hit | None:
+    text = str(value.value).strip()  # block scalars too: the edit refuses them loudly
+    line = value.start_mark.line + 1
+    if "$" in text:
+        from dify_action.bump.variables import parse_variable
+
+        found = parse_variable(text)
+        if found is None:
+            return None
+        repository, variable = found
+        anchor = owner(parsed, value, shared)
+        return Hit("variable", repository, line, where, value, shared_anchor=anchor, variable=variable)
+    ref = refs.try_parse(text)
     if ref is None:
         return None
-    line = value.start_mark.line + 1
-    return Hit("image", ref, line, f"{label}{path}", value, shared_anchor=_owner(parsed, value, shared))
+    return Hit("image", ref, line, where, value, shared_anchor=owner(parsed, value, shared))
 
 
-def _helm_hit(parsed: Parsed, node: yaml.MappingNode, label: str, path: str, shared: str | None) -> Hit | None:
-    repository = _str(_get(node, "repository"))
+def helm_hit(
+    parsed: Parsed, node: yaml.MappingNode, key: str, where: str, path: str, shared: str | None,
+    registry: str | None,
+) -> Hit | None:
+    """A Helm image mapping: ``repository`` (or ``name`` under an image key) with ``tag``/``version``."""
+    repository_key = "repository"
+    repository = text_of(get(node, "repository"))
+    if not repository and is_image_key(key):
+        repository_key, repository = "name", text_of(get(node, "name"))
     if not repository:
         return None
-    registry = _str(_get(node, "registry"))
-    ref = refs.try_parse(f"{registry}/{repository}" if registry else repository)
-    if ref is None or ref.tag or ref.digest:
+    ref = refs.try_parse(join_registry(text_of(get(node, "registry")) or registry, repository))
+    if ref is None:
         return None
-    tag_node = _get(node, "tag")
-    digest_node = _get(node, "digest")
-    tag = _str(tag_node)
-    digest = _str(digest_node) or None
+    if ref.tag or ref.digest:  # {repository: x/y:1.0} with no tag key: the version is in that string
+        whole = get(node, repository_key)
+        if get(node, "tag") is not None or get(node, "version") is not None or not isinstance(whole, yaml.ScalarNode) \
+                or str(ref) != repository:  # a registry key applies: the edit would not know the string's spelling
+            return None
+        return Hit("image", ref, whole.start_mark.line + 1,
+                   f"{where}{path}.{repository_key}" if path else f"{where}{repository_key}", whole,
+                   shared_anchor=owner(parsed, whole, shared))
+    tag_key = "tag"
+    tag_node = get(node, "tag")
+    if tag_node is None and get(node, "version") is not None:
+        tag_key, tag_node = "version", get(node, "version")  # bitnami's {registry, repository, version}
+    digest_node = get(node, "digest")
+    tag = text_of(tag_node)
+    digest = text_of(digest_node) or None
     current = ref.with_version(tag or None, digest if digest and refs.DIGEST_RE.fullmatch(digest) else None)
     value = tag_node if isinstance(tag_node, yaml.ScalarNode) else None
     if tag_node is not None and value is None:
         return None
-    anchor = _owner(parsed, tag_node, shared) if tag_node is not None else shared
+    anchor = owner(parsed, tag_node, shared) if tag_node is not None else shared
     line = (tag_node or node).start_mark.line + 1
-    where = f"{label}{path}.tag" if path else f"{label}tag"
     return Hit(
-        "helm", current, line, where, value, parent=node,
+        "helm", current, line, f"{where}{path}.{tag_key}" if path else f"{where}{tag_key}", value, parent=node,
         digest=digest_node if isinstance(digest_node, yaml.ScalarNode) else None, shared_anchor=anchor,
+        tag_key=tag_key,
     )
 
 
-def _kustomize_hits(parsed: Parsed, doc: yaml.Node, label: str) -> Iterator[Hit]:
-    images = _get(doc, "images")
-    if not isinstance(images, yaml.SequenceNode):
-        return
-    for entry in images.value:
-        if not isinstance(entry, yaml.MappingNode):
-            continue
-        name = _str(_get(entry, "newName")) or _str(_get(entry, "name"))
-        ref = refs.try_parse(name) if name else None
-        if ref is None:
-            continue
-        tag_node = _get(entry, "newTag")
-        digest_node = _get(entry, "digest")
-        digest = _str(digest_node)
-        current = ref.with_version(_str(tag_node), digest if digest and refs.DIGEST_RE.fullmatch(digest) else None)
-        value = tag_node if isinstance(tag_node, yaml.ScalarNode) else None
-        line = (tag_node or entry).start_mark.line + 1
-        yield Hit(
-            "kustomize", current, line, f"{label}images[{name}].newTag", value, parent=entry,
-            digest=digest_node if isinstance(digest_node, yaml.ScalarNode) else None,
-            shared_anchor=_owner(parsed, entry, None) or (_owner(parsed, tag_node, None) if tag_node else None),
-        )
-
-
-def _values_roots(doc: yaml.Node) -> Iterator[tuple[str, yaml.Node]]:
-    kind = _str(_get(doc, "kind"))
-    spec = _get(doc, "spec")
-    if kind == "HelmRelease":
-        values = _get(spec, "values")
-        if values is not None:
-            yield "spec.values.", values
-    elif kind in ("Application", "ApplicationSet"):
-        sources = [_get(spec, "source")]
-        listed = _get(spec, "sources")
-        if isinstance(listed, yaml.SequenceNode):
-            sources.extend(listed.value)
-        for source in sources:
-            values = _get(_get(source, "helm"), "valuesObject")
-            if values is not None:
-                yield "spec.source.helm.valuesObject.", values
-    else:
-        yield "", doc
-
-
-def _helm_path_hits(parsed: Parsed, image: refs.ImageRef, key_path: str) -> Iterator[Hit]:
-    parts = parse_key_path(key_path)
-    for doc in parsed.docs:
-        for prefix, values in _values_roots(doc):
-            node: yaml.Node | None = values
-            for part in parts:
-                node = _get(node, part)
-            if not isinstance(node, yaml.ScalarNode):
-                continue
-            current = image.with_version(_str(node) or None)
-            yield Hit(
-                "helm-path", current, node.start_mark.line + 1, f"{_label(doc)}{prefix}{key_path}", node,
-                shared_anchor=parsed.shared.get(id(node)), helm_path=key_path,
-            )
+def is_kustomization(parsed: Parsed, doc: yaml.Node) -> bool:
+    name = parsed.source.relpath.rsplit("/", 1)[-1]
+    return name in KUSTOMIZATION_NAMES or text_of(get(doc, "kind")) in ("Kustomization", "Component")

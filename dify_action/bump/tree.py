@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -101,10 +102,17 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
     return files, skipped
 
 
+_ENV_FILE = re.compile(r"(?:[\w.-]+\.)?env|\.env(?:\.[\w-]+)*")  # .env, .env.production, prod.env
+
+
 def editable(rel: str) -> bool:
-    """A path the walk itself would edit: a YAML name, no hidden part (.git), no ``..``."""
+    """A path a bump may write: a YAML name, or a compose env file (``--env-file``: ``.env``,
+    ``.env.production``, ``prod.env``), with no hidden directory (.git) and no ``..`` on the way."""
     parts = PurePosixPath(rel).parts
-    return bool(parts) and is_candidate(parts[-1]) and not any(part.startswith(".") for part in parts)
+    if not parts or any(part.startswith(".") for part in parts[:-1]) or ".." in parts:
+        return False
+    name = parts[-1]
+    return (is_candidate(name) and not name.startswith(".")) or _ENV_FILE.fullmatch(name) is not None
 
 
 def _real_rel(real_root: str, rel: str) -> str:

@@ -14,11 +14,17 @@ HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tr
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit")
     parser.add_argument(
-        "--image", metavar="REPOSITORY", required=True,
-        help="image repository without tag, e.g. registry.example.com/acme/dify-api",
+        "--image", metavar="REPO:TAG[@DIGEST]", action="append", required=True,
+        help="image to set, e.g. registry.example.com/acme/dify-api:1.14.0 (repeatable: every image goes "
+             "into one change, one commit, one PR); a single repository without tag takes --tag/--digest",
     )
-    parser.add_argument("--tag", required=True, help="the tag to deploy")
-    parser.add_argument("--digest", metavar="sha256:HEX", help="pin the digest too (repo:tag@sha256:...)")
+    parser.add_argument("--tag", help="the tag to deploy (with a single --image REPOSITORY)")
+    parser.add_argument("--digest", metavar="sha256:HEX", help="pin the digest too (with a single --image REPOSITORY)")
+    parser.add_argument(
+        "--env-file", metavar="PATH",
+        help="compose env file (relative to the GitOps root) that sets a tag variable such as "
+             "DIFY_VERSION; without it a tag written as ${VAR} is refused",
+    )
     parser.add_argument(
         "--path", action="append", default=[], metavar="PATH",
         help="file or directory relative to the GitOps root (repeatable; default: all of it)",
@@ -41,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings(args: argparse.Namespace) -> Settings:
     return Settings(
-        command="bump", gitops_dir=args.gitops_dir, gitops_repo=args.gitops_repo, image=args.image, tag=args.tag,
+        command="bump", gitops_dir=args.gitops_dir, gitops_repo=args.gitops_repo, images=tuple(args.image),
+        tag=args.tag, env_file=args.env_file,
         digest=args.digest, paths=tuple(args.path), helm_paths=tuple(args.helm_path), config=args.config,
         environment=args.environment, dry_run=args.dry_run, base=args.base, provider=args.provider or "",
         push_mode=args.push_mode or "", group=args.group, github_api_url=args.github_api_url,
@@ -56,13 +63,19 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from dify_action.bump import BumpPlan
+    from dify_action.errors import EditRefused
     from dify_action.frontend import cli_secrets, tool_environ
     from dify_action.resolve import resolve
     from dify_action.stages import CoreStages
 
     plan = resolve(settings(args), cli_secrets(os.environ))
     assert plan.gitops is not None
-    outcome = CoreStages(tool_environ(os.environ)).bump(plan.gitops, plan.bump)
+    try:
+        outcome = CoreStages(tool_environ(os.environ)).bump(plan.gitops, plan.bump)
+    except EditRefused as error:  # the skipped files explain a refusal: print them beside it
+        for warning in error.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        raise
     if not isinstance(outcome, BumpPlan):
         from dify_action.commands.bump_remote import report
 

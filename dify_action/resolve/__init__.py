@@ -113,9 +113,7 @@ def resolve(settings: Settings, secrets: Secrets) -> Plan:
         plan = replace(plan, gitops=gitops_target(s, secrets, cfg, needed=command == "bump"))
     if command == "bump":
         assert plan.gitops is not None
-        repository, tag, digest = split_image(required(s.image, "image", "an image repository (with tag)"),
-                                              s.tag, s.digest)
-        plan = replace(plan, bump=(plan.gitops.target(repository, tag, digest),))
+        plan = replace(plan, bump=bump_targets(s, plan.gitops))
     if command == "promote":
         plan = replace(plan, promote=promote_request(s, secrets, cfg))
     if command == "rollback":
@@ -178,6 +176,21 @@ def _engine_image(image: str) -> str:
     return image
 
 
+def bump_targets(s: Settings, gitops: GitOps) -> tuple[Target, ...]:
+    """The images of a bump: several ``repo:tag[@digest]`` (one change), or one image with tag/digest."""
+    images = s.images or ((s.image,) if s.image else ())
+    if not images:
+        raise InputError("image", "", "the image to deploy, repository:tag (several, one per line, make one change)")
+    if len(images) > 1 and (s.tag or s.digest):
+        raise InputError("tag", s.tag or s.digest or "", "with several images, write each as repository:tag[@digest]")
+    targets = tuple(gitops.target(*split_image(image, s.tag, s.digest)) for image in images)
+    if s.helm_paths and len({(t.tag, t.digest) for t in targets}) > 1:
+        raise InputError("helm-paths", s.helm_paths[0], "names one tag key: with several images it sets all of "
+                         "them, so they must have the same tag and digest (bump images with different tags without "
+                         "helm-paths)")
+    return targets
+
+
 def split_image(image: str, tag: str | None, digest: str | None) -> tuple[str, str, str | None]:
     """``repo[:tag][@digest]``, or a repository plus tag/digest -> (repository, tag, digest); a tag (or
     digest) given both ways must agree: which one was meant is a doubt, and doubts stop the run."""
@@ -187,6 +200,10 @@ def split_image(image: str, tag: str | None, digest: str | None) -> tuple[str, s
             raise InputError("image", image, f"a repository without a {name} when {name} ({explicit}) is given, "
                              f"or the same {name}")
     final_tag = tag or ref.tag
+    if not final_tag and (digest or ref.digest):
+        raise InputError("digest", digest or ref.digest or "", "a digest goes with a tag: give the tag too "
+                         "(repository:tag@sha256:...)")
     if not final_tag:
-        raise InputError("tag", "", "give tag, or an image input with a tag (repository:tag)")
+        raise InputError("image", image, "a reference with its tag, repository:tag (or give the tag separately); "
+                         "give the tag to deploy")
     return ref.repository, final_tag, digest or ref.digest

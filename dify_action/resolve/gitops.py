@@ -32,12 +32,13 @@ class GitOps:
     directory: Path | None = None
     delivery: DeliveryRequest | None = None
     dry_run: bool = False
+    env_file: str | None = None  # the compose env file that sets a tag variable
 
     def target(self, image: refs.ImageRef | str, tag: str, digest: str | None) -> Target:
         name = image if isinstance(image, str) else image.name
         ref = refs.parse_repository(name, input_name="image")
         helm = self.helm_paths.get(ref.name) or self.helm_paths.get("", ())
-        return Target.from_inputs(ref.name, tag, digest, helm)
+        return Target.from_inputs(ref.name, tag, digest, helm, self.env_file)
 
 
 def _environment(s: Settings, cfg: Config | None, name: str | None, input_name: str) -> Environment | None:
@@ -102,7 +103,8 @@ def gitops_target(s: Settings, secrets: Secrets, cfg: Config | None, *, needed: 
         directory = Path(s.gitops_dir)
         if not directory.is_dir():
             raise InputError("gitops-dir", s.gitops_dir, "an existing directory (a checked-out GitOps tree)")
-        return GitOps(s.environment, paths, MappingProxyType(helm), directory=directory, dry_run=s.dry_run)
+        return GitOps(s.environment, paths, MappingProxyType(helm), directory=directory, dry_run=s.dry_run,
+                      env_file=s.env_file)
     url, github_repo = _repository(s, env)
     if url is None:
         if needed:
@@ -121,7 +123,7 @@ def gitops_target(s: Settings, secrets: Secrets, cfg: Config | None, *, needed: 
         push_mode=_push_mode(s, env), token=secrets.token, github_api_url=s.github_api_url or s.api_url or DEFAULT_API,
         github_repo=github_repo, labels=s.labels, reviewers=s.reviewers, draft=s.draft,
         source_sha=s.revision, source_repo=s.source, run_url=s.run_url, **_delivery_extras(s))
-    return GitOps(environment, paths, MappingProxyType(helm), delivery=delivery)
+    return GitOps(environment, paths, MappingProxyType(helm), delivery=delivery, env_file=s.env_file)
 
 
 def _delivery_extras(s: Settings) -> dict[str, Any]:

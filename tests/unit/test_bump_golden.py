@@ -1,4 +1,9 @@
-"""Golden tests: run the real CLI on each case's input tree and compare whole files byte for byte."""
+"""Golden tests: run the real CLI on each case's input tree and compare whole files byte for byte.
+
+case.json: ``image``/``tag``/``digest``/``paths``/``helm_paths``/``env_file``, or ``args`` (the
+arguments after ``--gitops-dir``); ``expect``: ``ok`` (default: the tree becomes expected/) or
+``refuse`` (exit 2, nothing changed, stderr contains every ``mentions`` and no ``not_mentions``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ import pytest
 from dify_action.cli import main
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.json").is_file())
+ALL = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.json").is_file())
+CASES = [name for name in ALL if json.loads((GOLDEN / name / "case.json").read_text()).get("expect", "ok") == "ok"]
+REFUSALS = [name for name in ALL if name not in CASES]
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -19,7 +26,11 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _argv(case: dict[str, object], tree: Path) -> list[str]:
+    if "args" in case:
+        return ["bump", "--gitops-dir", str(tree), *case["args"]]  # type: ignore[misc]
     argv = ["bump", "--gitops-dir", str(tree), "--image", str(case["image"]), "--tag", str(case["tag"])]
+    if case.get("env_file"):
+        argv += ["--env-file", str(case["env_file"])]
     if case.get("digest"):
         argv += ["--digest", str(case["digest"])]
     for path in case.get("paths", []):  # type: ignore[attr-defined]
@@ -68,3 +79,20 @@ def test_golden_dry_run_writes_nothing_and_prints_the_diff(
     for rel in changed:
         assert f"+++ b/{rel}" in diff
     assert bool(diff) is bool(changed)
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_golden_refusal_exits_2_says_why_and_changes_nothing(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = json.loads((GOLDEN / name / "case.json").read_text())
+    tree = tmp_path / "tree"
+    shutil.copytree(GOLDEN / name / "input", tree)
+    assert _files(GOLDEN / name / "expected") == _files(GOLDEN / name / "input"), "a refusal changes nothing"
+    assert main(_argv(case, tree)) == 2
+    err = capsys.readouterr().err
+    for word in case["mentions"]:
+        assert word in err
+    for word in case.get("not_mentions", []):
+        assert word not in err
+    assert _files(tree) == _files(GOLDEN / name / "input")

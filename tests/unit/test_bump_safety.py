@@ -47,7 +47,6 @@ def _bump(tree: Path, *extra: str, tag: str = "2.0", image: str = "acme/dify-api
         (["--path", "missing.yaml"], "path"),
         (["--helm-path", "image..tag"], "helm-path"),
         (["--helm-path", "image.nothere.tag"], "helm-path"),
-        (["--image", "acme/dify-api-extra"], "image"),
     ],
 )
 def test_bad_input_exits_2_names_the_input_and_changes_nothing(
@@ -120,7 +119,7 @@ def test_alias_bomb_is_refused(tree: Path, capsys: pytest.CaptureFixture[str]) -
 def test_values_shared_through_anchors_are_refused(tree: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
     (tree / "compose.yaml").write_text(text)
     before = _snapshot(tree)
-    assert _bump(tree) == 1
+    assert _bump(tree) == 2
     err = capsys.readouterr().err
     assert "shared through the YAML anchor" in err and "compose.yaml" in err
     assert _snapshot(tree) == before, "all-or-nothing: apps/api.yaml must not be written either"
@@ -129,7 +128,7 @@ def test_values_shared_through_anchors_are_refused(tree: Path, text: str, capsys
 def test_block_scalars_are_refused(tree: Path) -> None:
     (tree / "odd.yaml").write_text("image: >-\n  acme/dify-api:1.0\n")
     before = _snapshot(tree)
-    assert _bump(tree) == 1
+    assert _bump(tree) == 2
     assert _snapshot(tree) == before
 
 
@@ -167,6 +166,18 @@ def test_kustomize_digest_without_new_digest_is_refused(tree: Path, capsys: pyte
         "images:\n  - name: acme/dify-api\n    newTag: '1.0'\n    digest: sha256:" + "d" * 64 + "\n"
     )
     before = _snapshot(tree)
-    assert _bump(tree) == 1
+    assert _bump(tree) == 2
     assert "pins digest" in capsys.readouterr().err
+    assert _snapshot(tree) == before
+
+
+def test_an_image_nothing_deploys_is_refused_without_calling_it_invalid(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(tree)
+    assert _bump(tree, image="acme/dify-api-extra") == 2
+    err = capsys.readouterr().err
+    assert "no file under the GitOps directory deploys docker.io/acme/dify-api-extra" in err
+    assert "near-miss repositories the tree does contain: acme/dify-api (apps/api.yaml)" in err
+    assert "invalid" not in err
     assert _snapshot(tree) == before

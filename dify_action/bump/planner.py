@@ -1,0 +1,226 @@
+"""Plan a bump: files -> hits -> byte edits, every refusal raised before anything is written."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dify_action import refs
+from dify_action.bump import edit, embed, envedit, explain, helmpath, journal, locate, shapes, tree, variables
+from dify_action.bump.engine import BumpPlan, Change, FileEdit, Skipped, Target
+from dify_action.errors import EditRefused, InputError
+from dify_action.yamlguard import duplicate_keys
+
+
+@dataclass(frozen=True)
+class _Section:
+    outer: locate.Parsed  # the file
+    inner: locate.Parsed  # the file itself, or a document inside one of its block strings
+    embedded: embed.Embedded | None
+
+
+def plan(root: Path, targets: Sequence[Target], paths: Sequence[str]) -> BumpPlan:
+    if not targets:
+        raise InputError("image", "", "give at least one image to bump")
+    recovered = journal.recover(root)  # an interrupted write first: the tree is all old or all new
+    seen: dict[str, Target] = {}
+    for target in targets:
+        if target.image.repository in seen:
+            raise InputError("image", target.image.name, "given twice; give each image once per bump")
+        seen[target.image.repository] = target
+    files, skipped = tree.collect(root, paths)
+    for env_file in {target.env_file for target in targets if target.env_file}:
+        variables.env_path(root, env_file)  # a bad --env-file is bad input even if no tag uses a variable
+    names = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
+    keys = {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
+    repositories = {target.image.repository for target in targets}
+    loaded: set[str] = set()
+    placeholders: dict[str, str] = {}
+    kept: list[tuple[_Section, list[locate.Hit]]] = []
+    for source in files:
+        if not (any(key in source.data for key in keys) or _may_reference(source.data, names)):
+            continue
+        parsed = locate.load(source)
+        if isinstance(parsed, Skipped):
+            if source.explicit:
+                raise EditRefused(
+                    f"{source.relpath} was named with --path but {parsed.reason}",
+                    hint="name only YAML files (manifests, values, kustomization, compose) with --path",
+                    file=source.relpath,
+                )
+            skipped.append(parsed)
+            continue
+        loaded.add(source.relpath)
+        placeholders.update(dict.fromkeys(shapes.kustomize_names(parsed), source.relpath))
+        sections = [_Section(parsed, parsed, None)]
+        if b"values" in source.data:
+            sections.extend(_Section(parsed, inner.parsed, inner) for inner in embed.embedded(parsed))
+        for section in sections:  # keep only what may be edited: the other files' nodes are freed
+            hits = list(locate.find_all(section.inner))
+            if keys or any(hit.kind == "variable" or hit.current.repository in repositories for hit in hits):
+                kept.append((section, hits))
+    try:
+        planned = _plan(root, targets, paths, files, skipped, loaded, placeholders, kept)
+        return dataclasses.replace(planned, notes=(recovered.note(), *planned.notes)) if recovered else planned
+    except EditRefused as error:
+        error.warnings = tuple(f"skipped {skip.file}: {skip.reason}" for skip in skipped)
+        raise
+
+
+_BEFORE = frozenset(b"\n:=-\"'[{,")  # what may precede a reference (after spaces)
+_AFTER = frozenset(b":@\"' \t\r\n,]}")  # what may follow its last path component
+
+
+def _starts_value(data: bytes, index: int) -> bool:
+    """``data[index]`` ends what precedes a value: spaces, then ``&anchor``/``!tag`` properties, then
+    an indicator or a line start."""
+    while True:
+        while index >= 0 and data[index] in (0x20, 0x09):
+            index -= 1
+        if index < 0 or data[index] in _BEFORE:
+            return True
+        token = index
+        while token >= 0 and data[token] not in (0x20, 0x09, 0x0A):
+            token -= 1
+        if data[token + 1] not in (0x26, 0x21) or token == index:  # "&", "!"
+            return False
+        index = token
+
+
+def _may_reference(data: bytes, names: set[bytes]) -> bool:
+    """Cheap filter before composing: the image's last path component occurs where a reference can
+    hold it (after ``/``, or starting a value: ``: ``, ``- ``, ``=``, a quote, a flow bracket, a line)
+    and ends like one. A name only in prose or comments ("runs dify-api") leaves the file uncomposed.
+    bytes.find, not a regex: a regex without a literal prefix scans every position of 200 KB files."""
+    for name in names:
+        start = data.find(name)
+        while start != -1:
+            end = start + len(name)
+            if end == len(data) or data[end] in _AFTER:
+                index = start - 1
+                if index < 0 or data[index] == 0x2F:  # "/"
+                    return True
+                if _starts_value(data, index):
+                    return True
+            start = data.find(name, end)
+    return False
+
+
+def _plan(
+    root: Path, targets: Sequence[Target], paths: Sequence[str], files: list[tree.SourceFile],
+    skipped: list[Skipped], loaded: set[str], placeholders: dict[str, str],
+    all_hits: list[tuple[_Section, list[locate.Hit]]],
+) -> BumpPlan:
+    placeholders |= _ancestor_kustomize_names(root, paths, set(loaded))
+    bare: dict[refs.ImageRef, str] = {}  # targets met only as placeholders so far -> the first one
+    variable_uses = [(s.outer.source.relpath, h) for s, hits in all_hits for h in hits if h.kind == "variable"]
+    spans: dict[str, list[edit.Replacement]] = {}
+    outer: dict[str, locate.Parsed] = {}
+    changes: list[Change] = []
+    notes: list[str] = []
+    env_uses: list[envedit.EnvUse] = []
+    found: set[refs.ImageRef] = set()
+    helm_hits: set[str] = set()
+    for section, hits in all_hits:
+        rel = section.outer.source.relpath
+        for target in targets:
+            version = (target.tag, target.digest)
+            companions = [t.image for t in targets if t is not target and (t.tag, t.digest) == version]
+            mine = [hit for hit in hits if hit.current.same_repository(target.image)]
+            by_path = [hit for key_path in target.helm_paths
+                       for hit in helmpath.helm_path_hits(section.inner, target.image, key_path, companions)]
+            if by_path:  # the --helm-path key is the tag that mappings with an empty tag fall back to
+                mine = [hit for hit in mine if hit.kind != "helm" or hit.current.tag or hit.current.digest]
+            mine += by_path
+            duplicates: dict[int, tuple[str, int]] | None = None
+            for hit in mine:
+                duplicates = _refuse_duplicates(section.inner, hit, duplicates)
+                if hit.helm_path:
+                    helm_hits.add(hit.helm_path)
+                if hit.kind == "image" and not hit.current.tag and not hit.current.digest \
+                        and hit.current.repository in placeholders:
+                    notes.append(f"{rel}:{hit.line}: left {hit.where} bare: {placeholders[hit.current.repository]} "
+                                 f"sets the tag of {hit.current.name} (kustomize images:)")
+                    bare.setdefault(target.image, f"{rel}:{hit.line}")
+                    continue
+                found.add(target.image)
+                if hit.kind == "variable":
+                    envedit.check_variable(root, rel, hit, target, targets, variable_uses)
+                    env_uses.append(envedit.EnvUse(target, rel, hit))
+                    continue
+                done = spans.setdefault(rel, [])
+                outer[rel] = section.outer
+                for item in edit.plan_replacements(section.inner, hit, target.tag, target.digest):
+                    if section.embedded is not None:
+                        item = section.embedded.map(item)
+                    if any(d.start == item.start and d.text == item.text for d in done):
+                        continue
+                    done.append(item)
+                    changes.append(Change(rel, item.line, item.old, item.new, hit.where, target.image.name))
+                    if item.note:
+                        notes.append(f"{rel}:{item.line}: {item.note}")
+    for target in targets:
+        if target.image not in found and target.image in bare:
+            kustomization = placeholders[target.image.repository]
+            inside = kustomization in loaded
+            raise EditRefused(
+                f"{bare[target.image]}: {target.image.name} is a kustomize placeholder here; the images: entry "
+                f"of {kustomization} " + ("renames it (newName): bump the new name" if inside else
+                                          f"sets its tag, and it is outside --path {' '.join(paths)}"),
+                hint=f"bump the image {kustomization} names, or add {kustomization} to --path",
+                file=bare[target.image].split(":")[0],
+            )
+        if target.image not in found:
+            raise explain.not_deployed(root, target, paths, files, skipped)
+        for key_path in target.helm_paths:
+            if key_path not in helm_hits:
+                raise InputError(
+                    "helm-path", key_path, "no file under the given paths has this key path "
+                    "with a scalar value; check the spelling (keys are case-sensitive)"
+                )
+    edits = [
+        FileEdit(parsed.source.path, rel, parsed.source.data, edit.apply(parsed, spans[rel]))
+        for rel, parsed in outer.items() if spans[rel]
+    ]
+    env_edits, env_changes = envedit.env_edits(root, env_uses)
+    return BumpPlan(root, tuple(changes + env_changes), tuple(skipped), tuple(edits + env_edits), tuple(notes))
+
+
+def _refuse_duplicates(
+    parsed: locate.Parsed, hit: locate.Hit, known: dict[int, tuple[str, int]] | None
+) -> dict[int, tuple[str, int]]:
+    """A key twice in the mapping that holds a target: which one a deployer reads is unclear,
+    so editing one of them would be a half edit (issue #9)."""
+    duplicates = known if known is not None else duplicate_keys(parsed.docs)
+    relpath = parsed.source.relpath
+    for node in (hit.value, hit.parent, hit.digest):
+        if node is not None and id(node) in duplicates:
+            key, line = duplicates[id(node)]
+            raise EditRefused(
+                f"{relpath}:{line}: the key {key!r} appears twice in the mapping that holds {hit.where}",
+                hint="remove the duplicate key (YAML requires unique keys; tools disagree on which wins)",
+                file=relpath, line=line,
+            )
+    return duplicates
+
+
+
+def _ancestor_kustomize_names(root: Path, paths: Sequence[str], done: set[str]) -> dict[str, str]:
+    """Names retagged by kustomizations in the directories above ``--path`` (an overlay's or base's
+    kustomization outside the paths still turns bare images below it into placeholders)."""
+    names: dict[str, str] = {}
+    folders = {Path(path.replace("\\", "/")).parent if (root / path).is_file() else Path(path) for path in paths}
+    for folder in folders:
+        for above in [folder, *folder.parents]:
+            for name in tree.KUSTOMIZATION_NAMES:
+                rel = (above / name).as_posix().removeprefix("./")
+                if rel in done or not (root / rel).is_file() or (root / rel).is_symlink():
+                    continue
+                done.add(rel)
+                source = tree.SourceFile(root, rel, (root / rel).read_bytes()[: tree.MAX_FILE_BYTES], False)
+                parsed = locate.load(source)
+                if isinstance(parsed, locate.Parsed):
+                    names.update(dict.fromkeys(shapes.kustomize_names(parsed), rel))
+    return names
