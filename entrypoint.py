@@ -75,6 +75,7 @@ def read_inputs(a: gha.Actions) -> Settings:
 
     command = a.choice("command", COMMANDS)
     image_labels, pr_labels = _labels(a)
+    images = tuple(line.strip() for line in a.input("image").splitlines() if line.strip())
     return Settings(
         command=command, config=opt("config"), components=a.items("components"),
         registry_username=opt("registry-username"),
@@ -84,7 +85,8 @@ def read_inputs(a: gha.Actions) -> Settings:
         push=a.boolean("push", default=True), builder=a.choice("builder", ("auto", "buildkit", "legacy"), "auto"),
         platform=opt(_name(a, "platforms")), size_budget=opt("size-budget"), image_labels=image_labels,
         cache_from=a.items("cache-from"), cache_to=opt("cache-to"),
-        image=opt("image"), http_probe=opt("http-probe"), smoke_commands=tuple(
+        image=images[0] if len(images) == 1 else None, images=images if len(images) > 1 else (),
+        env_file=opt("env-file"), http_probe=opt("http-probe"), smoke_commands=tuple(
             line.strip() for line in a.input("smoke-commands").splitlines() if line.strip()),
         timeout=opt("timeout"),
         severity=(a.choice("severity", SEVERITIES) if a.input("severity")

@@ -194,3 +194,19 @@ def test_check_prints_the_resolved_requests_and_changes_nothing(world: dict[str,
     assert cli_main(["check", "--config", str(world["config"]), "--environment", "stagin"]) == 2
     assert _action(world, command="check", config=str(world["config"]), environment="staging") == 0
     _assert_nothing_happened(world, before)
+
+
+def test_the_action_bumps_several_images_in_one_commit(world: dict[str, Path]) -> None:
+    """Multi-image bump through the action: image one per line, one branch commit with both."""
+    web = IMAGE.replace("dify-api", "dify-web")
+    seed = world["root"] / "seed"
+    (seed / "staging" / "web.yaml").write_text(MANIFEST.replace(IMAGE, web))
+    _git("-c", "user.name=t", "-c", "user.email=t@e", "add", ".", cwd=seed)
+    _git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "web", cwd=seed)
+    _git("push", "-q", str(world["bare"]), "HEAD:main", cwd=seed)
+    assert _action(world, command="bump", config=str(world["config"]), environment="staging",
+                   image=f"{IMAGE}:2.0\n{web}:2.1") == 0
+    branch = next(line.split()[0] for line in _refs(world["bare"]).splitlines() if "dify-action/staging" in line)
+    assert _git("rev-list", "--count", f"main..{branch}", cwd=world["bare"]).strip() == "1"
+    assert f"{IMAGE}:2.0" in _git("show", f"{branch}:staging/api.yaml", cwd=world["bare"])
+    assert f"{web}:2.1" in _git("show", f"{branch}:staging/web.yaml", cwd=world["bare"])

@@ -73,7 +73,7 @@ def test_split_image_and_deploy_tag() -> None:
     assert resolve.split_image("r.example/a/b:1.0@sha256:" + "c" * 64, None, None) == (
         "r.example/a/b", "1.0", "sha256:" + "c" * 64)
     assert resolve.split_image("r.example/a/b", "2.0", None) == ("r.example/a/b", "2.0", None)
-    with pytest.raises(InputError, match="invalid image .*give the tag"):
+    with pytest.raises(InputError, match=r"invalid image .*give the tag"):
         resolve.split_image("r.example/a/b", None, None)
     with pytest.raises(InputError, match="invalid image"):
         resolve.split_image("r.example/a/b:1.0", "2.0", None)
