@@ -23,6 +23,7 @@ from dify_action.dify.facts import ImageFacts
 from dify_action.errors import DifyActionError, GateFailed
 from dify_action.markdown import code, escape, row, url
 from dify_action.resolve import GitOps, Plan
+from dify_action.rollback_guard import guard_markdown
 from dify_action.sbom import AttachedSbom
 from dify_action.stages import Stages
 
@@ -236,7 +237,7 @@ class Pipeline:
         targets = [gitops.target(repo, tag, digest) for repo, tag, digest in images]
         names = tuple(t.image.name for t in targets)
         with self.reporter.group("dify-action bump"):
-            outcome = self.stages.bump(gitops, targets)
+            outcome = self.stages.bump(self.plan, gitops, targets)
         if isinstance(outcome, BumpPlan):
             for skip in outcome.skipped:
                 self.reporter.warning(f"skipped: {skip.reason}", file=skip.file)
@@ -247,6 +248,7 @@ class Pipeline:
             return self._delivered(Delivery("bump", operation, changes, images=names))
         for note in outcome.notes:
             self.reporter.info(f"note: {note}")
+        self._fragments.extend(outcome.sections)
         return self._delivered(_from_delivery("bump", outcome, outcome.operation, names))
 
     def promote(self) -> Delivery:
@@ -256,6 +258,8 @@ class Pipeline:
             self.reporter.info(f"note: {note}")
         if r.operation == "planned" and r.diff:
             self._fragments.append(f"### promote: planned diff\n\n```diff\n{r.diff.replace('```', '` ` `')}\n```")
+        if r.delivery is not None:
+            self._fragments.extend(r.delivery.sections)  # the migrations the promotion runs
         return self._delivered(_from_delivery("promote", r.delivery, r.operation,
                                               tuple(p.ref.name for p in r.images)))
 
@@ -266,6 +270,8 @@ class Pipeline:
             self.reporter.info(f"note: {note}")
         for check in r.guard:
             self.reporter.info(f"guard: {check.describe()}")
+        if r.guard:
+            self._fragments.append(guard_markdown(r.guard, allowed=self.plan.settings.allow_schema_rollback))
         changes = tuple(Change(m.file, m.line, str(m.current), str(m.restored)) for m in r.moves)
         return self._delivered(Delivery("rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch, r.commit,
                                         tuple(m.current.name for m in r.moves)))

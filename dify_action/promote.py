@@ -238,7 +238,7 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
             return PromoteResult("planned", request.source, request.target, tuple(promotions),
                                  notes=tuple(notes), diff=plan.diff())
     try:
-        delivery = _deliver(request, targets, promotions)
+        delivery = _deliver(request, targets, promotions, registry_for)
     except DifyActionError as error:
         if request.registry_tag:  # say what the registry looks like now: untouched
             error.message += (f" (registry tag {request.registry_tag} not moved: it moves only after the GitOps "
@@ -255,7 +255,10 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
                          tuple(notes))
 
 
-def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion]) -> DeliveryResult:
+def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion],
+             registry_for: RegistryFor) -> DeliveryResult:
+    from dify_action.dify.lookup import forward_sections  # the PR lists the migrations the promotion runs
+
     first = promotions[0]
     return deliver(DeliveryRequest(
         repo_url=request.repo_url, environment=request.target, targets=targets, paths=request.target_paths,
@@ -266,6 +269,7 @@ def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: l
         message_template=f"promote({{environment}}): {{images}} from {request.source}\n\n{{changes}}",
         promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,
         dify_version_old=first.dify_version_old, dify_version_new=first.dify_version_new, sleep=request.sleep,
+        sections=forward_sections(registry_for, targets, request.target_paths),
     ))
 
 

@@ -28,9 +28,9 @@ from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
 from dify_action.dify.lookup import image_facts
 from dify_action.errors import DifyActionError, GitError, InputError
-from dify_action.markdown import code, escape, url
+from dify_action.markdown import code, url
 from dify_action.registry import RegistryFor
-from dify_action.rollback_guard import TRAILER, GuardCheck, ImageMove, guard_moves
+from dify_action.rollback_guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
 from dify_action.rollback_source import Bump, find_bump, image_moves, repository_name
 from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
@@ -185,11 +185,11 @@ def _revert(git: Git, bump: Bump, author: Identity) -> str:
     return "applied"
 
 
-def _body(bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...]) -> str:
+def _body(bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...], allowed: bool) -> str:
     link = f"#{bump.pr}" + (f" ({url(bump.pr_url)})" if bump.pr_url else "") if bump.pr else \
         f"commit {code(bump.commit)}"
     lines = [f"Rolls back {link}: `git revert` of {code(bump.commit)} on {code(bump.base)}.", ""]
-    lines += [f"- Dify migration guard: {escape(g.describe())}" for g in guard]
+    lines += [guard_markdown(guard, allowed=allowed)]  # the verdict, and every migration it would strand
     changes = [Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name) for m in moves]
     first = guard[0] if guard else None
     meta = metadata_from_changes(bump.environment, changes, rollback_of=bump.label if bump.pr else bump.commit,
@@ -213,7 +213,7 @@ def _ship(request: RollbackRequest, git: Git, bump: Bump, moves: tuple[ImageMove
                        branch=branch, commit=published.commit)
     forge = GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
     spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
-                    _body(bump, moves, guard), ("rollback", *request.labels))
+                    _body(bump, moves, guard, request.allow_schema_rollback), ("rollback", *request.labels))
     outcome = sync_pull(forge, spec, git, published)
     return _result(outcome.operation, "revert", bump, moves, guard, notes + list(outcome.notes), branch=branch,
                    commit=published.commit, pr_number=outcome.number, pr_url=outcome.url)

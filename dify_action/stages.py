@@ -50,7 +50,7 @@ class Stages(Protocol):
 
     def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None: ...
 
-    def bump(self, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult: ...
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult: ...
 
     def promote(self, plan: Plan) -> PromoteResult: ...
 
@@ -143,14 +143,18 @@ class CoreStages:
         ref = refs.parse_repository(image, input_name="image")
         record_gates(registry_for(plan)(ref.registry), ref.remote_path, digest, results)
 
-    def bump(self, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
+        """One change for every target: a local plan (written unless dry-run) or a delivery whose PR
+        body lists the migrations the change runs (read from the images in the registry)."""
         import dataclasses
 
         from dify_action.bump import apply_plan, plan_bump
         from dify_action.delivery import deliver
+        from dify_action.dify.lookup import forward_sections
 
         if gitops.delivery is not None:
-            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets)))
+            sections = forward_sections(registry_for(plan), targets, gitops.paths)
+            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections))
         assert gitops.directory is not None
         planned = plan_bump(gitops.directory, list(targets), gitops.paths)
         if not gitops.dry_run:

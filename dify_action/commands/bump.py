@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     plan = resolve(settings(args), cli_secrets(os.environ))
     assert plan.gitops is not None
     try:
-        outcome = CoreStages(tool_environ(os.environ)).bump(plan.gitops, plan.bump)
+        outcome = CoreStages(tool_environ(os.environ)).bump(plan, plan.gitops, plan.bump)
     except EditRefused as error:  # the skipped files explain a refusal: print them beside it
         for warning in error.warnings:
             print(f"warning: {warning}", file=sys.stderr)

@@ -109,12 +109,14 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
         dify_version_old=request.dify_version_old, dify_version_new=request.dify_version_new,
         promoted_from=request.promoted_from, rollback_of=request.rollback_of)
     values = template_values(request, base, plan.changes)
-    spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes),
+    sections = tuple(request.sections(git.workdir, plan.changes)) if request.sections else ()
+    spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes, sections),
                     request.labels, request.reviewers, request.draft)
     outcome_pr = sync_pull(forge, spec, git, published)
     return _result(request, outcome_pr.operation, base, clone, branch=branch, commit=commit,
                    pr_number=outcome_pr.number, pr_url=outcome_pr.url, changes=plan.changes,
-                   attempts=attempts, api_calls=caller.calls, notes=tuple(notes + list(outcome_pr.notes)))
+                   attempts=attempts, api_calls=caller.calls, notes=tuple(notes + list(outcome_pr.notes)),
+                   sections=sections)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ class DeliveryRequest:
     rollback_of: str | None = None  # metadata only: "#<pr>" or the commit a rollback undoes
     metadata_digest: str | None = None  # metadata digest when the targets pin none
     workdir: Path | None = None
+    # more PR body sections from the planned tree and changes (the migrations a change runs)
+    sections: Callable[[Path, Sequence[Change]], Sequence[str]] | None = field(default=None, repr=False,
+                                                                               compare=False)
     max_attempts: int = 8
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
@@ -133,6 +136,7 @@ class DeliveryResult:
     attempts: int = 1
     api_calls: int = 0
     notes: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()  # the extra PR body sections (Markdown), for the step summary too
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -86,8 +86,9 @@ def metadata_from_changes(environment: str, changes: Sequence[Change], **extra: 
     return BumpMetadata(environment, images, **extra)
 
 
-def render_body(meta: BumpMetadata, changes: Sequence[Change]) -> str:
-    """Markdown: summary, table of file/old/new, links when known, then the hidden block."""
+def render_body(meta: BumpMetadata, changes: Sequence[Change], sections: Sequence[str] = ()) -> str:
+    """Markdown: summary, table of file/old/new, links when known, ``sections`` (already escaped
+    Markdown, e.g. the migrations a change runs), then the hidden block."""
     lines = [f"Deploys to **{escape(meta.environment)}**:", ""]
     lines += [row("File", "Old value", "New value"), row("---", "---", "---")]
     for change in changes:
@@ -114,6 +115,8 @@ def render_body(meta: BumpMetadata, changes: Sequence[Change]) -> str:
             lines.append("")
             lines.append("> [!WARNING]\n> The Dify version changes: database migrations may run. Back up "
                          "the `dify` and `dify_plugin` databases and storage before merging.")
+    for section in sections:
+        lines += ["", section.rstrip("\n")]
     payload = json.dumps(meta.as_dict(), sort_keys=True, separators=(",", ":"))
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")
     lines += ["", f"{_MARK}{payload}{_END}", ""]

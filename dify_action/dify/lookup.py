@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tarfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +14,11 @@ from dify_action.dify.facts import ImageFacts, label_facts, read_engine, with_no
 from dify_action.dify.forward import ForwardReport, forward_report
 from dify_action.dify.layers import DEFAULT_BUDGET, read_layers
 from dify_action.errors import DifyActionError, RegistryError
-from dify_action.registry import RegistryClient
+from dify_action.markdown import escape
+from dify_action.registry import RegistryClient, RegistryFor
 
 if TYPE_CHECKING:
+    from dify_action.bump import Change, Target
     from dify_action.gates import GateRecord
 
 
@@ -66,3 +68,39 @@ def forward_for(client: RegistryClient, current: refs.ImageRef | None, new: refs
     None when unknown) to ``new``, with the checks of the target's manifests under ``paths``."""
     old = image_facts(client, current) if current is not None else None
     return forward_report(old, image_facts(client, new), root, paths, new.with_version(None))
+
+
+def forward_sections(registry_for: RegistryFor, targets: Sequence[Target],
+                     paths: Sequence[str]) -> Callable[[Path, Sequence[Change]], list[str]]:
+    """A ``DeliveryRequest.sections`` hook: for every target image, the migrations the move from
+    what the environment runs (the old value of its first change) runs, and the checks of the
+    target's manifests (``ForwardReport.markdown``). Images that are not Dify api images (no graph,
+    no version) add nothing; a registry that cannot be read adds a note, never a failed bump."""
+    def sections(root: Path, changes: Sequence[Change]) -> list[str]:
+        out: list[str] = []
+        for target in targets:
+            new = target.image.with_version(target.tag, target.digest)
+            old = next((_old_ref(target.image, c.old) for c in changes if c.image == target.image.name), None)
+            try:
+                report = forward_for(registry_for(new.registry), old, new, root, paths)
+            except DifyActionError as error:
+                out.append(f"### Dify migrations: {escape(new.name)}\n\nUnknown: {escape(error.message)}\n")
+                continue
+            if report.exact or report.new_version:
+                out.append(report.markdown())
+        return out
+
+    return sections
+
+
+def _old_ref(image: refs.ImageRef, old: str) -> refs.ImageRef | None:
+    """What ran before a change: the old value is a whole reference, or only the tag of ``image``."""
+    value = old.rsplit("=", 1)[-1].strip().strip("'\"")
+    ref = refs.try_parse(value)
+    if ref is not None and ref.repository == image.repository and (ref.tag or ref.digest):
+        return ref
+    tag, _, digest = value.partition("@")
+    try:
+        return image.with_version(refs.validate_tag(tag), digest or None) if tag else None
+    except DifyActionError:
+        return None

@@ -232,3 +232,25 @@ def test_rollback_pull_request_names_the_stranded_migrations(api: ApiImages, reg
     assert "3 migration(s) of the running image are not in the restored one" in body
     assert any("guard overridden" in note for note in result.notes)
     assert "### Dify migration guard" in guard_markdown(result.guard, allowed=True)
+
+
+def test_a_bump_pull_request_lists_the_migrations_it_runs(api: ApiImages, registry: Any,
+                                                          emulator: GitHubEmulator) -> None:
+    """The delivery's sections hook (what the pipeline and promote set): the PR body says which
+    migrations moving production from 1.13.3 to 1.14.0 runs, read from the images in the registry."""
+    from dify_action.dify.lookup import forward_sections
+
+    world = World(registry, emulator.repo, emulator.clone_url)
+    world.image, world.repository = api.image, api.repository
+    world.deploy("1.13.3", "1.13.3")
+    targets = (Target.from_inputs(api.image, "1.14.0"),)
+    result = deliver(DeliveryRequest(
+        repo_url=emulator.clone_url, environment="production", targets=targets, paths=(PRODUCTION,),
+        provider="github", token=emulator.token, github_api_url=emulator.api_url, sleep=lambda s: None,
+        sections=forward_sections(api.registry_for, targets, (PRODUCTION,))))
+    body = emulator.pulls[result.pr_number or 0].body or ""
+    assert "### Dify migrations" in body and "This change runs **3 migration(s)**" in body, body
+    for slug in (V14_LEFT[1], V14_RIGHT[1], V14_MERGE[1]):
+        assert slug.replace("_", "\\_") in body or slug in body
+    assert result.sections and result.sections[0] in body
+    assert body.rstrip().endswith("-->"), "the metadata block stays last (rollback trusts only the last one)"

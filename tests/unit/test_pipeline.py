@@ -77,7 +77,7 @@ class Script:
     def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None:
         self.calls.append(("gates", image, digest, dict(results)))
 
-    def bump(self, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
         self.calls.append(("bump", tuple(f"{t.image.name}:{t.tag}@{t.digest}" for t in targets)))
         changes = tuple(DeliveredChange(f"staging/{t.image.path.rsplit('/', 1)[-1]}.yaml", 3, f"{t.image.name}:1",
                                         f"{t.image.name}:{t.tag}", "image", t.image.name) for t in targets)
