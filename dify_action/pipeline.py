@@ -221,6 +221,27 @@ class Pipeline:
             raise GateFailed(f"{stage} of {what} failed: the gate did not pass",
                              hint="see the step summary and the log group above")
 
+    def apps(self, built: Sequence[BuiltImage]) -> None:
+        """The config's app DSL files against the DSL version of the api image just built (its
+        constants/dsl_version.py): pending and failed imports stop the pipeline, warnings are reported."""
+        from dify_action.dify.dslreport import check_apps, gate
+
+        api = next((b for b in built if b.facts is not None and b.facts.dsl_version), None)
+        if api is None or api.facts is None or api.facts.dsl_version is None:
+            self._rows.append(Row("apps", "failed", "no built image says which DSL version it imports"))
+            raise GateFailed("apps: none of the built images holds /app/api/constants/dsl_version.py, so the app "
+                             "DSL files cannot be checked against the release shipped",
+                             hint="build the api component in this run (and push it), or drop apps: from the config")
+        assert self.plan.apps_root is not None
+        with self.reporter.group("dify-action apps check"):
+            report = check_apps(self.plan.apps, api.facts.dsl_version, self.plan.apps_root, image=api.ref)
+        for finding in report.findings("warning"):
+            self.reporter.warning(finding.text, file=finding.file, line=finding.line)
+        self._fragments.append(report.markdown())
+        self._rows.append(Row("apps", "failed" if report.blocks else "passed",
+                              f"{len(report.checks)} app(s), DSL {escape(api.facts.dsl_version)}"))
+        gate(report)
+
     def gates(self, images: Sequence[BuiltImage], results: Sequence[str]) -> None:
         """Record gate verdicts next to each pushed digest, where promote reads them."""
         verdicts = dict(item.split("=", 1) for item in results)
@@ -311,8 +332,8 @@ class Pipeline:
         return self.result()
 
     def pipeline(self) -> None:
-        """build -> test -> scan -> (gate record) -> one bump of every built image, when a GitOps target
-        is resolved."""
+        """build -> test -> scan -> apps (the config's DSL files against the api image built) -> gate
+        record -> one bump of every built image, when a GitOps target is resolved."""
         built = self.build()
         stage = "smoke"
         try:
@@ -321,12 +342,17 @@ class Pipeline:
             stage = "scan"
             for b in built:
                 self.scan(b.ref, b.component)
+            stage = "apps"
+            if self.plan.apps:
+                self.apps(built)
         except GateFailed:
             # promote must refuse these digests: record the verdicts before failing the step
+            verdicts = {"smoke": ["smoke=failed"], "scan": ["smoke=passed", "scan=failed"],
+                        "apps": ["smoke=passed", "scan=passed", "apps=failed"]}[stage]
             with contextlib.suppress(DifyActionError):
-                self.gates(built, ["smoke=failed"] if stage == "smoke" else ["smoke=passed", "scan=failed"])
+                self.gates(built, verdicts)
             raise
-        self.gates(built, ["smoke=passed", "scan=passed"])
+        self.gates(built, ["smoke=passed", "scan=passed", *(["apps=passed"] if self.plan.apps else [])])
         if self.plan.gitops is not None:
             pin = self.plan.settings.pin_digest
             self.bump(self.plan.gitops, [(b.image, b.deploy_tag, b.digest if pin else None) for b in built])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from dify_action import config as config_module
 from dify_action import refs
 from dify_action.bump import Target
 from dify_action.config import Config, SmokeSpec
+from dify_action.dify.dsl import expand
 from dify_action.errors import InputError
 from dify_action.promote import PromoteRequest
 from dify_action.registry import Credentials
@@ -55,6 +57,8 @@ class Plan:
     bump: tuple[Target, ...] = ()
     promote: PromoteRequest | None = None
     rollback: RollbackRequest | None = None
+    apps: tuple[Path, ...] = ()  # the config's app DSL files, checked against the api image built
+    apps_root: Path | None = None
 
     @property
     def command(self) -> str:
@@ -79,6 +83,8 @@ class Plan:
                            "repository": d.repo_url if d else None, "provider": d.provider if d else None,
                            "push_mode": d.push_mode if d else None, "base": d.base if d else None,
                            "images": [f"{t.image.name}:{t.tag}" for t in self.bump]}
+        if self.apps:
+            out["apps"] = [str(p) for p in self.apps]
         for name, request in (("promote", self.promote), ("rollback", self.rollback)):
             if request is not None:
                 out[name] = {"repository": request.repo_url, "provider": request.provider,
@@ -105,6 +111,10 @@ def resolve(settings: Settings, secrets: Secrets) -> Plan:
         if command == "test":
             plan = replace(plan, test_image=_engine_image(required(s.image, "image", "the image to smoke-test, e.g. "
                                                                     "registry.example.com/acme/dify-api:sha-1234")))
+    if command == "pipeline" and cfg is not None and cfg.apps:
+        root = Path(cfg.source).resolve().parent
+        files = expand([a.pattern for a in cfg.apps], root, source=cfg.source, lines=[a.line for a in cfg.apps])
+        plan = replace(plan, apps=files, apps_root=root)
     if command in ("scan", "pipeline"):
         plan = replace(plan, scan=scan_plan(s, cfg or config_module.load(None, config_overrides), cfg is not None))
     if command == "scan" and s.image:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from dify_action.bump import BumpPlan, Target
 from dify_action.config import ScanPolicy
 from dify_action.delivery import DeliveryResult
 from dify_action.delivery.model import Change as DeliveredChange
+from dify_action.dify.facts import ImageFacts
 from dify_action.errors import GateFailed
 from dify_action.frontend import StderrReporter
 from dify_action.markdown import code, escape
@@ -196,3 +198,47 @@ def test_the_reporters_actions_inside_and_plain_lines_in_the_cli(config: str,
     assert captured.out == "" and "::" not in captured.err
     assert captured.err.splitlines()[:2] == ["== dify-action build", "== dify-action test (api)"]
     assert captured.err.splitlines()[-1] == "warning: a.yaml:3: careful"
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsl"
+
+
+class FactsScript(Script):
+    """Builds that read like a Dify api image: DSL version 0.6.0."""
+
+    def build(self, plan: Plan, progress: object) -> tuple[Built, ...]:
+        facts = ImageFacts("engine", "1.13.3", "0.6.0")
+        return tuple(Built(b.result, facts) for b in super().build(plan, progress))
+
+
+@pytest.mark.parametrize(("app", "stops"), [("workflow-completed.yml", False), ("chat-warnings.yml", False),
+                                             ("advanced-chat-pending-newer.yml", True),
+                                             ("dangling-edge.yml", True)])
+def test_app_dsl_files_are_checked_against_the_built_image(config: str, app: str, stops: bool) -> None:
+    root = Path(config).parent
+    (root / "apps").mkdir()
+    shutil.copy(FIXTURES / app, root / "apps" / app)
+    Path(config).write_text(Path(config).read_text() + "apps: [apps/*.yml]\n")
+    script, reporter = FactsScript(), Recorder()
+    pipeline = Pipeline(_plan(config, environment="staging"), script, reporter)
+    if stops:
+        with pytest.raises(GateFailed):
+            pipeline.run()
+        assert "bump" not in [c[0] for c in script.calls]
+        assert script.calls[-1][3] == {"smoke": "passed", "scan": "passed", "apps": "failed"}
+    else:
+        pipeline.run()
+        assert script.calls[-1][0] == "bump"
+    text = pipeline.result().markdown("done")
+    assert "Dify app DSL" in text and app in text.replace("\\", "")
+    if app == "chat-warnings.yml":
+        assert any(line.startswith("warning ") for line in reporter.lines)
+
+
+def test_apps_without_a_built_api_image_stop_the_pipeline(config: str) -> None:
+    root = Path(config).parent
+    (root / "apps").mkdir()
+    shutil.copy(FIXTURES / "workflow-completed.yml", root / "apps" / "a.yml")
+    Path(config).write_text(Path(config).read_text() + "apps: [apps/*.yml]\n")
+    with pytest.raises(GateFailed, match="dsl_version.py"):
+        Pipeline(_plan(config, environment="staging"), Script(), Recorder()).run()
