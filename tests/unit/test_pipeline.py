@@ -240,5 +240,5 @@ def test_apps_without_a_built_api_image_stop_the_pipeline(config: str) -> None:
     (root / "apps").mkdir()
     shutil.copy(FIXTURES / "workflow-completed.yml", root / "apps" / "a.yml")
     Path(config).write_text(Path(config).read_text() + "apps: [apps/*.yml]\n")
-    with pytest.raises(GateFailed, match="dsl_version.py"):
+    with pytest.raises(GateFailed, match=r"dsl_version\.py"):
         Pipeline(_plan(config, environment="staging"), Script(), Recorder()).run()
