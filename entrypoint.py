@@ -35,7 +35,19 @@ PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values
 
 
 def read_secrets(a: gha.Actions) -> Secrets:
-    return Secrets(a.input("registry-password") or None, a.input("token") or None)
+    return Secrets(a.input("registry-password") or None, a.input("token") or None, build_secrets(a.input("secrets")))
+
+
+def build_secrets(text: str) -> tuple[tuple[str, str], ...]:
+    """``secrets``: one ID=VALUE per line, as docker/build-push-action takes them."""
+    pairs = []
+    for line in text.splitlines():
+        if line.strip():
+            name, sep, value = line.partition("=")
+            if not sep:
+                raise InputError("secrets", "(hidden)", "ID=VALUE lines (as in docker/build-push-action)")
+            pairs.append((name.strip(), value))
+    return tuple(pairs)
 
 
 RENAMED = {"dockerfile": "file", "platform": "platforms", "pr-number": "pull-request-number"}  # old -> new
@@ -85,6 +97,7 @@ def read_inputs(a: gha.Actions) -> Settings:
         push=a.boolean("push", default=True), builder=a.choice("builder", ("auto", "buildkit", "legacy"), "auto"),
         platform=opt(_name(a, "platforms")), size_budget=opt("size-budget"), image_labels=image_labels,
         cache_from=a.items("cache-from"), cache_to=opt("cache-to"),
+        secret_files=tuple(line.strip() for line in a.input("secret-files").splitlines() if line.strip()),
         image=images[0] if len(images) == 1 else None, images=images if len(images) > 1 else (),
         env_file=opt("env-file"), http_probe=opt("http-probe"), smoke_commands=tuple(
             line.strip() for line in a.input("smoke-commands").splitlines() if line.strip()),
@@ -180,6 +193,8 @@ def _main(env: MutableMapping[str, str]) -> int:
     a = gha.Actions(env, sys.stdout, sys.stderr)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
         a.mask(a.input(name))
+    for line in a.input("secrets").splitlines():  # each build secret's value on its own, too
+        a.mask(line.partition("=")[2])
     if a.input("token"):  # the form git sends it in (Basic auth header), should any tool log it
         a.mask(base64.b64encode(f"x-access-token:{a.input('token')}".encode()).decode())
     pipeline: Pipeline | None = None

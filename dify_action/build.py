@@ -39,6 +39,9 @@ class BuildSpec:
     cache_from: tuple[str, ...] = ()
     platform: str | None = None
     size_budget: SizeBudget | None = None
+    # BuildKit secrets (RUN --mount=type=secret,id=ID): values, or files; never in layers, args or logs
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secret_files: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,12 @@ def build_component(
     references = tuple(f"{image}:{tag}" for tag in spec.tags)
     throttle = Throttle(progress, throttle_seconds)
     creds = {spec.repository.registry: registry_creds} if registry_creds else {}
+    if (spec.secrets or spec.secret_files) and chosen != "buildkit":
+        raise InputError("secrets", ", ".join([*spec.secrets, *spec.secret_files]), "BuildKit to mount build secrets "
+                         "(builder buildkit, or auto with the docker CLI): the legacy builder has no secret mounts")
     request = BuildRequest(spec.dockerfile.resolve(), spec.context.resolve(), references, spec.build_args,
-                           labels, spec.target, spec.cache_from, spec.platform)
+                           labels, spec.target, spec.cache_from, spec.platform, spec.secrets,
+                           {k: v.resolve() for k, v in spec.secret_files.items()})
     throttle("build", f"building {spec.name} with {chosen} as {', '.join(references)}", force=True)
     for cache in spec.cache_from:  # the previous image as cache: pull it when this runner lacks it
         if not engine.exists(cache):

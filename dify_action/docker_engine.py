@@ -11,6 +11,7 @@ An interrupted build (Ctrl-C, SIGTERM) stops the CLI, which cancels the build in
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
 import time
@@ -41,6 +42,8 @@ class BuildRequest:
     target: str | None = None
     cache_from: tuple[str, ...] = ()
     platform: str | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # id -> value
+    secret_files: Mapping[str, Path] = field(default_factory=dict)  # id -> file
 
 
 class Throttle:
@@ -161,6 +164,7 @@ class DockerEngine:
                 argv += ["--cache-from", image]
             if request.platform:
                 argv += ["--platform", request.platform]
+            argv += _secret_args(request, Path(temp))
             argv.append(str(request.context))
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": temp, "DOCKER_HOST": self.base_url,
                    "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(config.path)}
@@ -265,3 +269,19 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def _scrub(text: str, credentials: Credentials | None) -> str:
     return text.replace(credentials.password, "***") if credentials and credentials.password else text
+
+
+def _secret_args(request: BuildRequest, temp: Path) -> list[str]:
+    """``--secret id=ID,src=FILE`` for every build secret. A value is written to a 0600 file in the
+    build's own 0700 temporary directory (removed when the build ends, signals included): BuildKit
+    mounts it for the RUN steps that ask, never into a layer, a build argument or the log."""
+    argv: list[str] = []
+    for index, (name, value) in enumerate(request.secrets.items()):
+        path = temp / f"secret-{index}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+        argv += ["--secret", f"id={name},src={path}"]
+    for name, file in request.secret_files.items():
+        argv += ["--secret", f"id={name},src={file}"]
+    return argv

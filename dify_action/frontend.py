@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from dify_action.errors import InputError
 from dify_action.pipeline import Result
 from dify_action.settings import PASSWORD_ENV, TOKEN_ENV, Secrets
 
@@ -25,10 +26,31 @@ def tool_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k in _TOOL_VARIABLES or k.startswith("TRIVY_")}
 
 
-def cli_secrets(environ: Mapping[str, str]) -> Secrets:
-    """The CLI's secrets: the registry password and the GitOps token, read once, here."""
+def cli_secrets(environ: Mapping[str, str], build: Sequence[str] = ()) -> Secrets:
+    """The CLI's secrets: the registry password and the GitOps token, read once, here; and the
+    build secrets ``--secret id=ID,env=VAR`` take from the environment (never from a flag's value)."""
     token = next((environ[name].strip() for name in TOKEN_ENV if environ.get(name, "").strip()), None)
-    return Secrets(environ.get(PASSWORD_ENV) or None, token)
+    values = []
+    for spec in build:
+        fields = secret_spec(spec)
+        if "env" in fields:
+            if fields["env"] not in environ:
+                raise InputError("secret", spec, f"an environment variable {fields['env']} that is set")
+            values.append((fields["id"], environ[fields["env"]]))
+    return Secrets(environ.get(PASSWORD_ENV) or None, token, tuple(values))
+
+
+def secret_files(build: Sequence[str]) -> tuple[str, ...]:
+    """``ID=PATH`` of every ``--secret id=ID,src=PATH``."""
+    return tuple(f"{f['id']}={f['src']}" for f in map(secret_spec, build) if "src" in f)
+
+
+def secret_spec(spec: str) -> dict[str, str]:
+    """docker build's ``--secret`` syntax: ``id=ID,src=PATH`` or ``id=ID,env=VARIABLE``."""
+    fields = dict(item.partition("=")[::2] for item in spec.split(",") if item)
+    if set(fields) not in ({"id", "src"}, {"id", "env"}) or not all(fields.values()):
+        raise InputError("secret", spec, "id=ID,src=FILE or id=ID,env=VARIABLE (docker build's syntax)")
+    return fields
 
 
 class StderrReporter:

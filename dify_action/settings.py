@@ -41,6 +41,7 @@ class Secrets:
 
     registry_password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+    build_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (id, value): BuildKit secrets
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Settings:
     docker_host: str | None = None
     # CLI-only refinements of the stages (the action leaves them at their defaults)
     image_labels: tuple[str, ...] = ()  # KEY=VALUE, on the built images
+    secret_files: tuple[str, ...] = ()  # ID=PATH: BuildKit secrets read from files
     cache_to: str | None = None  # only type=inline (BuildKit's inline cache)
     name: str | None = None  # build: component name without a config
     size_warn: str | None = None

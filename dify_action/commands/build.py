@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "without it the config's tag policy is applied to --revision/--ref/--event")
     parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="build argument (repeatable; wins over the config)")
+    parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
+                        help="BuildKit secret for RUN --mount=type=secret,id=ID (repeatable; docker build's syntax)")
     parser.add_argument("--cache-from", action="append", default=[], metavar="IMAGE",
                         help="image to use as build cache (repeatable; pulled when missing)")
     parser.add_argument("--platform", help="target platform, e.g. linux/amd64")
@@ -56,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings(args: argparse.Namespace) -> Settings:
+    from dify_action.frontend import secret_files
     from dify_action.tags import load_event
 
     return Settings(
@@ -68,7 +71,7 @@ def settings(args: argparse.Namespace) -> Settings:
         version=args.image_version, ref=args.ref, event=args.event,
         run_number=str(args.run_number) if args.run_number is not None else None,
         event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
-        pr_head_sha=args.pr_head_sha,
+        pr_head_sha=args.pr_head_sha, secret_files=secret_files(args.secret),
         docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
 
 
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from dify_action.resolve import resolve
     from dify_action.stages import CoreStages
 
-    plan = resolve(settings(args), cli_secrets(os.environ))
+    plan = resolve(settings(args), cli_secrets(os.environ, args.secret))
     result = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter()).run()
     if args.json:  # the metadata document: the action's json output
         print(json.dumps(result.as_dict(), indent=2))

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--registry-username", metavar="USER", help=f"registry user (password from ${PASSWORD_ENV})")
     add("--tag", action="append", default=[], help="tag to push (repeatable; default: the config's tag policy)")
     add("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="build argument (repeatable)")
+    add("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
+        help="BuildKit secret (repeatable; see build --secret)")
     add("--builder", choices=("auto", "buildkit", "legacy"), default="auto", help="see `build --builder`")
     add("--push", action=argparse.BooleanOptionalAction, default=True, help="push the tags (default)")
     add("--docker-host", metavar="URL", help="Docker engine (default: $DOCKER_HOST)")
@@ -68,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dify_action.errors import DifyActionError
-    from dify_action.frontend import StderrReporter, append_summary, cli_secrets, text_lines, tool_environ
+    from dify_action.frontend import StderrReporter, append_summary, cli_secrets, secret_files, text_lines, tool_environ
     from dify_action.pipeline import Pipeline
     from dify_action.resolve import resolve
     from dify_action.stages import CoreStages
@@ -87,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
         revision=args.revision, ref=args.ref, event=args.event,
         run_number=str(args.run_number) if args.run_number is not None else None, run_url=args.run_url,
         event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
+        secret_files=secret_files(args.secret),
     )
-    plan = resolve(settings, cli_secrets(os.environ))  # every check, before any side effect
+    plan = resolve(settings, cli_secrets(os.environ, args.secret))  # every check, before any side effect
     pipeline = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter())
     try:
         result = pipeline.run()

@@ -104,7 +104,7 @@ def resolve(settings: Settings, secrets: Secrets) -> Plan:
     plan = Plan(s, cfg, _credentials(s, secrets, cfg) if uses_registry else None, s.docker_host)
     command = "pipeline" if s.command == "check" else s.command
     if command in ("build", "pipeline"):
-        plan = replace(plan, build=build_plan(s, cfg))
+        plan = replace(plan, build=build_plan(s, cfg, secrets))
     if command in ("test", "pipeline"):
         names = [spec.name for spec in plan.build.specs] if plan.build else [s.components[0] if s.components else ""]
         plan = replace(plan, smoke=MappingProxyType({n: smoke_spec(s, cfg, n or None) for n in names}))

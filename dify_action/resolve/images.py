@@ -18,7 +18,7 @@ from dify_action.build import BuildMetadata, BuildSpec, dify_base_version
 from dify_action.config import Config, ScanPolicy, SizeBudget
 from dify_action.errors import InputError
 from dify_action.resolve.common import required
-from dify_action.settings import SEVERITIES, Settings
+from dify_action.settings import SEVERITIES, Secrets, Settings
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class ScanPlan:
     today: dt.date | None = None  # allow-list expiry date (None: today, UTC)
 
 
-def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
+def build_plan(s: Settings, cfg: Config | None, secrets: Secrets) -> BuildPlan:
     from dify_action.build import validate_spec
 
     args = dict(_pair(item) for item in s.build_args)
@@ -48,6 +48,7 @@ def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
     if s.cache_to is not None and s.cache_to.replace(" ", "") not in ("type=inline", "inline"):
         raise InputError("cache-to", s.cache_to, "type=inline (BuildKit's inline cache, written by every BuildKit "
                          "build; registry and gha cache exporters need buildx, which is not bundled)")
+    values, files = _build_secrets(s, secrets)
     if s.platform and "," in s.platform:
         raise InputError("platforms", s.platform, "one platform, e.g. linux/amd64 (a multi-platform build needs "
                          "buildx, which is not bundled)")
@@ -62,7 +63,7 @@ def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
             cbudget = budget or c.size_budget
             specs.append(BuildSpec(c.name, dockerfile, root / (s.context or c.context), c.image,
                                    _tags(s, cfg, dockerfile, merged), s.target or c.target, merged, labels,
-                                   s.cache_from, s.platform, cbudget))
+                                   s.cache_from, s.platform, cbudget, values, files))
         if not specs:
             raise InputError("config", cfg.source, "a config with at least one component to build")
     else:
@@ -75,7 +76,7 @@ def build_plan(s: Settings, cfg: Config | None) -> BuildPlan:
         dockerfile = Path(s.dockerfile) if s.dockerfile else context / "Dockerfile"
         specs.append(BuildSpec(s.name or repository.path.rsplit("/", 1)[-1], dockerfile, context, repository,
                                _tags(s, None, dockerfile, args), s.target, args, labels, s.cache_from, s.platform,
-                               budget))
+                               budget, values, files))
     for spec in specs:
         validate_spec(spec)
     builder = s.builder or "auto"
@@ -107,6 +108,30 @@ def _tags(s: Settings, cfg: Config | None, dockerfile: Path, build_args: Mapping
     if not computed:
         raise InputError("tags", "", "the tag policy made no tag for this ref and event; give tags")
     return computed
+
+
+_SECRET_ID = r"[A-Za-z0-9_.-]{1,128}"  # noqa: S105 - the pattern of a secret id, not a secret
+
+
+def _build_secrets(s: Settings, secrets: Secrets) -> tuple[dict[str, str], dict[str, Path]]:
+    """BuildKit secrets: ids are names (what ``RUN --mount=type=secret,id=ID`` asks for), files exist,
+    each id given once; the values never appear in an error."""
+    values: dict[str, str] = {}
+    for name, value in secrets.build_secrets:
+        if not re.fullmatch(_SECRET_ID, name):
+            raise InputError("secrets", name, "ID=VALUE lines with an id of [A-Za-z0-9_.-] (the value is hidden)")
+        if name in values:
+            raise InputError("secrets", name, "each secret id once")
+        values[name] = value
+    files: dict[str, Path] = {}
+    for item in s.secret_files:
+        name, path = _pair(item, "secret-files", _SECRET_ID)
+        if name in values or name in files:
+            raise InputError("secret-files", name, "each secret id once (in secrets or secret-files)")
+        if not Path(path).is_file():
+            raise InputError("secret-files", item, "ID=PATH lines naming existing files")
+        files[name] = Path(path)
+    return values, files
 
 
 def _pair(text: str, name: str = "build-args", key_pattern: str = r"[A-Za-z_][A-Za-z0-9_]*") -> tuple[str, str]:

@@ -21,6 +21,7 @@ from dify_action.build import (
     build_component,
     dify_base_version,
 )
+from dify_action.cli import main as cli_main
 from dify_action.config import SizeBudget
 from dify_action.docker_engine import DockerEngine, Throttle
 from dify_action.errors import DockerError, GateFailed, InputError
@@ -238,3 +239,76 @@ def test_throttle_passes_at_most_one_line_per_interval_per_stream() -> None:
     assert builds == ["[build] line 0", "[build] line 30", "[build] line 60", "[build] line 90",
                       "[build] line 99"]
     assert len([line for line in seen if line.startswith("[push]")]) == 4
+
+
+SECRET_DOCKERFILE = """\
+FROM langgenius/dify-api:1.13.3
+RUN --mount=type=secret,id=index --mount=type=secret,id=netrc \\
+    test "$(sha256sum < /run/secrets/index | cut -c1-64)" = "{sha}" && test -s /run/secrets/netrc && \
+    echo ok > /app/api/secret-ok
+RUN --mount=type=cache,target=/root/.cache echo cached > /root/.cache/x && echo {marker} > /app/api/marker
+"""
+
+
+@pytest.mark.usefixtures("base_image")
+def test_build_secrets_reach_run_steps_and_no_layer_log_or_argument(
+        tmp_path: Path, docker_host: str, registry: Any, capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """BuildKit secrets through the CLI: a value from the environment and a file; the image's
+    layers, history, labels and the build log never hold the value; temp files are gone."""
+    import tarfile
+
+    import docker as sdk
+
+    value = "s3cr3t-" + secrets_hex()
+    import hashlib
+
+    sha = hashlib.sha256(value.encode()).hexdigest()  # the RUN step checks the value without naming it
+    context = make_context(tmp_path, "sec", SECRET_DOCKERFILE.replace("{sha}", sha))
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine pypi.example login ci password " + value + "\n")
+    monkeypatch.setenv("INDEX_TOKEN", value)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    code = cli_main(["build", "--repository", f"{registry.host}/acme/secret", "--context", str(context),
+                     "--tag", "s1", "--no-push", "--builder", "buildkit", "--docker-host", docker_host,
+                     "--secret", "id=index,env=INDEX_TOKEN", "--secret", f"id=netrc,src={netrc}"])
+    log = capfd.readouterr()
+    assert code == 0, log.err[-3000:]
+    assert value not in log.out + log.err
+    assert not any((tmp_path / "tmp").iterdir()), "the secret files outlived the build"
+    client = sdk.DockerClient(base_url=docker_host)
+    try:
+        image = client.images.get(f"{registry.host}/acme/secret:s1")
+        assert value not in json.dumps(image.attrs) + json.dumps(image.history())
+        archive = tmp_path / "image.tar"
+        with archive.open("wb") as handle:
+            for chunk in image.save(named=True):
+                handle.write(chunk)
+        with tarfile.open(archive) as outer:
+            for member in outer.getmembers():
+                data = outer.extractfile(member)
+                if data is not None:
+                    assert value.encode() not in data.read(), member.name
+    finally:
+        client.close()
+
+
+@pytest.mark.usefixtures("base_image")
+def test_build_secrets_need_buildkit(tmp_path: Path, docker_host: str, registry: Any,
+                                     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INDEX_TOKEN", "x")
+    context = make_context(tmp_path, "sec")
+    assert cli_main(["build", "--repository", f"{registry.host}/acme/secret", "--context", str(context),
+                     "--tag", "s2", "--no-push", "--builder", "legacy", "--docker-host", docker_host,
+                     "--secret", "id=index,env=INDEX_TOKEN"]) == 2
+    assert "invalid secrets 'index': BuildKit" in capfd.readouterr().err
+    for bad in ("id=index", "id=a,src=/nonexistent", "id=a,env=NOT_SET_ANYWHERE_X"):
+        assert cli_main(["build", "--repository", f"{registry.host}/acme/secret", "--context", str(context),
+                         "--tag", "s3", "--no-push", "--docker-host", docker_host, "--secret", bad]) == 2
+
+
+def secrets_hex() -> str:
+    import secrets as random
+
+    return random.token_hex(8)

@@ -127,3 +127,15 @@ def test_renamed_inputs_keep_their_old_names_with_a_warning() -> None:
         with pytest.raises(InputError) as caught:
             entrypoint.read_inputs(a)
         assert caught.value.name == name
+
+
+def test_build_secrets_are_masked_first_and_travel_as_values(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "build", "INPUT_SECRETS": "index=tok-1=x\nnetrc=n2",
+           "INPUT_REPOSITORY": "r.example/a/b", "INPUT_TAGS": "1", "INPUT_CONTEXT": str(tmp_path / "missing")}
+    assert entrypoint.main(env) == 2  # the context is missing: bad input, after the masks
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["::add-mask::tok-1=x", "::add-mask::n2"]
+    a, _ = actions(env)
+    assert entrypoint.read_secrets(a).build_secrets == (("index", "tok-1=x"), ("netrc", "n2"))
+    assert "tok-1" not in repr(entrypoint.read_secrets(a))
