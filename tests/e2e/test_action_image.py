@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from testbed import Registry
 from testbed.appsource import SMOKE, write_app_source
 
 from dify_action.delivery import parse_metadata
+from dify_action.markdown import code
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +56,8 @@ def test_bump_a_checked_out_gitops_tree(docker_host: str, action_image: str, tmp
         "dify-api:1.13.3\"", "dify-api:1.13.3-acme.42\"")
     assert run.outputs["operation"] == "edited" and run.outputs["image"] == API
     assert "## dify-action bump: passed" in run.summary
-    assert f"| `environments/staging/api.yaml:11` | `{API}:1.13.3` | `{API}:1.13.3-acme.42` |" in run.summary
+    assert f"| {code('environments/staging/api.yaml:11')} | {code(API + ':1.13.3')} | " \
+           f"{code(API + ':1.13.3-acme.42')} |" in run.summary
 
     again = run_action(docker_host, action_image, {"command": "bump", "gitops-dir": "gitops",
                                                    "image": f"{API}:1.13.3-acme.42"}, workspace)
@@ -172,8 +175,9 @@ def test_pipeline_build_push_test_scan_then_bump_pr(
     assert run.code == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert run.stdout.splitlines()[0] == f"::add-mask::{registry.password}"
     assert registry.password not in run.stdout.split("\n", 1)[1] + run.stderr
-    tags = run.outputs["tags"].splitlines()
-    assert tags == ["1.13.3-acme.42", "sha-aaaaaaa"]
+    assert run.outputs["tag-names"].splitlines() == ["1.13.3-acme.42", "sha-aaaaaaa"]
+    assert run.outputs["tags"].splitlines() == [f"{image}:1.13.3-acme.42", f"{image}:sha-aaaaaaa"]
+    assert json.loads(run.outputs["json"])["components"][0]["digest"] == run.outputs["digest"]
     assert run.outputs["image"] == image and run.outputs["ref"] == f"{image}:1.13.3-acme.42"
     digest = run.outputs["digest"]
     assert digest.startswith("sha256:") and int(run.outputs["size"]) > 0
@@ -207,7 +211,7 @@ def test_promote_then_rollback_through_the_action(
         "command": "build", "config": "dify-action.yaml", "tags": "1.13.3", "builder": "legacy",
         "registry-username": registry.username, "registry-password": registry.password}, workspace,
         docker_socket=True)
-    assert first.code == 0 and first.outputs["tags"] == "1.13.3", first.stdout[-3000:]
+    assert first.code == 0 and first.outputs["tag-names"] == "1.13.3", first.stdout[-3000:]
     built = pipeline(docker_host, action_image, workspace, registry, emulator, token)
     assert built.code == 0, built.stdout[-3000:] + built.stderr[-3000:]
     merge(emulator, int(built.outputs["pr-number"]))

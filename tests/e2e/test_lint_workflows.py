@@ -108,11 +108,14 @@ def test_action_inputs_are_kebab_case_and_match_the_entrypoint() -> None:
     inputs = set(action["inputs"])
     assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name) for name in inputs)
     assert all(action["inputs"][name].get("description") for name in inputs)
-    read = set(re.findall(r'(?:opt|a\.input|a\.items|a\.boolean|a\.choice|a\.integer)\("([a-z-]+)"',
-                          (ROOT / "entrypoint.py").read_text()))
+    source = (ROOT / "entrypoint.py").read_text()
+    read = set(re.findall(r'(?:opt|a\.input|a\.items|a\.boolean|a\.choice|a\.integer|_name)\((?:a, )?"([a-z-]+)"',
+                          source))
+    renamed = dict(re.findall(r'"([a-z-]+)": "([a-z-]+)"', source[source.index("RENAMED ="):].split("\n")[0]))
+    read |= set(renamed)  # the deprecated old names, read through _name(a, new)
     assert read == inputs, f"declared but unread: {inputs - read}; read but undeclared: {read - inputs}"
-    assert {"image", "ref", "tags", "digest", "size", "pr-number", "pr-url", "operation", "branch",
-            "commit"} == set(action["outputs"])
+    outputs = set(re.findall(r'"([a-z-]+)"', source[source.index("OUTPUTS ="):source.index("PR_OPERATIONS")]))
+    assert outputs == set(action["outputs"])
 
 
 def test_hadolint_passes_on_the_action_dockerfile() -> None:

@@ -227,9 +227,10 @@ def test_rollback_pull_request_names_the_stranded_migrations(api: ApiImages, reg
     merge(emulator, number)
     result = rollback(github_request(emulator, pr=number, allow_schema_rollback=True), api.registry_for)
     body = emulator.pulls[result.pr_number or 0].body or ""
-    for slug in (V14_LEFT[1], V14_RIGHT[1], V14_MERGE[1]):
-        assert f"{rev(slug)} ({slug})" in body
-    assert "3 migration(s) of the running image are not in the restored one" in body
+    for slug in (V14_LEFT[1], V14_RIGHT[1], V14_MERGE[1]):  # guard_markdown: each stranded one, escaped
+        assert f"{rev(slug)} {slug.replace('_', chr(92) + '_')}" in body, body
+    assert "3 migration(s) applied by the running image, unknown to the restored one" in body
+    assert "### Dify migration guard" in body and "restore both Postgres databases" in body
     assert any("guard overridden" in note for note in result.notes)
     assert "### Dify migration guard" in guard_markdown(result.guard, allowed=True)
 
