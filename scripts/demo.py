@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.testbed import images  # noqa: E402
+from tests.testbed import difyapi, images  # noqa: E402
 from tests.testbed.bed import Testbed, start_testbed, stop_testbed  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "dify-custom"
@@ -132,9 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         client = docker.DockerClient(base_url=env["DOCKER_HOST"])
         with tempfile.TemporaryDirectory(prefix="da-standin-") as context:
             images.busybox_context(Path(context), STANDIN_DOCKERFILE)
-            standin, _ = client.images.build(path=context, tag="langgenius/dify-api:1.13.3",
-                                             network_mode="host", rm=True)
-            standin.tag("langgenius/dify-api", "1.13.2")  # the Dify release production still runs
+            client.images.build(path=context, tag="dify-standin-httpd:demo", network_mode="host", rm=True)
+        # Stand-ins with a real /app/api: an Alembic history (1.13.3 has one migration 1.13.2 lacks),
+        # constants/dsl_version.py and pyproject.toml, which dify-action reads from the images.
+        newest = difyapi.history("1.13.3")
+        difyapi.build_api_image(client, "langgenius/dify-api:1.13.3", "1.13.3", base="dify-standin-httpd:demo")
+        difyapi.build_api_image(client, "langgenius/dify-api:1.13.2", "1.13.2", base="dify-standin-httpd:demo",
+                                migrations=newest[:-1])  # the Dify release production still runs
         client.close()
         registry = env["DA_REGISTRY"]
         env["DIFY_ACTION_REGISTRY_PASSWORD"] = env["DA_REGISTRY_PASSWORD"]
@@ -160,12 +164,26 @@ def main(argv: list[str] | None = None) -> int:
             "--ref", "refs/heads/main", "--event", "push", "--run-number", run_number,
             "--registry-username", env["DA_REGISTRY_USERNAME"], "--json", env=env,
         ))
-        result = built[0] if isinstance(built, list) else built["components"][0]
-        tags, digest = result["tags"], result["digest"]
+        result = built["components"][0]
+        tags, digest = result["tag-names"], result["digest"]
+        facts = result["dify"] or {}
+        assert facts.get("heads") == [newest[-1].revision], facts
         assert tags[0] == f"1.13.3-acme.{run_number}", tags
         assert digest.startswith("sha256:"), digest
         size = result.get("size") or result.get("size_uncompressed") or 0
-        done(start, f"tags {', '.join(tags)}; digest {digest[:19]}...; size {int(size) / 1e6:.1f} MB")
+        done(start, f"tags {', '.join(tags)}; digest {digest[:19]}...; size {int(size) / 1e6:.1f} MB; "
+                    f"{len(facts.get('migrations') or [])} migrations, head {facts['heads'][0]}, DSL "
+                    f"{facts.get('dsl_version')} (read from the image, recorded in the registry); "
+                    f"SBOM {', '.join(s['format'] for s in result.get('sboms', [])) or 'none'}")
+
+        start = stage("app DSL: apps/*.yml checked against the DSL version of the image just built")
+        checked = subprocess.run([sys.executable, "-m", "dify_action", "apps", "check", "--config", str(config),
+                                  "--root", str(config.parent), "--image", f"{repository}@{digest}",
+                                  "--registry-username", env["DA_REGISTRY_USERNAME"]], env=env,
+                                 capture_output=True, text=True)
+        print(checked.stdout + checked.stderr, end="")
+        assert checked.returncode == 0 and "warning" in checked.stderr, checked.stdout + checked.stderr
+        done(start, "1 app imports into this release, with a warning (its DSL is older than the release's)")
 
         image = f"{repository}:{tags[0]}"
         start = stage(f"smoke test: {image}")
@@ -229,15 +247,17 @@ def main(argv: list[str] | None = None) -> int:
         rollback_args = ["rollback", "--gitops-repo", url, "--environment", "production",
                          "--path", "overlays/production", "--provider", "git", "--push-mode", "branch",
                          "--registry-username", env["DA_REGISTRY_USERNAME"], "--json"]
-        start = stage("rollback production: the migration guard refuses to cross Dify 1.13.3 -> 1.13.2")
+        start = stage("rollback production: the migration guard reads both images' Alembic graphs")
         result = subprocess.run([sys.executable, "-m", "dify_action", *rollback_args], env=env,
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 1, result
-        assert "1.13.2" in result.stderr and "dify_plugin" in result.stderr, result.stderr
+        stranded = newest[-1]
+        assert stranded.revision in result.stderr and stranded.slug in result.stderr, result.stderr
+        assert "dify_plugin" in result.stderr, result.stderr
         print("   " + result.stderr.strip().replace("\n", "\n   "))
         branches = git("branch", "--list", "dify-action/production/rollback*", cwd=bare)
         assert not branches.strip(), f"a refused rollback pushed {branches}"
-        done(start, "refused, nothing pushed")
+        done(start, f"refused: migration {stranded.revision} ({stranded.slug}) would be stranded; nothing pushed")
 
         start = stage("rollback production again, after backing up dify and dify_plugin: --allow-schema-rollback")
         rolled = json.loads(cli(*rollback_args, "--allow-schema-rollback", env=env))

@@ -108,9 +108,11 @@ def api_tree(root: Path, version: str, migrations: list[Migration]) -> Path:
     return api
 
 
-def build_api_image(client: Any, tag: str, version: str, *, base: str = BASE_IMAGE) -> str:
+def build_api_image(client: Any, tag: str, version: str, *, base: str = BASE_IMAGE,
+                    migrations: list[Migration] | None = None) -> str:
     """A stand-in api image of ``version``, built on the busybox base; the patch build is the 1.13.3
-    stand-in plus one COPY of its migration, as a customization would add it. Returns ``tag``."""
+    stand-in plus one COPY of its migration, as a customization would add it. ``migrations``
+    replaces the release's history (the demo's 1.13.2 lacks 1.13.3's last one). Returns ``tag``."""
     with tempfile.TemporaryDirectory(prefix="da-api-") as temp:
         root = Path(temp)
         if version == "1.13.3-acme.1":
@@ -126,6 +128,6 @@ def build_api_image(client: Any, tag: str, version: str, *, base: str = BASE_IMA
                           "RUN echo pip install boto3 > /tmp/pip.log\n"
                           f"LABEL io.dify.base-version={version}\n")
             context = busybox_context(root, dockerfile)
-            api_tree(root, version, history(version))
+            api_tree(root, version, history(version) if migrations is None else migrations)
         client.images.build(path=str(context), tag=tag, network_mode="host", rm=True)
     return tag
