@@ -28,6 +28,7 @@ from dify_action.delivery.gitops import check_branch
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.gates import GateRecord, base_version, read_gates, refusal
 from dify_action.registry import CopyResult, RegistryFor
+from dify_action.sbom import read_sboms
 from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
 
@@ -49,6 +50,7 @@ class PromoteRequest:
     push_mode: str = "branch"
     registry_tag: str | None = None
     require_gates: bool = True
+    require_sbom: bool = False  # refuse a digest without an attached SBOM (the pipeline attaches them)
     pin_digest: bool | None = None  # None: pin in B when A pins
     dry_run: bool = False
     token: str | None = field(default=None, repr=False)
@@ -205,6 +207,8 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
         why = refusal(record, f"{ref.name}@{digest}")
         if why:
             refused.append(why)
+        elif request.require_sbom and not read_sboms(client, ref.remote_path, digest):
+            refused.append(f"{ref.name}@{digest} has no SBOM attached in the registry")
         elif record and "skipped" in record.results.values():
             skipped = ", ".join(k for k, v in record.results.items() if v == "skipped")
             notes.append(f"{ref.name}: gates skipped: {skipped}")
@@ -214,7 +218,7 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
             with contextlib.suppress(RegistryError):
                 old_version = base_version(client, current)
         promotions.append(Promotion(ref, digest, current, record, None, old_version, new_version))
-    if refused and request.require_gates:
+    if refused and (request.require_gates or request.require_sbom):
         raise GateFailed(
             f"promotion {request.source} -> {request.target} refused: " + "; ".join(refused),
             hint="fix the image and let the pipeline record passing gates (tag sha256-<hex>.gates), "

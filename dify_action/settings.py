@@ -92,6 +92,7 @@ class Settings:
     from_paths: tuple[str, ...] = ()
     to_paths: tuple[str, ...] = ()
     require_gates: bool = True
+    require_sbom: bool = False
     registry_tag: str | None = None
     pr_number: int | None = None
     allow_schema_rollback: bool = False

@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--registry-tag", metavar="TAG", help="also tag the promoted digest in the registry (manifest copy)")
     add("--require-gates", action=argparse.BooleanOptionalAction, default=True,
         help="refuse images whose gate record is missing or failed (default); --no-require-gates overrides")
+    add("--require-sbom", action="store_true",
+        help="refuse images without an SBOM attached in the registry (the pipeline attaches them)")
     add("--pin-digest", action=argparse.BooleanOptionalAction, default=None,
         help="write tag@digest in --to (default: as --from does, or the config's pin-digest)")
     add_common(parser)
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                         from_paths=tuple(args.path_from), to_paths=tuple(args.path_to),
                         promote_images=tuple(args.image),
                         helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag,
-                        require_gates=args.require_gates, pin_digest=bool(args.pin_digest),
+                        require_gates=args.require_gates, require_sbom=args.require_sbom,
+                        pin_digest=bool(args.pin_digest),
                         **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common
     result = CoreStages(tool_environ(os.environ)).promote(resolve(settings, cli_secrets(os.environ)))
     print_notes([*result.notes, *(result.delivery.notes if result.delivery else ())])

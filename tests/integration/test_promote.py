@@ -285,3 +285,21 @@ def test_cli_json_and_exit_codes(world: World, tmp_path: Path) -> None:
     assert (data["operation"], data["branch"]) == ("pushed", "dify-action/production/dify-api")
     assert data["images"][0]["digest"] == digest and data["images"][0]["tag_copy"]["changed"] is True
     assert world.registry.password not in ok.stdout + ok.stderr
+
+
+def test_promote_can_require_an_sbom(world: World) -> None:
+    """require_sbom: a digest with passing gates but no SBOM is refused (nothing pushed); attached
+    (the document bytes stand in for Trivy's: the check reads the attachment, not its content), it goes."""
+    from dify_action.sbom import Sbom, attach_sboms
+
+    old = push_image(world.client, world.repository, "sha-000")
+    new = push_image(world.client, world.repository, "sha-111")
+    record_gates(world.client, world.repository, new, {"smoke": "passed", "scan": "passed"})
+    world.deploy("sha-111", "sha-000")
+    with pytest.raises(GateFailed, match="has no SBOM attached"):
+        promote(world.request(require_sbom=True), world.registry_for)
+    assert world.bare.branches() == ["main"]
+    document = b'{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}'
+    attach_sboms(world.client, world.repository, new, [Sbom("cyclonedx", document)])
+    assert promote(world.request(require_sbom=True), world.registry_for).operation == "pushed"
+    assert old != new
