@@ -12,7 +12,7 @@ cannot be read (dify/lookup.py), the ``io.dify.base-version`` labels decide, and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from dify_action import refs
@@ -184,7 +184,7 @@ class Candidate:
     rollback_of: str | None = None
 
 
-def choose_last(newest_first: Sequence[Candidate]) -> Candidate | None:
+def choose_last(newest_first: Iterable[Candidate]) -> Candidate | None:
     """The last bump still in effect: rollbacks are skipped, and so is every bump a later rollback
     undid, so rolling back twice goes two deployments back instead of flip-flopping."""
     undone: set[str] = set()

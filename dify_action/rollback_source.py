@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from github import Auth, Github, GithubException
-
 from dify_action.bump import find_images
 from dify_action.delivery import BumpMetadata, Git, parse_metadata
-from dify_action.delivery.retry import Caller, describe
+from dify_action.delivery.github import GitHubForge
+from dify_action.delivery.retry import Caller
 from dify_action.errors import DifyActionError, GitError, InputError
-from dify_action.rollback_guard import Candidate, ImageMove, rolled_back
+from dify_action.rollback_guard import Candidate, ImageMove, choose_last, rolled_back
 
 if TYPE_CHECKING:
     from dify_action.rollback import RollbackRequest
@@ -62,38 +61,9 @@ def repository_name(request: RollbackRequest) -> str:
     return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
 
 
-class _Pulls:
-    def __init__(self, request: RollbackRequest, caller: Caller) -> None:
-        self.caller = caller
-        self.name = repository_name(request)
-        gh = Github(auth=Auth.Token(request.token) if request.token else None,
-                    base_url=request.github_api_url.rstrip("/"), retry=None, lazy=True)
-        self.repo = gh.get_repo(self.name)
-
-    def get(self, number: int) -> Any:
-        try:
-            pull = self.caller.call("get pull request", lambda: self.repo.get_pull(number))
-            self.caller.call("get pull request", lambda: pull.merged)  # completes a lazy object
-            return pull
-        except GithubException as error:
-            raise describe(error, f"get pull request #{number} of {self.name}", "pull-requests: read") from None
-
-    def merged(self, base: str) -> list[Any]:
-        pulls = self.repo.get_pulls(state="closed", base=base, sort="updated", direction="desc")
-
-        def first() -> list[Any]:
-            out = []
-            for pull in pulls:
-                out.append(pull)
-                if len(out) >= MAX_SCAN:
-                    break
-            return out
-
-        try:
-            found = self.caller.call("list pull requests", first)
-        except GithubException as error:
-            raise describe(error, f"list pull requests of {self.name}", "pull-requests: read") from None
-        return sorted((p for p in found if p.merged_at), key=lambda p: p.merged_at, reverse=True)
+def _forge(request: RollbackRequest, caller: Caller) -> GitHubForge:
+    """The one GitHub client (delivery's), with the request's API URL, token and retry policy."""
+    return GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
 
 
 def distrust(pull: Any, meta: BumpMetadata | None, base: str | None = None) -> str | None:
@@ -147,8 +117,7 @@ def _bump_at(git: Git, sha: str, base: str, environment: str, **extra: Any) -> B
 def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> Bump:
     """Clone into ``git.workdir`` and identify the bump to roll back (errors say why none)."""
     if request.pr is not None:
-        pulls = _Pulls(request, caller)
-        pull = pulls.get(request.pr)
+        pull = _forge(request, caller).get_pull(request.pr)
         if not pull.merged or not pull.merge_commit_sha:
             raise DifyActionError(f"pull request #{request.pr} is not merged ({pull.state}): nothing is deployed "
                                   "to roll back", hint="close an open bump pull request instead of rolling it back")
@@ -185,49 +154,56 @@ def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> Bump:
 
 
 def _last_merged_pull(request: RollbackRequest, git: Git, caller: Caller, base: str, environment: str) -> Bump:
-    pulls = _Pulls(request, caller)
     notes: list[str] = []
-    undone: set[str] = set()
-    for pull in pulls.merged(base):
-        try:
-            meta = parse_metadata(pull.body)
-        except DifyActionError as error:
-            notes.append(f"#{pull.number} skipped: {error.message}")
-            continue
-        if meta is None or meta.environment != environment:
-            continue
-        doubt = distrust(pull, meta, base)
-        if doubt:
-            notes.append(f"#{pull.number} skipped: {doubt}")
-            continue
-        candidate = Candidate(f"#{pull.number}", meta.rollback_of)
-        if candidate.rollback_of:
-            undone.add(candidate.rollback_of)
-        elif candidate.key not in undone:
-            return _bump_at(git, pull.merge_commit_sha, base, environment, pr=int(pull.number),
-                            pr_url=pull.html_url, meta=meta, notes=tuple(notes))
-    raise DifyActionError(f"no merged bump of {environment} into {base} that is still in effect was found "
-                          f"(looked at the last {MAX_SCAN} closed pull requests)",
-                          hint="give the pull request with --pr N")
+    pulls: dict[str, tuple[Any, BumpMetadata]] = {}
+
+    def candidates() -> Iterator[Candidate]:  # lazily: choose_last stops at the first one in effect
+        for pull in _forge(request, caller).merged_pulls(base, MAX_SCAN):
+            try:
+                meta = parse_metadata(pull.body)
+            except DifyActionError as error:
+                notes.append(f"#{pull.number} skipped: {error.message}")
+                continue
+            if meta is None or meta.environment != environment:
+                continue
+            doubt = distrust(pull, meta, base)
+            if doubt:
+                notes.append(f"#{pull.number} skipped: {doubt}")
+                continue
+            pulls[f"#{pull.number}"] = (pull, meta)
+            yield Candidate(f"#{pull.number}", meta.rollback_of)
+
+    chosen = choose_last(candidates())
+    if chosen is None:
+        raise DifyActionError(f"no merged bump of {environment} into {base} that is still in effect was found "
+                              f"(looked at the last {MAX_SCAN} closed pull requests)",
+                              hint="give the pull request with --pr N")
+    pull, meta = pulls[chosen.key]
+    return _bump_at(git, pull.merge_commit_sha, base, environment, pr=int(pull.number), pr_url=pull.html_url,
+                    meta=meta, notes=tuple(notes))
 
 
 def _last_commit(request: RollbackRequest, git: Git, base: str, environment: str) -> Bump:
     _unshallow(git, base)
     log = git.run("log", "--first-parent", f"-n{MAX_SCAN}", "--format=%H", "HEAD", "--", *request.paths)
-    undone: set[str] = set()
-    for sha in log.stdout.split():
-        parents = _parents(git, sha)
-        if not parents or not image_moves(git, sha, parents[0], request.paths):
-            continue  # the first commit, or a commit that changes no image reference
-        message = git.run("log", "--format=%B", f"{parents[0]}..{sha}").stdout
-        of = rolled_back(message)
-        if of:
-            undone.add(git.rev_parse(f"{of}^{{commit}}") if len(of) < 40 else of)
-        elif sha not in undone:
-            return Bump(sha, parents[0], len(parents) > 1, base, environment)
-    raise DifyActionError(f"no commit of {base} in the last {MAX_SCAN} changes an image under "
-                          f"{', '.join(request.paths)} ({environment}) without having been rolled back",
-                          hint="give the commit with --commit SHA")
+    parents: dict[str, list[str]] = {}
+
+    def candidates() -> Iterator[Candidate]:  # lazily: image_moves reads two trees per commit
+        for sha in log.stdout.split():
+            parents[sha] = _parents(git, sha)
+            if not parents[sha] or not image_moves(git, sha, parents[sha][0], request.paths):
+                continue  # the first commit, or a commit that changes no image reference
+            message = git.run("log", "--format=%B", f"{parents[sha][0]}..{sha}").stdout
+            of = rolled_back(message)
+            yield Candidate(sha, (git.rev_parse(f"{of}^{{commit}}") if len(of) < 40 else of) if of else None)
+
+    chosen = choose_last(candidates())
+    if chosen is None:
+        raise DifyActionError(f"no commit of {base} in the last {MAX_SCAN} changes an image under "
+                              f"{', '.join(request.paths)} ({environment}) without having been rolled back",
+                              hint="give the commit with --commit SHA")
+    first_parents = parents[chosen.key]
+    return Bump(chosen.key, first_parents[0], len(first_parents) > 1, base, environment)
 
 
 def image_moves(git: Git, commit: str, parent: str, paths: tuple[str, ...] = ()) -> list[ImageMove]:

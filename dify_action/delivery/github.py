@@ -68,6 +68,33 @@ class GitHubForge:
                           seconds_between_writes=None, lazy=True)
         self._repo = self._gh.get_repo(repository)
 
+    def get_pull(self, number: int) -> Any:
+        """A pull request, complete (merged state read), for rollback."""
+        try:
+            pull = self.caller.call("get pull request", lambda: self._repo.get_pull(number))
+            self.caller.call("get pull request", lambda: pull.merged)  # completes a lazy object
+            return pull
+        except GithubException as error:
+            raise describe(error, f"get pull request #{number} of {self.repository}", "pull-requests: read") from None
+
+    def merged_pulls(self, base: str, limit: int) -> list[Any]:
+        """The last ``limit`` closed pull requests into ``base`` that were merged, newest merge first."""
+        pulls = self._repo.get_pulls(state="closed", base=base, sort="updated", direction="desc")
+
+        def first() -> list[Any]:
+            out = []
+            for pull in pulls:
+                out.append(pull)
+                if len(out) >= limit:
+                    break
+            return out
+
+        try:
+            found = self.caller.call("list pull requests", first)
+        except GithubException as error:
+            raise describe(error, f"list pull requests of {self.repository}", "pull-requests: read") from None
+        return sorted((p for p in found if p.merged_at), key=lambda p: p.merged_at, reverse=True)
+
     def find_open(self, branch: str, base: str) -> Any | None:
         pulls = self._repo.get_pulls(state="open", head=f"{self.owner}:{branch}", base=base)
         try:

@@ -19,8 +19,8 @@ from test_promote import PRODUCTION, STAGING, World, deployment, push_image
 from dify_action.bump import Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, deliver, parse_metadata
 from dify_action.errors import DifyActionError, GateFailed, InputError
-from dify_action.markdown import escape
 from dify_action.rollback import RollbackRequest, rollback
+from dify_action.rollback_guard import guard_markdown
 
 pytestmark = pytest.mark.integration
 
@@ -171,7 +171,9 @@ def test_migration_guard_refuses_across_dify_versions(registry: Any, emulator: G
     allowed = rollback(github_request(emulator, pr=number, allow_schema_rollback=True), world.registry_for)
     assert allowed.operation == "created"
     assert any("guard overridden" in note for note in allowed.notes)
-    assert escape("Dify 1.14.0 -> 1.13.3 (downgrade)") in (emulator.pulls[allowed.pr_number or 0].body or "")
+    body = emulator.pulls[allowed.pr_number or 0].body or ""
+    assert "### Dify migration guard" in body and "Dify 1.14.0 → 1.13.3: **downgrade**" in body, body
+    assert guard_markdown(allowed.guard, allowed=True).strip() in body
 
 
 def test_git_provider_rollback_by_environment_direct(registry: Any, tmp_path: Path) -> None:
