@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dify_action import refs
 from dify_action.docker_config import docker_config
 from dify_action.errors import DockerError, InputError
 from dify_action.registry import Credentials
@@ -202,10 +203,8 @@ class DockerEngine:
 
     # -- images ---------------------------------------------------------------------------------
     def tag(self, image: str, reference: str) -> None:
-        repository, _, tag = reference.rpartition(":")
-        if "/" in tag or not repository:
-            repository, tag = reference, "latest"
-        self.client.api.tag(image, repository, tag)
+        ref = refs.parse(reference, input_name="tag")  # registry:5000/a/b:tag, as the grammar splits it
+        self.client.api.tag(image, ref.name, ref.tag or "latest")
 
     def inspect(self, image: str) -> dict[str, Any]:
         import docker

@@ -30,12 +30,11 @@ from typing import Any
 
 from dify_action import refs
 from dify_action.dify.facts import ImageFacts
-from dify_action.dify.versions import BASE_VERSION_LABEL
 from dify_action.errors import InputError, RegistryError
 from dify_action.registry import OCI_MANIFEST, Manifest, RegistryClient, compute_digest
+from dify_action.registry.labels import EMPTY_TYPE
 
 ARTIFACT_TYPE = "application/vnd.dify-action.gates.v1"
-EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 EMPTY_BLOB = b"{}"
 PREFIX = "io.dify-action.gates."
 SUBJECT = "io.dify-action.subject"
@@ -238,25 +237,3 @@ def refusal(record: GateRecord | None, image: str, required: tuple[str, ...] = G
 def gates_tag_or_none(image: str) -> str:
     digest = image.rpartition("@")[2]
     return gates_tag(digest) if refs.DIGEST_RE.fullmatch(digest) else "<digest>.gates"
-
-
-def image_labels(client: RegistryClient, repository: str, reference: str) -> Mapping[str, str]:
-    """The config labels of an image (of its first platform for an index); {} when it has none."""
-    manifest = client.get_manifest(repository, reference)
-    if manifest.is_index:
-        children = manifest.children()
-        if not children:
-            return _frozen({})
-        manifest = client.get_manifest(repository, children[0].digest)
-    config = manifest.document.get("config") or {}
-    if not isinstance(config, dict) or config.get("mediaType") == EMPTY_TYPE or "digest" not in config:
-        return _frozen({})
-    data = json.loads(client.get_blob(repository, str(config["digest"])))
-    labels = ((data.get("config") or {}).get("Labels") or {}) if isinstance(data, dict) else {}
-    return _frozen({str(k): str(v) for k, v in labels.items()})
-
-
-def base_version(client: RegistryClient, ref: refs.ImageRef) -> str | None:
-    """The ``io.dify.base-version`` label of ``ref`` (None when the image has no such label)."""
-    reference = ref.digest or ref.tag or "latest"
-    return image_labels(client, ref.remote_path, reference).get(BASE_VERSION_LABEL)

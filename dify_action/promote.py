@@ -14,7 +14,6 @@ finds the delivery unchanged and moves the tag).
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -24,9 +23,10 @@ from dify_action import refs
 from dify_action.bump import FoundImage, Target, find_images, plan_bump
 from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
 from dify_action.delivery.github import check_api_url
-from dify_action.delivery.gitops import check_branch
+from dify_action.delivery.gitops import check_branch, workspace
+from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
-from dify_action.gates import GateRecord, base_version, read_gates, refusal
+from dify_action.gates import GateRecord, read_gates, refusal
 from dify_action.registry import CopyResult, RegistryFor
 from dify_action.sbom import read_sboms
 from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
@@ -132,9 +132,7 @@ class PromoteResult:
 
 @contextlib.contextmanager
 def _clone(request: PromoteRequest) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="dify-action-promote-") as temp:
-        root = Path(temp) / "gitops"
-        root.mkdir()
+    with workspace("promote") as root:
         git = Git(request.repo_url, root, request.token)
         git.clone(request.base, (*request.source_paths, *request.target_paths))
         yield git.workdir

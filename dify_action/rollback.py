@@ -10,20 +10,17 @@ migration guard (rollback_guard.py) compares the images' Alembic graphs (dify/lo
 
 from __future__ import annotations
 
-import contextlib
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dify_action import refs
 from dify_action.bump import Change, Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
 from dify_action.delivery.flow import publish_branch, sync_pull
 from dify_action.delivery.github import GitHubForge, PullSpec, check_api_url
-from dify_action.delivery.gitops import check_branch
+from dify_action.delivery.gitops import check_branch, workspace
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller, RetryPolicy
 from dify_action.dify.lookup import image_facts
@@ -110,14 +107,6 @@ class RollbackResult:
         }
 
 
-@contextlib.contextmanager
-def _workspace() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="dify-action-rollback-") as temp:
-        root = Path(temp) / "gitops"
-        root.mkdir()
-        yield root
-
-
 def rollback_branch(environment: str, key: str) -> str:
     """The same branch for the revert and the bump-back: a rerun updates it, never duplicates."""
     return f"dify-action/{environment}/rollback-{key}"
@@ -128,7 +117,7 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
     """Find the bump, check the migration guard, then revert it (or bump back) as a branch / PR."""
     request.validate()
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
-    with _workspace() as root:
+    with workspace("rollback") as root:
         git = Git(request.repo_url, root, request.token)
         bump = find_bump(request, git, caller)
         moves = tuple(image_moves(git, bump.commit, bump.parent))

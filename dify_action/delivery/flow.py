@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import random
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from dify_action.bump import BumpPlan, apply_plan, plan_bump
 from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
-from dify_action.delivery.gitops import CloneInfo, Git
+from dify_action.delivery.gitops import CloneInfo, Git, workspace
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
 from dify_action.delivery.pr_body import metadata_from_changes, render_body
 from dify_action.delivery.retry import Caller, RetryPolicy
@@ -25,18 +23,6 @@ from dify_action.errors import GitError, InputError
 _REMOTE_REF = "refs/dify-action/remote"
 _BASE_REF = "refs/dify-action/base"
 _jitter = random.Random()  # noqa: S311 - backoff jitter, not security
-
-
-@contextlib.contextmanager
-def _workspace(workdir: Path | None) -> Iterator[Path]:
-    if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        yield workdir
-        return
-    with tempfile.TemporaryDirectory(prefix="dify-action-") as temp:
-        clone = Path(temp) / "gitops"
-        clone.mkdir()
-        yield clone
 
 
 def github_repository(request: DeliveryRequest) -> str:
@@ -56,7 +42,7 @@ def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryR
     request.validate()
     repository = github_repository(request) if request.provider == "github" else ""
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
-    with _workspace(request.workdir) as workdir:
+    with workspace("bump", request.workdir) as workdir:
         git = Git(request.repo_url, workdir, request.token)
         base, clone = git.clone(request.base, request.paths)
         if request.push_mode == "direct":

@@ -14,11 +14,13 @@ targets, ``GIT_CURL_VERBOSE``), because ``GIT_TRACE2_CONFIG_PARAMS=http.*`` or
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -313,3 +315,17 @@ def _empty_dir(path: Path) -> None:
                 shutil.rmtree(child)
             else:
                 child.unlink()
+
+
+@contextlib.contextmanager
+def workspace(purpose: str, workdir: Path | None = None) -> Iterator[Path]:
+    """An empty ``gitops`` directory to clone into, removed afterwards (signals included), or the
+    caller's own ``workdir`` (kept)."""
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield workdir
+        return
+    with tempfile.TemporaryDirectory(prefix=f"dify-action-{purpose}-") as temp:
+        root = Path(temp) / "gitops"
+        root.mkdir()
+        yield root

@@ -28,7 +28,8 @@ def image_facts(client: RegistryClient, ref: refs.ImageRef, *, budget: int = DEF
 
     RegistryError when the image itself is not in the registry.
     """
-    from dify_action.gates import base_version, read_facts  # gates imports facts: keep this lazy
+    from dify_action.dify.versions import base_version
+    from dify_action.gates import read_facts  # gates imports facts: keep this lazy
 
     digest = ref.digest or client.resolve_digest(ref)
     pinned = ref.with_version(None, digest)

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from dify_action import refs
+
+if TYPE_CHECKING:
+    from dify_action.registry import RegistryClient
 
 BASE_VERSION_LABEL = "io.dify.base-version"
 # The official images a customization starts from (see ../shared/DIFY.md).
@@ -106,3 +110,11 @@ def _expand(word: str, args: Mapping[str, str]) -> str:
         return value or ""
 
     return re.sub(r"\$\{(\w+)(?:(:-)([^}]*))?\}|\$(\w+)", replace, word)
+
+
+def base_version(client: RegistryClient, ref: refs.ImageRef) -> str | None:
+    """The ``io.dify.base-version`` label of ``ref`` in its registry (None when it has none)."""
+    from dify_action.registry.labels import image_labels
+
+    reference = ref.digest or ref.tag or "latest"
+    return image_labels(client, ref.remote_path, reference).get(BASE_VERSION_LABEL)
