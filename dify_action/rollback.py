@@ -28,7 +28,7 @@ from dify_action.errors import DifyActionError, GitError, InputError
 from dify_action.markdown import code, url
 from dify_action.registry import RegistryFor
 from dify_action.rollback_guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
-from dify_action.rollback_source import Bump, find_bump, image_moves, repository_name
+from dify_action.rollback_source import MergedBump, find_bump, image_moves, repository_name
 from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
 
@@ -136,7 +136,7 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
     return _bump_back(request, bump, moves, guard, notes)
 
 
-def _result(operation: str, method: str, bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
+def _result(operation: str, method: str, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
             notes: list[str], **fields: object) -> RollbackResult:
     return RollbackResult(operation, method, bump.environment, bump.commit, bump.pr, moves=moves, guard=guard,
                           notes=tuple(notes), **fields)  # type: ignore[arg-type]
@@ -152,7 +152,7 @@ def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: Bu
     return guard_moves(moves, facts_for, versions, allow=request.allow_schema_rollback, notes=notes)
 
 
-def _revert(git: Git, bump: Bump, author: Identity) -> str:
+def _revert(git: Git, bump: MergedBump, author: Identity) -> str:
     """applied | empty | conflict: ``git revert --no-commit`` of the bump on the base tip."""
     env = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
            "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email}
@@ -174,7 +174,7 @@ def _revert(git: Git, bump: Bump, author: Identity) -> str:
     return "applied"
 
 
-def _body(bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...], allowed: bool) -> str:
+def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...], allowed: bool) -> str:
     link = f"#{bump.pr}" + (f" ({url(bump.pr_url)})" if bump.pr_url else "") if bump.pr else \
         f"commit {code(bump.commit)}"
     lines = [f"Rolls back {link}: `git revert` of {code(bump.commit)} on {code(bump.base)}.", ""]
@@ -187,7 +187,7 @@ def _body(bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...
     return "\n".join(lines) + "\n" + render_body(meta, changes)
 
 
-def _ship(request: RollbackRequest, git: Git, bump: Bump, moves: tuple[ImageMove, ...],
+def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[ImageMove, ...],
           guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
     head = git.rev_parse("HEAD")
     if request.push_mode == "direct":
@@ -208,7 +208,7 @@ def _ship(request: RollbackRequest, git: Git, bump: Bump, moves: tuple[ImageMove
                    commit=published.commit, pr_number=outcome.number, pr_url=outcome.url)
 
 
-def _bump_back(request: RollbackRequest, bump: Bump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
+def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
                notes: list[str]) -> RollbackResult:
     by_repo: dict[str, set[refs.ImageRef]] = {}
     for move in moves:

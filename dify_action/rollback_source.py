@@ -29,7 +29,7 @@ MAX_SCAN = 200  # closed PRs / commits looked at when searching the last bump of
 
 
 @dataclass(frozen=True)
-class Bump:
+class MergedBump:
     """The merged bump to roll back: ``commit`` on ``base`` (a merge when ``merge``)."""
 
     commit: str
@@ -106,15 +106,15 @@ def _parents(git: Git, sha: str) -> list[str]:
     return git.run("rev-list", "--parents", "-n", "1", sha).stdout.split()[1:]
 
 
-def _bump_at(git: Git, sha: str, base: str, environment: str, **extra: Any) -> Bump:
+def _bump_at(git: Git, sha: str, base: str, environment: str, **extra: Any) -> MergedBump:
     _ensure_commit(git, sha, base)
     parents = _parents(git, sha)
     if not parents:
         raise DifyActionError(f"commit {sha[:12]} is the first commit of {base}: there is nothing before it")
-    return Bump(sha, parents[0], len(parents) > 1, base, environment, **extra)
+    return MergedBump(sha, parents[0], len(parents) > 1, base, environment, **extra)
 
 
-def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> Bump:
+def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> MergedBump:
     """Clone into ``git.workdir`` and identify the bump to roll back (errors say why none)."""
     if request.pr is not None:
         pull = _forge(request, caller).get_pull(request.pr)
@@ -153,7 +153,7 @@ def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> Bump:
     return _last_commit(request, git, base, request.environment)
 
 
-def _last_merged_pull(request: RollbackRequest, git: Git, caller: Caller, base: str, environment: str) -> Bump:
+def _last_merged_pull(request: RollbackRequest, git: Git, caller: Caller, base: str, environment: str) -> MergedBump:
     notes: list[str] = []
     pulls: dict[str, tuple[Any, BumpMetadata]] = {}
 
@@ -183,7 +183,7 @@ def _last_merged_pull(request: RollbackRequest, git: Git, caller: Caller, base: 
                     meta=meta, notes=tuple(notes))
 
 
-def _last_commit(request: RollbackRequest, git: Git, base: str, environment: str) -> Bump:
+def _last_commit(request: RollbackRequest, git: Git, base: str, environment: str) -> MergedBump:
     _unshallow(git, base)
     log = git.run("log", "--first-parent", f"-n{MAX_SCAN}", "--format=%H", "HEAD", "--", *request.paths)
     parents: dict[str, list[str]] = {}
@@ -203,7 +203,7 @@ def _last_commit(request: RollbackRequest, git: Git, base: str, environment: str
                               f"{', '.join(request.paths)} ({environment}) without having been rolled back",
                               hint="give the commit with --commit SHA")
     first_parents = parents[chosen.key]
-    return Bump(chosen.key, first_parents[0], len(first_parents) > 1, base, environment)
+    return MergedBump(chosen.key, first_parents[0], len(first_parents) > 1, base, environment)
 
 
 def image_moves(git: Git, commit: str, parent: str, paths: tuple[str, ...] = ()) -> list[ImageMove]:

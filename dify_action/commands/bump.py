@@ -1,12 +1,19 @@
-"""``dify-action bump``: set an image's tag everywhere it is deployed in a GitOps tree."""
+"""``dify-action bump``: set images' tags everywhere they are deployed in a GitOps tree: a local
+working tree (``--gitops-dir``), or a repository cloned, committed and pushed as a branch, a pull
+request or a direct commit (``--gitops-repo``). The token is read by the CLI layer
+(``frontend.cli_secrets``: GITOPS_TOKEN, then GITHUB_TOKEN); the core never reads the environment."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from dify_action.settings import Settings
+
+if TYPE_CHECKING:
+    from dify_action.delivery import DeliveryResult
 
 HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tree."
 
@@ -40,8 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    from dify_action.commands.bump_remote import add_remote_arguments
-
     add_remote_arguments(parser)
 
 
@@ -77,8 +82,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         raise
     if not isinstance(outcome, BumpPlan):
-        from dify_action.commands.bump_remote import report
-
         return report(outcome, as_json=args.json)
     for skip in outcome.skipped:
         print(f"warning: skipped {skip.file}: {skip.reason}", file=sys.stderr)
@@ -106,3 +109,50 @@ def _summary(plan: object, *, dry_run: bool) -> None:
     print(f"{verb} {len(plan.changes)} value(s) in {len(plan.edits)} file(s):", file=out)
     for change in plan.changes:
         print(f"  {change.file}:{change.line}  {change.old} -> {change.new}  ({change.where})", file=out)
+
+
+def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    """Only the remote-mode flags; the shared ones come from ``commands/bump.py``."""
+    group = parser.add_argument_group("remote GitOps repository (with --gitops-repo)")
+    add = group.add_argument
+    add("--gitops-repo", metavar="URL", help="https:// (or http://, file://, a path) URL of the GitOps repo")
+    add("--base", metavar="BRANCH", help="branch to bump (default: the repository's default branch)")
+    add("--environment", metavar="ENV", help="environment name, e.g. staging (names the branch and PR)")
+    add("--provider", choices=("github", "git"),
+        help="github: open a PR; git: push only (default: the --config environment's, else github when the "
+             "repository is on GitHub, else git)")
+    add("--push-mode", choices=("branch", "direct"),
+        help="branch: dify-action/<env>/<group> (+ PR); direct: commit on the base branch")
+    add("--group", metavar="NAME", help="component group in the branch name (default: the image names)")
+    add("--github-api-url", metavar="URL",
+        help="GitHub API base URL (default https://api.github.com; GitHub Enterprise: https://HOST/api/v3)")
+    add("--github-repo", metavar="OWNER/NAME", help="repository for the API (default: from --gitops-repo)")
+    add("--label", action="append", default=[], metavar="NAME", help="label for the PR (repeatable)")
+    add("--reviewer", action="append", default=[], metavar="LOGIN|ORG/TEAM", help="reviewer (repeatable)")
+    add("--draft", action="store_true", help="open the PR as a draft")
+    add("--title-template", metavar="TEMPLATE", help="PR title, default 'deploy({environment}): {images}'")
+    add("--commit-message", metavar="TEMPLATE", help="commit message template (same placeholders)")
+    add("--author-name", metavar="NAME", help="commit author and committer name")
+    add("--author-email", metavar="EMAIL", help="commit author and committer email")
+    add("--source-sha", metavar="SHA", help="commit of the source repository that built the image")
+    add("--source-repo", metavar="URL", help="source repository (URL or owner/name) for the PR body")
+    add("--run-url", metavar="URL", help="workflow run URL for the PR body")
+    add("--dify-version-old", metavar="VERSION", help="Dify base version deployed now (PR body)")
+    add("--dify-version-new", metavar="VERSION", help="Dify base version of the new image (PR body)")
+    add("--max-attempts", type=int, default=8, metavar="N", help="direct mode: push attempts when base moves")
+
+
+def report(result: DeliveryResult, *, as_json: bool) -> int:
+    """Print what a delivery did (the CLI's rendering of ``DeliveryResult``)."""
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if result.clone and result.clone.reason:
+        print(f"note: clone {result.clone.strategy}: {result.clone.reason}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+        return 0
+    where = f"PR #{result.pr_number} {result.pr_url}" if result.pr_number else f"branch {result.branch}"
+    print(f"{result.operation}: {where} (commit {result.commit or '-'}, {len(result.changes)} value(s))")
+    for change in result.changes:
+        print(f"  {change.file}:{change.line}  {change.old} -> {change.new}")
+    return 0
