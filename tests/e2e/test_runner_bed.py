@@ -136,23 +136,33 @@ def test_pipeline_smoke_healthcheck_probe_and_commands_on_the_job_network(
     assert bed.docker("ps", "-aq", "--filter", "label=io.dify-action.smoke").stdout.strip() == ""
 
 
-# The test job of a workflow: a fresh engine, only the digest from the build job's outputs.
+# The scan and test jobs of a workflow: each on a fresh engine, only the digest from the build
+# job's outputs and the run's registry credentials.
 CROSS_JOB = r"""
-import json, sys
+import datetime, json, sys
 import docker
-from dify_action.config import HttpProbe, SmokeSpec
+from dify_action.config import HttpProbe, ScanPolicy, Scanners, SmokeSpec
 from dify_action.errors import DockerError
 from dify_action.registry import Credentials
+from dify_action.scanners import ScanRequest, Tools, run_scan
 from dify_action.smoke import run_smoke
 client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
-image, user, password = sys.argv[1:4]
+job, image, user, password = sys.argv[1:5]
+credentials = Credentials(user, password)
+if job == "scan":
+    request = ScanRequest(image=image, credentials=credentials)
+    policy = ScanPolicy(scanners=Scanners(vuln=False))
+    tools = Tools.discover({"PATH": "/opt/venv/bin:/usr/bin:/bin"})
+    report = run_scan(request, policy, tools, today=datetime.date.today())
+    print(json.dumps({"passed": report.passed, "ran": list(report.ran)}))
+    sys.exit(0)
 probe = HttpProbe("http://127.0.0.1:5001/health", 200, 40.0)
 spec = SmokeSpec(http_probe=probe, commands=("test -f /app/api/acme.txt",), timeout=40.0)
 try:
     run_smoke(client, image, spec)
 except DockerError as error:
     print("anonymous:", error)
-result = run_smoke(client, image, spec, credentials=Credentials(user, password))
+result = run_smoke(client, image, spec, credentials=credentials)
 print(json.dumps(result.as_dict()))
 """
 
@@ -169,10 +179,18 @@ def test_a_fresh_test_job_pulls_the_image_by_digest_with_the_run_credentials(
     outputs = parse_output_file(built.output_file)
     reference = f"{outputs['image']}:{outputs['tags'].splitlines()[0]}@{outputs['digest']}"
 
-    test_job = new_job(bed, tmp_path / "_temp2", runner_keep)
+    scan_job = new_job(bed, tmp_path / "_temp2", runner_keep)
     assert bed.docker("image", "inspect", reference, check=False).returncode != 0  # a fresh machine
+    scanned = run_container_action(scan_job, action_image, {}, workspace, entrypoint="python",
+                                   args=["-c", CROSS_JOB, "scan", reference, bed.username, bed.password])
+    assert scanned.code == 0, scanned.stdout[-4000:] + scanned.stderr[-4000:]
+    report = json.loads(scanned.stdout.splitlines()[-1])
+    assert report["passed"] and report["ran"] == [f"trivy image {reference} (secret)"], report
+
+    test_job = new_job(bed, tmp_path / "_temp3", runner_keep)
+    assert bed.docker("image", "inspect", reference, check=False).returncode != 0
     step = run_container_action(test_job, action_image, {}, workspace, entrypoint="python",
-                                args=["-c", CROSS_JOB, reference, bed.username, bed.password])
+                                args=["-c", CROSS_JOB, "test", reference, bed.username, bed.password])
     assert step.code == 0, step.stdout[-4000:] + step.stderr[-4000:]
     lines = step.stdout.splitlines()
     assert f"anonymous: image {reference} is not in the Docker engine and could not be pulled" in step.stdout
