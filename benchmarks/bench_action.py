@@ -77,7 +77,8 @@ def main() -> None:
             total, base_size = size(host, ACTION_IMAGE), size(host, base)
             added = total - base_size
             slim = docker(host, "build", "-q", "--network", "host", "--build-arg", f"BASE_IMAGE={base}",
-                          "--build-arg", "SCANNERS=false", "-t", f"{ACTION_IMAGE}-slim", str(context))
+                          "--build-arg", "SCANNERS=false", "--build-arg", "DOCKER_CLI=false",
+                          "-t", f"{ACTION_IMAGE}-slim", str(context))
             assert slim.returncode == 0, slim.stderr
             slim_added = size(host, f"{ACTION_IMAGE}-slim") - base_size
             workspace = Path(temp) / "ws"

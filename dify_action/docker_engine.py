@@ -45,6 +45,9 @@ class BuildRequest:
     target: str | None = None
     cache_from: tuple[str, ...] = ()
     platform: str | None = None
+    # BuildKit secrets, id -> value: `RUN --mount=type=secret,id=ID` reads /run/secrets/ID. The
+    # values never reach the image, the build log or the command line (a 0600 temp file each).
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class Throttle:
@@ -115,6 +118,9 @@ class DockerEngine:
         """Build and tag; return the image id."""
         if builder == "buildkit":
             return self._build_cli(request, progress, credentials or {})
+        if request.secrets:
+            raise InputError("builder", builder, "build secrets (RUN --mount=type=secret) need BuildKit: "
+                             "builder 'buildkit' or 'auto' with the docker CLI present")
         return self._build_sdk(request, progress)
 
     def _build_sdk(self, request: BuildRequest, progress: Throttle) -> str:
@@ -171,6 +177,15 @@ class DockerEngine:
                 argv += ["--cache-from", image]
             if request.platform:
                 argv += ["--platform", request.platform]
+            secret_dir = Path(temp) / "secrets"
+            secret_dir.mkdir(mode=0o700)
+            for number, (secret_id, value) in enumerate(sorted(request.secrets.items())):
+                if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", secret_id):
+                    raise InputError("secrets", secret_id, "an id of letters, digits, '_', '.' or '-'")
+                source = secret_dir / str(number)
+                source.touch(mode=0o600)
+                source.write_text(value)
+                argv += ["--secret", f"id={secret_id},src={source}"]
             argv.append(str(request.context))
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": temp, "DOCKER_HOST": self.base_url,
                    "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(config_dir)}

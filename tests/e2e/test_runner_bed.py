@@ -200,3 +200,57 @@ def test_a_fresh_test_job_pulls_the_image_by_digest_with_the_run_credentials(
     result = json.loads(result_line)
     assert result["passed"], result
     assert [c["name"] for c in result["checks"]] == ["healthcheck", "http-probe", "command: test -f /app/api/acme.txt"]
+
+
+CACHED_DOCKERFILE = """\
+FROM langgenius/dify-api:1.13.3
+ARG ROUND=1
+# a BuildKit cache mount survives between builds on the same engine; the legacy builder rejects it
+RUN --mount=type=cache,target=/cache echo "round $ROUND" >> /cache/rounds && cp /cache/rounds /app/api/rounds
+USER 1001:1001
+CMD ["sleep", "300"]
+"""
+
+SECRET_DOCKERFILE = """\
+FROM langgenius/dify-api:1.13.3
+RUN --mount=type=secret,id=index_token wc -c < /run/secrets/index_token > /app/api/secret-length
+RUN test ! -e /run/secrets/index_token
+"""
+
+BUILDKIT = r"""
+import sys
+from pathlib import Path
+from dify_action.docker_engine import BuildRequest, DockerEngine, Throttle
+engine = DockerEngine("unix:///var/run/docker.sock")
+print("builder", engine.choose("auto"))
+lines = []
+request = BuildRequest(Path("/github/workspace/secret/Dockerfile"), Path("/github/workspace/secret"),
+                       ("bed/secret:1",), secrets={"index_token": sys.argv[1]})
+engine.build(request, "buildkit", Throttle(lines.append, interval=0))
+print("log-has-secret", any(sys.argv[1] in line for line in lines))
+print(engine.client.containers.run("bed/secret:1", ["cat", "/app/api/secret-length"], remove=True).decode().strip())
+"""
+
+
+def test_buildkit_cache_and_secret_mounts_inside_the_action_container(
+        job: RunnerJob, action_image: str, tmp_path: Path) -> None:
+    bed = job.bed
+    workspace = app_workspace(tmp_path, bed.registry)
+    (workspace / "api" / "Dockerfile").write_text(CACHED_DOCKERFILE)
+    for round_number in ("1", "2"):
+        step = run_container_action(job, action_image, {
+            "command": "build", "config": "dify-action.yaml", "push": "false", "tags": f"round-{round_number}",
+            "build-args": f"ROUND={round_number}"}, workspace)  # builder: auto -> BuildKit (the bundled CLI)
+        assert step.code == 0, step.stdout[-4000:] + step.stderr[-3000:]
+    assert "building api with buildkit" in step.stderr, step.stderr[-3000:]
+    rounds = bed.docker("run", "--rm", f"{bed.registry}/acme/dify-api:round-2", "cat", "/app/api/rounds").stdout
+    assert rounds.splitlines() == ["round 1", "round 2"]
+
+    (workspace / "secret").mkdir()
+    (workspace / "secret" / "Dockerfile").write_text(SECRET_DOCKERFILE)
+    token = "idx-" + "s3cr3t" * 4
+    step = run_container_action(job, action_image, {}, workspace, entrypoint="python", args=["-c", BUILDKIT, token])
+    assert step.code == 0, step.stdout[-4000:] + step.stderr[-4000:]
+    assert step.stdout.splitlines() == ["builder buildkit", "log-has-secret False", str(len(token))]
+    history = bed.docker("history", "--no-trunc", "bed/secret:1").stdout
+    assert token not in history
