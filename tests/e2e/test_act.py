@@ -18,6 +18,7 @@ from testbed import Registry
 pytestmark = pytest.mark.e2e
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+APP_TOKEN = "actions/create-github-app-token@bcd2ba49218906704ab6c1aa796996da409d3eb1"
 STAND_INS = Path(__file__).resolve().parent / "stand-ins"
 API = "127.0.0.1:5000/acme/dify-api"
 MANIFEST = """\
@@ -130,6 +131,7 @@ def act(docker_host: str, job_image: str, repo: Path, workflow: str, token: str,
     values = {"GITOPS_TOKEN": token, **(secrets or {})}
     argv = [act_bin, event, "-W", f".github/workflows/{workflow}", "-P", f"ubuntu-latest={job_image}",
             "--pull=false", "--local-repository", f"{CHECKOUT}={STAND_INS / 'checkout'}",
+            "--local-repository", f"{APP_TOKEN}={STAND_INS / 'create-github-app-token'}",
             "--container-options", f"-v {repo.parent / 'stand-in-repos'}:/stand-in-repos:ro"]
     for name in values:
         argv += ["-s", name]  # the value comes from the environment, not the command line

@@ -21,6 +21,7 @@ SCRIPT = ROOT / "scripts" / "release-rewrite"
 IMAGE = "ghcr.io/acme/dify-action"
 FULL, SLIM = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 SLIM_COMMANDS = {"bump", "promote", "rollback"}
+NOT_RELEASED = {"release.yml", "ci.yml"}  # this repository's own workflows, not called by users
 
 
 def tree(tmp_path: Path) -> Path:
@@ -56,6 +57,9 @@ def test_the_release_is_a_self_consistent_set(tmp_path: Path) -> None:
     assert action["runs"] == {"using": "docker", "image": f"docker://{IMAGE}@{FULL}"}
     seen = set()
     for path in sorted((root / ".github" / "workflows").glob("*.yml")):
+        if path.name in NOT_RELEASED:
+            assert path.read_bytes() == before[f".github/workflows/{path.name}"]
+            continue
         original = yaml.safe_load(before[f".github/workflows/{path.name}"])
         released = yaml.safe_load(path.read_text())
         text = path.read_text()
