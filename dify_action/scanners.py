@@ -101,7 +101,8 @@ def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: d
 
 
 def _pull_if_missing(image: str, docker_host: str | None, credentials: Credentials | None) -> None:
-    from dify_action.docker_engine import DockerEngine, ensure_image
+    from dify_action.docker_engine import DockerEngine
+    from dify_action.engine_context import ensure_image
 
     engine = DockerEngine(docker_host or DEFAULT_DOCKER_HOST)
     try:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dify_action.config import SmokeSpec
-from dify_action.docker_engine import ensure_image, sibling_network
+from dify_action.engine_context import ensure_image, sibling_network
 from dify_action.errors import DockerError
 from dify_action.registry import Credentials
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 PROBE = r"""
 import sys, urllib.request, urllib.error
 import docker
-from dify_action.docker_engine import own_container
+from dify_action.engine_context import own_container
 client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
 image, port = sys.argv[1], 18080
 own = own_container(client)
