@@ -25,7 +25,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from .tlsca import make_tls
 
 ADDRESS = "10.215.0.1"  # on lo inside the namespace; outside both docker pools
 REGISTRY_PORT = 5443
+HOST_SERVICE_PORT = 8080  # ADDRESS:8080 in the bed reaches what ``expose`` names on the host
 POOLS = ("--bip", "10.213.0.1/24", "--default-address-pool", "base=10.214.0.0/16,size=24")
 TOOLS = ("/usr/bin/unshare", "/usr/bin/docker-init", "/usr/sbin/dockerd", "/usr/bin/docker-registry",
          "/usr/bin/htpasswd", "/usr/sbin/iptables", "/usr/sbin/ip", "/usr/bin/docker")
@@ -112,7 +115,9 @@ def start_runner_bed(root: Path, timeout: float = 60.0) -> RunnerBed:
         "processes": [["dockerd", dockerd], ["registry", ["/usr/bin/docker-registry", "serve",
                                                          str(root / "registry.yml")]]],
         "env": {"SSL_CERT_FILE": str(tls.ca)},
-        "relays": [{"listen": {"fd": listener.fileno()}, "connect": {"host": ADDRESS, "port": REGISTRY_PORT}}],
+        "relays": [{"listen": {"fd": listener.fileno()}, "connect": {"host": ADDRESS, "port": REGISTRY_PORT}},
+                   {"listen": {"host": ADDRESS, "port": HOST_SERVICE_PORT},
+                    "connect": {"unix": str(root / "host-service.sock")}}],
     }
     (root / "nsinit.json").write_text(json.dumps(config))
     (root / "nsinit.json").chmod(0o600)
@@ -147,3 +152,53 @@ def stop_runner_bed(bed: RunnerBed, timeout: float = 45.0) -> None:
         time.sleep(0.2)
     stop_pid(bed.pid)
     shutil.rmtree(bed.root, ignore_errors=True)
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def expose(bed: RunnerBed, port: int) -> Iterator[str]:
+    """Make 127.0.0.1:``port`` on the host reachable in the bed as ``ADDRESS:8080`` (a unix socket
+    crosses the network namespaces); yields that address. One service at a time."""
+    path = bed.root / "host-service.sock"
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(64)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", port), timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"{ADDRESS}:{HOST_SERVICE_PORT}"
+    finally:
+        stop.set()
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
