@@ -113,6 +113,9 @@ class DockerEngine:
     def build(self, request: BuildRequest, builder: Literal["buildkit", "legacy"], progress: Throttle,
               credentials: Mapping[str, Credentials] | None = None) -> str:
         """Build and tag; return the image id."""
+        for secret_id in request.secrets:  # before anything is written or run
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", secret_id):
+                raise InputError("secrets", secret_id, "an id of letters, digits, '_', '.' or '-' (1-64)")
         if builder == "buildkit":
             return self._build_cli(request, progress, credentials or {})
         if request.secrets:
@@ -177,8 +180,6 @@ class DockerEngine:
             secret_dir = Path(temp) / "secrets"
             secret_dir.mkdir(mode=0o700)
             for number, (secret_id, value) in enumerate(sorted(request.secrets.items())):
-                if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", secret_id):
-                    raise InputError("secrets", secret_id, "an id of letters, digits, '_', '.' or '-'")
                 source = secret_dir / str(number)
                 source.touch(mode=0o600)
                 source.write_text(value)
