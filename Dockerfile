@@ -7,7 +7,26 @@
 # Offline builds: put the wheels of the lock files in .wheels/; then no index is contacted.
 # SCANNERS: true bundles Trivy and hadolint (requirements-scanners.lock) so `command: scan` and
 #   `pipeline` scan inside the container; false gives the slim image for bump/promote/rollback.
+# DOCKER_CLI: true bundles the docker client (only the binary, of Debian's docker.io 20.10) so
+#   builds in the container use the runner engine's BuildKit (RUN --mount=type=cache|secret)
+#   instead of the deprecated legacy builder; offline builds put the binary in .docker-cli/docker.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# -- stage 0: the docker client. With DOCKER_BUILDKIT=1 the 20.10 client drives the engine's
+# BuildKit without the buildx plugin. Only /out moves on: none of docker.io's daemons and libraries.
+FROM ${BASE_IMAGE} AS docker-cli
+ARG DOCKER_CLI=true
+SHELL ["/bin/sh", "-eu", "-c"]
+COPY Dockerfile .docker-cl[i] /tmp/cli/
+# hadolint ignore=DL3008
+RUN mkdir /out \
+ && if [ "$DOCKER_CLI" != true ]; then exit 0; fi \
+ && if [ -x /tmp/cli/docker ]; then cp /tmp/cli/docker /out/docker; else \
+      apt-get update -qq \
+      && apt-get install -y -qq --no-install-recommends docker.io >/dev/null \
+      && cp /usr/bin/docker /out/docker; \
+    fi \
+ && /out/docker --version
 
 # -- stage 1: the virtualenv. The wheels stay in this stage; only /opt/venv moves on.
 FROM ${BASE_IMAGE} AS venv
@@ -45,6 +64,7 @@ RUN if ! command -v git >/dev/null; then \
     fi
 
 COPY --from=venv /opt/venv /opt/venv
+COPY --from=docker-cli /out/ /usr/bin/
 COPY dify_action /app/dify_action
 COPY entrypoint.py /app/entrypoint.py
 # Byte-compile now (PYTHONDONTWRITEBYTECODE stops it at run time): the first line comes sooner.

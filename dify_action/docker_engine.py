@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -113,8 +114,14 @@ class DockerEngine:
     def build(self, request: BuildRequest, builder: Literal["buildkit", "legacy"], progress: Throttle,
               credentials: Mapping[str, Credentials] | None = None) -> str:
         """Build and tag; return the image id."""
+        for secret_id in request.secrets:  # before anything is written or run
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", secret_id):
+                raise InputError("secrets", secret_id, "an id of letters, digits, '_', '.' or '-' (1-64)")
         if builder == "buildkit":
             return self._build_cli(request, progress, credentials or {})
+        if request.secrets:
+            raise InputError("builder", builder, "build secrets (RUN --mount=type=secret) need BuildKit: "
+                             "builder 'buildkit' or 'auto' with the docker CLI present")
         return self._build_sdk(request, progress)
 
     def _build_sdk(self, request: BuildRequest, progress: Throttle) -> str:

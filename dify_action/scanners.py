@@ -20,6 +20,9 @@ from pathlib import Path
 from dify_action import scan
 from dify_action.config import ScanPolicy
 from dify_action.errors import DifyActionError, InputError
+from dify_action.registry import Credentials
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 TRIVY_ENV = {
     "TRIVY_SKIP_CHECK_UPDATE": "true",
@@ -47,9 +50,11 @@ class Tools:
 
 @dataclass(frozen=True)
 class ScanRequest:
-    """What to scan. ``image`` is a reference in the Docker daemon at ``docker_host``;
-    ``image_archive`` a ``docker save`` tarball; ``trivy_reports`` JSON reports made elsewhere
-    (their vulnerabilities replace an online vulnerability scan)."""
+    """What to scan. ``image`` is a reference in the Docker daemon at ``docker_host``, pulled
+    there first (by digest when it has one, with ``credentials``) when that engine lacks it: a
+    GitHub scan job starts on a fresh machine. ``image_archive`` is a ``docker save`` tarball;
+    ``trivy_reports`` JSON reports made elsewhere (their vulnerabilities replace an online
+    vulnerability scan)."""
 
     image: str | None = None
     image_archive: Path | None = None
@@ -57,6 +62,7 @@ class ScanRequest:
     trivy_reports: tuple[Path, ...] = ()
     docker_host: str | None = None
     offline: bool = False
+    credentials: Credentials | None = field(default=None, repr=False)
 
 
 def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: dt.date) -> scan.ScanReport:
@@ -80,6 +86,8 @@ def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: d
     trivy = _tool("trivy", tools.trivy, bool(trivy_needed), policy, skipped)
     hadolint = _tool("hadolint", tools.hadolint, bool(request.dockerfiles) and on.hadolint, policy, skipped)
     if trivy and has_image:
+        if request.image is not None:
+            _pull_if_missing(request.image, request.docker_host, request.credentials)
         findings += _trivy_image(trivy, request, image_scanners, policy, tools)
         ran.append(f"trivy image {request.image or request.image_archive} ({', '.join(image_scanners)})")
     for dockerfile in request.dockerfiles:
@@ -90,6 +98,17 @@ def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: d
             findings += _hadolint(hadolint, dockerfile, tools)
             ran.append(f"hadolint {dockerfile}")
     return scan.evaluate(findings, policy, today=today, skipped=skipped, ran=ran)
+
+
+def _pull_if_missing(image: str, docker_host: str | None, credentials: Credentials | None) -> None:
+    from dify_action.docker_engine import DockerEngine
+    from dify_action.engine_context import ensure_image
+
+    engine = DockerEngine(docker_host or DEFAULT_DOCKER_HOST)
+    try:
+        ensure_image(engine.client, image, credentials)
+    finally:
+        engine.close()
 
 
 def _tool(

@@ -2,9 +2,13 @@
 
 Ready means: its HEALTHCHECK reports ``healthy`` (``unhealthy`` or an exit fails at once), and/or
 a configured HTTP probe answers the expected status. With neither, the container must still be
-running after a short settle time. The container runs on the host network (runners without a
-default bridge need it), with a unique name and the label ``io.dify-action.smoke=<run id>``, and
-is force-removed in every case: success, failure, timeout, exception, Ctrl-C or SIGTERM.
+running after a short settle time. An image missing from the engine is pulled first (by digest
+when the reference has one): on GitHub every job starts on a fresh machine. The container shares
+the network namespace the probe runs in, so ``127.0.0.1`` in ``http-probe`` is the container on a
+laptop and on a GitHub-hosted runner alike: ``network_mode=container:<our container>`` when we
+run in a container of the same engine (the runner's per-job bridge network), else the host
+network. It has a unique name and the label ``io.dify-action.smoke=<run id>``, and is
+force-removed in every case: success, failure, timeout, exception, Ctrl-C or SIGTERM.
 Values of secret-looking env vars (``*KEY*``, ``*SECRET*``, ``*PASSWORD*``, ``*TOKEN*``) are
 masked in logs and command output before they reach the result.
 """
@@ -22,7 +26,9 @@ from typing import Any
 
 from dify_action import interrupt
 from dify_action.config import SmokeSpec
+from dify_action.engine_context import ensure_image, sibling_network
 from dify_action.errors import DockerError
+from dify_action.registry import Credentials
 
 LABEL = "io.dify-action.smoke"
 POLL = 0.25
@@ -92,14 +98,22 @@ def run_smoke(
     spec: SmokeSpec,
     *,
     run_id: str | None = None,
+    credentials: Credentials | None = None,
+    network_mode: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SmokeResult:
-    """Run the smoke test of ``image`` with a docker SDK ``client``; never leaves a container."""
+    """Run the smoke test of ``image`` with a docker SDK ``client``; never leaves a container.
+
+    ``credentials`` pull the image when the engine lacks it; ``network_mode`` overrides the
+    choice above (e.g. ``host``).
+    """
     import docker.errors
 
     run_id = run_id or uuid.uuid4().hex[:12]
     name = f"dify-action-smoke-{run_id}"
+    ensure_image(client, image, credentials)
+    network_mode = network_mode or sibling_network(client)
     try:
         attrs = client.images.get(image).attrs
     except docker.errors.ImageNotFound:
@@ -120,7 +134,7 @@ def run_smoke(
                 name=name,
                 labels={LABEL: run_id},
                 environment=dict(spec.env),
-                network_mode="host",
+                network_mode=network_mode,
                 detach=True,
             )
             container.start()

@@ -113,7 +113,9 @@ class CoreStages:
 
         engine = self._engine(plan)
         try:
-            return run_smoke(engine.client, image, plan.smoke[component], run_id=plan.settings.run_id)
+            # a fresh job's engine lacks the image: it is pulled with the run's credentials
+            return run_smoke(engine.client, image, plan.smoke[component], run_id=plan.settings.run_id,
+                             credentials=plan.credentials)
         finally:
             engine.close()
 
@@ -128,7 +130,7 @@ class CoreStages:
         dockerfiles = tuple(dict.fromkeys(_relative(p) for p in chosen))
         request = ScanRequest(image=image, image_archive=plan.scan.image_archive, dockerfiles=dockerfiles,
                               trivy_reports=plan.scan.trivy_reports, docker_host=plan.docker_host,
-                              offline=plan.scan.offline)
+                              offline=plan.scan.offline, credentials=plan.credentials)
         today = plan.scan.today or dt.datetime.now(dt.UTC).date()
         report = run_scan(request, plan.scan.policy, Tools.discover(self.tool_environ), today=today)
         if plan.scan.sarif_file:

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--docker-host", metavar="URL", help="Docker daemon to read --image from (default: DOCKER_HOST)"
     )
+    parser.add_argument("--registry-username", metavar="USER", help="registry user to pull --image when the "
+                        "engine lacks it (password from $DIFY_ACTION_REGISTRY_PASSWORD)")
     parser.add_argument("--dockerfile", action="append", default=[], metavar="PATH", help="Dockerfile (repeatable)")
     parser.add_argument(
         "--trivy-report",
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from dify_action.errors import InputError
     from dify_action.frontend import cli_secrets, report_gate, tool_environ
     from dify_action.resolve import resolve
-    from dify_action.settings import Settings
+    from dify_action.settings import USERNAME_ENV, Settings
     from dify_action.stages import CoreStages
 
     settings = Settings(
@@ -71,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         ignore_unfixed=None if args.ignore_unfixed is None else args.ignore_unfixed == "true",
         hadolint_level=args.hadolint_level, missing_scanner=args.missing_scanner, scan_disable=tuple(args.disable),
         scan_set=tuple(args.set), scan_offline=args.offline, today=args.today, sarif_file=args.sarif,
-        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
+        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
+        registry_username=args.registry_username or os.environ.get(USERNAME_ENV))
     plan = resolve(settings, cli_secrets(os.environ))
     assert plan.scan is not None
     if not (args.image or args.image_archive or plan.scan.dockerfiles or plan.scan.trivy_reports):

@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-healthcheck", action="store_true", help="do not wait for the image's HEALTHCHECK")
     parser.add_argument("--log-lines", type=int, metavar="N", help="container log lines shown on failure")
     parser.add_argument("--docker-host", metavar="URL", help="Docker engine (default: DOCKER_HOST)")
+    parser.add_argument("--registry-username", metavar="USER", help="registry user to pull the image when the engine "
+                        "lacks it (password from $DIFY_ACTION_REGISTRY_PASSWORD)")
     parser.add_argument("--run-id", metavar="ID", help="label value io.dify-action.smoke=ID (default: random)")
     parser.add_argument("--summary", metavar="FILE", help="append the Markdown result (e.g. $GITHUB_STEP_SUMMARY)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from dify_action import smoke
     from dify_action.frontend import cli_secrets, report_gate, tool_environ
     from dify_action.resolve import resolve
-    from dify_action.settings import Settings
+    from dify_action.settings import USERNAME_ENV, Settings
     from dify_action.stages import CoreStages
 
     settings = Settings(
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         components=(args.component,) if args.component else (), smoke_env=tuple(args.env),
         http_probe=args.http_probe, expect_status=args.expect_status, timeout=args.timeout,
         smoke_commands=tuple(args.command), healthcheck=not args.no_healthcheck, log_lines=args.log_lines,
-        run_id=args.run_id, docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
+        run_id=args.run_id, docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
+        registry_username=args.registry_username or os.environ.get(USERNAME_ENV))
     plan = resolve(settings, cli_secrets(os.environ))
     assert plan.test_image is not None
     result = CoreStages(tool_environ(os.environ)).smoke(plan, plan.test_image, args.component or "")

@@ -50,6 +50,9 @@ def action_context(directory: Path) -> Path:
     shutil.copytree(ROOT / "dify_action", directory / "dify_action",
                     ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     shutil.copytree(wheelhouse(), directory / ".wheels", dirs_exist_ok=True)
+    # the docker client the image bundles (Debian's 20.10, as the Dockerfile installs it online)
+    (directory / ".docker-cli").mkdir(exist_ok=True)
+    shutil.copy2(DOCKER_CLI, directory / ".docker-cli" / "docker")
     return directory
 
 

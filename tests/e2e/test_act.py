@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from actionrun import ROOT, action_context, docker
 from emulator import GitHubEmulator
-from test_action_image import merge, pipeline, source_workspace, use_test_registry
-from testbed import Registry
 
 pytestmark = pytest.mark.e2e
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+APP_TOKEN = "actions/create-github-app-token@bcd2ba49218906704ab6c1aa796996da409d3eb1"
 STAND_INS = Path(__file__).resolve().parent / "stand-ins"
 API = "127.0.0.1:5000/acme/dify-api"
 MANIFEST = """\
@@ -130,6 +129,7 @@ def act(docker_host: str, job_image: str, repo: Path, workflow: str, token: str,
     values = {"GITOPS_TOKEN": token, **(secrets or {})}
     argv = [act_bin, event, "-W", f".github/workflows/{workflow}", "-P", f"ubuntu-latest={job_image}",
             "--pull=false", "--local-repository", f"{CHECKOUT}={STAND_INS / 'checkout'}",
+            "--local-repository", f"{APP_TOKEN}={STAND_INS / 'create-github-app-token'}",
             "--container-options", f"-v {repo.parent / 'stand-in-repos'}:/stand-in-repos:ro"]
     for name in values:
         argv += ["-s", name]  # the value comes from the environment, not the command line
@@ -168,106 +168,4 @@ def test_reusable_bump_workflow_pushes_to_the_gitops_repo(
     assert not emulator.pulls  # provider git: a branch, no pull request
 
 
-def test_promote_and_rollback_workflows_by_dispatch(
-        docker_host: str, act_images: str, action_image: str, base_image: str, registry: Registry,
-        tmp_path: Path, emulator: GitHubEmulator, token: str) -> None:
-    image = f"{registry.host}/acme/dify-api"
-    use_test_registry(emulator, image)
-    workspace = source_workspace(tmp_path / "src", registry)
-    built = run_pipeline_with_history(docker_host, action_image, workspace, registry, emulator, token)
-    staging_pr = built["pr-number"]
-    merge(emulator, int(staging_pr))
-    repo = repository(tmp_path, "name: unused\non: push\njobs: {}\n", "unused.yml")
-    (repo / ".github" / "workflows" / "unused.yml").unlink()
-    secrets = {"REGISTRY_PASSWORD": registry.password}
-    env = {"GITHUB_API_URL": emulator.api_url}
-    promote = act(docker_host, act_images, repo, "promote.yml", token, event="workflow_dispatch", inputs={
-        "from-environment": "staging", "to-environment": "production", "gitops-repo": emulator.clone_url,
-        "from-paths": "environments/staging", "to-paths": "environments/production", "registry-tag": "production",
-        "registry-username": registry.username}, secrets=secrets, env=env)
-    log = promote.stdout + promote.stderr
-    assert promote.returncode == 0, log[-6000:]
-    assert token not in log and registry.password not in log
-    pulls = [p for p in emulator.pulls.values() if p.base == "main" and "production" in p.head]
-    assert len(pulls) == 1
-    text = emulator.repo.read(pulls[0].head, "environments/production/dify-api.yaml")
-    assert text is not None and f"{image}:1.13.3-acme.42@{built['digest']}" in text.decode()
-
-    rollback = act(docker_host, act_images, repo, "rollback.yml", token, event="workflow_dispatch", inputs={
-        "pr-number": staging_pr, "environment": "staging", "gitops-repo": emulator.clone_url,
-        "registry-username": registry.username}, secrets=secrets, env=env)
-    log = rollback.stdout + rollback.stderr
-    assert rollback.returncode == 0, log[-6000:]
-    reverts = [p for p in emulator.pulls.values() if [label.name for label in p.labels] == ["rollback"]]
-    assert len(reverts) == 1 and f"Rolls back #{staging_pr}" in (reverts[0].body or "")
-
-
-def run_pipeline_with_history(docker_host: str, action_image: str, workspace: Path, registry: Registry,
-                              emulator: GitHubEmulator, token: str) -> dict[str, str]:
-    """What runs today (image:1.13.3) is a real build, then the pipeline builds, gates and bumps."""
-    from actionrun import run_action
-
-    first = run_action(docker_host, action_image, {
-        "command": "build", "config": "dify-action.yaml", "tags": "1.13.3", "builder": "legacy",
-        "registry-username": registry.username, "registry-password": registry.password}, workspace,
-        docker_socket=True)
-    assert first.code == 0, first.stdout[-3000:]
-    built = pipeline(docker_host, action_image, workspace, registry, emulator, token)
-    assert built.code == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return built.outputs
-
-
-PIPELINE_CALLER = """\
-name: pipeline caller
-on: push
-permissions: {{}}
-jobs:
-  ship:
-    permissions:
-      contents: read
-      packages: write
-    uses: ./.github/workflows/pipeline.yml
-    with:
-      config: dify-action.yaml
-      registry-username: {username}
-      gitops-repo: {repo}
-      paths: environments/staging
-    secrets:
-      REGISTRY_PASSWORD: ${{{{ secrets.REGISTRY_PASSWORD }}}}
-      GITOPS_TOKEN: ${{{{ secrets.GITOPS_TOKEN }}}}
-  check:
-    needs: ship
-    runs-on: ubuntu-latest
-    timeout-minutes: 5
-    permissions: {{}}
-    steps:
-      - env:
-          PR_URL: ${{{{ needs.ship.outputs.pr-url }}}}
-          DIGEST: ${{{{ needs.ship.outputs.digest }}}}
-        run: |
-          echo "checked pr-url=$PR_URL digest=$DIGEST"
-          case "$PR_URL" in */pull/1) ;; *) exit 1 ;; esac
-"""
-
-
-def test_pipeline_workflow_builds_gates_and_opens_the_staging_pr(
-        docker_host: str, act_images: str, base_image: str, registry: Registry, tmp_path: Path,
-        emulator: GitHubEmulator, token: str) -> None:
-    image = f"{registry.host}/acme/dify-api"
-    use_test_registry(emulator, image)
-    caller = PIPELINE_CALLER.format(username=registry.username, repo=emulator.clone_url)
-    repo = repository(tmp_path, caller, "ship.yml")
-    source = source_workspace(tmp_path / "src", registry)
-    shutil.copytree(source, repo, dirs_exist_ok=True)
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "the customized Dify"], check=True)
-    proc = act(docker_host, act_images, repo, "ship.yml", token, secrets={"REGISTRY_PASSWORD": registry.password},
-               env={"GITHUB_API_URL": emulator.api_url})
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-8000:]
-    assert token not in log and registry.password not in log
-    assert "checked pr-url=" in log and "digest=sha256:" in log
-    pull = emulator.pulls[1]
-    text = emulator.repo.read(pull.head, "environments/staging/dify-api.yaml")
-    assert text is not None and "@sha256:" in text.decode()  # pin-digest defaults to true
+# The pipeline, promote and rollback workflows run in the runner bed: test_runner_bed_act.py.

@@ -137,7 +137,8 @@ def test_image_entrypoint_scanners_and_size(docker_host: str, action_image: str,
         assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
     base = int(docker(docker_host, "image", "inspect", "--format", "{{.Size}}", job_image).stdout)
     slim = docker(docker_host, "build", "-q", "--network", "host", "--build-arg", f"BASE_IMAGE={job_image}",
-                  "--build-arg", "SCANNERS=false", "-t", "dify-action:e2e-slim", str(action_context(tmp_path / "ctx")))
+                  "--build-arg", "SCANNERS=false", "--build-arg", "DOCKER_CLI=false", "-t", "dify-action:e2e-slim",
+                  str(action_context(tmp_path / "ctx")))
     assert slim.returncode == 0, slim.stderr
     slim_size = int(docker(docker_host, "image", "inspect", "--format", "{{.Size}}", "dify-action:e2e-slim").stdout)
     assert slim_size - base < 80_000_000  # the slim image: dependencies + package on top of the base

@@ -441,7 +441,10 @@ def test_caller_is_secure_by_default(path: Path) -> None:
         assert "write-all" not in str(job["permissions"]) and "read-all" not in str(job["permissions"])
         assert SHA_PIN.match(job["uses"]), f"{name}: uses must be pinned to a full commit SHA: {job['uses']}"
         assert job.get("secrets") != "inherit", f"{name}: explicit secrets only"
-        assert job["with"]["action-ref"] == job["uses"].rsplit("@", 1)[1], "dify-action itself pinned alike"
+        # one SHA pins everything: a release's workflows run the image published with them, by digest
+        assert not {"action-ref", "action-repository"} & set(job["with"]), f"{name}: no action-ref to drift"
+        assert job["with"].get("app-id") == "${{ vars.GITOPS_APP_ID }}", f"{name}: App token minted per run"
+        assert set(job["secrets"]) <= {"GITOPS_APP_PRIVATE_KEY", "REGISTRY_PASSWORD"}, f"{name}: no stored token"
     assert re.search(r"@[0-9a-f]{40} # v\d", path.read_text()), "version comment after the SHA"
 
 

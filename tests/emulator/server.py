@@ -99,6 +99,8 @@ class GitHubEmulator:
         self.lock = threading.RLock()
         self._next = 1
         self._server: ThreadingHTTPServer | None = None
+        # host:port the emulator's URLs name, when clients reach it through a relay (the runner bed)
+        self.advertise: str | None = None
         from .routes import ROUTES
 
         self.routes: list[tuple[str, re.Pattern[str], str, Callable[..., tuple[int, Any]]]] = ROUTES
@@ -136,7 +138,13 @@ class GitHubEmulator:
 
     @property
     def urls(self) -> o.Urls:
-        return o.Urls(api=f"http://127.0.0.1:{self.port}{API}", html=f"http://127.0.0.1:{self.port}")
+        where = self.advertise or f"127.0.0.1:{self.port}"
+        return o.Urls(api=f"http://{where}{API}", html=f"http://{where}")
+
+    @property
+    def local_api_url(self) -> str:
+        """The API as the test process reaches it, whatever ``advertise`` says."""
+        return f"http://127.0.0.1:{self.port}{API}"
 
     @property
     def api_url(self) -> str:

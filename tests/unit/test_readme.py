@@ -9,6 +9,7 @@ import json
 import re
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,28 @@ def test_quickstart_config_is_valid() -> None:
     loaded = config.load(text=textwrap.dedent(match.group(1)))
     assert loaded.components[0].name == "api" and set(loaded.environments) == {"staging", "production"}
 
+
+
+_EXAMPLE = re.compile(r"<!-- example:(\S+) -->\n```yaml\n(.*?)```\n<!-- example:end -->", re.S)
+
+
+def test_quickstart_workflows_equal_the_examples_and_parse() -> None:
+    found = _EXAMPLE.findall(README.read_text())
+    assert [name for name, _ in found] == ["examples/workflows/dify-pipeline.yml"]
+    for name, text in found:
+        assert text == (ROOT / name).read_text(), f"README's copy of {name} differs: copy the file again"
+        workflow = yaml.safe_load(text)
+        job = workflow["jobs"]["pipeline"]
+        assert re.fullmatch(r"org/dify-action/\.github/workflows/pipeline\.yml@[0-9a-f]{40}", job["uses"])
+
+
+def test_quickstart_snippets_parse() -> None:
+    text = README.read_text()
+    quickstart = text[text.index("## Quickstart on GitHub"):text.index("## Action inputs and outputs")]
+    blocks = re.findall(r"```yaml\n(.*?)```", quickstart, flags=re.S)
+    assert len(blocks) == 3
+    for block in blocks:
+        assert yaml.safe_load(textwrap.dedent(block))
 
 if __name__ == "__main__" and "--write" in sys.argv:
     README.write_text(_with_tables(README.read_text(), render_tables()))
