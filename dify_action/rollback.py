@@ -22,11 +22,12 @@ from dify_action.delivery.flow import publish_branch, sync_pull
 from dify_action.delivery.github import GitHubForge, PullSpec, check_api_url
 from dify_action.delivery.gitops import check_branch, workspace
 from dify_action.delivery.pr_body import metadata_from_changes
-from dify_action.delivery.retry import Caller, RetryPolicy
+from dify_action.delivery.retry import Caller
 from dify_action.dify.lookup import image_facts
 from dify_action.errors import DifyActionError, GitError, InputError
 from dify_action.markdown import code, url
 from dify_action.registry import RegistryFor
+from dify_action.retry import RetryPolicy
 from dify_action.rollback_guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
 from dify_action.rollback_source import MergedBump, find_bump, image_moves, repository_name
 from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment

@@ -17,7 +17,8 @@ from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
 from dify_action.delivery.gitops import CloneInfo, Git, Identity
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult
 from dify_action.delivery.pr_body import BumpMetadata, ImageChange, parse_metadata, render_body
-from dify_action.delivery.retry import Caller, RetryPolicy
+from dify_action.delivery.retry import Caller
+from dify_action.retry import RetryPolicy
 
 __all__ = [
     "BumpMetadata",

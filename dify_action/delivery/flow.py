@@ -17,8 +17,9 @@ from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
 from dify_action.delivery.gitops import CloneInfo, Git, workspace
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
 from dify_action.delivery.pr_body import metadata_from_changes, render_body
-from dify_action.delivery.retry import Caller, RetryPolicy
+from dify_action.delivery.retry import Caller
 from dify_action.errors import GitError, InputError
+from dify_action.retry import RetryPolicy
 
 _REMOTE_REF = "refs/dify-action/remote"
 _BASE_REF = "refs/dify-action/base"

@@ -21,17 +21,9 @@ import requests
 from github import GithubException
 
 from dify_action.errors import ForgeError
+from dify_action.retry import RetryPolicy
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-    max_wait: float = 900.0
-    fresh_ref_attempts: int = 4
 
 
 def error_message(error: GithubException) -> str:
@@ -95,7 +87,7 @@ class Caller:
                 if fresh_left and is_fresh_ref_error(error):
                     fresh_left -= 1
             except (requests.ConnectionError, requests.Timeout) as error:
-                if attempt >= self.policy.max_attempts:
+                if attempt >= self.policy.attempts:
                     raise ForgeError(f"{what}: cannot reach the GitHub API: {type(error).__name__}",
                                      hint="check --github-api-url and the network") from None
                 delay = self._backoff(attempt)
@@ -103,18 +95,18 @@ class Caller:
             self.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        return float(min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1)))
+        return self.policy.backoff(attempt)
 
     def _delay_for(self, what: str, error: GithubException, attempt: int, fresh_left: int) -> float:
         wait = self.rate_limit_wait(error)
         if wait is not None:
-            if wait > self.policy.max_wait or attempt >= self.policy.max_attempts:
+            if wait > self.policy.max_wait or attempt >= self.policy.attempts:
                 raise ForgeError(
                     f"{what}: GitHub rate limit ({error.status}): {error_message(error)}",
                     hint=f"the limit resets in {wait:.0f}s; re-run later or use a token with its own quota",
                 ) from None
             return wait
-        if error.status >= 500 and attempt < self.policy.max_attempts:
+        if error.status >= 500 and attempt < self.policy.attempts:
             return self._backoff(attempt)
         if fresh_left and is_fresh_ref_error(error):
             return self._backoff(attempt)

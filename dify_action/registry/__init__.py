@@ -19,10 +19,10 @@ from dify_action.registry.model import (
     Credentials,
     Descriptor,
     Manifest,
-    RetryPolicy,
     compute_digest,
     default_scheme,
 )
+from dify_action.retry import RetryPolicy
 
 __all__ = [
     "ACCEPT",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,16 +27,6 @@ class Credentials:
 
     username: str
     password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries on 5xx/429 and connection errors, exponential backoff, Retry-After honoured."""
-
-    attempts: int = 4
-    backoff: float = 0.5
-    max_delay: float = 30.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import IO
 import requests
 
 from dify_action.errors import RegistryError
-from dify_action.registry.model import Credentials, RetryPolicy, default_scheme
+from dify_action.registry.model import Credentials, default_scheme
+from dify_action.retry import REGISTRY, RetryPolicy
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]+))')
@@ -35,7 +36,7 @@ class Transport:
         endpoint = _HUB_ENDPOINT.get(registry, registry)
         self.base_url = f"{scheme or default_scheme(registry)}://{endpoint}"
         self.credentials = credentials
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or REGISTRY
         self.timeout = timeout
         self.session = session or requests.Session()
         self._challenge: dict[str, str] | None = None  # the Bearer challenge once seen
@@ -157,7 +158,7 @@ class Transport:
                     return min(max(wait, 0.0), self.retry.max_delay)
                 except (TypeError, ValueError):
                     pass
-        return float(min(self.retry.backoff * 2 ** (attempt - 1), self.retry.max_delay))
+        return self.retry.backoff(attempt)
 
     # -- errors --------------------------------------------------------------------------------
     def tags(self, repository: str) -> list[str] | None:

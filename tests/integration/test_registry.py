@@ -183,7 +183,7 @@ def test_retries_on_5xx_and_429_with_retry_after(registry: Any, pushed: tuple[st
     repository, digest = pushed
     sleeps = Sleeps()
     client = RegistryClient(registry_proxy.host, Credentials(registry.username, registry.password),
-                            retry=RetryPolicy(attempts=4, backoff=0.01, sleep=sleeps))
+                            retry=RetryPolicy(attempts=4, base_delay=0.01, sleep=sleeps))
     registry_proxy.fail_next(2, 503, match="/manifests/")
     assert client.resolve_digest(f"{registry_proxy.host}/{repository}:v1") == digest
     assert sleeps.calls == [0.01, 0.02]
@@ -198,7 +198,7 @@ def test_retries_are_bounded(registry: Any, pushed: tuple[str, str], registry_pr
     repository, _ = pushed
     sleeps = Sleeps()
     client = RegistryClient(registry_proxy.host, Credentials(registry.username, registry.password),
-                            retry=RetryPolicy(attempts=3, backoff=0.01, sleep=sleeps))
+                            retry=RetryPolicy(attempts=3, base_delay=0.01, sleep=sleeps))
     registry_proxy.fail_next(50, 502, match="/manifests/")
     with pytest.raises(RegistryError) as error:
         client.get_manifest(repository, "v1")
