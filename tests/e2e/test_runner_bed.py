@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from testbed.outputs import parse_output_file
 from testbed.runner import RunnerBed
 from testbed.runnerjob import RunnerJob, StepRun, new_job, run_container_action
-
-from dify_action.gha import parse_output_file
 
 pytestmark = pytest.mark.e2e
 
