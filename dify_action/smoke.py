@@ -28,7 +28,9 @@ from dify_action import interrupt
 from dify_action.config import SmokeSpec
 from dify_action.engine_context import ensure_image, sibling_network
 from dify_action.errors import DockerError
+from dify_action.markdown import code, escape
 from dify_action.registry import Credentials
+from dify_action.text import safe_text
 
 LABEL = "io.dify-action.smoke"
 POLL = 0.25
@@ -289,19 +291,19 @@ def _remove(client: Any, container: Any, run_id: str) -> None:
 def markdown(result: SmokeResult, *, title: str = "Smoke test") -> str:
     """A job-summary fragment: the checks, and on failure the failing check and the last logs."""
     verdict = "passed" if result.passed else "failed"
-    lines = [f"### {title} of `{result.image}` {verdict}", "", "| Check | Result | Duration | Detail |"]
+    lines = [f"### {escape(title)} of {code(result.image)} {verdict}", "", "| Check | Result | Duration | Detail |"]
     lines.append("| --- | --- | ---: | --- |")
-    for check in result.checks:
-        detail = " ".join(check.detail.split()).replace("|", "\\|")
-        name = check.name.replace("|", "\\|")
-        lines.append(f"| {name} | {'ok' if check.passed else 'FAILED'} | {check.duration:.1f}s | {detail} |")
+    for check in result.checks:  # names, details and logs come from the image: escaped, fenced, neutralised
+        lines.append(f"| {escape(check.name)} | {'ok' if check.passed else 'FAILED'} | {check.duration:.1f}s | "
+                     f"{escape(' '.join(check.detail.split()))} |")
     failing = result.failing
     if failing is not None:
-        lines += ["", f"**Failing check:** {failing.name}: {failing.detail}"]
+        lines += ["", f"**Failing check:** {escape(failing.name)}: {escape(failing.detail)}"]
         if failing.output:
-            lines += ["", "Output:", "", *_fence(failing.output.splitlines())]
+            lines += ["", "Output:", "", *_fence([safe_text(line) for line in failing.output.splitlines()])]
         if result.logs:
-            lines += ["", f"Last {len(result.logs)} container log lines:", "", *_fence(list(result.logs))]
+            lines += ["", f"Last {len(result.logs)} container log lines:", "",
+                      *_fence([safe_text(line) for line in result.logs])]
     lines.append("")
     return "\n".join(lines)
 
