@@ -180,7 +180,7 @@ def test_cli(
     out = capsys.readouterr()
     assert '"failing": "running"' in out.out and "failed check: running" in out.err
     text = summary.read_text()
-    assert "smoke-healthy:1` passed" in text and "smoke-exits-plain:1` failed" in text
+    assert "smoke-healthy&#58;1</code> passed" in text and "smoke-exits-plain&#58;1</code> failed" in text
     config = tmp_path / "dify-action.yaml"
     config.write_text(
         "components:\n  - name: api\n    image: r.example.com/acme/dify-api\n"
