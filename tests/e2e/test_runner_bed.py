@@ -176,7 +176,7 @@ def test_a_fresh_test_job_pulls_the_image_by_digest_with_the_run_credentials(
         "registry-password": bed.password, "builder": "legacy"}, workspace)
     assert built.code == 0, built.stdout[-4000:] + built.stderr[-2000:]
     outputs = parse_output_file(built.output_file)
-    reference = f"{outputs['image']}:{outputs['tags'].splitlines()[0]}@{outputs['digest']}"
+    reference = f"{outputs['image']}:{outputs['tag-names'].splitlines()[0]}@{outputs['digest']}"
 
     scan_job = new_job(bed, tmp_path / "_temp2", runner_keep)
     assert bed.docker("image", "inspect", reference, check=False).returncode != 0  # a fresh machine
@@ -199,6 +199,15 @@ def test_a_fresh_test_job_pulls_the_image_by_digest_with_the_run_credentials(
     result = json.loads(result_line)
     assert result["passed"], result
     assert [c["name"] for c in result["checks"]] == ["healthcheck", "http-probe", "command: test -f /app/api/acme.txt"]
+
+    # the same through the action's front end: command test in a fresh job, the run's credentials
+    action_job = new_job(bed, tmp_path / "_temp4", runner_keep)
+    assert bed.docker("image", "inspect", reference, check=False).returncode != 0
+    tested = run_container_action(action_job, action_image, {
+        "command": "test", "config": "dify-action.yaml", "components": "api", "image": reference,
+        "registry-username": bed.username, "registry-password": bed.password}, workspace)
+    assert tested.code == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
+    assert bed.password not in tested.stdout.split("\n", 1)[1] + tested.stderr
 
 
 CACHED_DOCKERFILE = """\
@@ -241,7 +250,7 @@ def test_buildkit_cache_and_secret_mounts_inside_the_action_container(
             "command": "build", "config": "dify-action.yaml", "push": "false", "tags": f"round-{round_number}",
             "build-args": f"ROUND={round_number}"}, workspace)  # builder: auto -> BuildKit (the bundled CLI)
         assert step.code == 0, step.stdout[-4000:] + step.stderr[-3000:]
-    assert "building api with buildkit" in step.stderr, step.stderr[-3000:]
+    assert "building api with buildkit" in step.stdout + step.stderr, step.stderr[-3000:]
     rounds = bed.docker("run", "--rm", f"{bed.registry}/acme/dify-api:round-2", "cat", "/app/api/rounds").stdout
     assert rounds.splitlines() == ["round 1", "round 2"]
 
