@@ -38,7 +38,6 @@ from dify_action.settings import PASSWORD_ENV, PROVIDERS, PUSH_MODES, Secrets, S
 __all__ = ["BuildPlan", "GitOps", "Plan", "ScanPlan", "resolve", "split_image"]
 
 _PLATFORM_RE = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?")
-_GITOPS_COMMANDS = ("bump", "promote", "rollback")
 
 
 @dataclass(frozen=True)
@@ -128,8 +127,8 @@ def resolve(settings: Settings, secrets: Secrets) -> Plan:
         plan = replace(plan, promote=promote_request(s, secrets, cfg))
     if command == "rollback":
         plan = replace(plan, rollback=rollback_request(s, secrets, cfg))
-    if command in _GITOPS_COMMANDS[1:] or (command == "pipeline" and s.push) or s.command == "gates":
-        _need_password(plan, s, secrets)
+    if command in ("promote", "rollback") or (command in ("build", "pipeline") and s.push):
+        _need_password(plan, s, secrets)  # a user without a password would fail at the first registry write
     return plan
 
 
