@@ -13,6 +13,8 @@ from testbed.outputs import parse_output_file
 from testbed.runner import RunnerBed
 from testbed.runnerjob import RunnerJob, StepRun, new_job, run_container_action
 
+from dify_action.markdown import escape
+
 pytestmark = pytest.mark.e2e
 
 # Inside the action container: start a busybox httpd the old way (network_mode=host) and, for
@@ -124,8 +126,8 @@ def test_pipeline_smoke_healthcheck_probe_and_commands_on_the_job_network(
     summary = step.summary
     assert step.code == 0, step.stdout[-5000:] + step.stderr[-3000:]
     assert bed.password not in step.stdout.split("\n", 1)[1] + step.stderr
-    for check in ("| healthcheck | ok |", "| http-probe | ok |", "| command: test -f /app/api/acme.txt | ok |"):
-        assert check in summary, summary
+    for check in ("healthcheck", "http-probe", "command: test -f /app/api/acme.txt"):
+        assert f"| {escape(check)} | ok |" in summary, summary
     outputs = parse_output_file(step.output_file)
     digest = outputs["digest"]
     answer = requests.head(f"{bed.registry_url}/v2/acme/dify-api/manifests/{digest}", verify=str(bed.ca),
