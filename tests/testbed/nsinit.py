@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
+def pump(source: socket.socket, target: socket.socket) -> None:
     try:
         while data := source.recv(65536):
             target.sendall(data)
@@ -52,7 +52,7 @@ def _relay(listener: socket.socket, target: dict[str, object]) -> None:
             client.close()
             continue
         for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+            threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
 
 def _listener(spec: dict[str, object]) -> socket.socket:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import requests
 
+from .nsinit import pump  # the one TCP relay: nsinit runs it inside the bed, expose() on the host
 from .procs import TestbedError, pid_alive, stop_pid, wait_until
 from .tlsca import make_tls
 
@@ -154,18 +155,6 @@ def stop_runner_bed(bed: RunnerBed, timeout: float = 45.0) -> None:
     shutil.rmtree(bed.root, ignore_errors=True)
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 @contextlib.contextmanager
 def expose(bed: RunnerBed, port: int) -> Iterator[str]:
     """Make 127.0.0.1:``port`` on the host reachable in the bed as ``ADDRESS:8080`` (a unix socket
@@ -191,7 +180,7 @@ def expose(bed: RunnerBed, port: int) -> Iterator[str]:
                 client.close()
                 continue
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
