@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dify_action import refs  # noqa: E402
-from dify_action.build import BuildSpec, build_component  # noqa: E402
-from dify_action.docker_engine import DOCKER_CLI, DockerEngine  # noqa: E402
+from dify_action.build.component import BuildSpec, build_component  # noqa: E402
+from dify_action.engine.docker import DOCKER_CLI, DockerEngine  # noqa: E402
 from dify_action.registry import Credentials  # noqa: E402
 from tests.testbed import start_testbed, stop_testbed  # noqa: E402
 

@@ -2,6 +2,6 @@ from __future__ import annotations
 
 import sys
 
-from dify_action.cli import main
+from dify_action.front.cli import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """The error hierarchy: every failure the core raises, with fixed exit codes.
 
-Front ends (the CLI and entrypoint.py) map these to exit codes and messages; the core never
+Front ends (the CLI and front/action.py) map these to exit codes and messages; the core never
 exits or prints. Messages say what failed, the likely cause and the fix.
 
 Messages embed file names, values and tool output from repositories, registries and configs, so

@@ -13,8 +13,8 @@ Public API:
 from __future__ import annotations
 
 from dify_action.delivery.flow import deliver, github_repository
+from dify_action.delivery.git import CloneInfo, Git, Identity
 from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
-from dify_action.delivery.gitops import CloneInfo, Git, Identity
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult
 from dify_action.delivery.pr_body import BumpMetadata, ImageChange, parse_metadata, render_body
 from dify_action.delivery.retry import Caller

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dify_action.bump import BumpPlan, apply_plan, plan_bump
+from dify_action.delivery.git import CloneInfo, Git, workspace
 from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
-from dify_action.delivery.gitops import CloneInfo, Git, workspace
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
 from dify_action.delivery.pr_body import metadata_from_changes, render_body
 from dify_action.delivery.retry import Caller

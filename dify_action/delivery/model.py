@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_action.bump import Change, Target
+from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
+from dify_action.delivery.git import CloneInfo, Identity, check_branch
 from dify_action.delivery.github import check_api_url
-from dify_action.delivery.gitops import CloneInfo, Identity, check_branch
 from dify_action.errors import InputError
-from dify_action.settings import PROVIDERS, PUSH_MODES, check_environment
 
 OPERATIONS = ("created", "updated", "unchanged", "closed", "pushed", "none")
 DEFAULT_TITLE = "deploy({environment}): {images}"
@@ -35,7 +35,7 @@ class DeliveryRequest:
     push_mode: str = "branch"
     group: str | None = None
     token: str | None = field(default=None, repr=False)
-    github_api_url: str = "https://api.github.com"
+    github_api_url: str = GITHUB_API
     github_repo: str | None = None
     labels: tuple[str, ...] = ()
     reviewers: tuple[str, ...] = ()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dify_action.configyaml import Key, compose, key_text
+from dify_action.config.yamlmarks import Key, compose, key_text
 from dify_action.dify.dslversion import dsl_verdict
 from dify_action.errors import ConfigError
 

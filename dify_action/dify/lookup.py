@@ -19,7 +19,7 @@ from dify_action.registry import RegistryClient, RegistryFor
 
 if TYPE_CHECKING:
     from dify_action.bump import Change, Target
-    from dify_action.gates import GateRecord
+    from dify_action.registry.gates import GateRecord
 
 
 def image_facts(client: RegistryClient, ref: refs.ImageRef, *, budget: int = DEFAULT_BUDGET) -> ImageFacts:
@@ -29,7 +29,7 @@ def image_facts(client: RegistryClient, ref: refs.ImageRef, *, budget: int = DEF
     RegistryError when the image itself is not in the registry.
     """
     from dify_action.dify.versions import base_version
-    from dify_action.gates import read_facts  # gates imports facts: keep this lazy
+    from dify_action.registry.gates import read_facts  # gates imports facts: keep this lazy
 
     digest = ref.digest or client.resolve_digest(ref)
     pinned = ref.with_version(None, digest)
@@ -57,7 +57,7 @@ def record_build_facts(docker_client: Any, local_image: str, client: RegistryCli
                        digest: str) -> tuple[ImageFacts, GateRecord]:
     """The build stage's step: read the facts of the image just built through the engine (no run)
     and record them with the gate record of ``repository@digest`` (the pushed digest)."""
-    from dify_action.gates import record_facts
+    from dify_action.registry.gates import record_facts
 
     facts = read_engine(docker_client, local_image)
     return facts, record_facts(client, repository, digest, facts)

@@ -20,20 +20,21 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from dify_action import config as config_module
 from dify_action import refs
 from dify_action.bump import Target
-from dify_action.config import Config, SmokeSpec
+from dify_action.choices import PASSWORD_ENV, PROVIDERS, PUSH_MODES, check_environment
+from dify_action.config import load as config_module
+from dify_action.config.load import Config, SmokeSpec
 from dify_action.dify.dsl import expand
 from dify_action.errors import InputError
-from dify_action.promote import PromoteRequest
+from dify_action.promote.run import PromoteRequest
 from dify_action.registry import Credentials
 from dify_action.resolve.common import required
 from dify_action.resolve.gitops import GitOps, gitops_target, promote_request, rollback_request
 from dify_action.resolve.images import BuildPlan, ScanPlan, build_plan, overrides, scan_plan
+from dify_action.resolve.request import Secrets, Settings
 from dify_action.resolve.smoke import smoke_spec
-from dify_action.rollback import RollbackRequest
-from dify_action.settings import PASSWORD_ENV, PROVIDERS, PUSH_MODES, Secrets, Settings, check_environment
+from dify_action.rollback.run import RollbackRequest
 
 __all__ = ["BuildPlan", "GitOps", "Plan", "ScanPlan", "resolve", "split_image"]
 

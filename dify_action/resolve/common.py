@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dify_action.choices import GITHUB_API
 from dify_action.errors import InputError
 
-DEFAULT_API = "https://api.github.com"
+DEFAULT_API = GITHUB_API
 
 
 def required(value: str | None, name: str, allowed: str) -> str:

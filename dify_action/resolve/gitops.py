@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 
 from dify_action import refs
 from dify_action.bump import Target
-from dify_action.config import Config, Environment
+from dify_action.config.load import Config, Environment
 from dify_action.delivery import DeliveryRequest, Identity
 from dify_action.errors import InputError
-from dify_action.promote import PromoteRequest
+from dify_action.promote.run import PromoteRequest
 from dify_action.resolve.common import DEFAULT_API, required
-from dify_action.rollback import RollbackRequest
-from dify_action.settings import Secrets, Settings
+from dify_action.resolve.request import Secrets, Settings
+from dify_action.rollback.run import RollbackRequest
 
 
 @dataclass(frozen=True)

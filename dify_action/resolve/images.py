@@ -11,14 +11,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, cast
 
-from dify_action import config as config_module
 from dify_action import refs
 from dify_action import tags as tag_policy
-from dify_action.build import BuildMetadata, BuildSpec, dify_base_version
-from dify_action.config import Config, ScanPolicy, SizeBudget
+from dify_action.build.component import BuildMetadata, BuildSpec, dify_base_version
+from dify_action.choices import SEVERITIES
+from dify_action.config import load as config_module
+from dify_action.config.load import Config, ScanPolicy, SizeBudget
 from dify_action.errors import InputError
 from dify_action.resolve.common import required
-from dify_action.settings import SEVERITIES, Secrets, Settings
+from dify_action.resolve.request import Secrets, Settings
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ScanPlan:
 
 
 def build_plan(s: Settings, cfg: Config | None, secrets: Secrets) -> BuildPlan:
-    from dify_action.build import validate_spec
+    from dify_action.build.component import validate_spec
 
     args = dict(_pair(item) for item in s.build_args)
     labels = dict(_pair(item, "labels", r"[A-Za-z0-9][A-Za-z0-9._/-]*") for item in s.image_labels)

@@ -6,10 +6,10 @@ import dataclasses
 import re
 from types import MappingProxyType
 
-from dify_action import config as config_module
-from dify_action.config import Config, HttpProbe, SmokeSpec
+from dify_action.config import load as config_module
+from dify_action.config.load import Config, HttpProbe, SmokeSpec
 from dify_action.errors import InputError
-from dify_action.settings import Settings
+from dify_action.resolve.request import Settings
 
 _RUN_ID_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")
 _URL_RE = re.compile(r"https?://[^\s/]+(/\S*)?")

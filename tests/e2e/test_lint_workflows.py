@@ -108,7 +108,7 @@ def test_action_inputs_are_kebab_case_and_match_the_entrypoint() -> None:
     inputs = set(action["inputs"])
     assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name) for name in inputs)
     assert all(action["inputs"][name].get("description") for name in inputs)
-    source = (ROOT / "entrypoint.py").read_text()
+    source = (ROOT / "dify_action/front/action.py").read_text()
     read = set(re.findall(r'(?:opt|a\.input|a\.items|a\.boolean|a\.choice|a\.integer|_name)\((?:a, )?"([a-z-]+)"',
                           source))
     renamed = dict(re.findall(r'"([a-z-]+)": "([a-z-]+)"', source[source.index("RENAMED ="):].split("\n")[0]))

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 PROBE = r"""
 import sys, urllib.request, urllib.error
 import docker
-from dify_action.engine_context import own_container
+from dify_action.engine.job import own_container
 client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
 image, port = sys.argv[1], 18080
 own = own_container(client)
@@ -142,11 +142,11 @@ def test_pipeline_smoke_healthcheck_probe_and_commands_on_the_job_network(
 CROSS_JOB = r"""
 import datetime, json, sys
 import docker
-from dify_action.config import HttpProbe, ScanPolicy, Scanners, SmokeSpec
+from dify_action.config.load import HttpProbe, ScanPolicy, Scanners, SmokeSpec
 from dify_action.errors import DockerError
 from dify_action.registry import Credentials
-from dify_action.scanners import ScanRequest, Tools, run_scan
-from dify_action.smoke import run_smoke
+from dify_action.scan.tools import ScanRequest, Tools, run_scan
+from dify_action.smoke.run import run_smoke
 client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
 job, image, user, password = sys.argv[1:5]
 credentials = Credentials(user, password)
@@ -230,7 +230,7 @@ RUN test ! -e /run/secrets/index_token
 BUILDKIT = r"""
 import sys
 from pathlib import Path
-from dify_action.docker_engine import BuildRequest, DockerEngine, Throttle
+from dify_action.engine.docker import BuildRequest, DockerEngine, Throttle
 engine = DockerEngine("unix:///var/run/docker.sock")
 print("builder", engine.choose("auto"))
 lines = []

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 
 from dify_action import refs
-from dify_action.build import (
+from dify_action.build.component import (
     BASE_VERSION_LABEL,
     BuildMetadata,
     BuildSpec,
     build_component,
     dify_base_version,
 )
-from dify_action.cli import main as cli_main
-from dify_action.config import SizeBudget
-from dify_action.docker_engine import DockerEngine, Throttle
+from dify_action.config.load import SizeBudget
+from dify_action.engine.docker import DockerEngine, Throttle
 from dify_action.errors import DockerError, GateFailed, InputError
+from dify_action.front.cli import main as cli_main
 from dify_action.registry import Credentials, RegistryClient
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dify_action.docker_engine import BuildRequest, DockerEngine, Throttle
+from dify_action.engine.docker import BuildRequest, DockerEngine, Throttle
 from dify_action.errors import InputError
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dify_action.cli import main
+from dify_action.front.cli import main
 
 CONFIG = """\
 version: 1

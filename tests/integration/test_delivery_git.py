@@ -12,9 +12,9 @@ import pytest
 from emulator import BareRepo, GitHubEmulator
 from emulator.scenario import STAGING, Sleeps, again, api_file, request
 
-from dify_action.cli import main
 from dify_action.delivery import DeliveryResult, deliver
 from dify_action.errors import GitError
+from dify_action.front.cli import main
 
 pytestmark = pytest.mark.integration
 NEW = "127.0.0.1:5000/acme/dify-api:1.13.3-acme.42"

@@ -25,10 +25,10 @@ from dify_action.dify.facts import read_engine
 from dify_action.dify.layers import read_layers
 from dify_action.dify.lookup import forward_for, image_facts, record_build_facts
 from dify_action.errors import GateFailed
-from dify_action.gates import read_facts, read_gates, record_facts, record_gates
 from dify_action.registry import Credentials, RegistryClient
-from dify_action.rollback import RollbackRequest, rollback
-from dify_action.rollback_guard import guard_markdown
+from dify_action.registry.gates import read_facts, read_gates, record_facts, record_gates
+from dify_action.rollback.guard import guard_markdown
+from dify_action.rollback.run import RollbackRequest, rollback
 
 pytestmark = pytest.mark.integration
 VERSIONS = ("1.13.2", "1.13.3", "1.13.3-acme.1", "1.14.0", "wh")

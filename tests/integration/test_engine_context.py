@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from testbed import Registry
 
-from dify_action.engine_context import ensure_image, own_container, sibling_network
+from dify_action.engine.job import ensure_image, own_container, sibling_network
 from dify_action.errors import DockerError
 from dify_action.registry import Credentials
 

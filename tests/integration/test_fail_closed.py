@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import entrypoint
-from dify_action.cli import main as cli_main
+from dify_action.front import action as entrypoint
+from dify_action.front.cli import main as cli_main
 
 IMAGE = "127.0.0.1:5000/acme/dify-api"
 MANIFEST = f"apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n" \

@@ -15,7 +15,7 @@ from emulator import GitHubEmulator
 from emulator.scenario import request
 
 from dify_action.delivery import Git, deliver
-from dify_action.delivery.gitops import git_environment
+from dify_action.delivery.git import git_environment
 from dify_action.errors import EXIT_BAD_INPUT, GitError, InputError
 
 pytestmark = pytest.mark.integration

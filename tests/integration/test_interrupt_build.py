@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from dify_action import refs
-from dify_action.build import BuildSpec, build_component
-from dify_action.docker_engine import DockerEngine, Throttle
+from dify_action.build.component import BuildSpec, build_component
+from dify_action.engine.docker import DockerEngine, Throttle
 from dify_action.registry import Credentials
 
 pytestmark = pytest.mark.integration

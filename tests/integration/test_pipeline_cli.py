@@ -11,7 +11,7 @@ import pytest
 from emulator import BareRepo
 from testbed.appsource import SMOKE, write_app_source
 
-from dify_action.cli import main
+from dify_action.front.cli import main
 
 pytestmark = pytest.mark.integration
 

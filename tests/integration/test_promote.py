@@ -20,9 +20,9 @@ from emulator import BareRepo, GitHubEmulator
 
 from dify_action.delivery import parse_metadata
 from dify_action.errors import GateFailed, GitError, InputError, RegistryError
-from dify_action.gates import gates_tag, read_gates, record_gates
-from dify_action.promote import PromoteRequest, promote
+from dify_action.promote.run import PromoteRequest, promote
 from dify_action.registry import OCI_MANIFEST, Credentials, Manifest, RegistryClient, compute_digest
+from dify_action.registry.gates import gates_tag, read_gates, record_gates
 
 pytestmark = pytest.mark.integration
 STAGING, PRODUCTION = "environments/staging", "environments/production"
@@ -290,7 +290,7 @@ def test_cli_json_and_exit_codes(world: World, tmp_path: Path) -> None:
 def test_promote_can_require_an_sbom(world: World) -> None:
     """require_sbom: a digest with passing gates but no SBOM is refused (nothing pushed); attached
     (the document bytes stand in for Trivy's: the check reads the attachment, not its content), it goes."""
-    from dify_action.sbom import Sbom, attach_sboms
+    from dify_action.scan.sbom import Sbom, attach_sboms
 
     old = push_image(world.client, world.repository, "sha-000")
     new = push_image(world.client, world.repository, "sha-111")

@@ -19,8 +19,8 @@ from test_promote import PRODUCTION, STAGING, World, deployment, push_image
 from dify_action.bump import Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, deliver, parse_metadata
 from dify_action.errors import DifyActionError, GateFailed, InputError
-from dify_action.rollback import RollbackRequest, rollback
-from dify_action.rollback_guard import guard_markdown
+from dify_action.rollback.guard import guard_markdown
+from dify_action.rollback.run import RollbackRequest, rollback
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ import pytest
 from dify_action.errors import InputError, RegistryError
 from dify_action.registry import Credentials, RegistryClient
 from dify_action.registry.referrers import list_referrers
-from dify_action.sbom import FORMATS, attach_sboms, make_sboms, read_sbom_content, read_sboms, sbom_tag
-from dify_action.scanners import Tools
+from dify_action.scan.sbom import FORMATS, attach_sboms, make_sboms, read_sbom_content, read_sboms, sbom_tag
+from dify_action.scan.tools import Tools
 
 pytestmark = pytest.mark.integration
 T1, T2 = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC), dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)

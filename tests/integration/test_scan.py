@@ -16,10 +16,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from dify_action import cli, sarif, scan, scanreport
-from dify_action.config import AllowEntry, Scanners, ScanPolicy
+from dify_action.config.load import AllowEntry, Scanners, ScanPolicy
 from dify_action.errors import DifyActionError
-from dify_action.scanners import ScanRequest, Tools, run_scan
+from dify_action.front import cli
+from dify_action.scan import policy as scan
+from dify_action.scan import report as scanreport
+from dify_action.scan import sarif
+from dify_action.scan.tools import ScanRequest, Tools, run_scan
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from dify_action import cli, interrupt, smoke
-from dify_action.config import HttpProbe, SmokeSpec
+from dify_action import interrupt
+from dify_action.config.load import HttpProbe, SmokeSpec
 from dify_action.errors import DockerError
+from dify_action.front import cli
+from dify_action.smoke import run as smoke
 
 pytestmark = pytest.mark.integration
 

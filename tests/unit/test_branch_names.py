@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dify_action.delivery.gitops import _strip_userinfo, check_branch
+from dify_action.delivery.git import _strip_userinfo, check_branch
 from dify_action.errors import InputError
 
 names = st.lists(st.one_of(st.sampled_from(["main", "release", "/", ".", "..", "-", "@", "{", "~", "^", ":", "?",

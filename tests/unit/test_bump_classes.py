@@ -147,7 +147,7 @@ def test_a_reference_without_tag_is_refused_for_a_multi_image_bump() -> None:
 def test_multi_image_cli_input_errors_exit_2_and_change_nothing(
     tmp_path: Path, extra: list[str], named: str, allowed: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dify_action.cli import main
+    from dify_action.front.cli import main
 
     text = "services:\n  api:\n    image: acme/dify-api:${TAG}\n  web:\n    image: acme/dify-web:0.9\n"
     (tmp_path / "compose.yaml").write_text(text)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dify_action.cli import main
+from dify_action.front.cli import main
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 ALL = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.json").is_file())

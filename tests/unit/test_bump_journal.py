@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dify_action.bump import Target, apply_plan, journal, plan_bump
-from dify_action.cli import main
 from dify_action.errors import TreeWriteError
+from dify_action.front.cli import main
 
 OLD = "kind: Deployment\nspec:\n  containers:\n    - name: api\n      image: acme/dify-api:1.0\n"
 NEW = OLD.replace(":1.0", ":2.0")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dify_action.bump import Target, apply_plan, plan_bump
-from dify_action.cli import main
 from dify_action.errors import ManifestError
+from dify_action.front.cli import main
 
 DEPLOY = (
     "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from dify_action import config
+from dify_action.config import load as config
 from dify_action.errors import ConfigError, InputError
 
 GOOD = """\

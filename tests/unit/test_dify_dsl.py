@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from packaging.version import InvalidVersion
 from packaging.version import Version as Pep440
 
-from dify_action import config
+from dify_action.config import load as config
 from dify_action.dify.dsl import MAX_BYTES, check_file, check_text, expand
 from dify_action.dify.dslreport import check_apps, gate
 from dify_action.dify.dslversion import dsl_verdict, parse

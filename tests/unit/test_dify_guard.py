@@ -10,7 +10,7 @@ from dify_action import refs
 from dify_action.dify.facts import ImageFacts, facts_from_files, label_facts, parse_dsl_version, parse_project_version
 from dify_action.dify.migrations import read_graph
 from dify_action.errors import GateFailed, RegistryError
-from dify_action.rollback_guard import ImageMove, compare, guard_markdown, guard_moves
+from dify_action.rollback.guard import ImageMove, compare, guard_markdown, guard_moves
 
 IMAGE = "registry.example.com/acme/dify-api"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dify_action.docker_config import DockerConfig, docker_config
+from dify_action.engine.credentials import DockerConfig, docker_config
 from dify_action.registry import Credentials
 
 

@@ -12,9 +12,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import entrypoint
-from dify_action import cli, gha, pipeline, resolve
+from dify_action import resolve
 from dify_action.errors import InputError
+from dify_action.front import action as entrypoint
+from dify_action.front import cli, gha
+from dify_action.pipeline import run as pipeline
 
 
 def actions(env: dict[str, str]) -> tuple[gha.Actions, io.StringIO]:

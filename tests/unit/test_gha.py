@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from testbed.outputs import parse_output_file
 
-from dify_action import gha
 from dify_action.errors import InputError
+from dify_action.front import gha
 
 
 def actions(tmp_path: Path, **env: str) -> tuple[gha.Actions, io.StringIO, io.StringIO]:

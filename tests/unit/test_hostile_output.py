@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from testbed.outputs import parse_output_file
 
-import entrypoint
-from dify_action import cli
+from dify_action.front import action as entrypoint
+from dify_action.front import cli
 from dify_action.text import safe_text
 
 IMAGE = "127.0.0.1:5000/acme/dify-api"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from dify_action.bump import Change
 from dify_action.delivery.pr_body import BumpMetadata, metadata_from_changes, parse_metadata, render_body
 from dify_action.markdown import code, escape
-from dify_action.rollback_source import distrust
+from dify_action.rollback.source import distrust
 from dify_action.text import display
 
 FAKE = '<!-- dify-action:metadata {"environment":"production","images":[],"version":1} -->'

@@ -1,4 +1,4 @@
-"""dify_action.pipeline over a resolved plan with scripted stages (the core's real result types): the
+"""dify_action.pipeline.run over a resolved plan with scripted stages (the core's real result types): the
 order of the stages, one bump of every built image, the gate records on failure, the summary rows
 both fronts print, the rollback's changes in the summary, and the reporter split."""
 
@@ -17,26 +17,27 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import entrypoint
-from dify_action import gha, refs
-from dify_action.build import BuildResult
+from dify_action import refs
+from dify_action.build.component import BuildResult
 from dify_action.bump import BumpPlan, Target
-from dify_action.config import ScanPolicy
+from dify_action.config.load import ScanPolicy
 from dify_action.delivery import DeliveryResult
 from dify_action.delivery.model import Change as DeliveredChange
 from dify_action.dify.facts import ImageFacts
 from dify_action.errors import GateFailed
-from dify_action.frontend import StderrReporter
+from dify_action.front import action as entrypoint
+from dify_action.front import gha
+from dify_action.front.common import StderrReporter
 from dify_action.markdown import code, escape
-from dify_action.pipeline import Pipeline
-from dify_action.promote import PromoteResult
+from dify_action.pipeline.run import Pipeline
+from dify_action.pipeline.stages import Built
+from dify_action.promote.run import PromoteResult
 from dify_action.resolve import GitOps, Plan, resolve
-from dify_action.rollback import RollbackResult
-from dify_action.rollback_guard import ImageMove
-from dify_action.scan import FAIL, Finding, ScanReport, Verdict
-from dify_action.settings import Secrets, Settings
-from dify_action.smoke import Check, SmokeResult
-from dify_action.stages import Built
+from dify_action.resolve.request import Secrets, Settings
+from dify_action.rollback.guard import ImageMove
+from dify_action.rollback.run import RollbackResult
+from dify_action.scan.policy import FAIL, Finding, ScanReport, Verdict
+from dify_action.smoke.run import Check, SmokeResult
 
 API, WEB = "registry.example/acme/dify-api", "registry.example/acme/dify-web"
 DIGEST = "sha256:" + "d" * 64

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dify_action.errors import InputError
-from dify_action.promote import PromoteRequest
+from dify_action.promote.run import PromoteRequest
 
 
 def request(**fields: object) -> PromoteRequest:
@@ -37,7 +37,7 @@ def test_bad_input_names_the_input(fields: dict[str, object], name: str) -> None
 @pytest.mark.parametrize(("fields", "name"), [
     ({"base": "-f"}, "base"), ({"base": "a b"}, "base"), ({"github_api_url": "ftp://x"}, "github-api-url")])
 def test_rollback_checks_base_and_api_url_first(fields: dict[str, object], name: str) -> None:
-    from dify_action.rollback import RollbackRequest
+    from dify_action.rollback.run import RollbackRequest
 
     with pytest.raises(InputError) as caught:
         RollbackRequest(repo_url="file:///nowhere", commit="abcdef1", **fields).validate()  # type: ignore[arg-type]

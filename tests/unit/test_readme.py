@@ -36,7 +36,7 @@ def render_tables() -> dict[str, str]:
     for name, spec in action["outputs"].items():
         outputs.append(f"| `{name}` | {_cell(spec.get('description', ''))} |")
     config = ["| key | type | description |", "| --- | --- | --- |"]
-    config += _schema_rows(json.loads((ROOT / "dify_action" / "schemas" / "dify-action.schema.json").read_text()))
+    config += _schema_rows(json.loads((ROOT / "dify_action" / "config" / "schemas" / "dify-action.schema.json").read_text()))
     return {"inputs": "\n".join(inputs), "outputs": "\n".join(outputs), "config": "\n".join(config)}
 
 
@@ -118,7 +118,7 @@ def _cli_lines(text: str) -> list[str]:
 
 
 def test_cli_examples_in_the_readme_parse() -> None:
-    from dify_action.cli import build_parser
+    from dify_action.front.cli import build_parser
 
     lines = _cli_lines(README.read_text())
     assert len(lines) >= 8
@@ -132,7 +132,7 @@ def test_cli_examples_in_the_readme_parse() -> None:
 def test_quickstart_config_is_valid() -> None:
     import textwrap
 
-    from dify_action import config
+    from dify_action.config import load as config
 
     match = re.search(r"```yaml\n(\s*version: 1\n.*?)```", README.read_text(), flags=re.S)
     assert match, "the quickstart dify-action.yaml block is missing"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dify_action.errors import InputError
 from dify_action.resolve import resolve
-from dify_action.settings import Secrets, Settings
+from dify_action.resolve.request import Secrets, Settings
 
 CONFIG = """version: 1
 components:

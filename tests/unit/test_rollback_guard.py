@@ -7,8 +7,8 @@ import pytest
 from dify_action.dify.versions import label_verdict as verdict
 from dify_action.dify.versions import version_key
 from dify_action.errors import InputError
-from dify_action.rollback import RollbackRequest
-from dify_action.rollback_guard import Candidate, GuardCheck, choose_last, rolled_back
+from dify_action.rollback.guard import Candidate, GuardCheck, choose_last, rolled_back
+from dify_action.rollback.run import RollbackRequest
 
 
 @pytest.mark.parametrize(("current", "restored", "expected"), [

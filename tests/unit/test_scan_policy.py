@@ -12,9 +12,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from dify_action import sarif, scan, scanreport
-from dify_action.config import AllowEntry, Scanners, ScanPolicy
+from dify_action.config.load import AllowEntry, Scanners, ScanPolicy
 from dify_action.errors import InputError
+from dify_action.scan import policy as scan
+from dify_action.scan import report as scanreport
+from dify_action.scan import sarif
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "trivy"
 TODAY = dt.date(2026, 6, 15)

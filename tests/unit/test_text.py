@@ -12,8 +12,8 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dify_action import gha
 from dify_action.errors import DifyActionError, GitError, InputError
+from dify_action.front import gha
 from dify_action.text import SafeStream, display, protected_stdio, safe_text
 
 BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -11,11 +11,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dify_action import config, yamlguard
+from dify_action import yamlguard
 from dify_action.bump import find_images, locate
 from dify_action.bump.tree import SourceFile
-from dify_action.cli import main
+from dify_action.config import load as config
 from dify_action.errors import ConfigError, InputError
+from dify_action.front.cli import main
 
 DEPLOY = (
     "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"

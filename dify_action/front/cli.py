@@ -1,0 +1,114 @@
+"""The command-line front end: ``dify-action COMMAND ...`` and ``python -m dify_action``.
+
+A thin layer: argparse turns arguments into typed requests for the core, prints results and
+maps errors to exit codes (0 ok, 1 failure, 2 bad input). Each command lives in
+``dify_action/front/commands/<module>.py`` with ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``; modules import their heavy dependencies lazily so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn, Protocol, cast
+
+from dify_action import __version__, interrupt
+from dify_action.errors import DifyActionError
+
+# command name -> module under dify_action.front.commands
+COMMANDS: dict[str, str] = {
+    "scan": "scan",
+    "test": "test",
+    "bump": "bump",
+    "build": "build",
+    "promote": "promote",
+    "rollback": "rollback",
+    "gates": "gates",
+    "pipeline": "pipeline",
+    "check": "check",
+    "apps": "apps",
+}
+
+
+class _Command(Protocol):
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _load(module: str) -> _Command:
+    return cast(_Command, importlib.import_module(f"dify_action.front.commands.{module}"))
+
+
+def deprecated(*old: str, append: bool = False) -> dict[str, Any]:
+    """``add_argument`` keywords that keep the ``old`` spellings of a flag working with a warning (flag
+    names were aligned with the action's inputs): ``add("--pr-number", "--pr", **deprecated("--pr"))``."""
+    base: type[argparse.Action] = argparse._AppendAction if append else argparse._StoreAction
+
+    class Alias(base):  # type: ignore[misc, valid-type]  # argparse's private action classes
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                     option_string: str | None = None) -> None:
+            if option_string in old:
+                print(f"warning: {option_string} is deprecated; use {self.option_strings[0]}", file=sys.stderr)
+            super().__call__(parser, namespace, values, option_string)
+
+    return {"action": Alias}
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors show this (sub)command's usage and suggest the nearest flag (``--confg``)."""
+
+    def error(self, message: str) -> NoReturn:
+        if "unrecognized arguments:" in message:
+            flags = [s for action in self._actions for s in action.option_strings]
+            hints = [f"{word}: did you mean {near[0]}?" for word in message.split(":", 1)[1].split()
+                     if (near := difflib.get_close_matches(word.split("=")[0], flags, n=1))]
+            message = "; ".join([message, *hints])
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dify-action",
+        description="Build, test, scan and ship customized Dify images through GitOps pull requests.",
+    )
+    parser.add_argument("--version", action="version", version=f"dify-action {__version__}")
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True, parser_class=_Parser)
+    for name, module in COMMANDS.items():
+        command = _load(module)
+        child = sub.add_parser(name, help=command.HELP, description=command.HELP)
+        command.add_arguments(child)
+        child.set_defaults(_run=command.run, _parser=child)  # "subcommand": `test --command` owns "command"
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; everything printed is neutralised for terminals and CI command channels."""
+    from dify_action.text import protected_stdio
+
+    with protected_stdio():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the subcommand's own usage and a suggestion, not the top-level usage
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    interrupt.install()  # SIGTERM (a cancelled job) unwinds like Ctrl-C
+    try:
+        return cast(int, args._run(args))
+    except DifyActionError as error:
+        print(f"dify-action {args.subcommand}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt as stop:
+        print(f"dify-action {args.subcommand}: interrupted", file=sys.stderr)
+        return interrupt.exit_code(stop)
+    except BrokenPipeError:
+        return 1

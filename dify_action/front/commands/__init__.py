@@ -1,0 +1,1 @@
+"""One module per CLI command: argparse arguments in, a typed request out, the core called once."""

@@ -1,0 +1,96 @@
+"""``dify-action build``: build, label, budget-check and push component images.
+
+Components come from ``--config`` (``dify-action.yaml``; ``--component`` picks some) or from the
+direct flags (``--dockerfile``/``--context``/``--repository``). The registry password is read here,
+from DIFY_ACTION_REGISTRY_PASSWORD, and handed to the core as a value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from dify_action.choices import PASSWORD_ENV, USERNAME_ENV
+from dify_action.resolve.request import Settings
+
+HELP = "Build component images, check their size budget, push their tags and report digests."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="dify-action.yaml declaring the components")
+    parser.add_argument("--component", action="append", default=[], metavar="NAME",
+                        help="build only this component of the config (repeatable; default: all)")
+    direct = parser.add_argument_group("one component without a config file")
+    direct.add_argument("--name", help="component name (default: the repository's last path part)")
+    direct.add_argument("--dockerfile", metavar="FILE", help="Dockerfile (default: CONTEXT/Dockerfile)")
+    direct.add_argument("--context", metavar="DIR", help="build context directory (default: .)")
+    direct.add_argument("--repository", metavar="IMAGE", help="image repository without tag")
+    direct.add_argument("--target", help="build stage to stop at")
+    parser.add_argument("--tag", action="append", default=[], help="tag to push (repeatable); "
+                        "without it the config's tag policy is applied to --revision/--ref/--event")
+    parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="build argument (repeatable; wins over the config)")
+    parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
+                        help="BuildKit secret for RUN --mount=type=secret,id=ID (repeatable; docker build's syntax)")
+    parser.add_argument("--cache-from", action="append", default=[], metavar="IMAGE",
+                        help="image to use as build cache (repeatable; pulled when missing)")
+    parser.add_argument("--platform", help="target platform, e.g. linux/amd64")
+    parser.add_argument("--push", action=argparse.BooleanOptionalAction, default=True,
+                        help="push the tags (default) or only build")
+    parser.add_argument("--builder", choices=("auto", "buildkit", "legacy"), default="auto",
+                        help="BuildKit via the docker CLI, the SDK's legacy builder, or auto (default)")
+    parser.add_argument("--registry-username", metavar="USER",
+                        help=f"registry user (password from ${PASSWORD_ENV})")
+    parser.add_argument("--size-budget", metavar="SIZE", help="fail above this size, e.g. 2.5GB")
+    parser.add_argument("--size-warn", metavar="SIZE", help="warn above this size, e.g. 2GB")
+    meta = parser.add_argument_group("labels and tag policy")
+    meta.add_argument("--source", metavar="URL", help="org.opencontainers.image.source")
+    meta.add_argument("--revision", metavar="SHA", help="the commit (org.opencontainers.image.revision)")
+    meta.add_argument("--version", dest="image_version", help="org.opencontainers.image.version")
+    meta.add_argument("--ref", default="refs/heads/main", help="git ref for the tag policy")
+    meta.add_argument("--event", default="push", help="event name for the tag policy")
+    meta.add_argument("--run-number", type=int, help="CI run number for the tag policy")
+    meta.add_argument("--event-path", metavar="FILE", help="the event's JSON payload (GITHUB_EVENT_PATH): PR "
+                      "number, default branch, base ref and commit date for the tag policy")
+    meta.add_argument("--pr-head-sha", action="store_true", help="tag a pull request build with its head commit")
+    parser.add_argument("--docker-host", metavar="URL", help="Docker engine (default: $DOCKER_HOST)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    from dify_action.front.common import secret_files
+    from dify_action.tags import load_event
+
+    return Settings(
+        command="build", config=args.config, components=tuple(args.component), name=args.name,
+        dockerfile=args.dockerfile, context=args.context, repository=args.repository, target=args.target,
+        tags=tuple(args.tag), build_args=tuple(args.build_arg), cache_from=tuple(args.cache_from),
+        platform=args.platform, push=args.push, builder=args.builder,
+        registry_username=args.registry_username or os.environ.get(USERNAME_ENV),
+        size_budget=args.size_budget, size_warn=args.size_warn, source=args.source, revision=args.revision,
+        version=args.image_version, ref=args.ref, event=args.event,
+        run_number=str(args.run_number) if args.run_number is not None else None,
+        event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
+        pr_head_sha=args.pr_head_sha, secret_files=secret_files(args.secret),
+        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.front.common import StderrReporter, cli_secrets, tool_environ
+    from dify_action.pipeline.run import Pipeline
+    from dify_action.pipeline.stages import CoreStages
+    from dify_action.resolve import resolve
+
+    plan = resolve(settings(args), cli_secrets(os.environ, args.secret))
+    result = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter()).run()
+    if args.json:  # the metadata document: the action's json output
+        print(json.dumps(result.as_dict(), indent=2))
+        return 0
+    for b in result.images:
+        r = b.build
+        where = f"digest {r.digest}" if r.digest else "not pushed"
+        size = f"{r.size / 1e6:.1f} MB" + (f", {r.compressed_size / 1e6:.1f} MB compressed"
+                                            if r.compressed_size is not None else "")
+        print(f"{r.name}: {r.image}:{','.join(r.tags)} {where} ({size}, {r.builder}, {r.seconds:.1f}s)")
+    return 0

@@ -1,0 +1,34 @@
+"""``dify-action check``: validate the config and the inputs, print what a run would do; no side effect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+HELP = "Validate the config (and an environment) and print the resolved requests; changes nothing."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--config", metavar="FILE", default="dify-action.yaml", help="dify-action.yaml (default: ./dify-action.yaml)")
+    add("--environment", metavar="ENV", help="resolve the bump of this environment too")
+    add("--command", dest="checked", default="pipeline", choices=("pipeline", "build", "bump"),
+        help="the command whose requests to resolve (default: pipeline)")
+    add("--revision", metavar="SHA", default="0" * 40, help="commit for the tag policy (default: zeros)")
+    add("--ref", default="refs/heads/main", help="git ref for the tag policy")
+    add("--event", default="push", help="event name for the tag policy")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.choices import USERNAME_ENV
+    from dify_action.front.common import cli_secrets
+    from dify_action.resolve import resolve
+    from dify_action.resolve.request import Settings
+
+    settings = Settings(command="check", config=args.config, environment=args.environment, revision=args.revision,
+                        ref=args.ref, event=args.event, registry_username=os.environ.get(USERNAME_ENV),
+                        image="check.invalid/placeholder:0" if args.checked == "bump" else None)
+    plan = resolve(settings, cli_secrets(os.environ))
+    print(json.dumps(plan.describe(), indent=2))
+    return 0

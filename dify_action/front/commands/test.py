@@ -1,0 +1,61 @@
+"""``dify-action test``: smoke-test a built image (HEALTHCHECK / HTTP probe / commands).
+
+Settings come from ``smoke.<component>`` in ``--config`` when ``--component`` is given; flags
+win. Exit 0 when every check passes, 1 when one fails, 2 on bad input (nothing is started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+HELP = "Smoke-test a built image: run it, wait for its HEALTHCHECK or an HTTP probe, run commands."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--image", metavar="REF", required=True, help="the image to test (in the Docker engine)")
+    parser.add_argument("--config", metavar="FILE", help="dify-action.yaml with smoke settings")
+    parser.add_argument("--component", metavar="NAME", help="use smoke.<NAME> from the config")
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="container env (repeatable)")
+    parser.add_argument("--http-probe", metavar="URL", help="URL that must answer --expect-status")
+    parser.add_argument("--expect-status", type=int, metavar="CODE", help="expected HTTP status (default 200)")
+    parser.add_argument("--timeout", metavar="DURATION", help="readiness and per-command timeout (e.g. 90s, 5m)")
+    from dify_action.front.cli import deprecated
+
+    parser.add_argument(
+        "--smoke-command", "--command", dest="command", default=[], metavar="CMD",
+        **deprecated("--command", append=True),
+        help="command run with sh -c inside the container (repeatable; replaces the config's; --command: "
+             "deprecated)",
+    )
+    parser.add_argument("--no-healthcheck", action="store_true", help="do not wait for the image's HEALTHCHECK")
+    parser.add_argument("--log-lines", type=int, metavar="N", help="container log lines shown on failure")
+    parser.add_argument("--docker-host", metavar="URL", help="Docker engine (default: DOCKER_HOST)")
+    parser.add_argument("--registry-username", metavar="USER", help="registry user to pull the image when the engine "
+                        "lacks it (password from $DIFY_ACTION_REGISTRY_PASSWORD)")
+    parser.add_argument("--run-id", metavar="ID", help="label value io.dify-action.smoke=ID (default: random)")
+    parser.add_argument("--summary", metavar="FILE", help="append the Markdown result (e.g. $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.choices import USERNAME_ENV
+    from dify_action.front.common import cli_secrets, report_gate, tool_environ
+    from dify_action.pipeline.stages import CoreStages
+    from dify_action.resolve import resolve
+    from dify_action.resolve.request import Settings
+    from dify_action.smoke import run as smoke
+
+    settings = Settings(
+        command="test", image=args.image, config=args.config,
+        components=(args.component,) if args.component else (), smoke_env=tuple(args.env),
+        http_probe=args.http_probe, expect_status=args.expect_status, timeout=args.timeout,
+        smoke_commands=tuple(args.command), healthcheck=not args.no_healthcheck, log_lines=args.log_lines,
+        run_id=args.run_id, docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
+        registry_username=args.registry_username or os.environ.get(USERNAME_ENV))
+    plan = resolve(settings, cli_secrets(os.environ))
+    assert plan.test_image is not None
+    result = CoreStages(tool_environ(os.environ)).smoke(plan, plan.test_image, args.component or "")
+    failing = result.failing
+    return report_gate(args.summary, smoke.markdown(result), result.as_dict() if args.json else None,
+                       None if result.passed else f"dify-action test: failed check: {failing.name if failing else '?'}")

@@ -1,0 +1,184 @@
+"""The stages as typed calls into the core: each takes the resolved plan (and what earlier stages
+returned) and gives back the core's own frozen result. ``Stages`` is what the pipeline calls;
+``CoreStages`` runs the real engine, registry, scanners and git."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from dify_action.build.component import BuildResult
+from dify_action.bump import BumpPlan, Target
+from dify_action.delivery import DeliveryResult
+from dify_action.dify.facts import ImageFacts
+from dify_action.promote.run import PromoteResult
+from dify_action.refs import ImageRef
+from dify_action.registry import RegistryFor, clients_for
+from dify_action.resolve import GitOps, Plan
+from dify_action.rollback.run import RollbackResult
+from dify_action.scan.policy import ScanReport
+from dify_action.scan.sbom import AttachedSbom
+from dify_action.smoke.run import SmokeResult
+
+if TYPE_CHECKING:
+    from dify_action.engine.docker import DockerEngine
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class Built:
+    """One built component: the build's result, what the image says about Dify (read through the
+    engine and recorded next to the digest), and the SBOMs attached to it in the registry."""
+
+    result: BuildResult
+    facts: ImageFacts | None = None
+    sboms: tuple[AttachedSbom, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+class Stages(Protocol):
+    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[Built, ...]: ...
+
+    def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult: ...
+
+    def scan(self, plan: Plan, image: str | None, component: str | None) -> ScanReport: ...
+
+    def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None: ...
+
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult: ...
+
+    def promote(self, plan: Plan) -> PromoteResult: ...
+
+    def rollback(self, plan: Plan) -> RollbackResult: ...
+
+
+def registry_for(plan: Plan) -> RegistryFor:
+    """Registry clients per host with the run's credentials."""
+    return clients_for(plan.credentials)
+
+
+class CoreStages:
+    """The real stages. ``tool_environ`` is the environment the scanners run with (built by the front
+    end, minimal); the core itself reads no environment."""
+
+    def __init__(self, tool_environ: Mapping[str, str]) -> None:
+        self.tool_environ = dict(tool_environ)
+
+    def _engine(self, plan: Plan) -> DockerEngine:
+        from dify_action.engine.docker import DockerEngine
+
+        return DockerEngine(plan.docker_host or DEFAULT_DOCKER_HOST)
+
+    def build(self, plan: Plan, progress: Callable[[str], None]) -> tuple[Built, ...]:
+        """Build (and push) every component; for each pushed digest, record the image's Dify facts
+        (its Alembic graph, DSL version) and attach its SBOMs, so promote and rollback read them from
+        the registry without pulling a layer."""
+        from dify_action.build.component import build_component
+
+        assert plan.build is not None
+        engine = self._engine(plan)
+        built = []
+        try:
+            for spec in plan.build.specs:
+                result = build_component(spec, engine, plan.credentials, push=plan.build.push,
+                                         builder=plan.build.builder, meta=plan.build.meta, progress=progress)
+                built.append(self._describe(plan, engine, spec.repository, result) if result.digest
+                             else Built(result))
+        finally:
+            engine.close()
+        return tuple(built)
+
+    def _describe(self, plan: Plan, engine: DockerEngine, repository: ImageRef, result: BuildResult) -> Built:
+        from dify_action.dify.lookup import record_build_facts
+        from dify_action.scan.sbom import attach_sboms, make_sboms
+        from dify_action.scan.tools import Tools
+
+        assert result.digest is not None
+        client = registry_for(plan)(repository.registry)
+        facts, _ = record_build_facts(engine.client, result.image_id, client, repository.remote_path, result.digest)
+        tools = Tools.discover(self.tool_environ)
+        if tools.trivy is None:
+            return Built(result, facts, (), ("no SBOM attached: Trivy is not installed (the default action image "
+                                             "bundles it)",))
+        sboms = make_sboms(tools, image=result.image_id, docker_host=plan.docker_host)
+        return Built(result, facts, attach_sboms(client, repository.remote_path, result.digest, sboms))
+
+    def smoke(self, plan: Plan, image: str, component: str) -> SmokeResult:
+        from dify_action.smoke.run import run_smoke
+
+        engine = self._engine(plan)
+        try:
+            # a fresh job's engine lacks the image: it is pulled with the run's credentials
+            return run_smoke(engine.client, image, plan.smoke[component], run_id=plan.settings.run_id,
+                             credentials=plan.credentials)
+        finally:
+            engine.close()
+
+    def scan(self, plan: Plan, image: str | None, component: str | None) -> ScanReport:
+        """Scan ``image`` and the Dockerfiles of ``component`` (None: every Dockerfile of the plan)."""
+        from dify_action.scan import sarif
+        from dify_action.scan.tools import ScanRequest, Tools, run_scan
+
+        assert plan.scan is not None
+        files = plan.scan.dockerfiles
+        chosen = files.get(component, ()) if component is not None else tuple(p for ps in files.values() for p in ps)
+        dockerfiles = tuple(dict.fromkeys(_relative(p) for p in chosen))
+        request = ScanRequest(image=image, image_archive=plan.scan.image_archive, dockerfiles=dockerfiles,
+                              trivy_reports=plan.scan.trivy_reports, docker_host=plan.docker_host,
+                              offline=plan.scan.offline, credentials=plan.credentials)
+        today = plan.scan.today or dt.datetime.now(dt.UTC).date()
+        report = run_scan(request, plan.scan.policy, Tools.discover(self.tool_environ), today=today)
+        if plan.scan.sarif_file:
+            log = sarif.to_sarif(report, artifact_uri=str(dockerfiles[0]) if dockerfiles else "Dockerfile")
+            Path(plan.scan.sarif_file).write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+        return report
+
+    def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None:
+        from dify_action import refs
+        from dify_action.registry.gates import record_gates
+
+        ref = refs.parse_repository(image, input_name="image")
+        record_gates(registry_for(plan)(ref.registry), ref.remote_path, digest, results)
+
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
+        """One change for every target: a local plan (written unless dry-run) or a delivery whose PR
+        body lists the migrations the change runs (read from the images in the registry)."""
+        import dataclasses
+
+        from dify_action.bump import apply_plan, plan_bump
+        from dify_action.delivery import deliver
+        from dify_action.dify.lookup import forward_sections
+
+        if gitops.delivery is not None:
+            sections = forward_sections(registry_for(plan), targets, gitops.paths)
+            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections))
+        assert gitops.directory is not None
+        planned = plan_bump(gitops.directory, list(targets), gitops.paths)
+        if not gitops.dry_run:
+            apply_plan(planned)
+        return planned
+
+    def promote(self, plan: Plan) -> PromoteResult:
+        from dify_action.promote.run import promote
+
+        assert plan.promote is not None
+        return promote(plan.promote, registry_for(plan))
+
+    def rollback(self, plan: Plan) -> RollbackResult:
+        from dify_action.rollback.run import rollback
+
+        assert plan.rollback is not None
+        return rollback(plan.rollback, registry_for(plan))
+
+
+def _relative(path: Path) -> Path:
+    """Repository-relative when under the working directory (SARIF wants relative URIs)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path

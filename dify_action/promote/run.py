@@ -1,0 +1,308 @@
+"""Promote what runs in environment A to environment B of the GitOps repository.
+
+Read A's image references from a clone, keep ours, check each exists in the registry by digest
+and passed its gates (the record in the registry, see gates.py), optionally add a registry tag by
+manifest copy (no layer moves), then deliver the bump of B with the same tag and digest. Every
+check runs before the first side effect: a refused promotion leaves no tag, branch or PR.
+
+The registry tag moves only after the GitOps change exists (pushed, or its PR opened): a refused
+push or a failed PR leaves the tag where it was (issue #9). If the tag copy itself fails after
+the delivery, the error says that the change was delivered and the tag was not moved (a re-run
+finds the delivery unchanged and moves the tag).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dify_action import refs
+from dify_action.bump import FoundImage, Target, find_images, plan_bump
+from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
+from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
+from dify_action.delivery.git import check_branch, workspace
+from dify_action.delivery.github import check_api_url
+from dify_action.dify.versions import base_version
+from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
+from dify_action.registry import CopyResult, RegistryFor
+from dify_action.registry.gates import GateRecord, read_gates, refusal
+from dify_action.scan.sbom import read_sboms
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    """Promote ``source`` -> ``target``. ``images``: repositories to promote (default: every image
+    deployed in both environments whose version differs). ``token`` never appears in repr."""
+
+    repo_url: str
+    source: str
+    target: str
+    source_paths: tuple[str, ...]
+    target_paths: tuple[str, ...]
+    images: tuple[str, ...] = ()
+    ours: tuple[str, ...] = ()  # the config's component repositories: a filter, not a requirement
+    helm_paths: tuple[str, ...] = ()
+    base: str | None = None
+    provider: str = "git"
+    push_mode: str = "branch"
+    registry_tag: str | None = None
+    require_gates: bool = True
+    require_sbom: bool = False  # refuse a digest without an attached SBOM (the pipeline attaches them)
+    pin_digest: bool | None = None  # None: pin in B when A pins
+    dry_run: bool = False
+    token: str | None = field(default=None, repr=False)
+    github_api_url: str = GITHUB_API
+    github_repo: str | None = None
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    author: Identity = field(default_factory=Identity)
+    run_url: str | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def validate(self) -> None:
+        """InputError (exit 2) before any side effect."""
+        for name, value in (("from", self.source), ("to", self.target)):
+            check_environment(value, name)
+        if self.source == self.target:
+            raise InputError("to", self.target, "an environment other than --from")
+        if not self.source_paths:
+            raise InputError("path-from", "", f"the GitOps paths of {self.source} (or --config with environments)")
+        if not self.target_paths:
+            raise InputError("path-to", "", f"the GitOps paths of {self.target} (or --config with environments)")
+        if self.provider not in PROVIDERS:
+            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
+        if self.push_mode not in PUSH_MODES:
+            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        check_branch(self.base)
+        check_api_url(self.github_api_url)
+        if self.registry_tag is not None:
+            refs.validate_tag(self.registry_tag, input_name="registry-tag")
+        for image in (*self.images, *self.ours):
+            refs.parse_repository(image, input_name="image")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One image to promote: what A runs, the verified digest, its gates and the tag copy."""
+
+    ref: refs.ImageRef
+    digest: str
+    current: refs.ImageRef | None
+    gates: GateRecord | None = None
+    tag_copy: CopyResult | None = None
+    dify_version_old: str | None = None
+    dify_version_new: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "image": self.ref.name, "tag": self.ref.tag, "digest": self.digest,
+            "from": str(self.ref), "current": str(self.current) if self.current else None,
+            "gates": self.gates.as_dict() if self.gates else None,
+            "tag_copy": self.tag_copy.as_dict() if self.tag_copy else None,
+            "dify_version": {"old": self.dify_version_old, "new": self.dify_version_new},
+        }
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    """``operation``: a delivery operation (created, updated, pushed...), ``none`` or ``planned``."""
+
+    operation: str
+    source: str
+    target: str
+    images: tuple[Promotion, ...] = ()
+    delivery: DeliveryResult | None = None
+    notes: tuple[str, ...] = ()
+    diff: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        d = self.delivery
+        return {
+            "operation": self.operation, "from": self.source, "to": self.target,
+            "images": [p.as_dict() for p in self.images],
+            "pr_number": d.pr_number if d else None, "pr_url": d.pr_url if d else None,
+            "branch": d.branch if d else None, "commit": d.commit if d else None,
+            "changes": [c.as_dict() for c in d.changes] if d else [],
+            "notes": list(self.notes) + (list(d.notes) if d else []),
+        }
+
+
+@contextlib.contextmanager
+def _clone(request: PromoteRequest) -> Iterator[Path]:
+    with workspace("promote") as root:
+        git = Git(request.repo_url, root, request.token)
+        git.clone(request.base, (*request.source_paths, *request.target_paths))
+        yield git.workdir
+
+
+def _versions(found: list[FoundImage]) -> dict[str, list[FoundImage]]:
+    by_repo: dict[str, list[FoundImage]] = {}
+    for item in found:
+        by_repo.setdefault(item.ref.repository, []).append(item)
+    return by_repo
+
+
+def _single(repo: str, items: list[FoundImage], env: str) -> refs.ImageRef:
+    versions = {(i.ref.tag, i.ref.digest) for i in items}
+    if len(versions) > 1:
+        where = "; ".join(f"{i.file}:{i.line} {i.ref}" for i in items)
+        raise DifyActionError(f"{env} runs several versions of {repo}: {where}",
+                              hint=f"make {env} consistent first (one tag per image), then promote")
+    ref = items[0].ref
+    if not ref.tag:
+        raise DifyActionError(f"{env} deploys {ref} by digest only: promote needs a tag to write",
+                              hint="deploy it as repository:tag@digest", file=items[0].file, line=items[0].line)
+    return ref
+
+
+def select(request: PromoteRequest, root: Path) -> tuple[list[tuple[refs.ImageRef, refs.ImageRef | None]], list[str]]:
+    """(what A runs, what B runs) for each image to promote that differs, and notes."""
+    source = _versions(find_images(root, request.source_paths))
+    target = _versions(find_images(root, request.target_paths))
+    notes: list[str] = []
+    if request.images:
+        wanted = [refs.parse_repository(i, input_name="image").repository for i in request.images]
+        for repo in wanted:
+            if repo not in source:
+                raise InputError("image", repo, f"not deployed under {', '.join(request.source_paths)} "
+                                 f"({request.source}); deployed there: {', '.join(sorted(source)) or 'nothing'}")
+    else:
+        ours = {refs.parse_repository(i, input_name="image").repository for i in request.ours}
+        mine = sorted(repo for repo in source if not ours or repo in ours)
+        wanted = [repo for repo in mine if repo in target]
+        notes += [f"{repo} runs in {request.source} only: not promoted" for repo in mine if repo not in target]
+    chosen: list[tuple[refs.ImageRef, refs.ImageRef | None]] = []
+    for repo in wanted:
+        ref = _single(repo, source[repo], request.source)
+        current = target.get(repo)
+        now = {(i.ref.tag, i.ref.digest) for i in current} if current else set()
+        if now == {(ref.tag, ref.digest)}:
+            notes.append(f"{repo} is already {ref.tag} in {request.target}")
+            continue
+        chosen.append((ref, current[0].ref if current else None))
+    return chosen, notes
+
+
+def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageRef | None]],
+          registry_for: RegistryFor) -> tuple[list[Promotion], list[str]]:
+    """Resolve and verify every digest and gate; GateFailed lists every refused image at once."""
+    promotions: list[Promotion] = []
+    refused: list[str] = []
+    notes: list[str] = []
+    for ref, current in chosen:
+        client = registry_for(ref.registry)
+        if ref.digest:
+            if client.head_manifest(ref.remote_path, ref.digest) is None:
+                raise RegistryError(f"{ref} is deployed in {request.source} but its digest is not in {ref.registry}",
+                                    hint="the image was deleted or never pushed; rebuild and redeploy it")
+            digest = ref.digest
+        else:
+            digest = client.resolve_digest(ref)
+        record = read_gates(client, ref.remote_path, digest)
+        why = refusal(record, f"{ref.name}@{digest}")
+        if why:
+            refused.append(why)
+        elif request.require_sbom and not read_sboms(client, ref.remote_path, digest):
+            refused.append(f"{ref.name}@{digest} has no SBOM attached in the registry")
+        elif record and "skipped" in record.results.values():
+            skipped = ", ".join(k for k, v in record.results.items() if v == "skipped")
+            notes.append(f"{ref.name}: gates skipped: {skipped}")
+        new_version = base_version(client, ref.with_version(None, digest))
+        old_version = None
+        if current is not None and current.registry == ref.registry:
+            with contextlib.suppress(RegistryError):
+                old_version = base_version(client, current)
+        promotions.append(Promotion(ref, digest, current, record, None, old_version, new_version))
+    if refused and (request.require_gates or request.require_sbom):
+        raise GateFailed(
+            f"promotion {request.source} -> {request.target} refused: " + "; ".join(refused),
+            hint="fix the image and let the pipeline record passing gates (tag sha256-<hex>.gates), "
+                 "or override with --no-require-gates (the override is reported)")
+    notes += [f"gates NOT enforced (--no-require-gates): {why}" for why in refused]
+    return promotions, notes
+
+
+def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult:
+    """Promote ``request.source`` to ``request.target``; see PromoteResult."""
+    request.validate()
+    with _clone(request) as root:
+        chosen, notes = select(request, root)
+        if not chosen:
+            return PromoteResult("none", request.source, request.target, notes=tuple(notes))
+        promotions, more = check(request, chosen, registry_for)
+        notes += more
+        targets = tuple(_target(request, p) for p in promotions)
+        if request.dry_run:
+            plan = plan_bump(root, targets, request.target_paths)
+            return PromoteResult("planned", request.source, request.target, tuple(promotions),
+                                 notes=tuple(notes), diff=plan.diff())
+    try:
+        delivery = _deliver(request, targets, promotions, registry_for)
+    except DifyActionError as error:
+        if request.registry_tag:  # say what the registry looks like now: untouched
+            error.message += (f" (registry tag {request.registry_tag} not moved: it moves only after the GitOps "
+                              "change is delivered)")
+            error.args = (error.message,)
+        raise
+    if request.registry_tag:
+        promotions = _move_tag(request, promotions, delivery, registry_for)
+        moved = any(p.tag_copy and p.tag_copy.changed for p in promotions)
+        notes.append(f"registry tag {request.registry_tag} " + (
+            f"moved after the GitOps change was delivered ({_where(delivery)})" if moved
+            else "already pointed at the promoted digest"))
+    return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
+                         tuple(notes))
+
+
+def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion],
+             registry_for: RegistryFor) -> DeliveryResult:
+    from dify_action.dify.lookup import forward_sections  # the PR lists the migrations the promotion runs
+
+    first = promotions[0]
+    return deliver(DeliveryRequest(
+        repo_url=request.repo_url, environment=request.target, targets=targets, paths=request.target_paths,
+        base=request.base, provider=request.provider, push_mode=request.push_mode, token=request.token,
+        github_api_url=request.github_api_url, github_repo=request.github_repo, labels=request.labels,
+        reviewers=request.reviewers, author=request.author, committer=request.author, run_url=request.run_url,
+        title_template=f"promote({{environment}}): {{images}} from {request.source}",
+        message_template=f"promote({{environment}}): {{images}} from {request.source}\n\n{{changes}}",
+        promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,
+        dify_version_old=first.dify_version_old, dify_version_new=first.dify_version_new, sleep=request.sleep,
+        sections=forward_sections(registry_for, targets, request.target_paths),
+    ))
+
+
+def _where(delivery: DeliveryResult) -> str:
+    if delivery.pr_url:
+        return f"{delivery.operation} pull request {delivery.pr_url}"
+    return f"{delivery.operation} {delivery.branch or delivery.base}" + (
+        f" at {delivery.commit[:12]}" if delivery.commit else "")
+
+
+def _move_tag(request: PromoteRequest, promotions: list[Promotion], delivery: DeliveryResult,
+              registry_for: RegistryFor) -> list[Promotion]:
+    """Copy ``registry_tag`` onto each promoted digest; a failure says what was already delivered."""
+    assert request.registry_tag is not None
+    moved: list[Promotion] = []
+    for promotion in promotions:
+        try:
+            copy = registry_for(promotion.ref.registry).copy_tag(promotion.ref.remote_path, promotion.digest,
+                                                                 request.registry_tag)
+        except RegistryError as error:
+            done = ", ".join(f"{p.ref.name}:{request.registry_tag}" for p in moved) or "none"
+            raise RegistryError(
+                f"the GitOps change was delivered ({_where(delivery)}) but registry tag {request.registry_tag} "
+                f"of {promotion.ref.name} was not moved: {error.message} (tags already moved: {done})",
+                hint="fix the registry access and re-run promote: the delivery is then unchanged and the tag moves",
+            ) from None
+        moved.append(replace(promotion, tag_copy=copy))
+    return moved
+
+
+def _target(request: PromoteRequest, promotion: Promotion) -> Target:
+    pin = bool(promotion.ref.digest) if request.pin_digest is None else request.pin_digest
+    return Target(promotion.ref.with_version(None), promotion.ref.tag or "", promotion.digest if pin else None,
+                  request.helm_paths)
