@@ -18,16 +18,12 @@ Fixtures (names are stable; other test modules rely on them):
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from testbed import (
     BASE_IMAGE,
     Dockerd,

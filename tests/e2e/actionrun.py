@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from testbed.jobimage import DOCKER_CLI, cache_dir
 from testbed.outputs import parse_output_file
 

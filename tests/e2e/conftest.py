@@ -6,15 +6,10 @@ The GitHub emulator fixtures are shared with tests/integration (imported below).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from actionrun import ACTION_IMAGE, action_context, docker
 from integration.conftest import clone_dirs, emulator, openapi, secret_watch, token  # noqa: F401
 from testbed import BASE_ALIASES, BASE_IMAGE, build_base_image

@@ -13,14 +13,10 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from emulator import GitHubEmulator, OpenApiValidator
 
 API_DEPLOYMENT = """\

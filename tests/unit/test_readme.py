@@ -36,7 +36,7 @@ def render_tables() -> dict[str, str]:
     for name, spec in action["outputs"].items():
         outputs.append(f"| `{name}` | {_cell(spec.get('description', ''))} |")
     config = ["| key | type | description |", "| --- | --- | --- |"]
-    config += _schema_rows(json.loads((ROOT / "dify_action" / "config" / "schemas" / "dify-action.schema.json").read_text()))
+    config += _schema_rows(json.loads((ROOT / "dify_action/config/schemas/dify-action.schema.json").read_text()))
     return {"inputs": "\n".join(inputs), "outputs": "\n".join(outputs), "config": "\n".join(config)}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from dify_action.front.cli import main
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsl"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dsl"
 
 
 def repo(tmp_path: Path, *names: str) -> Path:

@@ -6,16 +6,12 @@ are ours (issue #9 item 2)."""
 from __future__ import annotations
 
 import json
-import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from testbed.outputs import parse_output_file
 
 from dify_action.front import action as entrypoint

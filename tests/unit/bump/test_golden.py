@@ -15,7 +15,7 @@ import pytest
 
 from dify_action.front.cli import main
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 ALL = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.json").is_file())
 CASES = [name for name in ALL if json.loads((GOLDEN / name / "case.json").read_text()).get("expect", "ok") == "ok"]
 REFUSALS = [name for name in ALL if name not in CASES]

@@ -18,7 +18,7 @@ from dify_action.scan import policy as scan
 from dify_action.scan import report as scanreport
 from dify_action.scan import sarif
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "trivy"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "trivy"
 TODAY = dt.date(2026, 6, 15)
 
 

@@ -21,7 +21,7 @@ import pytest
 from dify_action.errors import InputError
 from dify_action.tags import compute_tags, context_from_event, load_event, parse_flavor, parse_rules
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MERGE_SHA = "a9c8c5828b91be19d9728548b24759e352367ef1"
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 

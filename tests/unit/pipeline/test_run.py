@@ -8,14 +8,11 @@ import io
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from dify_action import refs
 from dify_action.build.component import BuildResult
@@ -201,7 +198,7 @@ def test_the_reporters_actions_inside_and_plain_lines_in_the_cli(config: str,
     assert captured.err.splitlines()[-1] == "warning: a.yaml:3: careful"
 
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsl"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dsl"
 
 
 class FactsScript(Script):

@@ -17,7 +17,7 @@ from dify_action.dify.dslreport import check_apps, gate
 from dify_action.dify.dslversion import dsl_verdict, parse
 from dify_action.errors import ConfigError, GateFailed
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsl"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dsl"
 
 
 def line_of(name: str, text: str, occurrence: int = 1) -> int:
