@@ -134,7 +134,7 @@ class Environment:
     helm_paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     provider: str = "github"
     mode: str = "pull-request"
-    pin_digest: bool = False
+    pin_digest: bool | None = None  # None: not in the file (promote: as the source does; bump: no)
 
 
 @dataclass(frozen=True)
@@ -370,7 +370,7 @@ class _Builder:
             helm_paths=MappingProxyType({k: tuple(v) for k, v in raw.get("helm-paths", {}).items()}),
             provider=raw.get("provider", "github"),
             mode=raw.get("mode", "pull-request"),
-            pin_digest=raw.get("pin-digest", False),
+            pin_digest=raw.get("pin-digest"),
         )
 
 

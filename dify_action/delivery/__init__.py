@@ -12,7 +12,8 @@ Public API:
 
 from __future__ import annotations
 
-from dify_action.delivery.flow import deliver, github_repository
+from dify_action.delivery.destination import Destination
+from dify_action.delivery.flow import deliver
 from dify_action.delivery.git import CloneInfo, Git, Identity
 from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult
@@ -26,6 +27,7 @@ __all__ = [
     "CloneInfo",
     "DeliveryRequest",
     "DeliveryResult",
+    "Destination",
     "Git",
     "GitHubForge",
     "Identity",
@@ -34,7 +36,6 @@ __all__ = [
     "PullSpec",
     "RetryPolicy",
     "deliver",
-    "github_repository",
     "parse_metadata",
     "render_body",
 ]

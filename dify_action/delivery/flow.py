@@ -10,7 +10,6 @@ import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from dify_action.bump import BumpPlan, apply_plan, plan_bump
 from dify_action.delivery.git import CloneInfo, Git, workspace
@@ -18,7 +17,7 @@ from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
 from dify_action.delivery.pr_body import metadata_from_changes, render_body
 from dify_action.delivery.retry import Caller
-from dify_action.errors import GitError, InputError
+from dify_action.errors import GitError
 from dify_action.retry import RetryPolicy
 
 _REMOTE_REF = "refs/dify-action/remote"
@@ -26,30 +25,18 @@ _BASE_REF = "refs/dify-action/base"
 _jitter = random.Random()  # noqa: S311 - backoff jitter, not security
 
 
-def github_repository(request: DeliveryRequest) -> str:
-    """``owner/name`` for the API: given, or the last two segments of an http(s) URL."""
-    if request.github_repo:
-        return request.github_repo
-    parts = urlsplit(request.repo_url)
-    segments = [s for s in parts.path.split("/") if s]
-    if parts.scheme not in ("http", "https") or len(segments) < 2:
-        raise InputError("github-repo", "", "give --github-repo owner/name: it cannot be derived from "
-                         f"{request.repo_url!r}")
-    return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
-
-
 def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryResult:
     """Ship ``request``'s bump; see DeliveryResult for what comes back."""
     request.validate()
-    repository = github_repository(request) if request.provider == "github" else ""
+    repository = request.destination.github_repository() if request.destination.provider == "github" else ""
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
     with workspace("bump", request.workdir) as workdir:
-        git = Git(request.repo_url, workdir, request.token)
-        base, clone = git.clone(request.base, request.paths)
-        if request.push_mode == "direct":
+        git = Git(request.destination.repo_url, workdir, request.destination.token)
+        base, clone = git.clone(request.destination.base, request.paths)
+        if request.destination.push_mode == "direct":
             return _direct(request, git, base, clone)
-        forge = (GitHubForge(request.github_api_url, request.token, repository, caller)
-                 if request.provider == "github" else None)
+        forge = (GitHubForge(request.destination.github_api_url, request.destination.token, repository, caller)
+                 if request.destination.provider == "github" else None)
         return _branch(request, git, base, clone, forge, caller)
 
 
@@ -60,12 +47,13 @@ def _plan(request: DeliveryRequest, git: Git) -> BumpPlan:
 def _commit(request: DeliveryRequest, git: Git, plan: BumpPlan, base: str) -> str:
     apply_plan(plan)
     message = render(request.message_template, template_values(request, base, plan.changes))
-    return git.commit(message, [e.relpath for e in plan.edits], request.author, request.committer)
+    d = request.destination
+    return git.commit(message, [e.relpath for e in plan.edits], d.author, d.committer)
 
 
 def _result(request: DeliveryRequest, operation: str, base: str, clone: CloneInfo, **fields: object) -> \
         DeliveryResult:
-    return DeliveryResult(operation, request.provider, request.push_mode, base, clone=clone,
+    return DeliveryResult(operation, request.destination.provider, request.destination.push_mode, base, clone=clone,
                           **fields)  # type: ignore[arg-type]
 
 
@@ -98,7 +86,7 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
     values = template_values(request, base, plan.changes)
     sections = tuple(request.sections(git.workdir, plan.changes)) if request.sections else ()
     spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes, sections),
-                    request.labels, request.reviewers, request.draft)
+                    request.destination.labels, request.destination.reviewers, request.destination.draft)
     outcome_pr = sync_pull(forge, spec, git, published)
     return _result(request, outcome_pr.operation, base, clone, branch=branch, commit=commit,
                    pr_number=outcome_pr.number, pr_url=outcome_pr.url, changes=plan.changes,

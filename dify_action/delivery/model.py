@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_action.bump import Change, Target
-from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
-from dify_action.delivery.git import CloneInfo, Identity, check_branch
-from dify_action.delivery.github import check_api_url
+from dify_action.choices import check_environment
+from dify_action.delivery.destination import Destination
+from dify_action.delivery.git import CloneInfo
 from dify_action.errors import InputError
 
 OPERATIONS = ("created", "updated", "unchanged", "closed", "pushed", "none")
@@ -26,24 +26,13 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 class DeliveryRequest:
     """Everything a delivery needs. ``token`` never appears in repr, logs or results."""
 
-    repo_url: str
+    destination: Destination
     environment: str
     targets: tuple[Target, ...]
     paths: tuple[str, ...] = ()
-    base: str | None = None
-    provider: str = "git"
-    push_mode: str = "branch"
     group: str | None = None
-    token: str | None = field(default=None, repr=False)
-    github_api_url: str = GITHUB_API
-    github_repo: str | None = None
-    labels: tuple[str, ...] = ()
-    reviewers: tuple[str, ...] = ()
-    draft: bool = False
     title_template: str = DEFAULT_TITLE
     message_template: str = DEFAULT_MESSAGE
-    author: Identity = field(default_factory=Identity)
-    committer: Identity = field(default_factory=Identity)
     source_sha: str | None = None
     source_repo: str | None = None
     run_url: str | None = None
@@ -61,15 +50,10 @@ class DeliveryRequest:
 
     def validate(self) -> None:
         """Raise InputError (exit 2) before any side effect."""
-        if self.provider not in PROVIDERS:
-            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
-        if self.push_mode not in PUSH_MODES:
-            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        self.destination.validate()
         check_environment(self.environment)
         if self.group is not None and not _NAME_RE.fullmatch(self.group.replace("+", "-")):
             raise InputError("group", self.group, "1-63 characters of [A-Za-z0-9._+-]")
-        check_branch(self.base)
-        check_api_url(self.github_api_url)
         if not self.targets:
             raise InputError("image", "", "give at least one image to bump")
         if self.max_attempts < 1:
@@ -77,9 +61,6 @@ class DeliveryRequest:
         for name, template in (("title-template", self.title_template),
                                ("commit-message", self.message_template)):
             check_template(name, template)
-        if self.provider == "github" and self.github_repo is not None and \
-                not re.fullmatch(r"[\w.-]+/[\w.-]+", self.github_repo):
-            raise InputError("github-repo", self.github_repo, "owner/name")
 
     @property
     def component_group(self) -> str:

@@ -10,132 +10,24 @@ error has them) and exit code 1, bad input exit code 2.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import os
 import sys
 import traceback
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 
 from dify_action import interrupt
-from dify_action.choices import COMMANDS, SEVERITIES
-from dify_action.errors import DifyActionError, InputError
-from dify_action.front import gha
+from dify_action.errors import DifyActionError
+from dify_action.front import gha, render
+from dify_action.front.action_request import read_request, read_secrets
 from dify_action.front.common import tool_environ
-from dify_action.pipeline.run import Pipeline, Result
+from dify_action.pipeline.model import Result
+from dify_action.pipeline.run import Pipeline
 from dify_action.pipeline.stages import CoreStages
 from dify_action.resolve import resolve
-from dify_action.resolve.request import Secrets, Settings
-from dify_action.tags import load_event
 from dify_action.text import protected_stdio
 
 SECRET_INPUTS = ("registry-password", "token")
-OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
-           "pull-request-number", "pull-request-url", "pull-request-operation", "pr-number", "pr-url", "operation",
-           "branch", "commit")
-PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
-
-
-def read_secrets(a: gha.Actions) -> Secrets:
-    return Secrets(a.input("registry-password") or None, a.input("token") or None, build_secrets(a.input("secrets")))
-
-
-def build_secrets(text: str) -> tuple[tuple[str, str], ...]:
-    """``secrets``: one ID=VALUE per line, as docker/build-push-action takes them."""
-    pairs = []
-    for line in text.splitlines():
-        if line.strip():
-            name, sep, value = line.partition("=")
-            if not sep:
-                raise InputError("secrets", "(hidden)", "ID=VALUE lines (as in docker/build-push-action)")
-            pairs.append((name.strip(), value))
-    return tuple(pairs)
-
-
-RENAMED = {"dockerfile": "file", "platform": "platforms", "pr-number": "pull-request-number"}  # old -> new
-
-
-def _name(a: gha.Actions, new: str) -> str:
-    """The input to read for ``new``: itself, or its deprecated old name (with a warning)."""
-    old = next(o for o, n in RENAMED.items() if n == new)
-    if a.input(old) and a.input(new):
-        raise InputError(old, a.input(old), f"either {new} or its deprecated name {old}, not both")
-    if a.input(old):
-        a.warning(f"input {old} is deprecated: use {new} (the same meaning, named like docker/build-push-action "
-                  "and peter-evans/create-pull-request)")
-        return old
-    return new
-
-
-def _labels(a: gha.Actions) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(image labels, pull request labels). ``labels`` means image labels, as in build-push-action; a
-    ``labels`` without any KEY=VALUE is read as the old pull request labels, with a warning."""
-    image = tuple(line.strip() for line in a.input("labels").splitlines() if line.strip())
-    pr = a.items("pr-labels")
-    if image and not any("=" in line for line in image):
-        a.warning("input labels now sets image labels (KEY=VALUE, like docker/build-push-action): use pr-labels "
-                  "for pull request labels; read as pull request labels this time")
-        return (), pr + image
-    bad = next((line for line in image if "=" not in line), None)
-    if bad is not None:
-        raise InputError("labels", bad, "image labels, one KEY=VALUE per line (pull request labels go to pr-labels)")
-    return image, pr
-
-
-def read_inputs(a: gha.Actions) -> Settings:
-    """Parse and check every input; raises InputError naming the first bad one."""
-    def opt(name: str) -> str | None:
-        return a.input(name) or None
-
-    command = a.choice("command", COMMANDS)
-    image_labels, pr_labels = _labels(a)
-    images = tuple(line.strip() for line in a.input("image").splitlines() if line.strip())
-    return Settings(
-        command=command, config=opt("config"), components=a.items("components"),
-        registry_username=opt("registry-username"),
-        repository=opt("repository"), dockerfile=opt(_name(a, "file")), context=opt("context"),
-        target=opt("target"), tags=a.items("tags"), build_args=tuple(
-            line.strip() for line in a.input("build-args").splitlines() if line.strip()),
-        push=a.boolean("push", default=True), builder=a.choice("builder", ("auto", "buildkit", "legacy"), "auto"),
-        platform=opt(_name(a, "platforms")), size_budget=opt("size-budget"), image_labels=image_labels,
-        cache_from=a.items("cache-from"), cache_to=opt("cache-to"),
-        secret_files=tuple(line.strip() for line in a.input("secret-files").splitlines() if line.strip()),
-        image=images[0] if len(images) == 1 else None, images=images if len(images) > 1 else (),
-        env_file=opt("env-file"), http_probe=opt("http-probe"), smoke_commands=tuple(
-            line.strip() for line in a.input("smoke-commands").splitlines() if line.strip()),
-        timeout=opt("timeout"),
-        severity=(a.choice("severity", SEVERITIES) if a.input("severity")
-                  else None),
-        sarif_file=opt("sarif-file"), trivy_reports=a.items("trivy-reports"), scan_offline=a.boolean("scan-offline"),
-        gitops_repo=opt("gitops-repo"), gitops_dir=opt("gitops-dir"), base=opt("base"),
-        environment=opt("environment"),
-        provider=a.choice("provider", ("github", "git")) if a.input("provider") else "",
-        push_mode=a.choice("push-mode", ("branch", "direct")) if a.input("push-mode") else "",
-        github_api_url=opt("github-api-url"), github_repo=opt("github-repo"), paths=a.items("paths"),
-        helm_paths=a.items("helm-paths"), tag=opt("tag"), digest=opt("digest"),
-        pin_digest=a.boolean("pin-digest"), labels=pr_labels, reviewers=a.items("reviewers"),
-        draft=a.boolean("draft"), dry_run=a.boolean("dry-run"), from_environment=opt("from-environment"),
-        to_environment=opt("to-environment"), from_paths=a.items("from-paths"), to_paths=a.items("to-paths"),
-        require_gates=a.boolean("require-gates", default=True), require_sbom=a.boolean("require-sbom"),
-        registry_tag=opt("registry-tag"),
-        pr_number=a.integer(_name(a, "pull-request-number"), minimum=1),
-        allow_schema_rollback=a.boolean("allow-schema-rollback"),
-        docker_host=opt("docker-host"),
-    )
-
-
-def with_context(inputs: Settings, env: Mapping[str, str]) -> Settings:
-    """Add what the runner tells every step (GITHUB_*)."""
-    server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
-    source = f"{server}/{repo}" if server and repo else None
-    return dataclasses.replace(
-        inputs, source=source, revision=env.get("GITHUB_SHA"), ref=env.get("GITHUB_REF"),
-        event=env.get("GITHUB_EVENT_NAME"), run_number=env.get("GITHUB_RUN_NUMBER"),
-        run_url=f"{source}/actions/runs/{run}" if source and run else None, api_url=env.get("GITHUB_API_URL"),
-        server_url=server, docker_host=inputs.docker_host or env.get("DOCKER_HOST"),
-        event_payload=load_event(env["GITHUB_EVENT_PATH"]) if env.get("GITHUB_EVENT_PATH") else None,
-        base_ref=env.get("GITHUB_BASE_REF") or None,
-        pr_head_sha=env.get("DOCKER_METADATA_PR_HEAD_SHA", "").lower() == "true")  # metadata-action's switch
 
 
 def trust_workspace(env: MutableMapping[str, str], workspace: str | None) -> None:
@@ -154,32 +46,9 @@ def _relative(file: str | None, workspace: str | None) -> str | None:
     return file
 
 
-def outputs(result: Result) -> dict[str, str]:
-    """The action's outputs, named like docker/metadata-action's, build-push-action's and
-    create-pull-request's: the first built image, the last delivery (bump, promote, rollback), and
-    ``json``/``metadata`` with everything (every component), the document ``--json`` prints too."""
-    values: dict[str, str] = {}
-    if result.images:
-        first = result.images[0]
-        values.update(image=first.image, ref=first.ref, tags="\n".join(first.references),
-                      **{"tag-names": "\n".join(first.tags)}, digest=first.digest or "", imageid=first.build.image_id,
-                      size=str(first.size), labels="\n".join(f"{k}={v}" for k, v in first.build.labels.items()))
-    if result.deliveries:
-        last = result.deliveries[-1]
-        for key, value in (("operation", last.operation), ("pull-request-number", last.pr_number),
-                           ("pull-request-url", last.pr_url), ("branch", last.branch), ("commit", last.commit)):
-            values[key] = "" if value is None else str(value)
-        values["pull-request-operation"] = last.operation if last.operation in PR_OPERATIONS else "none"
-        values["pr-number"], values["pr-url"] = values["pull-request-number"], values["pull-request-url"]  # old names
-        if last.images:
-            values.setdefault("image", last.images[0])
-    values["json"] = values["metadata"] = json.dumps(result.as_dict(), sort_keys=True)
-    return values
-
-
 def _write_outputs(a: gha.Actions, result: Result) -> None:
-    values = outputs(result)
-    for name in OUTPUTS:
+    values = render.outputs(result)
+    for name in render.OUTPUTS:
         if name in values:
             a.set_output(name, values[name])
 
@@ -203,7 +72,7 @@ def _main(env: MutableMapping[str, str]) -> int:
     pipeline: Pipeline | None = None
     workspace = env.get("GITHUB_WORKSPACE")
     try:
-        plan = resolve(with_context(read_inputs(a), env), read_secrets(a))  # every check, before any side effect
+        plan = resolve(read_request(a, env), read_secrets(a))  # every check, before any side effect
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):
                 a.info(json.dumps(plan.describe(), indent=2))

@@ -1,20 +1,18 @@
 """What both front ends (the action and the CLI) do around the core: the scanners' minimal
-environment, the CLI's secrets, plain-text rendering of a result. Front-end code only: the core
-never imports this module."""
+environment, the CLI's secrets, access and context, and the CLI's one path through the core
+(``run_cli``). Front-end code only: the core never imports this module."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from dify_action.choices import PASSWORD_ENV, TOKEN_ENV
-from dify_action.errors import InputError
-from dify_action.pipeline.run import Result
-from dify_action.resolve.request import Secrets
+from dify_action.choices import PASSWORD_ENV, TOKEN_ENV, USERNAME_ENV
+from dify_action.errors import DifyActionError, InputError
+from dify_action.resolve.request import Access, Command, RunContext, Secrets
 
 # what a scanner subprocess may see of ours: no token, no password, no GITHUB_* of the job
 _TOOL_VARIABLES = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
@@ -76,26 +74,53 @@ class StderrReporter:
         self._print(message)
 
 
-def report_gate(summary: str | None, markdown: str, document: dict[str, object] | None, failure: str | None) -> int:
-    """A single gate's CLI result (test, scan): the Markdown appended to ``summary``, the Markdown or
-    the ``--json`` document on stdout, the failure on stderr; exit 1 when it failed."""
-    append_summary(summary, markdown)
-    print(json.dumps(document, indent=2) if document is not None else markdown)
-    if failure:
-        print(failure, file=sys.stderr)
-        return 1
-    return 0
-
-
 def append_summary(path: str | None, markdown: str) -> None:
     if path:
         with Path(path).open("a", encoding="utf-8") as handle:
             handle.write(markdown.rstrip("\n") + "\n")
 
 
-def text_lines(result: Result) -> list[str]:
-    """The plain-text account of a run: one line per stage, then each changed value."""
-    lines = [f"{row.stage}: {row.result} {row.details}".rstrip() for row in result.rows]
-    for d in result.deliveries:
-        lines += [f"  {c.file}:{c.line}  {c.old} -> {c.new}" for c in d.changes]
-    return lines
+def cli_access(username: str | None, docker_host: str | None, environ: Mapping[str, str]) -> Access:
+    """The registry user (flag, else $DIFY_ACTION_REGISTRY_USERNAME) and the engine (flag, else $DOCKER_HOST)."""
+    return Access(username or environ.get(USERNAME_ENV) or None, docker_host or environ.get("DOCKER_HOST") or None)
+
+
+def cli_context(*, source: str | None = None, revision: str | None = None, ref: str | None = None,
+                event: str | None = None, run_number: int | None = None, run_url: str | None = None,
+                event_path: str | None = None, pr_head_sha: bool = False) -> RunContext:
+    """The run's context from the CLI's flags (the action reads GITHUB_* instead)."""
+    from dify_action.tags import load_event
+
+    return RunContext(source=source, revision=revision, ref=ref, event=event,
+                      run_number=str(run_number) if run_number is not None else None, run_url=run_url,
+                      event_payload=load_event(event_path, input_name="event-path") if event_path else None,
+                      pr_head_sha=pr_head_sha)
+
+
+def run_cli(request: Command, secrets: Secrets, environ: Mapping[str, str], *, as_json: bool,
+            summary: str | None = None) -> int:
+    """Every CLI command's one path: resolve (every check, before any side effect), run the core's
+    pipeline, render the one ``Result`` (``--json``: the action's ``json`` output), also after a failure."""
+    from dify_action.front import render
+    from dify_action.pipeline.run import Pipeline
+    from dify_action.pipeline.stages import CoreStages
+    from dify_action.resolve import resolve
+
+    plan = resolve(request, secrets)
+    pipeline = Pipeline(plan, CoreStages(tool_environ(environ)), StderrReporter())
+    try:
+        result = pipeline.run()
+    except DifyActionError as error:
+        partial = pipeline.result()
+        append_summary(summary, partial.markdown(f"failed ({error.message})"))
+        if as_json:
+            print(render.document(partial))
+        else:
+            render.print_text(partial, sys.stdout, sys.stderr)
+        raise
+    append_summary(summary, result.markdown("passed"))
+    if as_json:
+        print(render.document(result))
+    else:
+        render.print_text(result, sys.stdout, sys.stderr)
+    return 0

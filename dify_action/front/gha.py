@@ -108,17 +108,17 @@ class Actions:
                 return value.strip()
         return default
 
-    def boolean(self, name: str, default: bool = False) -> bool:
-        """``true``/``false`` (any of True/TRUE...) or empty for ``default``; anything else is an error."""
+    def boolean(self, name: str) -> bool | None:
+        """``true``/``false`` (any of True/TRUE...), or None when empty: not given, so that the config
+        and the built-in default decide; anything else is an error."""
         value = self.input(name)
         if not value:
-            return default
+            return None
         if value in TRUE_VALUES:
             return True
         if value in FALSE_VALUES:
             return False
-        raise InputError(name, value, "true or false (or empty for the default "
-                                      f"{str(default).lower()})")
+        raise InputError(name, value, "true or false (or empty: not given)")
 
     def choice(self, name: str, allowed: Iterable[str], default: str = "") -> str:
         values = tuple(allowed)

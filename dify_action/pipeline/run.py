@@ -10,25 +10,21 @@ workflow commands.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from dify_action.build.component import BuildResult
-from dify_action.bump import BumpPlan
-from dify_action.delivery import DeliveryResult
-from dify_action.dify.facts import ImageFacts
-from dify_action.errors import DifyActionError, GateFailed
+from dify_action.bump import BumpPlan, Change
+from dify_action.errors import DifyActionError, EditRefused, GateFailed
 from dify_action.markdown import code, escape, row, url
+from dify_action.pipeline.model import Built, Delivery, Result, Row
 from dify_action.pipeline.stages import Stages
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback.guard import guard_markdown
 from dify_action.scan import report as scanreport
-from dify_action.scan.sbom import AttachedSbom
 from dify_action.smoke import run as smoke
 
-__all__ = ["BuiltImage", "Change", "Delivery", "Pipeline", "Reporter", "Result", "Row", "deploy_tag"]
+__all__ = ["Pipeline", "Reporter"]
 
 
 class Reporter(Protocol):
@@ -42,136 +38,6 @@ class Reporter(Protocol):
     def info(self, message: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class Row:
-    """One line of the step summary's stage table."""
-
-    stage: str
-    result: str
-    details: str = ""
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    """A built component: the build's result, and the names the outputs give it."""
-
-    build: BuildResult
-    facts: ImageFacts | None = None
-    sboms: tuple[AttachedSbom, ...] = ()
-
-    @property
-    def component(self) -> str:
-        return self.build.name
-
-    @property
-    def image(self) -> str:
-        return self.build.image
-
-    @property
-    def tags(self) -> tuple[str, ...]:
-        """The bare tags (``tag-names``)."""
-        return self.build.tags
-
-    @property
-    def references(self) -> tuple[str, ...]:
-        """The full references (``tags``, like docker/metadata-action's output)."""
-        return tuple(f"{self.image}:{tag}" for tag in self.tags)
-
-    @property
-    def digest(self) -> str | None:
-        return self.build.digest
-
-    @property
-    def size(self) -> int:
-        return self.build.size
-
-    @property
-    def deploy_tag(self) -> str:
-        return deploy_tag(self.tags)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.image}:{self.deploy_tag}"
-
-    def as_dict(self) -> dict[str, object]:
-        """One component of the metadata document (the action's ``json`` output, every ``--json``)."""
-        b = self.build
-        return {"component": b.name, "image": b.image, "tags": list(self.references), "tag-names": list(b.tags),
-                "ref": self.ref, "digest": b.digest, "imageid": b.image_id, "size": b.size,
-                "compressed_size": b.compressed_size, "labels": dict(b.labels), "builder": b.builder,
-                "pushed": b.pushed, "seconds": round(b.seconds, 2), "warnings": list(b.warnings),
-                "dify": self.facts.as_dict() if self.facts else None, "sboms": [s.as_dict() for s in self.sboms]}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One value a delivery changed (rollback: what runs -> what is restored)."""
-
-    file: str
-    line: int
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What bump, promote or rollback did to the GitOps repository ("none" is a normal result)."""
-
-    stage: str
-    operation: str
-    changes: tuple[Change, ...] = ()
-    pr_number: int | None = None
-    pr_url: str | None = None
-    branch: str | None = None
-    commit: str | None = None
-    images: tuple[str, ...] = ()  # the repositories it set
-
-    @property
-    def count(self) -> int:
-        return len(self.changes)
-
-    @property
-    def where(self) -> str:
-        return f"PR #{self.pr_number} {self.pr_url}" if self.pr_number else self.branch or ""
-
-    def as_dict(self) -> dict[str, object]:
-        return {"stage": self.stage, "operation": self.operation, "count": self.count,
-                "changes": [vars(c) for c in self.changes], "pr_number": self.pr_number, "pr_url": self.pr_url,
-                "branch": self.branch, "commit": self.commit, "images": list(self.images)}
-
-
-def _from_delivery(stage: str, d: DeliveryResult | None, operation: str, images: tuple[str, ...]) -> Delivery:
-    if d is None:
-        return Delivery(stage, operation, images=images)
-    changes = tuple(Change(c.file, c.line, c.old, c.new) for c in d.changes)
-    return Delivery(stage, operation, changes, d.pr_number, d.pr_url, d.branch, d.commit, images)
-
-
-@dataclass(frozen=True)
-class Result:
-    """Everything a run did, in order, also when it stopped at a failure."""
-
-    command: str
-    rows: tuple[Row, ...] = ()
-    fragments: tuple[str, ...] = ()
-    images: tuple[BuiltImage, ...] = ()
-    gates: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (image, digest, results)
-    deliveries: tuple[Delivery, ...] = field(default=())
-
-    def markdown(self, status: str) -> str:
-        head = f"## dify-action {escape(self.command)}: {escape(status)}\n\n"
-        body = "\n".join([row("stage", "result", "details"), row("---", "---", "---"),
-                          *(row(r.stage, r.result, r.details) for r in self.rows)])
-        return head + body + "\n\n" + "\n\n".join(f.strip() for f in self.fragments if f.strip())
-
-    def as_dict(self) -> dict[str, object]:
-        return {"command": self.command, "components": [i.as_dict() for i in self.images],
-                "tags": [ref for i in self.images for ref in i.references],
-                "gates": [{"image": i, "digest": d, "results": list(r)} for i, d, r in self.gates],
-                "deliveries": [d.as_dict() for d in self.deliveries],
-                "stages": [vars(r) for r in self.rows]}
-
-
 class Pipeline:
     """Executes ``plan``; ``result()`` is what was done so far, also after an exception."""
 
@@ -179,23 +45,30 @@ class Pipeline:
         self.plan, self.stages, self.reporter = plan, stages, reporter
         self._rows: list[Row] = []
         self._fragments: list[str] = []
-        self._images: list[BuiltImage] = []
+        self._images: list[Built] = []
+        self._details: dict[str, Any] = {}
         self._gates: list[tuple[str, str, tuple[str, ...]]] = []
         self._deliveries: list[Delivery] = []
 
     def result(self) -> Result:
         return Result(self.plan.command, tuple(self._rows), tuple(self._fragments), tuple(self._images),
-                      tuple(self._gates), tuple(self._deliveries))
+                      tuple(self._gates), tuple(self._deliveries), dict(self._details))
+
+    def _detail(self, stage: str, document: Mapping[str, Any]) -> None:
+        """A stage's own document: a list for tests and scans (one per image), else the one document."""
+        if stage in ("tests", "scans"):
+            self._details.setdefault(stage, []).append(dict(document))
+        else:
+            self._details[stage] = dict(document)
 
     # -- stages -----------------------------------------------------------------------------------
-    def build(self) -> list[BuiltImage]:
+    def build(self) -> list[Built]:
         with self.reporter.group("dify-action build"):
             results = self.stages.build(self.plan, self.reporter.info)
         built = []
-        for item in results:
-            for warning in (*item.result.warnings, *item.notes):
+        for b in results:
+            for warning in (*b.build.warnings, *b.notes):
                 self.reporter.warning(warning)
-            b = BuiltImage(item.result, item.facts, item.sboms)
             built.append(b)
             facts = f"; {escape(b.facts.describe())}" if b.facts and (b.facts.exact or b.facts.dify_version) else ""
             sboms = f"; SBOM {escape(', '.join(s.format for s in b.sboms))}" if b.sboms else ""
@@ -208,12 +81,14 @@ class Pipeline:
         with self.reporter.group(f"dify-action test ({component or 'image'})"):
             result = self.stages.smoke(self.plan, image, component)
         self._fragments.append(smoke.markdown(result))
+        self._detail("tests", result.as_dict())
         self._gate("test", result.passed, image)
 
     def scan(self, image: str | None, component: str) -> None:
         with self.reporter.group(f"dify-action scan ({component or 'image'})"):
             report = self.stages.scan(self.plan, image, component)
         self._fragments.append(scanreport.markdown(report))
+        self._detail("scans", report.as_dict())
         self._gate("scan", report.passed, image or "dockerfiles")
 
     def _gate(self, stage: str, passed: bool, what: str) -> None:
@@ -222,7 +97,7 @@ class Pipeline:
             raise GateFailed(f"{stage} of {what} failed: the gate did not pass",
                              hint="see the step summary and the log group above")
 
-    def apps(self, built: Sequence[BuiltImage]) -> None:
+    def apps(self, built: Sequence[Built]) -> None:
         """The config's app DSL files against the DSL version of the api image just built (its
         constants/dsl_version.py): pending and failed imports stop the pipeline, warnings are reported."""
         from dify_action.dify.dslreport import check_apps, gate
@@ -243,7 +118,7 @@ class Pipeline:
                               f"{len(report.checks)} app(s), DSL {escape(api.facts.dsl_version)}"))
         gate(report)
 
-    def gates(self, images: Sequence[BuiltImage], results: Sequence[str]) -> None:
+    def gates(self, images: Sequence[Built], results: Sequence[str]) -> None:
         """Record gate verdicts next to each pushed digest, where promote reads them."""
         verdicts = dict(item.split("=", 1) for item in results)
         for b in images:
@@ -259,19 +134,30 @@ class Pipeline:
         targets = [gitops.target(repo, tag, digest) for repo, tag, digest in images]
         names = tuple(t.image.name for t in targets)
         with self.reporter.group("dify-action bump"):
-            outcome = self.stages.bump(self.plan, gitops, targets)
+            try:
+                outcome = self.stages.bump(self.plan, gitops, targets)
+            except EditRefused as error:  # the skipped files explain a refusal: report them beside it
+                for warning in error.warnings:
+                    self.reporter.warning(warning)
+                raise
         if isinstance(outcome, BumpPlan):
             for skip in outcome.skipped:
                 self.reporter.warning(f"skipped: {skip.reason}", file=skip.file)
             for note in outcome.notes:
                 self.reporter.info(f"note: {note}")
             operation = "none" if outcome.nothing_to_do else "dry-run" if gitops.dry_run else "edited"
-            changes = tuple(Change(c.file, c.line, c.old, c.new) for c in outcome.changes)
-            return self._delivered(Delivery("bump", operation, changes, images=names))
+            self._detail("bump", outcome.as_dict() | {"dry_run": gitops.dry_run,
+                                                      "nothing_to_do": outcome.nothing_to_do})
+            return self._delivered(Delivery("bump", operation, outcome.changes, images=names,
+                                            diff=outcome.diff() if gitops.dry_run else None,
+                                            notes=outcome.notes))
         for note in outcome.notes:
             self.reporter.info(f"note: {note}")
+        if outcome.clone and outcome.clone.reason:
+            self.reporter.info(f"note: clone {outcome.clone.strategy}: {outcome.clone.reason}")
         self._fragments.extend(outcome.sections)
-        return self._delivered(_from_delivery("bump", outcome, outcome.operation, names))
+        self._detail("bump", outcome.as_dict())
+        return self._delivered(Delivery.of("bump", outcome, outcome.operation, names))
 
     def promote(self) -> Delivery:
         with self.reporter.group("dify-action promote"):
@@ -282,8 +168,11 @@ class Pipeline:
             self._fragments.append(f"### promote: planned diff\n\n```diff\n{r.diff.replace('```', '` ` `')}\n```")
         if r.delivery is not None:
             self._fragments.extend(r.delivery.sections)  # the migrations the promotion runs
-        return self._delivered(_from_delivery("promote", r.delivery, r.operation,
-                                              tuple(p.ref.name for p in r.images)))
+        self._detail("promote", r.as_dict() | {"dry_run": self.plan.promote is not None and self.plan.promote.dry_run})
+        delivery = Delivery.of("promote", r.delivery, r.operation, tuple(p.ref.name for p in r.images), r.notes)
+        return self._delivered(delivery if r.operation != "planned" else
+                               Delivery("promote", "planned", delivery.changes, images=delivery.images, diff=r.diff,
+                                        notes=delivery.notes))
 
     def rollback(self) -> Delivery:
         with self.reporter.group("dify-action rollback"):
@@ -292,11 +181,14 @@ class Pipeline:
             self.reporter.info(f"note: {note}")
         for check in r.guard:
             self.reporter.info(f"guard: {check.describe()}")
+        assert self.plan.rollback is not None
         if r.guard:
-            self._fragments.append(guard_markdown(r.guard, allowed=self.plan.settings.allow_schema_rollback))
-        changes = tuple(Change(m.file, m.line, str(m.current), str(m.restored)) for m in r.moves)
+            self._fragments.append(guard_markdown(r.guard, allowed=self.plan.rollback.allow_schema_rollback))
+        self._detail("rollback", r.as_dict() | {"dry_run": self.plan.rollback.dry_run})
+        changes = tuple(Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name)
+                        for m in r.moves)
         return self._delivered(Delivery("rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch, r.commit,
-                                        tuple(m.current.name for m in r.moves)))
+                                        tuple(m.current.name for m in r.moves), notes=r.notes))
 
     def _delivered(self, d: Delivery) -> Delivery:
         self._deliveries.append(d)
@@ -320,7 +212,7 @@ class Pipeline:
         elif command == "scan":
             assert plan.scan is not None
             for name in plan.scan.dockerfiles or {"": ()}:
-                self.scan(plan.settings.image, name)
+                self.scan(plan.scan_image, name)
         elif command == "bump":
             assert plan.gitops is not None
             self.bump(plan.gitops, [(t.image.name, t.tag, t.digest) for t in plan.bump])
@@ -355,10 +247,6 @@ class Pipeline:
             raise
         self.gates(built, ["smoke=passed", "scan=passed", *(["apps=passed"] if self.plan.apps else [])])
         if self.plan.gitops is not None:
-            pin = self.plan.settings.pin_digest
+            pin = self.plan.gitops.pin_digest
             self.bump(self.plan.gitops, [(b.image, b.deploy_tag, b.digest if pin else None) for b in built])
 
-
-def deploy_tag(tags: Sequence[str]) -> str:
-    """The tag a GitOps repo should deploy: the first one the policy made that is not ``latest``."""
-    return next((tag for tag in tags if tag != "latest"), tags[0])

@@ -7,38 +7,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from dify_action.build.component import BuildResult
 from dify_action.bump import BumpPlan, Target
 from dify_action.delivery import DeliveryResult
-from dify_action.dify.facts import ImageFacts
+from dify_action.pipeline.model import Built
 from dify_action.promote.run import PromoteResult
 from dify_action.refs import ImageRef
 from dify_action.registry import RegistryFor, clients_for
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback.run import RollbackResult
 from dify_action.scan.policy import ScanReport
-from dify_action.scan.sbom import AttachedSbom
 from dify_action.smoke.run import SmokeResult
 
 if TYPE_CHECKING:
     from dify_action.engine.docker import DockerEngine
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-
-
-@dataclass(frozen=True)
-class Built:
-    """One built component: the build's result, what the image says about Dify (read through the
-    engine and recorded next to the digest), and the SBOMs attached to it in the registry."""
-
-    result: BuildResult
-    facts: ImageFacts | None = None
-    sboms: tuple[AttachedSbom, ...] = ()
-    notes: tuple[str, ...] = ()
 
 
 class Stages(Protocol):
@@ -114,7 +101,7 @@ class CoreStages:
         engine = self._engine(plan)
         try:
             # a fresh job's engine lacks the image: it is pulled with the run's credentials
-            return run_smoke(engine.client, image, plan.smoke[component], run_id=plan.settings.run_id,
+            return run_smoke(engine.client, image, plan.smoke[component], run_id=plan.smoke_run_id,
                              credentials=plan.credentials)
         finally:
             engine.close()

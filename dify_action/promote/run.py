@@ -21,10 +21,9 @@ from pathlib import Path
 
 from dify_action import refs
 from dify_action.bump import FoundImage, Target, find_images, plan_bump
-from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
-from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
-from dify_action.delivery.git import check_branch, workspace
-from dify_action.delivery.github import check_api_url
+from dify_action.choices import check_environment
+from dify_action.delivery import DeliveryRequest, DeliveryResult, Destination, Git, deliver
+from dify_action.delivery.git import workspace
 from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.registry import CopyResult, RegistryFor
@@ -37,7 +36,7 @@ class PromoteRequest:
     """Promote ``source`` -> ``target``. ``images``: repositories to promote (default: every image
     deployed in both environments whose version differs). ``token`` never appears in repr."""
 
-    repo_url: str
+    destination: Destination
     source: str
     target: str
     source_paths: tuple[str, ...]
@@ -45,39 +44,25 @@ class PromoteRequest:
     images: tuple[str, ...] = ()
     ours: tuple[str, ...] = ()  # the config's component repositories: a filter, not a requirement
     helm_paths: tuple[str, ...] = ()
-    base: str | None = None
-    provider: str = "git"
-    push_mode: str = "branch"
     registry_tag: str | None = None
     require_gates: bool = True
     require_sbom: bool = False  # refuse a digest without an attached SBOM (the pipeline attaches them)
     pin_digest: bool | None = None  # None: pin in B when A pins
     dry_run: bool = False
-    token: str | None = field(default=None, repr=False)
-    github_api_url: str = GITHUB_API
-    github_repo: str | None = None
-    labels: tuple[str, ...] = ()
-    reviewers: tuple[str, ...] = ()
-    author: Identity = field(default_factory=Identity)
     run_url: str | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def validate(self) -> None:
         """InputError (exit 2) before any side effect."""
-        for name, value in (("from", self.source), ("to", self.target)):
+        for name, value in (("from-environment", self.source), ("to-environment", self.target)):
             check_environment(value, name)
         if self.source == self.target:
-            raise InputError("to", self.target, "an environment other than --from")
+            raise InputError("to-environment", self.target, "an environment other than from-environment")
         if not self.source_paths:
-            raise InputError("path-from", "", f"the GitOps paths of {self.source} (or --config with environments)")
+            raise InputError("from-paths", "", f"the GitOps paths of {self.source} (or a config with environments)")
         if not self.target_paths:
-            raise InputError("path-to", "", f"the GitOps paths of {self.target} (or --config with environments)")
-        if self.provider not in PROVIDERS:
-            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
-        if self.push_mode not in PUSH_MODES:
-            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
-        check_branch(self.base)
-        check_api_url(self.github_api_url)
+            raise InputError("to-paths", "", f"the GitOps paths of {self.target} (or a config with environments)")
+        self.destination.validate()
         if self.registry_tag is not None:
             refs.validate_tag(self.registry_tag, input_name="registry-tag")
         for image in (*self.images, *self.ours):
@@ -133,8 +118,8 @@ class PromoteResult:
 @contextlib.contextmanager
 def _clone(request: PromoteRequest) -> Iterator[Path]:
     with workspace("promote") as root:
-        git = Git(request.repo_url, root, request.token)
-        git.clone(request.base, (*request.source_paths, *request.target_paths))
+        git = Git(request.destination.repo_url, root, request.destination.token)
+        git.clone(request.destination.base, (*request.source_paths, *request.target_paths))
         yield git.workdir
 
 
@@ -263,10 +248,8 @@ def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: l
 
     first = promotions[0]
     return deliver(DeliveryRequest(
-        repo_url=request.repo_url, environment=request.target, targets=targets, paths=request.target_paths,
-        base=request.base, provider=request.provider, push_mode=request.push_mode, token=request.token,
-        github_api_url=request.github_api_url, github_repo=request.github_repo, labels=request.labels,
-        reviewers=request.reviewers, author=request.author, committer=request.author, run_url=request.run_url,
+        destination=request.destination, environment=request.target, targets=targets, paths=request.target_paths,
+        run_url=request.run_url,
         title_template=f"promote({{environment}}): {{images}} from {request.source}",
         message_template=f"promote({{environment}}): {{images}} from {request.source}\n\n{{changes}}",
         promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,

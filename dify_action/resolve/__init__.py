@@ -13,46 +13,65 @@ environment's branch, else the repository's default branch.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import urlsplit
 
 from dify_action import refs
 from dify_action.bump import Target
-from dify_action.choices import PASSWORD_ENV, PROVIDERS, PUSH_MODES, check_environment
+from dify_action.choices import PASSWORD_ENV, check_environment
 from dify_action.config import load as config_module
 from dify_action.config.load import Config, SmokeSpec
+from dify_action.delivery import Destination
 from dify_action.dify.dsl import expand
 from dify_action.errors import InputError
 from dify_action.promote.run import PromoteRequest
 from dify_action.registry import Credentials
 from dify_action.resolve.common import required
-from dify_action.resolve.gitops import GitOps, gitops_target, promote_request, rollback_request
+from dify_action.resolve.gitops import (
+    GitOps,
+    check_destination_inputs,
+    gitops_target,
+    promote_request,
+    rollback_request,
+)
 from dify_action.resolve.images import BuildPlan, ScanPlan, build_plan, overrides, scan_plan
-from dify_action.resolve.request import Secrets, Settings
+from dify_action.resolve.request import (
+    Access,
+    BuildCommand,
+    BumpCommand,
+    BumpInputs,
+    CheckCommand,
+    Command,
+    GitOpsInputs,
+    PipelineCommand,
+    PromoteCommand,
+    RollbackCommand,
+    ScanCommand,
+    ScanInputs,
+    Secrets,
+    TestCommand,
+)
 from dify_action.resolve.smoke import smoke_spec
 from dify_action.rollback.run import RollbackRequest
 
 __all__ = ["BuildPlan", "GitOps", "Plan", "ScanPlan", "resolve", "split_image"]
 
-_PLATFORM_RE = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?")
-
-
 @dataclass(frozen=True)
 class Plan:
     """Everything a run will do, resolved and checked; the pipeline only executes it."""
 
-    settings: Settings
+    command: str
     config: Config | None = None
     credentials: Credentials | None = field(default=None, repr=False)
     docker_host: str | None = None
     build: BuildPlan | None = None
     smoke: Mapping[str, SmokeSpec] = field(default_factory=lambda: MappingProxyType({}))
+    smoke_run_id: str | None = None  # the smoke container's name suffix
     test_image: str | None = None
     scan: ScanPlan | None = None
+    scan_image: str | None = None
     gitops: GitOps | None = None
     bump: tuple[Target, ...] = ()
     promote: PromoteRequest | None = None
@@ -60,121 +79,150 @@ class Plan:
     apps: tuple[Path, ...] = ()  # the config's app DSL files, checked against the api image built
     apps_root: Path | None = None
 
-    @property
-    def command(self) -> str:
-        return self.settings.command
-
     def describe(self) -> dict[str, object]:
         """The resolved requests, for ``check`` (no secrets: they are not part of any repr)."""
         out: dict[str, object] = {"command": self.command, "config": self.config.source if self.config else None}
         if self.build:
             out["build"] = [{"component": s.name, "image": s.repository.name, "tags": list(s.tags),
                              "dockerfile": str(s.dockerfile), "context": str(s.context)} for s in self.build.specs]
+            out["push"] = self.build.push
         if self.smoke:
             out["test"] = {name: {"http_probe": spec.http_probe.url if spec.http_probe else None,
                                   "commands": list(spec.commands), "healthcheck": spec.healthcheck}
                            for name, spec in self.smoke.items()}
         if self.scan:
-            out["scan"] = {"severity": self.scan.policy.severity, "offline": self.scan.offline}
+            out["scan"] = {"severity": self.scan.policy.severity, "offline": self.scan.offline,
+                           "ignore_unfixed": self.scan.policy.ignore_unfixed}
         if self.gitops:
             g, d = self.gitops, self.gitops.delivery
+            dest = d.destination if d else None
             out["bump"] = {"environment": g.environment, "paths": list(g.paths),
                            "directory": str(g.directory) if g.directory else None,
-                           "repository": d.repo_url if d else None, "provider": d.provider if d else None,
-                           "push_mode": d.push_mode if d else None, "base": d.base if d else None,
+                           "repository": dest.repo_url if dest else None, "provider": dest.provider if dest else None,
+                           "push_mode": dest.push_mode if dest else None, "base": dest.base if dest else None,
+                           "draft": dest.draft if dest else None, "dry_run": g.dry_run, "pin_digest": g.pin_digest,
                            "images": [f"{t.image.name}:{t.tag}" for t in self.bump]}
         if self.apps:
             out["apps"] = [str(p) for p in self.apps]
-        for name, request in (("promote", self.promote), ("rollback", self.rollback)):
-            if request is not None:
-                out[name] = {"repository": request.repo_url, "provider": request.provider,
-                             "push_mode": request.push_mode, "base": request.base}
+        if self.promote is not None:
+            p = self.promote
+            out["promote"] = _destination(p.destination) | {
+                "from": p.source, "to": p.target, "pin_digest": p.pin_digest, "require_gates": p.require_gates,
+                "require_sbom": p.require_sbom, "dry_run": p.dry_run}
+        if self.rollback is not None:
+            r = self.rollback
+            out["rollback"] = _destination(r.destination) | {
+                "allow_schema_rollback": r.allow_schema_rollback, "dry_run": r.dry_run}
         return out
 
 
-def resolve(settings: Settings, secrets: Secrets) -> Plan:
-    """Check every input ``settings.command`` uses and build its requests; see the module doc."""
-    s = settings
-    if s.command == "check" and not (s.revision or s.tags):  # a placeholder commit: check shows the tag shapes
-        s = replace(s, revision="0" * 40)
-    config_overrides = overrides(s)
-    cfg = config_module.load(s.config, config_overrides) if s.config else None
-    _check_common(s)
-    uses_registry = s.command in ("build", "test", "scan", "promote", "rollback", "pipeline", "check")
-    plan = Plan(s, cfg, _credentials(s, secrets, cfg) if uses_registry else None, s.docker_host)
-    command = "pipeline" if s.command == "check" else s.command
-    if command in ("build", "pipeline"):
-        plan = replace(plan, build=build_plan(s, cfg, secrets))
-    if command in ("test", "pipeline"):
-        names = [spec.name for spec in plan.build.specs] if plan.build else [s.components[0] if s.components else ""]
-        plan = replace(plan, smoke=MappingProxyType({n: smoke_spec(s, cfg, n or None) for n in names}))
-        if command == "test":
-            plan = replace(plan, test_image=_engine_image(required(s.image, "image", "the image to smoke-test, e.g. "
-                                                                    "registry.example.com/acme/dify-api:sha-1234")))
-    if command == "pipeline" and cfg is not None and cfg.apps:
+def _destination(d: Destination) -> dict[str, object]:
+    return {"repository": d.repo_url, "provider": d.provider, "push_mode": d.push_mode, "base": d.base}
+
+
+def resolve(request: Command, secrets: Secrets) -> Plan:
+    """Check every input ``request`` holds and build its command's plan; see the module doc."""
+    if isinstance(request, CheckCommand):
+        checked = request.checked
+        if not checked.context.revision and not (isinstance(checked, BuildCommand | PipelineCommand)
+                                                  and checked.build.tags):
+            checked = replace(checked, context=replace(checked.context, revision="0" * 40))  # shows the tag shapes
+        return replace(resolve(checked, secrets), command="check")
+    cfg = _load_config(request)
+    if isinstance(request, PromoteCommand):
+        plan = Plan("promote", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+                    promote=promote_request(request, secrets, cfg))
+        return _need_password(plan, request.access, secrets)
+    if isinstance(request, RollbackCommand):
+        plan = Plan("rollback", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+                    rollback=rollback_request(request, secrets, cfg))
+        return _need_password(plan, request.access, secrets)
+    if isinstance(request, BumpCommand):
+        _check_gitops(request.gitops, request.bump, "bump")
+        gitops = gitops_target(request.bump, request.gitops, request.context, secrets, cfg, needed=True)
+        assert gitops is not None
+        return Plan("bump", cfg, gitops=gitops, bump=bump_targets(request.bump, gitops))
+    if isinstance(request, TestCommand):
+        image = _engine_image(required(request.image, "image", "the image to smoke-test, e.g. "
+                                       "registry.example.com/acme/dify-api:sha-1234"))
+        if len(request.components) > 1:
+            raise InputError("components", ",".join(request.components), "one component: test runs one image")
+        name = request.components[0] if request.components else None
+        return Plan("test", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+                    smoke=MappingProxyType({name or "": smoke_spec(request.smoke, cfg, name, standalone=True)}),
+                    smoke_run_id=request.smoke.run_id, test_image=image)
+    if isinstance(request, ScanCommand):
+        if request.image:
+            _engine_image(request.image)
+        scan = scan_plan(request.components, request.image, request.scan,
+                         cfg or config_module.load(None, overrides(request.scan)), cfg is not None)
+        if not (request.image or scan.image_archive or any(scan.dockerfiles.values()) or scan.trivy_reports):
+            raise InputError("image", "", "something to scan: an image, an image archive, a Dockerfile, a Trivy "
+                             "report or a config with components (a scan that checks nothing never passes)")
+        return Plan("scan", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host, scan=scan,
+                    scan_image=request.image)
+    if isinstance(request, BuildCommand):
+        plan = Plan("build", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+                    build=build_plan(request.components, request.build, request.context, cfg, secrets))
+        return _need_password(plan, request.access, secrets) if plan.build and plan.build.push else plan
+    return _pipeline(request, cfg, secrets)
+
+
+def _pipeline(request: PipelineCommand, cfg: Config | None, secrets: Secrets) -> Plan:
+    _check_gitops(request.gitops, request.bump, "pipeline")
+    build = build_plan(request.components, request.build, request.context, cfg, secrets)
+    names = [spec.name for spec in build.specs]
+    smoke = MappingProxyType({n: smoke_spec(request.smoke, cfg, n or None) for n in names})
+    apps: tuple[Path, ...] = ()
+    root = None
+    if cfg is not None and cfg.apps:
         root = Path(cfg.source).resolve().parent
-        files = expand([a.pattern for a in cfg.apps], root, source=cfg.source, lines=[a.line for a in cfg.apps])
-        plan = replace(plan, apps=files, apps_root=root)
-    if command in ("scan", "pipeline"):
-        plan = replace(plan, scan=scan_plan(s, cfg or config_module.load(None, config_overrides), cfg is not None))
-    if command == "scan" and s.image:
-        _engine_image(s.image)
-    if command in ("bump", "pipeline"):
-        plan = replace(plan, gitops=gitops_target(s, secrets, cfg, needed=command == "bump"))
-    if command == "bump":
-        assert plan.gitops is not None
-        plan = replace(plan, bump=bump_targets(s, plan.gitops))
-    if command == "promote":
-        plan = replace(plan, promote=promote_request(s, secrets, cfg))
-    if command == "rollback":
-        plan = replace(plan, rollback=rollback_request(s, secrets, cfg))
-    if command in ("promote", "rollback") or (command in ("build", "pipeline") and s.push):
-        _need_password(plan, s, secrets)  # a user without a password would fail at the first registry write
-    return plan
+        apps = expand([a.pattern for a in cfg.apps], root, source=cfg.source, lines=[a.line for a in cfg.apps])
+    scan = scan_plan(request.components, None, request.scan, cfg or config_module.load(None, overrides(request.scan)),
+                     cfg is not None)
+    gitops = gitops_target(request.bump, request.gitops, request.context, secrets, cfg, needed=False)
+    plan = Plan("pipeline", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+                build=build, smoke=smoke, smoke_run_id=request.smoke.run_id, scan=scan, gitops=gitops, apps=apps,
+                apps_root=root)
+    return _need_password(plan, request.access, secrets) if build.push else plan
+
+
+def _load_config(request: Command) -> Config | None:
+    config = getattr(request, "config", None)
+    scan = getattr(request, "scan", None)
+    return config_module.load(config, overrides(scan) if isinstance(scan, ScanInputs) else []) if config else None
 
 
 # -- shared checks --------------------------------------------------------------------------------
-def _check_common(s: Settings) -> None:
-    if s.gitops_dir and s.gitops_repo:
-        raise InputError("gitops-dir", s.gitops_dir, "either gitops-dir (a checked-out tree, edited in place) or "
+def _check_gitops(g: GitOpsInputs, b: BumpInputs, command: str) -> None:
+    if g.directory and g.repo:
+        raise InputError("gitops-dir", g.directory, "either gitops-dir (a checked-out tree, edited in place) or "
                          "gitops-repo (cloned, committed, pushed), not both")
-    if s.provider and s.provider not in PROVIDERS:
-        raise InputError("provider", s.provider, " or ".join(PROVIDERS))
-    if s.push_mode and s.push_mode not in PUSH_MODES:
-        raise InputError("push-mode", s.push_mode, " or ".join(PUSH_MODES))
-    for name, value in (("environment", s.environment), ("from-environment", s.from_environment),
-                        ("to-environment", s.to_environment)):
-        if value is not None:
-            check_environment(value, name)
-    if s.platform is not None:
-        for item in s.platform.split(","):
-            if not _PLATFORM_RE.fullmatch(item.strip()):
-                raise InputError("platform", s.platform, "os/arch[/variant] in lowercase, e.g. linux/amd64 (comma "
-                                 "separated for several)")
-    url = s.github_api_url
-    if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
-        raise InputError("github-api-url", url, "an http(s) URL of the GitHub API, e.g. https://api.github.com or "
-                         "https://github.example.com/api/v3")
-    for tag in (*s.tags, *((s.tag,) if s.tag else ()), *((s.registry_tag,) if s.registry_tag else ())):
-        refs.validate_tag(tag, input_name="tag" if tag != s.registry_tag else "registry-tag")
-    if s.dry_run and s.command in ("bump", "pipeline") and not s.gitops_dir:
-        raise InputError("dry-run", "true", "bump and pipeline take dry-run only with gitops-dir (a checked-out "
-                         "tree); promote and rollback take it with gitops-repo")
+    if g.dry_run and not g.directory:
+        raise InputError("dry-run", "true", f"{command} takes dry-run only with gitops-dir (a checked-out tree); "
+                         "promote and rollback take it with gitops-repo")
+    check_destination_inputs(g)
+    if b.environment is not None:
+        check_environment(b.environment, "environment")
+    if b.tag:
+        refs.validate_tag(b.tag, input_name="tag")
 
 
-def _credentials(s: Settings, secrets: Secrets, cfg: Config | None) -> Credentials | None:
-    username = s.registry_username or (cfg.registry.username if cfg else None)
+def _credentials(access: Access, secrets: Secrets, cfg: Config | None) -> Credentials | None:
+    username = access.registry_username or (cfg.registry.username if cfg else None)
     if secrets.registry_password and not username:
         raise InputError("registry-username", "", "the registry user that goes with registry-password (for GHCR: "
                          "${{ github.actor }}); the password is not used without it")
     return Credentials(username, secrets.registry_password) if username and secrets.registry_password else None
 
 
-def _need_password(plan: Plan, s: Settings, secrets: Secrets) -> None:
-    username = s.registry_username or (plan.config.registry.username if plan.config else None)
+def _need_password(plan: Plan, access: Access, secrets: Secrets) -> Plan:
+    """A user without a password would fail at the first registry write: stop before anything runs."""
+    username = access.registry_username or (plan.config.registry.username if plan.config else None)
     if username and not secrets.registry_password:
         raise InputError("registry-password", "", f"the password or token of registry user {username!r} (the CLI "
                          f"reads it from ${PASSWORD_ENV})")
+    return plan
 
 
 def _engine_image(image: str) -> str:
@@ -186,16 +234,15 @@ def _engine_image(image: str) -> str:
     return image
 
 
-def bump_targets(s: Settings, gitops: GitOps) -> tuple[Target, ...]:
+def bump_targets(b: BumpInputs, gitops: GitOps) -> tuple[Target, ...]:
     """The images of a bump: several ``repo:tag[@digest]`` (one change), or one image with tag/digest."""
-    images = s.images or ((s.image,) if s.image else ())
-    if not images:
+    if not b.images:
         raise InputError("image", "", "the image to deploy, repository:tag (several, one per line, make one change)")
-    if len(images) > 1 and (s.tag or s.digest):
-        raise InputError("tag", s.tag or s.digest or "", "with several images, write each as repository:tag[@digest]")
-    targets = tuple(gitops.target(*split_image(image, s.tag, s.digest)) for image in images)
-    if s.helm_paths and len({(t.tag, t.digest) for t in targets}) > 1:
-        raise InputError("helm-paths", s.helm_paths[0], "names one tag key: with several images it sets all of "
+    if len(b.images) > 1 and (b.tag or b.digest):
+        raise InputError("tag", b.tag or b.digest or "", "with several images, write each as repository:tag[@digest]")
+    targets = tuple(gitops.target(*split_image(image, b.tag, b.digest)) for image in b.images)
+    if b.helm_paths and len({(t.tag, t.digest) for t in targets}) > 1:
+        raise InputError("helm-paths", b.helm_paths[0], "names one tag key: with several images it sets all of "
                          "them, so they must have the same tag and digest (bump images with different tags without "
                          "helm-paths)")
     return targets

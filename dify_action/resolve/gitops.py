@@ -1,5 +1,6 @@
 """Where a change goes: the GitOps target of bump (a tree or a repository), and the promote and
-rollback requests, from the inputs and the config's environment."""
+rollback requests, from the inputs and the config's environment. One ``Destination`` builder for the
+three, with one precedence: input > the config's environment > built-in."""
 
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ from urllib.parse import urlsplit
 
 from dify_action import refs
 from dify_action.bump import Target
+from dify_action.choices import PROVIDERS, PUSH_MODES, check_environment
 from dify_action.config.load import Config, Environment
-from dify_action.delivery import DeliveryRequest, Identity
+from dify_action.delivery import DeliveryRequest, Destination, Identity
+from dify_action.delivery.destination import check_api_url
 from dify_action.errors import InputError
 from dify_action.promote.run import PromoteRequest
-from dify_action.resolve.common import DEFAULT_API, required
-from dify_action.resolve.request import Secrets, Settings
+from dify_action.resolve.common import DEFAULT_API, given, required
+from dify_action.resolve.request import (
+    BumpInputs,
+    GitOpsInputs,
+    PromoteCommand,
+    RollbackCommand,
+    RunContext,
+    Secrets,
+)
 from dify_action.rollback.run import RollbackRequest
 
 
@@ -33,6 +43,7 @@ class GitOps:
     delivery: DeliveryRequest | None = None
     dry_run: bool = False
     env_file: str | None = None  # the compose env file that sets a tag variable
+    pin_digest: bool = False  # the pipeline's bump writes tag@digest
 
     def target(self, image: refs.ImageRef | str, tag: str, digest: str | None) -> Target:
         name = image if isinstance(image, str) else image.name
@@ -41,18 +52,34 @@ class GitOps:
         return Target.from_inputs(ref.name, tag, digest, helm, self.env_file)
 
 
-def _environment(s: Settings, cfg: Config | None, name: str | None, input_name: str) -> Environment | None:
+def check_destination_inputs(g: GitOpsInputs) -> None:
+    """The allowed values of the destination inputs, before the config or a repository is read."""
+    if g.provider is not None and g.provider not in PROVIDERS:
+        raise InputError("provider", g.provider, " or ".join(PROVIDERS))
+    if g.push_mode is not None and g.push_mode not in PUSH_MODES:
+        raise InputError("push-mode", g.push_mode, " or ".join(PUSH_MODES))
+    if g.github_api_url is not None:
+        check_api_url(g.github_api_url)
+
+
+def _environment(cfg: Config | None, name: str | None, input_name: str) -> Environment | None:
     """The config's environment ``name``. A config that declares environments must declare this one (a
     typo is an error, never "every path"); in one that declares none, the name only labels the change."""
+    if name is not None:
+        check_environment(name, input_name)
     if cfg is None or name is None or not cfg.environments:
         return None
     return cfg.environment(name, input_name=input_name)
 
 
-def _server(s: Settings) -> str:
-    if s.server_url:
-        return s.server_url.rstrip("/")
-    api = (s.github_api_url or s.api_url or DEFAULT_API).rstrip("/")
+def _api(g: GitOpsInputs, ctx: RunContext) -> str:
+    return g.github_api_url or ctx.api_url or DEFAULT_API
+
+
+def _server(g: GitOpsInputs, ctx: RunContext) -> str:
+    if ctx.server_url:
+        return ctx.server_url.rstrip("/")
+    api = _api(g, ctx).rstrip("/")
     if api == DEFAULT_API:
         return "https://github.com"
     return api.removesuffix("/api/v3")
@@ -62,80 +89,88 @@ def _is_path_or_url(repository: str) -> bool:
     return "://" in repository or repository.startswith(("/", "."))
 
 
-def _repository(s: Settings, env: Environment | None) -> tuple[str | None, str | None]:
+def _repository(g: GitOpsInputs, ctx: RunContext, env: Environment | None) -> tuple[str | None, str | None]:
     """(clone URL, owner/name for the API) from the inputs or the config's environment."""
     declared = env.repository if env else None
-    github_repo = s.github_repo or (declared if declared and not _is_path_or_url(declared) else None)
-    if s.gitops_repo:
-        return s.gitops_repo, github_repo
+    github_repo = g.github_repo or (declared if declared and not _is_path_or_url(declared) else None)
+    if g.repo:
+        return g.repo, github_repo
     if declared:
-        return (declared if _is_path_or_url(declared) else f"{_server(s)}/{declared}.git"), github_repo
+        return (declared if _is_path_or_url(declared) else f"{_server(g, ctx)}/{declared}.git"), github_repo
     return None, github_repo
 
 
-def _provider(s: Settings, env: Environment | None, url: str, github_repo: str | None) -> str:
-    if s.provider:
-        return s.provider
+def _provider(g: GitOpsInputs, ctx: RunContext, env: Environment | None, url: str, github_repo: str | None) -> str:
+    if g.provider is not None:
+        return g.provider
     if env is not None:
         return env.provider
-    api = s.github_api_url or s.api_url or DEFAULT_API
-    hosts = {urlsplit(_server(s)).netloc, urlsplit(api).netloc}  # github.com, or a GHE / emulator host
-    on_github = bool(s.github_api_url or github_repo) or urlsplit(url).netloc in hosts
+    hosts = {urlsplit(_server(g, ctx)).netloc, urlsplit(_api(g, ctx)).netloc}  # github.com, or a GHE / emulator
+    on_github = bool(g.github_api_url or github_repo) or urlsplit(url).netloc in hosts
     return "github" if on_github else "git"
 
 
-def _push_mode(s: Settings, env: Environment | None) -> str:
-    if s.push_mode:
-        return s.push_mode
-    return "direct" if env is not None and env.mode == "direct" else "branch"
+def _destination(g: GitOpsInputs, ctx: RunContext, secrets: Secrets, env: Environment | None, url: str,
+                 github_repo: str | None, provider: str | None = None) -> Destination:
+    """The one way every command turns its inputs and the config's environment into a Destination."""
+    _check_local_repository(url)
+    who: dict[str, Identity] = {}
+    if g.author_name or g.author_email:
+        default = Identity()
+        person = Identity(g.author_name or default.name, g.author_email or default.email)
+        who = {"author": person, "committer": person}
+    # the config's mode is pull-request (a branch, and a PR with github) or direct
+    declared = ("direct" if env.mode == "direct" else "branch") if env is not None else None
+    mode = given(g.push_mode, declared, default="branch")
+    return Destination(
+        url, base=g.base or (env.branch if env else None),
+        provider=provider or _provider(g, ctx, env, url, github_repo), push_mode=mode,
+        token=secrets.token, github_api_url=_api(g, ctx), github_repo=github_repo, labels=g.pr_labels,
+        reviewers=g.reviewers, draft=given(g.draft, default=False), **who)
 
 
-def gitops_target(s: Settings, secrets: Secrets, cfg: Config | None, *, needed: bool) -> GitOps | None:
-    if cfg is not None and needed and not s.environment:
+def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secrets, cfg: Config | None, *,
+                  needed: bool) -> GitOps | None:
+    if cfg is not None and needed and not b.environment:
         raise InputError("environment", "", f"the environment of {cfg.source} to bump (declared: "
                          f"{', '.join(cfg.environments) or 'none'})")
-    env = _environment(s, cfg, s.environment, "environment")
-    paths = s.paths or (env.paths if env else ())
-    helm: dict[str, tuple[str, ...]] = {"": s.helm_paths} if s.helm_paths else {}
-    if env is not None and cfg is not None and not s.helm_paths:
+    env = _environment(cfg, b.environment, "environment")
+    paths = b.paths or (env.paths if env else ())
+    helm: dict[str, tuple[str, ...]] = {"": b.helm_paths} if b.helm_paths else {}
+    if env is not None and cfg is not None and not b.helm_paths:
         helm = {c.image.name: env.helm_paths[c.name] for c in cfg.components if c.name in env.helm_paths}
-    if s.gitops_dir:
-        directory = Path(s.gitops_dir)
+    pin = given(b.pin_digest, env.pin_digest if env else None, default=False)
+    if g.directory:
+        directory = Path(g.directory)
         if not directory.is_dir():
-            raise InputError("gitops-dir", s.gitops_dir, "an existing directory (a checked-out GitOps tree)")
-        return GitOps(s.environment, paths, MappingProxyType(helm), directory=directory, dry_run=s.dry_run,
-                      env_file=s.env_file)
-    url, github_repo = _repository(s, env)
+            raise InputError("gitops-dir", g.directory, "an existing directory (a checked-out GitOps tree)")
+        return GitOps(b.environment, paths, MappingProxyType(helm), directory=directory,
+                      dry_run=given(g.dry_run, default=False), env_file=b.env_file, pin_digest=pin)
+    url, github_repo = _repository(g, ctx, env)
     if url is None:
         if needed:
             raise InputError("gitops-repo", "", "the GitOps repository (a URL, or owner/name on GitHub), a "
                              "config environment that declares repository, or gitops-dir (a checked-out tree)")
-        if s.environment:
-            raise InputError("environment", s.environment, "an environment to bump needs gitops-repo, gitops-dir "
+        if b.environment:
+            raise InputError("environment", b.environment, "an environment to bump needs gitops-repo, gitops-dir "
                              "or a config environment that declares repository")
         return None
-    environment = required(s.environment, "environment", "the environment to bump (it names the branch and "
-                            "the pull request), e.g. staging")
-    _check_local_repository(url)
+    environment = required(b.environment, "environment", "the environment to bump (it names the branch and "
+                           "the pull request), e.g. staging")
     delivery = DeliveryRequest(
-        repo_url=url, environment=environment, targets=(), paths=paths,
-        base=s.base or (env.branch if env else None), provider=_provider(s, env, url, github_repo),
-        push_mode=_push_mode(s, env), token=secrets.token, github_api_url=s.github_api_url or s.api_url or DEFAULT_API,
-        github_repo=github_repo, labels=s.labels, reviewers=s.reviewers, draft=s.draft,
-        source_sha=s.revision, source_repo=s.source, run_url=s.run_url, **_delivery_extras(s))
-    return GitOps(environment, paths, MappingProxyType(helm), delivery=delivery, env_file=s.env_file)
+        destination=_destination(g, ctx, secrets, env, url, github_repo), environment=environment, targets=(),
+        paths=paths, source_sha=ctx.revision, source_repo=ctx.source, run_url=ctx.run_url,
+        **_delivery_extras(g, b))
+    return GitOps(environment, paths, MappingProxyType(helm), delivery=delivery, env_file=b.env_file,
+                  pin_digest=pin)
 
 
-def _delivery_extras(s: Settings) -> dict[str, Any]:
-    """The CLI's refinements of a delivery (templates, identity, attempts), where given."""
+def _delivery_extras(g: GitOpsInputs, b: BumpInputs) -> dict[str, Any]:
+    """The CLI's refinements of a delivery (templates, attempts, versions), where given."""
     extras: dict[str, Any] = {}
-    if s.author_name or s.author_email:
-        default = Identity()
-        who = Identity(s.author_name or default.name, s.author_email or default.email)
-        extras.update(author=who, committer=who)
-    for key, value in (("group", s.group), ("title_template", s.title_template),
-                       ("message_template", s.commit_message), ("max_attempts", s.max_attempts),
-                       ("dify_version_old", s.dify_version_old), ("dify_version_new", s.dify_version_new)):
+    for key, value in (("group", g.group), ("title_template", g.title_template),
+                       ("message_template", g.commit_message), ("max_attempts", g.max_attempts),
+                       ("dify_version_old", b.dify_version_old), ("dify_version_new", b.dify_version_new)):
         if value is not None:
             extras[key] = value
     return extras
@@ -151,46 +186,44 @@ def _check_local_repository(url: str) -> None:
                              "this path is not a git repository")
 
 
-def promote_request(s: Settings, secrets: Secrets, cfg: Config | None) -> PromoteRequest:
-    source = required(s.from_environment, "from-environment", "the environment to promote from, e.g. staging")
-    target = required(s.to_environment, "to-environment", "the environment to promote to, e.g. production")
-    src = _environment(s, cfg, source, "from-environment")
-    dst = _environment(s, cfg, target, "to-environment")
-    url, github_repo = _repository(s, dst)
+def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> PromoteRequest:
+    check_destination_inputs(r.gitops)
+    source = required(r.from_environment, "from-environment", "the environment to promote from, e.g. staging")
+    target = required(r.to_environment, "to-environment", "the environment to promote to, e.g. production")
+    src = _environment(cfg, source, "from-environment")
+    dst = _environment(cfg, target, "to-environment")
+    url, github_repo = _repository(r.gitops, r.context, dst)
     url = required(url, "gitops-repo", "the GitOps repository, or a config whose to-environment declares "
-                    "repository")
-    _check_local_repository(url)
-    pin = s.pin_digest or (dst.pin_digest if dst else False) or None
+                   "repository")
     request = PromoteRequest(
-        repo_url=url, source=source, target=target, images=s.promote_images,
-        source_paths=s.from_paths or (src.paths if src else ()),
-        target_paths=s.to_paths or s.paths or (dst.paths if dst else ()),
+        destination=_destination(r.gitops, r.context, secrets, dst, url, github_repo),
+        source=source, target=target, images=r.images,
+        source_paths=r.from_paths or (src.paths if src else ()),
+        target_paths=r.to_paths or (dst.paths if dst else ()),
         ours=tuple(c.image.name for c in cfg.components) if cfg else (),
-        helm_paths=s.helm_paths or (tuple(p for ps in dst.helm_paths.values() for p in ps) if dst else ()),
-        base=s.base or (dst.branch if dst else None), provider=_provider(s, dst, url, github_repo),
-        push_mode=_push_mode(s, dst), registry_tag=s.registry_tag, require_gates=s.require_gates,
-        require_sbom=s.require_sbom, pin_digest=pin,
-        dry_run=s.dry_run, token=secrets.token, github_api_url=s.github_api_url or s.api_url or DEFAULT_API,
-        github_repo=github_repo, labels=s.labels, reviewers=s.reviewers, run_url=s.run_url)
+        helm_paths=r.helm_paths or (tuple(p for ps in dst.helm_paths.values() for p in ps) if dst else ()),
+        registry_tag=r.registry_tag, require_gates=given(r.require_gates, default=True),
+        require_sbom=given(r.require_sbom, default=False),
+        pin_digest=given(r.pin_digest, dst.pin_digest if dst else None, default=None),
+        dry_run=given(r.gitops.dry_run, default=False), run_url=r.context.run_url)
     request.validate()
     return request
 
 
-def rollback_request(s: Settings, secrets: Secrets, cfg: Config | None) -> RollbackRequest:
-    if not (s.pr_number or s.commit or s.environment):
-        raise InputError("pr-number", "", "the merged bump PR to roll back (or a commit), or environment for its "
-                         "last bump")
-    env = _environment(s, cfg, s.environment, "environment")
-    url, github_repo = _repository(s, env)
+def rollback_request(r: RollbackCommand, secrets: Secrets, cfg: Config | None) -> RollbackRequest:
+    check_destination_inputs(r.gitops)
+    if not (r.pull_request or r.commit or r.environment):
+        raise InputError("pull-request-number", "", "the merged bump PR to roll back (or a commit), or environment "
+                         "for its last bump")
+    env = _environment(cfg, r.environment, "environment")
+    url, github_repo = _repository(r.gitops, r.context, env)
     url = required(url, "gitops-repo", "the GitOps repository, or a config whose environment declares repository")
-    _check_local_repository(url)
-    provider = s.provider or (env.provider if env else "github" if s.pr_number else
-                              _provider(s, None, url, github_repo))
+    provider = r.gitops.provider or (env.provider if env else "github" if r.pull_request else
+                                     _provider(r.gitops, r.context, None, url, github_repo))
     request = RollbackRequest(
-        repo_url=url, pr=s.pr_number, commit=s.commit, environment=s.environment,
-        paths=s.paths or (env.paths if env else ()),
-        base=s.base or (env.branch if env else None), provider=provider, push_mode=_push_mode(s, env),
-        allow_schema_rollback=s.allow_schema_rollback, dry_run=s.dry_run, token=secrets.token,
-        github_api_url=s.github_api_url or s.api_url or DEFAULT_API, github_repo=github_repo, labels=s.labels)
+        destination=_destination(r.gitops, r.context, secrets, env, url, github_repo, provider),
+        pr=r.pull_request, commit=r.commit, environment=r.environment, paths=r.paths or (env.paths if env else ()),
+        allow_schema_rollback=given(r.allow_schema_rollback, default=False),
+        dry_run=given(r.gitops.dry_run, default=False))
     request.validate()
     return request

@@ -18,8 +18,8 @@ from dify_action.choices import SEVERITIES
 from dify_action.config import load as config_module
 from dify_action.config.load import Config, ScanPolicy, SizeBudget
 from dify_action.errors import InputError
-from dify_action.resolve.common import required
-from dify_action.resolve.request import Secrets, Settings
+from dify_action.resolve.common import given, required
+from dify_action.resolve.request import BuildInputs, RunContext, ScanInputs, Secrets
 
 
 @dataclass(frozen=True)
@@ -41,55 +41,66 @@ class ScanPlan:
     today: dt.date | None = None  # allow-list expiry date (None: today, UTC)
 
 
-def build_plan(s: Settings, cfg: Config | None, secrets: Secrets) -> BuildPlan:
+_PLATFORM_RE = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?")
+
+
+def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg: Config | None,
+               secrets: Secrets) -> BuildPlan:
     from dify_action.build.component import validate_spec
 
+    for tag in s.tags:
+        refs.validate_tag(tag, input_name="tags")
+    if s.platforms is not None:
+        for item in s.platforms.split(","):
+            if not _PLATFORM_RE.fullmatch(item.strip()):
+                raise InputError("platforms", s.platforms, "os/arch[/variant] in lowercase, e.g. linux/amd64")
     args = dict(_pair(item) for item in s.build_args)
     labels = dict(_pair(item, "labels", r"[A-Za-z0-9][A-Za-z0-9._/-]*") for item in s.image_labels)
     if s.cache_to is not None and s.cache_to.replace(" ", "") not in ("type=inline", "inline"):
         raise InputError("cache-to", s.cache_to, "type=inline (BuildKit's inline cache, written by every BuildKit "
                          "build; registry and gha cache exporters need buildx, which is not bundled)")
     values, files = _build_secrets(s, secrets)
-    if s.platform and "," in s.platform:
-        raise InputError("platforms", s.platform, "one platform, e.g. linux/amd64 (a multi-platform build needs "
+    if s.platforms and "," in s.platforms:
+        raise InputError("platforms", s.platforms, "one platform, e.g. linux/amd64 (a multi-platform build needs "
                          "buildx, which is not bundled)")
     budget = _budget(s.size_budget, s.size_warn)
     specs: list[BuildSpec] = []
     if cfg is not None:
         root = Path(cfg.source).resolve().parent
-        for name in s.components or tuple(c.name for c in cfg.components):
+        for name in components or tuple(c.name for c in cfg.components):
             c = cfg.component(name)
             merged = {**c.build_args, **args}
-            dockerfile = root / (s.dockerfile or c.dockerfile)
+            dockerfile = root / (s.file or c.dockerfile)
             cbudget = budget or c.size_budget
             specs.append(BuildSpec(c.name, dockerfile, root / (s.context or c.context), c.image,
-                                   _tags(s, cfg, dockerfile, merged), s.target or c.target, merged, labels,
-                                   s.cache_from, s.platform, cbudget, values, files))
+                                   _tags(s, ctx, cfg, dockerfile, merged), s.target or c.target, merged, labels,
+                                   s.cache_from, s.platforms, cbudget, values, files))
         if not specs:
             raise InputError("config", cfg.source, "a config with at least one component to build")
     else:
-        if s.components:
-            raise InputError("components", s.components[0], "components of a config: give config too")
+        if components:
+            raise InputError("components", components[0], "components of a config: give config too")
         repository = refs.parse_repository(required(s.repository, "repository", "the image repository to build, "
                                                      "e.g. ghcr.io/acme/dify-api (or a config)"),
                                            input_name="repository")
         context = Path(s.context or ".")
-        dockerfile = Path(s.dockerfile) if s.dockerfile else context / "Dockerfile"
+        dockerfile = Path(s.file) if s.file else context / "Dockerfile"
         specs.append(BuildSpec(s.name or repository.path.rsplit("/", 1)[-1], dockerfile, context, repository,
-                               _tags(s, None, dockerfile, args), s.target, args, labels, s.cache_from, s.platform,
+                               _tags(s, ctx, None, dockerfile, args), s.target, args, labels, s.cache_from, s.platforms,
                                budget, values, files))
     for spec in specs:
         validate_spec(spec)
     builder = s.builder or "auto"
     if builder not in ("auto", "buildkit", "legacy"):
         raise InputError("builder", builder, "auto, buildkit or legacy")
-    return BuildPlan(tuple(specs), BuildMetadata(s.source, s.revision, s.version), s.push,
+    return BuildPlan(tuple(specs), BuildMetadata(ctx.source, ctx.revision, s.version), given(s.push, default=True),
                      cast(Literal["auto", "buildkit", "legacy"], builder))
 
 
-def _tags(s: Settings, cfg: Config | None, dockerfile: Path, build_args: Mapping[str, str]) -> tuple[str, ...]:
-    if s.tags:
-        return s.tags
+def _tags(b: BuildInputs, s: RunContext, cfg: Config | None, dockerfile: Path,
+          build_args: Mapping[str, str]) -> tuple[str, ...]:
+    if b.tags:
+        return b.tags
     if not s.revision:
         raise InputError("tags", "", "tags to push, or a revision (the commit sha) for the config's tag policy")
     version = None
@@ -114,7 +125,7 @@ def _tags(s: Settings, cfg: Config | None, dockerfile: Path, build_args: Mapping
 _SECRET_ID = r"[A-Za-z0-9_.-]{1,128}"  # noqa: S105 - the pattern of a secret id, not a secret
 
 
-def _build_secrets(s: Settings, secrets: Secrets) -> tuple[dict[str, str], dict[str, Path]]:
+def _build_secrets(s: BuildInputs, secrets: Secrets) -> tuple[dict[str, str], dict[str, Path]]:
     """BuildKit secrets: ids are names (what ``RUN --mount=type=secret,id=ID`` asks for), files exist,
     each id given once; the values never appear in an error."""
     values: dict[str, str] = {}
@@ -153,10 +164,10 @@ def _budget(fail: str | None, warn: str | None) -> SizeBudget | None:
     return SizeBudget(values["warn"], values["fail"]) if any(values.values()) else None
 
 
-def overrides(s: Settings) -> list[config_module.Override]:
+def overrides(s: ScanInputs) -> list[config_module.Override]:
     """Inputs that set config keys (the scan policy): set before validation, so a bad one names the input."""
     Override = config_module.Override
-    out = [config_module.parse_set(text) for text in s.scan_set]
+    out = [config_module.parse_set(text) for text in s.set]
     if s.severity:
         if s.severity not in SEVERITIES:
             raise InputError("severity", s.severity, ", ".join(SEVERITIES))
@@ -165,26 +176,27 @@ def overrides(s: Settings) -> list[config_module.Override]:
                        ("ignore-unfixed", s.ignore_unfixed)):
         if value is not None:
             out.append(Override(("scan", key), value, key))
-    out += [Override(("scan", "scanners", name), False, "disable") for name in s.scan_disable]
+    out += [Override(("scan", "scanners", name), False, "disable") for name in s.disable]
     return out
 
 
-def scan_plan(s: Settings, cfg: Config, from_file: bool) -> ScanPlan:
+def scan_plan(components: tuple[str, ...], image: str | None, s: ScanInputs, cfg: Config,
+              from_file: bool) -> ScanPlan:
     dockerfiles: dict[str, tuple[Path, ...]] = {}
     if from_file:
         root = Path(cfg.source).resolve().parent
-        for name in s.components or tuple(c.name for c in cfg.components):
+        for name in components or tuple(c.name for c in cfg.components):
             dockerfiles[name] = (root / cfg.component(name).dockerfile,)
-    elif s.components:
-        raise InputError("components", s.components[0], "components of a config: give config too")
-    extra = s.scan_dockerfiles or ((s.dockerfile,) if s.dockerfile and not from_file else ())
+    elif components:
+        raise InputError("components", components[0], "components of a config: give config too")
+    extra = s.dockerfiles
     if extra:
         dockerfiles[""] = tuple(Path(p) for p in extra)
     reports = tuple(Path(p) for p in s.trivy_reports)
     for report in reports:
         if not report.is_file():
             raise InputError("trivy-reports", str(report), "existing Trivy JSON report files")
-    if s.image and s.image_archive:
+    if image and s.image_archive:
         raise InputError("image-archive", s.image_archive, "either image or image-archive, not both")
     today = None
     if s.today:
@@ -192,5 +204,5 @@ def scan_plan(s: Settings, cfg: Config, from_file: bool) -> ScanPlan:
             today = dt.date.fromisoformat(s.today)
         except ValueError:
             raise InputError("today", s.today, "a date YYYY-MM-DD") from None
-    return ScanPlan(cfg.scan, MappingProxyType(dockerfiles), reports, s.sarif_file, s.scan_offline,
+    return ScanPlan(cfg.scan, MappingProxyType(dockerfiles), reports, s.sarif_file, given(s.offline, default=False),
                     Path(s.image_archive) if s.image_archive else None, today)

@@ -9,24 +9,24 @@ from types import MappingProxyType
 from dify_action.config import load as config_module
 from dify_action.config.load import Config, HttpProbe, SmokeSpec
 from dify_action.errors import InputError
-from dify_action.resolve.request import Settings
+from dify_action.resolve.request import SmokeInputs
 
 _RUN_ID_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")
 _URL_RE = re.compile(r"https?://[^\s/]+(/\S*)?")
 
 
-def smoke_spec(s: Settings, cfg: Config | None, component: str | None) -> SmokeSpec:
+def smoke_spec(s: SmokeInputs, cfg: Config | None, component: str | None, *, standalone: bool = False) -> SmokeSpec:
     """Raises InputError (exit 2) for any bad smoke input; nothing is started here."""
     spec = SmokeSpec()
     if cfg is not None and component:
         cfg.component(component)
         spec = cfg.smoke_for(component)
-    elif component and cfg is None and s.command == "test":
+    elif component and cfg is None and standalone:
         raise InputError("components", component, "a component of a config: give config too")
     changes: dict[str, object] = {}
-    if s.smoke_env:
+    if s.env:
         env = dict(spec.env)
-        for item in s.smoke_env:
+        for item in s.env:
             key, sep, value = item.partition("=")
             if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key):
                 raise InputError("env", key if sep else item, "K=V with a variable name K, e.g. MODE=api")
@@ -50,12 +50,12 @@ def smoke_spec(s: Settings, cfg: Config | None, component: str | None) -> SmokeS
         status = s.expect_status or (spec.http_probe.status if spec.http_probe else 200)
         probe_timeout = timeout if s.timeout or not spec.http_probe else spec.http_probe.timeout
         changes["http_probe"] = HttpProbe(url, status, probe_timeout)
-    if s.smoke_commands:
-        if any(not c.strip() for c in s.smoke_commands):
+    if s.commands:
+        if any(not c.strip() for c in s.commands):
             raise InputError("smoke-commands", "", "non-empty shell commands, one per line")
-        changes["commands"] = tuple(s.smoke_commands)
-    if not s.healthcheck:
-        changes["healthcheck"] = False
+        changes["commands"] = tuple(s.commands)
+    if s.healthcheck is not None:  # given: wins over the config's, both ways
+        changes["healthcheck"] = s.healthcheck
     if s.log_lines is not None:
         if not 1 <= s.log_lines <= 1000:
             raise InputError("log-lines", s.log_lines, "1-1000")

@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dify_action import refs
 from dify_action.bump import Change, Target
-from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
-from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
+from dify_action.choices import check_environment
+from dify_action.delivery import BumpMetadata, DeliveryRequest, Destination, Git, Identity, deliver, render_body
 from dify_action.delivery.flow import publish_branch, sync_pull
-from dify_action.delivery.git import check_branch, workspace
-from dify_action.delivery.github import GitHubForge, PullSpec, check_api_url
+from dify_action.delivery.git import workspace
+from dify_action.delivery.github import GitHubForge, PullSpec
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.delivery.retry import Caller
 from dify_action.dify.lookup import image_facts
@@ -30,28 +30,20 @@ from dify_action.markdown import code, url
 from dify_action.registry import RegistryFor
 from dify_action.retry import RetryPolicy
 from dify_action.rollback.guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
-from dify_action.rollback.source import MergedBump, find_bump, image_moves, repository_name
+from dify_action.rollback.source import MergedBump, find_bump, image_moves
 
 
 @dataclass(frozen=True)
 class RollbackRequest:
     """Exactly one of ``pr``, ``commit``, ``environment`` says what to roll back."""
 
-    repo_url: str
+    destination: Destination
     pr: int | None = None
     commit: str | None = None
     environment: str | None = None
     paths: tuple[str, ...] = ()
-    base: str | None = None
-    provider: str = "git"
-    push_mode: str = "branch"
     allow_schema_rollback: bool = False
     dry_run: bool = False
-    token: str | None = field(default=None, repr=False)
-    github_api_url: str = GITHUB_API
-    github_repo: str | None = None
-    labels: tuple[str, ...] = ()
-    author: Identity = field(default_factory=Identity)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def validate(self) -> None:
@@ -59,24 +51,20 @@ class RollbackRequest:
                                           ("environment", self.environment and not (self.pr or self.commit)))
                  if value]
         if not given:
-            raise InputError("pr", "", "give --pr N (github), --commit SHA or --environment NAME")
+            raise InputError("pull-request-number", "", "the merged bump PR to roll back (github), a commit sha, or an "
+                             "environment (its last bump)")
         if self.pr is not None and self.commit:
-            raise InputError("commit", self.commit, "give either --pr or --commit, not both")
-        if self.provider not in PROVIDERS:
-            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
-        if self.push_mode not in PUSH_MODES:
-            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
-        check_branch(self.base)
-        check_api_url(self.github_api_url)
-        if self.pr is not None and (self.provider != "github" or self.pr < 1):
-            raise InputError("pr", self.pr, "a pull request number (> 0) with --provider github; "
-                             "with the git provider give --commit or --environment")
+            raise InputError("commit", self.commit, "either a pull request number or a commit, not both")
+        self.destination.validate()
+        if self.pr is not None and (self.destination.provider != "github" or self.pr < 1):
+            raise InputError("pull-request-number", self.pr, "a pull request number (> 0) with the github provider; "
+                             "with the git provider give a commit or an environment")
         if self.commit is not None and not re.fullmatch(r"[0-9a-f]{7,64}", self.commit):
             raise InputError("commit", self.commit, "a commit sha (7 to 64 lowercase hex digits)")
         if self.environment is not None:
             check_environment(self.environment)
-        if self.environment and not (self.pr or self.commit) and self.provider == "git" and not self.paths:
-            raise InputError("path", "", f"the GitOps paths of {self.environment} (or --config): the git "
+        if self.environment and not (self.pr or self.commit) and self.destination.provider == "git" and not self.paths:
+            raise InputError("paths", "", f"the GitOps paths of {self.environment} (or a config): the git "
                              "provider finds bumps by the files they change")
 
 
@@ -119,14 +107,14 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
     request.validate()
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
     with workspace("rollback") as root:
-        git = Git(request.repo_url, root, request.token)
+        git = Git(request.destination.repo_url, root, request.destination.token)
         bump = find_bump(request, git, caller)
         moves = tuple(image_moves(git, bump.commit, bump.parent))
         notes = list(bump.notes)
         guard = tuple(check_guard(request, moves, bump.meta, registry_for, notes))
         if request.dry_run:
             return _result("planned", "none", bump, moves, guard, notes)
-        reverted = _revert(git, bump, request.author)
+        reverted = _revert(git, bump, request.destination.author)
         if reverted == "empty":
             notes.append(f"{bump.base} already has the references from before {bump.label}: nothing to roll back")
             return _result("none", "none", bump, moves, guard, notes)
@@ -191,19 +179,20 @@ def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardChec
 def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[ImageMove, ...],
           guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
     head = git.rev_parse("HEAD")
-    if request.push_mode == "direct":
+    if request.destination.push_mode == "direct":
         if git.push("HEAD", bump.base).status == "rejected":
             raise GitError(f"{bump.base} moved while the rollback was pushed",
                            hint="re-run the rollback: it is planned again on the new tip")
         return _result("pushed", "revert", bump, moves, guard, notes, branch=bump.base, commit=head)
     branch = rollback_branch(bump.environment, bump.key)
     published = publish_branch(git, branch, git.remote_sha(branch), 8, request.sleep)
-    if request.provider != "github":
+    if request.destination.provider != "github":
         return _result("pushed" if published.pushed else "unchanged", "revert", bump, moves, guard, notes,
                        branch=branch, commit=published.commit)
-    forge = GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
+    d = request.destination
+    forge = GitHubForge(d.github_api_url, d.token, d.github_repository(), caller)
     spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
-                    _body(bump, moves, guard, request.allow_schema_rollback), ("rollback", *request.labels))
+                    _body(bump, moves, guard, request.allow_schema_rollback), ("rollback", *request.destination.labels))
     outcome = sync_pull(forge, spec, git, published)
     return _result(outcome.operation, "revert", bump, moves, guard, notes + list(outcome.notes), branch=branch,
                    commit=published.commit, pr_number=outcome.number, pr_url=outcome.url)
@@ -229,13 +218,11 @@ def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMov
     first = guard[0] if guard else None
     title = f"rollback({{environment}}): {{images}} (revert {bump.label})"
     delivery = deliver(DeliveryRequest(
-        repo_url=request.repo_url, environment=bump.environment, targets=tuple(targets),
-        paths=tuple(sorted({m.file for m in moves})), base=bump.base, provider=request.provider,
-        push_mode=request.push_mode, group=f"rollback-{bump.key}", token=request.token,
-        github_api_url=request.github_api_url, github_repo=request.github_repo,
-        labels=("rollback", *request.labels), title_template=title,
+        destination=replace(request.destination, base=bump.base, labels=("rollback", *request.destination.labels)),
+        environment=bump.environment, targets=tuple(targets),
+        paths=tuple(sorted({m.file for m in moves})), group=f"rollback-{bump.key}", title_template=title,
         message_template=f"{title}\n\n{{changes}}\n\n{TRAILER}: {bump.commit}\n",
-        author=request.author, committer=request.author, rollback_of=bump.label if bump.pr else bump.commit,
+        rollback_of=bump.label if bump.pr else bump.commit,
         dify_version_old=first.current if first else None, dify_version_new=first.restored if first else None,
         sleep=request.sleep,
     ))

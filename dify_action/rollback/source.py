@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from dify_action.bump import find_images
 from dify_action.delivery import BumpMetadata, Git, parse_metadata
@@ -51,19 +50,10 @@ class MergedBump:
         return f"pr-{self.pr}" if self.pr else self.commit[:12]
 
 
-def repository_name(request: RollbackRequest) -> str:
-    if request.github_repo:
-        return request.github_repo
-    parts = urlsplit(request.repo_url)
-    segments = [s for s in parts.path.split("/") if s]
-    if parts.scheme not in ("http", "https") or len(segments) < 2:
-        raise InputError("github-repo", "", f"give --github-repo owner/name: not derivable from {request.repo_url!r}")
-    return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
-
-
 def _forge(request: RollbackRequest, caller: Caller) -> GitHubForge:
     """The one GitHub client (delivery's), with the request's API URL, token and retry policy."""
-    return GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
+    d = request.destination
+    return GitHubForge(d.github_api_url, d.token, d.github_repository(), caller)
 
 
 def distrust(pull: Any, meta: BumpMetadata | None, base: str | None = None) -> str | None:
@@ -121,9 +111,9 @@ def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> MergedBump:
         if not pull.merged or not pull.merge_commit_sha:
             raise DifyActionError(f"pull request #{request.pr} is not merged ({pull.state}): nothing is deployed "
                                   "to roll back", hint="close an open bump pull request instead of rolling it back")
-        if request.base and request.base != pull.base.ref:
-            raise InputError("base", request.base, f"#{request.pr} was merged into {pull.base.ref!r}: give that "
-                             "base (or none)")
+        if request.destination.base and request.destination.base != pull.base.ref:
+            raise InputError("base", request.destination.base, f"#{request.pr} was merged into "
+                             f"{pull.base.ref!r}: give that base (or none)")
         meta = parse_metadata(pull.body)
         doubt = distrust(pull, meta)
         if meta is not None and doubt:
@@ -138,17 +128,17 @@ def find_bump(request: RollbackRequest, git: Git, caller: Caller) -> MergedBump:
         if not environment:
             raise InputError("environment", "", f"#{request.pr} has no dify-action metadata block: name the "
                              "environment it deployed with --environment")
-        base, _ = git.clone(request.base or pull.base.ref)
+        base, _ = git.clone(request.destination.base or pull.base.ref)
         return _bump_at(git, pull.merge_commit_sha, base, environment, pr=request.pr, pr_url=pull.html_url,
                         meta=meta)
-    base, _ = git.clone(request.base)
+    base, _ = git.clone(request.destination.base)
     if request.commit is not None:
         full = request.commit
         _ensure_commit(git, full, base)
         full = git.rev_parse(f"{full}^{{commit}}")
         return _bump_at(git, full, base, request.environment or "gitops")
     assert request.environment is not None
-    if request.provider == "github":
+    if request.destination.provider == "github":
         return _last_merged_pull(request, git, caller, base, request.environment)
     return _last_commit(request, git, base, request.environment)
 

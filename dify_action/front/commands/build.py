@@ -8,11 +8,10 @@ from DIFY_ACTION_REGISTRY_PASSWORD, and handed to the core as a value.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
-from dify_action.choices import PASSWORD_ENV, USERNAME_ENV
-from dify_action.resolve.request import Settings
+from dify_action.choices import BUILDERS, PASSWORD_ENV
+from dify_action.resolve.request import BuildCommand, BuildInputs
 
 HELP = "Build component images, check their size budget, push their tags and report digests."
 
@@ -36,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-from", action="append", default=[], metavar="IMAGE",
                         help="image to use as build cache (repeatable; pulled when missing)")
     parser.add_argument("--platform", help="target platform, e.g. linux/amd64")
-    parser.add_argument("--push", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--push", action=argparse.BooleanOptionalAction, default=None,
                         help="push the tags (default) or only build")
-    parser.add_argument("--builder", choices=("auto", "buildkit", "legacy"), default="auto",
+    parser.add_argument("--builder", choices=BUILDERS,
                         help="BuildKit via the docker CLI, the SDK's legacy builder, or auto (default)")
     parser.add_argument("--registry-username", metavar="USER",
                         help=f"registry user (password from ${PASSWORD_ENV})")
@@ -58,39 +57,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def settings(args: argparse.Namespace) -> Settings:
-    from dify_action.front.common import secret_files
-    from dify_action.tags import load_event
+def request(args: argparse.Namespace) -> BuildCommand:
+    from dify_action.front.common import cli_access, cli_context, secret_files
 
-    return Settings(
-        command="build", config=args.config, components=tuple(args.component), name=args.name,
-        dockerfile=args.dockerfile, context=args.context, repository=args.repository, target=args.target,
-        tags=tuple(args.tag), build_args=tuple(args.build_arg), cache_from=tuple(args.cache_from),
-        platform=args.platform, push=args.push, builder=args.builder,
-        registry_username=args.registry_username or os.environ.get(USERNAME_ENV),
-        size_budget=args.size_budget, size_warn=args.size_warn, source=args.source, revision=args.revision,
-        version=args.image_version, ref=args.ref, event=args.event,
-        run_number=str(args.run_number) if args.run_number is not None else None,
-        event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
-        pr_head_sha=args.pr_head_sha, secret_files=secret_files(args.secret),
-        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
+    build = BuildInputs(
+        repository=args.repository, name=args.name, file=args.dockerfile, context=args.context, target=args.target,
+        tags=tuple(args.tag), build_args=tuple(args.build_arg), push=args.push, builder=args.builder,
+        platforms=args.platform, size_budget=args.size_budget, size_warn=args.size_warn,
+        secret_files=secret_files(args.secret), cache_from=tuple(args.cache_from), version=args.image_version)
+    context = cli_context(source=args.source, revision=args.revision, ref=args.ref, event=args.event,
+                          run_number=args.run_number, event_path=args.event_path, pr_head_sha=args.pr_head_sha)
+    return BuildCommand(args.config, tuple(args.component),
+                        cli_access(args.registry_username, args.docker_host, os.environ), build, context)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.front.common import StderrReporter, cli_secrets, tool_environ
-    from dify_action.pipeline.run import Pipeline
-    from dify_action.pipeline.stages import CoreStages
-    from dify_action.resolve import resolve
+    from dify_action.front.common import cli_secrets, run_cli
 
-    plan = resolve(settings(args), cli_secrets(os.environ, args.secret))
-    result = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter()).run()
-    if args.json:  # the metadata document: the action's json output
-        print(json.dumps(result.as_dict(), indent=2))
-        return 0
-    for b in result.images:
-        r = b.build
-        where = f"digest {r.digest}" if r.digest else "not pushed"
-        size = f"{r.size / 1e6:.1f} MB" + (f", {r.compressed_size / 1e6:.1f} MB compressed"
-                                            if r.compressed_size is not None else "")
-        print(f"{r.name}: {r.image}:{','.join(r.tags)} {where} ({size}, {r.builder}, {r.seconds:.1f}s)")
-    return 0
+    return run_cli(request(args), cli_secrets(os.environ, args.secret), os.environ, as_json=args.json)

@@ -1,19 +1,14 @@
 """``dify-action bump``: set images' tags everywhere they are deployed in a GitOps tree: a local
 working tree (``--gitops-dir``), or a repository cloned, committed and pushed as a branch, a pull
 request or a direct commit (``--gitops-repo``). The token is read by the CLI layer
-(``frontend.cli_secrets``: GITOPS_TOKEN, then GITHUB_TOKEN); the core never reads the environment."""
+(``front.common.cli_secrets``: GITOPS_TOKEN, then GITHUB_TOKEN); the core never reads the environment."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from typing import TYPE_CHECKING
 
-from dify_action.resolve.request import Settings
-
-if TYPE_CHECKING:
-    from dify_action.delivery import DeliveryResult
+from dify_action.choices import PROVIDERS, PUSH_MODES
+from dify_action.resolve.request import BumpCommand, BumpInputs, GitOpsInputs
 
 HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tree."
 
@@ -45,70 +40,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dify-action.yaml: with --environment, its paths, helm-paths, repository, branch, provider and "
              "mode are the defaults of the flags not given",
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the unified diff, write nothing")
+    parser.add_argument("--dry-run", action="store_true", default=None, help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_remote_arguments(parser)
 
 
-def settings(args: argparse.Namespace) -> Settings:
-    return Settings(
-        command="bump", gitops_dir=args.gitops_dir, gitops_repo=args.gitops_repo, images=tuple(args.image),
-        tag=args.tag, env_file=args.env_file,
-        digest=args.digest, paths=tuple(args.path), helm_paths=tuple(args.helm_path), config=args.config,
-        environment=args.environment, dry_run=args.dry_run, base=args.base, provider=args.provider or "",
-        push_mode=args.push_mode or "", group=args.group, github_api_url=args.github_api_url,
-        github_repo=args.github_repo, labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft,
-        title_template=args.title_template, commit_message=args.commit_message, author_name=args.author_name,
-        author_email=args.author_email, revision=args.source_sha, source=args.source_repo, run_url=args.run_url,
-        dify_version_old=args.dify_version_old, dify_version_new=args.dify_version_new,
-        max_attempts=args.max_attempts)
+def request(args: argparse.Namespace) -> BumpCommand:
+    from dify_action.front.common import cli_context
+
+    bump = BumpInputs(environment=args.environment, images=tuple(args.image), tag=args.tag, digest=args.digest,
+                      paths=tuple(args.path), helm_paths=tuple(args.helm_path), env_file=args.env_file,
+                      dify_version_old=args.dify_version_old,
+                      dify_version_new=args.dify_version_new)
+    gitops = GitOpsInputs(
+        repo=args.gitops_repo, directory=args.gitops_dir, base=args.base, provider=args.provider,
+        push_mode=args.push_mode, github_api_url=args.github_api_url, github_repo=args.github_repo,
+        pr_labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft, dry_run=args.dry_run,
+        author_name=args.author_name, author_email=args.author_email, title_template=args.title_template,
+        commit_message=args.commit_message, group=args.group, max_attempts=args.max_attempts)
+    context = cli_context(source=args.source_repo, revision=args.source_sha, run_url=args.run_url)
+    return BumpCommand(args.config, bump, gitops, context)
 
 
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from dify_action.bump import BumpPlan
-    from dify_action.errors import EditRefused
-    from dify_action.front.common import cli_secrets, tool_environ
-    from dify_action.pipeline.stages import CoreStages
-    from dify_action.resolve import resolve
+    from dify_action.front.common import cli_secrets, run_cli
 
-    plan = resolve(settings(args), cli_secrets(os.environ))
-    assert plan.gitops is not None
-    try:
-        outcome = CoreStages(tool_environ(os.environ)).bump(plan, plan.gitops, plan.bump)
-    except EditRefused as error:  # the skipped files explain a refusal: print them beside it
-        for warning in error.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        raise
-    if not isinstance(outcome, BumpPlan):
-        return report(outcome, as_json=args.json)
-    for skip in outcome.skipped:
-        print(f"warning: skipped {skip.file}: {skip.reason}", file=sys.stderr)
-    for note in outcome.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if args.json:
-        result = outcome.as_dict() | {"dry_run": bool(args.dry_run), "nothing_to_do": outcome.nothing_to_do}
-        print(json.dumps(result, indent=2))
-    elif args.dry_run:
-        sys.stdout.write(outcome.diff())
-    if not args.json:
-        _summary(outcome, dry_run=args.dry_run)
-    return 0
-
-
-def _summary(plan: object, *, dry_run: bool) -> None:
-    from dify_action.bump import BumpPlan
-
-    assert isinstance(plan, BumpPlan)
-    out = sys.stderr if dry_run else sys.stdout
-    if plan.nothing_to_do:
-        print("nothing to do: every matching reference is already at the target", file=out)
-        return
-    verb = "would change" if dry_run else "changed"
-    print(f"{verb} {len(plan.changes)} value(s) in {len(plan.edits)} file(s):", file=out)
-    for change in plan.changes:
-        print(f"  {change.file}:{change.line}  {change.old} -> {change.new}  ({change.where})", file=out)
+    return run_cli(request(args), cli_secrets(os.environ), os.environ, as_json=args.json)
 
 
 def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,10 +77,10 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     add("--gitops-repo", metavar="URL", help="https:// (or http://, file://, a path) URL of the GitOps repo")
     add("--base", metavar="BRANCH", help="branch to bump (default: the repository's default branch)")
     add("--environment", metavar="ENV", help="environment name, e.g. staging (names the branch and PR)")
-    add("--provider", choices=("github", "git"),
+    add("--provider", choices=PROVIDERS,
         help="github: open a PR; git: push only (default: the --config environment's, else github when the "
              "repository is on GitHub, else git)")
-    add("--push-mode", choices=("branch", "direct"),
+    add("--push-mode", choices=PUSH_MODES,
         help="branch: dify-action/<env>/<group> (+ PR); direct: commit on the base branch")
     add("--group", metavar="NAME", help="component group in the branch name (default: the image names)")
     add("--github-api-url", metavar="URL",
@@ -129,7 +88,7 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     add("--github-repo", metavar="OWNER/NAME", help="repository for the API (default: from --gitops-repo)")
     add("--label", action="append", default=[], metavar="NAME", help="label for the PR (repeatable)")
     add("--reviewer", action="append", default=[], metavar="LOGIN|ORG/TEAM", help="reviewer (repeatable)")
-    add("--draft", action="store_true", help="open the PR as a draft")
+    add("--draft", action="store_true", default=None, help="open the PR as a draft")
     add("--title-template", metavar="TEMPLATE", help="PR title, default 'deploy({environment}): {images}'")
     add("--commit-message", metavar="TEMPLATE", help="commit message template (same placeholders)")
     add("--author-name", metavar="NAME", help="commit author and committer name")
@@ -139,20 +98,5 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     add("--run-url", metavar="URL", help="workflow run URL for the PR body")
     add("--dify-version-old", metavar="VERSION", help="Dify base version deployed now (PR body)")
     add("--dify-version-new", metavar="VERSION", help="Dify base version of the new image (PR body)")
-    add("--max-attempts", type=int, default=8, metavar="N", help="direct mode: push attempts when base moves")
+    add("--max-attempts", type=int, metavar="N", help="direct mode: push attempts when base moves")
 
-
-def report(result: DeliveryResult, *, as_json: bool) -> int:
-    """Print what a delivery did (the CLI's rendering of ``DeliveryResult``)."""
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if result.clone and result.clone.reason:
-        print(f"note: clone {result.clone.strategy}: {result.clone.reason}", file=sys.stderr)
-    if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
-        return 0
-    where = f"PR #{result.pr_number} {result.pr_url}" if result.pr_number else f"branch {result.branch}"
-    print(f"{result.operation}: {where} (commit {result.commit or '-'}, {len(result.changes)} value(s))")
-    for change in result.changes:
-        print(f"  {change.file}:{change.line}  {change.old} -> {change.new}")
-    return 0

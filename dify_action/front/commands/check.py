@@ -21,14 +21,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.choices import USERNAME_ENV
-    from dify_action.front.common import cli_secrets
+    from dify_action.front.common import cli_access, cli_context, cli_secrets
     from dify_action.resolve import resolve
-    from dify_action.resolve.request import Settings
+    from dify_action.resolve.request import BuildCommand, BumpCommand, BumpInputs, CheckCommand, PipelineCommand
 
-    settings = Settings(command="check", config=args.config, environment=args.environment, revision=args.revision,
-                        ref=args.ref, event=args.event, registry_username=os.environ.get(USERNAME_ENV),
-                        image="check.invalid/placeholder:0" if args.checked == "bump" else None)
-    plan = resolve(settings, cli_secrets(os.environ))
+    context = cli_context(revision=args.revision, ref=args.ref, event=args.event)
+    access = cli_access(None, None, os.environ)
+    checked: BuildCommand | BumpCommand | PipelineCommand
+    if args.checked == "bump":
+        checked = BumpCommand(args.config, BumpInputs(environment=args.environment,
+                                                      images=("check.invalid/placeholder:0",)), context=context)
+    elif args.checked == "build":
+        checked = BuildCommand(args.config, access=access, context=context)
+    else:
+        checked = PipelineCommand(args.config, access=access, bump=BumpInputs(environment=args.environment),
+                                  context=context)
+    plan = resolve(CheckCommand(checked), cli_secrets(os.environ))
     print(json.dumps(plan.describe(), indent=2))
     return 0

@@ -9,12 +9,9 @@ from GITOPS_TOKEN (or GITHUB_TOKEN). Progress goes to stderr; the result to stdo
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 
-from dify_action.choices import PASSWORD_ENV, USERNAME_ENV
-from dify_action.resolve.request import Settings
+from dify_action.choices import BUILDERS, PASSWORD_ENV, PROVIDERS, PUSH_MODES
 
 HELP = "Run the whole pipeline: build, smoke-test, scan, record the gates, bump the GitOps repository."
 
@@ -29,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="build argument (repeatable)")
     add("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
         help="BuildKit secret (repeatable; see build --secret)")
-    add("--builder", choices=("auto", "buildkit", "legacy"), default="auto", help="see `build --builder`")
-    add("--push", action=argparse.BooleanOptionalAction, default=True, help="push the tags (default)")
+    add("--builder", choices=BUILDERS, help="see `build --builder` (default: auto)")
+    add("--push", action=argparse.BooleanOptionalAction, default=None, help="push the tags (default)")
     add("--docker-host", metavar="URL", help="Docker engine (default: $DOCKER_HOST)")
     meta = parser.add_argument_group("the run (labels and tag policy)")
     meta.add_argument("--source", metavar="URL", help="source repository URL")
@@ -43,75 +40,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scan = parser.add_argument_group("scan")
     scan.add_argument("--severity", choices=["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"])
     scan.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
-    scan.add_argument("--offline", action="store_true", help="never download Trivy's databases")
+    scan.add_argument("--offline", action="store_true", default=None, help="never download Trivy's databases")
     gitops = parser.add_argument_group("bump (without --gitops-repo/--gitops-dir the pipeline stops after the gates)")
     gitops.add_argument("--gitops-repo", metavar="URL", help="GitOps repository (https://, file://, a path)")
     gitops.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit instead")
     gitops.add_argument("--environment", metavar="ENV", help="environment name, e.g. staging")
     gitops.add_argument("--base", metavar="BRANCH", help="branch to bump (default: the repository's default)")
-    gitops.add_argument("--provider", choices=("github", "git"), default="",
+    gitops.add_argument("--provider", choices=PROVIDERS,
                         help="github: open a PR; git: push a branch only (default: the --config "
                              "environment's, else github as in the action)")
-    gitops.add_argument("--push-mode", choices=("branch", "direct"), default="",
+    gitops.add_argument("--push-mode", choices=PUSH_MODES,
                         help="default: the --config environment's mode, else branch")
     gitops.add_argument("--path", action="append", default=[], metavar="PATH",
                         help="GitOps file or directory to edit (repeatable; default: all)")
     gitops.add_argument("--helm-path", action="append", default=[], metavar="KEY.PATH",
                         help="Helm values key path whose value is the tag (repeatable)")
-    gitops.add_argument("--pin-digest", action="store_true", help="write tag@digest")
+    gitops.add_argument("--pin-digest", action=argparse.BooleanOptionalAction, default=None,
+                        help="write tag@digest (default: the config environment's pin-digest, else no)")
     gitops.add_argument("--github-api-url", metavar="URL", help="GitHub API base URL")
     gitops.add_argument("--github-repo", metavar="OWNER/NAME", help="repository for the API")
     gitops.add_argument("--label", action="append", default=[], metavar="NAME", help="PR label (repeatable)")
     gitops.add_argument("--reviewer", action="append", default=[], metavar="LOGIN", help="reviewer (repeatable)")
-    gitops.add_argument("--draft", action="store_true", help="open the PR as a draft")
-    gitops.add_argument("--dry-run", action="store_true", help="with --gitops-dir: print the diff, write nothing")
+    gitops.add_argument("--draft", action="store_true", default=None, help="open the PR as a draft")
+    gitops.add_argument("--dry-run", action="store_true", default=None,
+                        help="with --gitops-dir: print the diff, write nothing")
     add("--summary", metavar="FILE", help="append the Markdown report (e.g. $GITHUB_STEP_SUMMARY)")
     add("--json", action="store_true", help="print the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.errors import DifyActionError
-    from dify_action.front.common import (
-        StderrReporter,
-        append_summary,
-        cli_secrets,
-        secret_files,
-        text_lines,
-        tool_environ,
+    from dify_action.front.common import cli_access, cli_context, cli_secrets, run_cli, secret_files
+    from dify_action.resolve.request import (
+        BuildInputs,
+        BumpInputs,
+        GitOpsInputs,
+        PipelineCommand,
+        ScanInputs,
+        SmokeInputs,
     )
-    from dify_action.pipeline.run import Pipeline
-    from dify_action.pipeline.stages import CoreStages
-    from dify_action.resolve import resolve
-    from dify_action.tags import load_event
 
-    settings = Settings(
-        command="pipeline", config=args.config, components=tuple(args.component),
-        registry_username=args.registry_username or os.environ.get(USERNAME_ENV), tags=tuple(args.tag),
-        build_args=tuple(args.build_arg), push=args.push, builder=args.builder,
-        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"), severity=args.severity,
-        sarif_file=args.sarif, scan_offline=args.offline, gitops_repo=args.gitops_repo, gitops_dir=args.gitops_dir,
-        base=args.base, environment=args.environment, provider=args.provider, push_mode=args.push_mode,
-        github_api_url=args.github_api_url, github_repo=args.github_repo, paths=tuple(args.path),
-        helm_paths=tuple(args.helm_path), pin_digest=args.pin_digest, labels=tuple(args.label),
-        reviewers=tuple(args.reviewer), draft=args.draft, dry_run=args.dry_run, source=args.source,
-        revision=args.revision, ref=args.ref, event=args.event,
-        run_number=str(args.run_number) if args.run_number is not None else None, run_url=args.run_url,
-        event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
-        secret_files=secret_files(args.secret),
-    )
-    plan = resolve(settings, cli_secrets(os.environ, args.secret))  # every check, before any side effect
-    pipeline = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter())
-    try:
-        result = pipeline.run()
-    except DifyActionError as error:
-        append_summary(args.summary, pipeline.result().markdown(f"failed ({error.message})"))
-        for line in text_lines(pipeline.result()):
-            print(line, file=sys.stderr)
-        raise
-    append_summary(args.summary, result.markdown("passed"))
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        for line in text_lines(result):
-            print(line)
-    return 0
+    build = BuildInputs(tags=tuple(args.tag), build_args=tuple(args.build_arg), push=args.push, builder=args.builder,
+                        secret_files=secret_files(args.secret))
+    scan = ScanInputs(severity=args.severity, sarif_file=args.sarif, offline=args.offline)
+    bump = BumpInputs(environment=args.environment, paths=tuple(args.path), helm_paths=tuple(args.helm_path),
+                      pin_digest=args.pin_digest)
+    gitops = GitOpsInputs(repo=args.gitops_repo, directory=args.gitops_dir, base=args.base, provider=args.provider,
+                          push_mode=args.push_mode, github_api_url=args.github_api_url, github_repo=args.github_repo,
+                          pr_labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft,
+                          dry_run=args.dry_run)
+    context = cli_context(source=args.source, revision=args.revision, ref=args.ref, event=args.event,
+                          run_number=args.run_number, run_url=args.run_url, event_path=args.event_path)
+    request = PipelineCommand(args.config, tuple(args.component),
+                              cli_access(args.registry_username, args.docker_host, os.environ), build, SmokeInputs(),
+                              scan, bump, gitops, context)
+    return run_cli(request, cli_secrets(os.environ, args.secret), os.environ, as_json=args.json, summary=args.summary)

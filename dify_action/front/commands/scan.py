@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="turn a scanner off (repeatable)",
     )
     policy.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key")
-    policy.add_argument("--offline", action="store_true", help="never download Trivy's databases")
+    policy.add_argument("--offline", action="store_true", default=None, help="never download Trivy's databases")
     policy.add_argument("--today", metavar="YYYY-MM-DD", help="date for allow-list expiry (default: today, UTC)")
     out = parser.add_argument_group("output")
     out.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
@@ -59,29 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.choices import USERNAME_ENV
-    from dify_action.errors import InputError
-    from dify_action.front.common import cli_secrets, report_gate, tool_environ
-    from dify_action.pipeline.stages import CoreStages
-    from dify_action.resolve import resolve
-    from dify_action.resolve.request import Settings
-    from dify_action.scan import report as scanreport
+    from dify_action.front.common import cli_access, cli_secrets, run_cli
+    from dify_action.resolve.request import ScanCommand, ScanInputs
 
-    settings = Settings(
-        command="scan", config=args.config, components=tuple(args.component), image=args.image,
-        image_archive=args.image_archive, scan_dockerfiles=tuple(args.dockerfile),
-        trivy_reports=tuple(args.trivy_report), severity=args.severity,
-        ignore_unfixed=None if args.ignore_unfixed is None else args.ignore_unfixed == "true",
-        hadolint_level=args.hadolint_level, missing_scanner=args.missing_scanner, scan_disable=tuple(args.disable),
-        scan_set=tuple(args.set), scan_offline=args.offline, today=args.today, sarif_file=args.sarif,
-        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
-        registry_username=args.registry_username or os.environ.get(USERNAME_ENV))
-    plan = resolve(settings, cli_secrets(os.environ))
-    assert plan.scan is not None
-    if not (args.image or args.image_archive or plan.scan.dockerfiles or plan.scan.trivy_reports):
-        raise InputError("image", "", "something to scan: --image, --image-archive, --dockerfile, --trivy-report or "
-                         "--config with components")
-    report = CoreStages(tool_environ(os.environ)).scan(plan, args.image, None)
-    failure = f"dify-action scan: {len(report.blocking)} blocking finding(s): the gate failed"
-    return report_gate(args.summary, scanreport.markdown(report), report.as_dict() if args.json else None,
-                       None if report.passed else failure)
+    scan = ScanInputs(
+        severity=args.severity, ignore_unfixed=None if args.ignore_unfixed is None else args.ignore_unfixed == "true",
+        hadolint_level=args.hadolint_level, missing_scanner=args.missing_scanner, disable=tuple(args.disable),
+        set=tuple(args.set), dockerfiles=tuple(args.dockerfile), trivy_reports=tuple(args.trivy_report),
+        image_archive=args.image_archive, sarif_file=args.sarif, offline=args.offline, today=args.today)
+    request = ScanCommand(args.image, args.config, tuple(args.component),
+                          cli_access(args.registry_username, args.docker_host, os.environ), scan)
+    return run_cli(request, cli_secrets(os.environ), os.environ, as_json=args.json, summary=args.summary)

@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="command run with sh -c inside the container (repeatable; replaces the config's; --command: "
              "deprecated)",
     )
-    parser.add_argument("--no-healthcheck", action="store_true", help="do not wait for the image's HEALTHCHECK")
+    parser.add_argument("--healthcheck", action=argparse.BooleanOptionalAction, default=None,
+                        help="wait for the image's HEALTHCHECK (default: the config's smoke.<component>.healthcheck, "
+                             "else yes)")
     parser.add_argument("--log-lines", type=int, metavar="N", help="container log lines shown on failure")
     parser.add_argument("--docker-host", metavar="URL", help="Docker engine (default: DOCKER_HOST)")
     parser.add_argument("--registry-username", metavar="USER", help="registry user to pull the image when the engine "
@@ -39,23 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dify_action.choices import USERNAME_ENV
-    from dify_action.front.common import cli_secrets, report_gate, tool_environ
-    from dify_action.pipeline.stages import CoreStages
-    from dify_action.resolve import resolve
-    from dify_action.resolve.request import Settings
-    from dify_action.smoke import run as smoke
+    from dify_action.front.common import cli_access, cli_secrets, run_cli
+    from dify_action.resolve.request import SmokeInputs, TestCommand
 
-    settings = Settings(
-        command="test", image=args.image, config=args.config,
-        components=(args.component,) if args.component else (), smoke_env=tuple(args.env),
-        http_probe=args.http_probe, expect_status=args.expect_status, timeout=args.timeout,
-        smoke_commands=tuple(args.command), healthcheck=not args.no_healthcheck, log_lines=args.log_lines,
-        run_id=args.run_id, docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
-        registry_username=args.registry_username or os.environ.get(USERNAME_ENV))
-    plan = resolve(settings, cli_secrets(os.environ))
-    assert plan.test_image is not None
-    result = CoreStages(tool_environ(os.environ)).smoke(plan, plan.test_image, args.component or "")
-    failing = result.failing
-    return report_gate(args.summary, smoke.markdown(result), result.as_dict() if args.json else None,
-                       None if result.passed else f"dify-action test: failed check: {failing.name if failing else '?'}")
+    smoke = SmokeInputs(http_probe=args.http_probe, expect_status=args.expect_status, commands=tuple(args.command),
+                        timeout=args.timeout, env=tuple(args.env), healthcheck=args.healthcheck,
+                        log_lines=args.log_lines, run_id=args.run_id)
+    request = TestCommand(args.image, args.config, (args.component,) if args.component else (),
+                          cli_access(args.registry_username, args.docker_host, os.environ), smoke)
+    return run_cli(request, cli_secrets(os.environ), os.environ, as_json=args.json, summary=args.summary)

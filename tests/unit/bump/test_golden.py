@@ -58,7 +58,7 @@ def test_golden_rerun_is_nothing_to_do(name: str, tmp_path: Path, capsys: pytest
     shutil.copytree(GOLDEN / name / "expected", tree)
     before = _files(tree)
     assert main([*_argv(case, tree), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    result = json.loads(capsys.readouterr().out)["bump"]
     assert result["changes"] == []
     assert result["nothing_to_do"] is True
     assert _files(tree) == before

@@ -84,7 +84,7 @@ def test_template_files_are_skipped_with_a_warning_unless_named(
     (tree / "apps" / "tpl.yaml").write_text(template)
     assert _bump(tree) == 0
     captured = capsys.readouterr()
-    assert "skipped apps/tpl.yaml: not valid YAML" in captured.err
+    assert "apps/tpl.yaml: skipped: not valid YAML" in captured.err
     assert (tree / "apps" / "tpl.yaml").read_text() == template
     before = _snapshot(tree)
     assert _bump(tree, "--tag", "3.0", "--path", "apps/tpl.yaml") == 2  # bad input (issue #9)
@@ -97,8 +97,8 @@ def test_binary_and_oversized_files_are_skipped(tree: Path, capsys: pytest.Captu
     (tree / "apps" / "huge.yaml").write_bytes(b"# dify-api\n" + b"#" * (3 * 1024 * 1024))
     assert _bump(tree) == 0
     err = capsys.readouterr().err
-    assert "skipped apps/blob.yaml: binary" in err
-    assert "skipped apps/huge.yaml" in err and "limit" in err
+    assert "apps/blob.yaml: skipped: binary" in err
+    assert "apps/huge.yaml: skipped" in err and "limit" in err
 
 
 def test_alias_bomb_is_refused(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:

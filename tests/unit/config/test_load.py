@@ -125,7 +125,7 @@ def test_good_file_loads_into_frozen_values(tmp_path: Path) -> None:
         "main",
         "github",
         "pull-request",
-        False,
+        None,  # not in the file: promote pins as the source does, a pipeline bump does not
     )
     assert dict(staging.helm_paths) == {"api": ("image.api.tag",)}
     assert production.paths == ("envs/production", "charts/dify/values-prod.yaml")

@@ -102,7 +102,7 @@ def test_a_40kb_nesting_is_skipped_when_walked_and_bad_input_when_named(
     started = time.monotonic()
     assert main(["bump", "--gitops-dir", str(root), "--image", "acme/dify-api", "--tag", "2.0"]) == 0
     err = capsys.readouterr().err
-    assert "skipped deep.yaml: not valid YAML (line 1): nested deeper than 100 levels" in err
+    assert "deep.yaml: skipped: not valid YAML (line 1): nested deeper than 100 levels" in err
     assert "acme/dify-api:2.0" in (root / "api.yaml").read_text()
     assert [f.file for f in find_images(root)] == ["api.yaml"]  # promote's reader
     code = main(["bump", "--gitops-dir", str(root), "--image", "acme/dify-api", "--tag", "3.0", "--path", "deep.yaml"])

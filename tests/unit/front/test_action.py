@@ -1,4 +1,4 @@
-"""entrypoint.py in-process: inputs into the typed settings, secrets as values, masks before anything
+"""The action in-process: inputs into the command's typed request, secrets as values, masks before anything
 else, exit codes and annotations; the CLI's usage errors. No Docker, no network."""
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from dify_action import resolve
+from dify_action.choices import COMMANDS
 from dify_action.errors import InputError
 from dify_action.front import action as entrypoint
-from dify_action.front import cli, gha
-from dify_action.pipeline import run as pipeline
+from dify_action.front import action_request, cli, gha
+from dify_action.pipeline.model import deploy_tag
+from dify_action.resolve.request import BuildCommand, BumpCommand, PromoteCommand
 
 
 def actions(env: dict[str, str]) -> tuple[gha.Actions, io.StringIO]:
@@ -21,27 +23,32 @@ def actions(env: dict[str, str]) -> tuple[gha.Actions, io.StringIO]:
     return gha.Actions({"GITHUB_ACTIONS": "true", **env}, out, io.StringIO()), out
 
 
-def test_read_inputs_types_defaults_and_both_name_forms() -> None:
+def test_read_request_types_and_both_name_forms() -> None:
     a, _ = actions({"INPUT_COMMAND": "promote", "INPUT_FROM-ENVIRONMENT": "staging", "INPUT_TO_ENVIRONMENT": "prod",
-                    "INPUT_TAGS": "a\nb", "INPUT_PR-NUMBER": "12", "INPUT_PUSH": "false",
-                    "INPUT_REGISTRY-PASSWORD": "pw"})
-    inputs = entrypoint.read_inputs(a)
-    assert (inputs.command, inputs.from_environment, inputs.to_environment) == ("promote", "staging", "prod")
-    assert inputs.tags == ("a", "b") and inputs.pr_number == 12 and inputs.push is False
-    assert inputs.require_gates is True and inputs.provider == "" and inputs.builder == "auto"
-    assert "pw" not in repr(inputs)
+                    "INPUT_PIN-DIGEST": "false", "INPUT_REGISTRY-PASSWORD": "pw", "INPUT_TAGS": "ignored"})
+    request = action_request.read_request(a, {})
+    assert isinstance(request, PromoteCommand)
+    assert (request.from_environment, request.to_environment) == ("staging", "prod")
+    assert request.pin_digest is False and request.require_gates is None and request.gitops.provider is None
+    assert "pw" not in repr(request)
+    a, _ = actions({"INPUT_COMMAND": "build", "INPUT_TAGS": "a\nb", "INPUT_PUSH": "false"})
+    build = action_request.read_request(a, {})
+    assert isinstance(build, BuildCommand)
+    assert build.build.tags == ("a", "b") and build.build.push is False and build.build.builder is None
 
 
 @pytest.mark.parametrize(("env", "name"), [
     ({"INPUT_COMMAND": "bump", "INPUT_DRAFT": "no"}, "draft"),
     ({"INPUT_COMMAND": "bump", "INPUT_PROVIDER": "gitlab"}, "provider"),
-    ({"INPUT_COMMAND": "rollback", "INPUT_PR-NUMBER": "0"}, "pr-number"),
+    ({"INPUT_COMMAND": "rollback", "INPUT_PULL-REQUEST-NUMBER": "0"}, "pull-request-number"),
+    ({"INPUT_COMMAND": "test", "INPUT_IMAGE": "a:1\nb:1"}, "image"),
+    ({"INPUT_COMMAND": "scan", "INPUT_IMAGE": "a:1\nb:1"}, "image"),
     ({"INPUT_COMMAND": ""}, "command"),
 ])
 def test_bad_inputs_name_the_input(env: dict[str, str], name: str) -> None:
     a, _ = actions(env)
     with pytest.raises(InputError) as caught:
-        entrypoint.read_inputs(a)
+        action_request.read_request(a, {})
     assert caught.value.name == name
 
 
@@ -53,13 +60,13 @@ def test_main_masks_first_then_fails_with_exit_2(tmp_path: Path, capsys: pytest.
     assert lines[:3] == ["::add-mask::pw-abcdef", "::add-mask::tok-123456",
                          "::add-mask::eC1hY2Nlc3MtdG9rZW46dG9rLTEyMzQ1Ng=="]  # x-access-token:tok-123456
     assert lines[-1] == ("::error title=dify-action bump::invalid dry-run 'sure': "
-                         "true or false (or empty for the default false)")
+                         "true or false (or empty: not given)")
     assert not (tmp_path / "out").exists()
 
 
 def test_secrets_stay_values_and_the_workspace_is_trusted_without_a_file() -> None:
     a, _ = actions({"INPUT_COMMAND": "bump", "INPUT_TOKEN": "t0k", "INPUT_REGISTRY-PASSWORD": "p4ss"})
-    secrets = entrypoint.read_secrets(a)
+    secrets = action_request.read_secrets(a)
     assert (secrets.token, secrets.registry_password) == ("t0k", "p4ss") and "t0k" not in repr(secrets)
     env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.x", "GIT_CONFIG_VALUE_0": "y"}
     entrypoint.trust_workspace(env, "/github/workspace")
@@ -76,13 +83,13 @@ def test_split_image_and_deploy_tag() -> None:
         resolve.split_image("r.example/a/b", None, None)
     with pytest.raises(InputError, match="invalid image"):
         resolve.split_image("r.example/a/b:1.0", "2.0", None)
-    assert pipeline.deploy_tag(["latest", "1.2.3", "sha-1"]) == "1.2.3"
+    assert deploy_tag(["latest", "1.2.3", "sha-1"]) == "1.2.3"
 
 
 def test_every_command_of_the_action_is_a_cli_command_too() -> None:
     parser = cli.build_parser()
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    for command in entrypoint.COMMANDS:
+    for command in COMMANDS:
         assert command in subs, command
         if command != "check":
             assert "--json" in {s for action in subs[command]._actions for s in action.option_strings}, command
@@ -108,24 +115,18 @@ def test_old_flag_spellings_still_work_with_a_warning(capsys: pytest.CaptureFixt
     assert parser.parse_args(["test", "--image", "x:1", "--command", "true"]).command == ["true"]
 
 
-def test_renamed_inputs_keep_their_old_names_with_a_warning() -> None:
-    a, out = actions({"INPUT_COMMAND": "build", "INPUT_DOCKERFILE": "d/Dockerfile", "INPUT_PLATFORM": "linux/arm64",
-                      "INPUT_LABELS": "deploy\nurgent", "INPUT_PR-LABELS": "ops"})
-    s = entrypoint.read_inputs(a)
-    assert (s.dockerfile, s.platform, s.labels, s.image_labels) == ("d/Dockerfile", "linux/arm64",
-                                                                    ("ops", "deploy", "urgent"), ())
-    warnings = [line for line in out.getvalue().splitlines() if line.startswith("::warning")]
-    assert len(warnings) == 3 and "use pr-labels" in warnings[0]
-    assert "dockerfile is deprecated: use file" in warnings[1] and "platform is deprecated" in warnings[2]
+def test_labels_are_image_labels_and_pr_labels_go_to_pr_labels() -> None:
     a, _ = actions({"INPUT_COMMAND": "build", "INPUT_FILE": "f", "INPUT_LABELS": "org.example.team=ai"})
-    s = entrypoint.read_inputs(a)
-    assert (s.dockerfile, s.image_labels, s.labels) == ("f", ("org.example.team=ai",), ())
-    for env, name in (({"INPUT_FILE": "a", "INPUT_DOCKERFILE": "b"}, "dockerfile"),
-                      ({"INPUT_LABELS": "a=b\nplain"}, "labels")):
-        a, _ = actions({"INPUT_COMMAND": "build", **env})
-        with pytest.raises(InputError) as caught:
-            entrypoint.read_inputs(a)
-        assert caught.value.name == name
+    build = action_request.read_request(a, {})
+    assert isinstance(build, BuildCommand)
+    assert (build.build.file, build.build.image_labels) == ("f", ("org.example.team=ai",))
+    a, _ = actions({"INPUT_COMMAND": "build", "INPUT_LABELS": "a=b\nplain"})
+    with pytest.raises(InputError) as caught:
+        action_request.read_request(a, {})
+    assert caught.value.name == "labels"
+    a, _ = actions({"INPUT_COMMAND": "bump", "INPUT_PR-LABELS": "ops, deploy"})
+    bump = action_request.read_request(a, {})
+    assert isinstance(bump, BumpCommand) and bump.gitops.pr_labels == ("ops", "deploy")
 
 
 def test_build_secrets_are_masked_first_and_travel_as_values(tmp_path: Path,
@@ -136,5 +137,5 @@ def test_build_secrets_are_masked_first_and_travel_as_values(tmp_path: Path,
     out = capsys.readouterr().out.splitlines()
     assert out[:2] == ["::add-mask::tok-1=x", "::add-mask::n2"]
     a, _ = actions(env)
-    assert entrypoint.read_secrets(a).build_secrets == (("index", "tok-1=x"), ("netrc", "n2"))
-    assert "tok-1" not in repr(entrypoint.read_secrets(a))
+    assert action_request.read_secrets(a).build_secrets == (("index", "tok-1=x"), ("netrc", "n2"))
+    assert "tok-1" not in repr(action_request.read_secrets(a))

@@ -34,10 +34,10 @@ def test_inputs_hyphen_form_wins_and_underscore_form_is_accepted(tmp_path: Path)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("true", True), ("True", True), ("FALSE", False),
-                                                 ("false", False), ("", True)])
-def test_booleans(tmp_path: Path, value: str, expected: bool) -> None:
+                                                 ("false", False), ("", None), ("  ", None)])
+def test_booleans_have_three_states(tmp_path: Path, value: str, expected: bool | None) -> None:
     a, _, _ = actions(tmp_path, **{"INPUT_DRY-RUN": value})
-    assert a.boolean("dry-run", default=True) is expected
+    assert a.boolean("dry-run") is expected
 
 
 @pytest.mark.parametrize("value", ["yes", "1", "on", "tru"])
@@ -46,7 +46,7 @@ def test_bad_boolean_names_input_value_and_allowed(tmp_path: Path, value: str) -
     with pytest.raises(InputError) as caught:
         a.boolean("dry-run")
     assert caught.value.exit_code == 2
-    assert str(caught.value) == f"invalid dry-run {value!r}: true or false (or empty for the default false)"
+    assert str(caught.value) == f"invalid dry-run {value!r}: true or false (or empty: not given)"
 
 
 def test_choice_integer_and_lists(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_cli_bump_prints_hostile_names_as_text(tmp_path: Path, capsys: pytest.Ca
     assert not [line for line in (out + err).split("\n") if acts(line)]
     assert not raw_control(out + err)
     if "--json" in extra:
-        files = {c["file"] for c in json.loads(out)["changes"]}  # JSON still parses to the real names
+        files = {c["file"] for c in json.loads(out)["bump"]["changes"]}  # JSON still parses to the real names
         assert {f"envs/staging/{name}" for name in HOSTILE_NAMES} <= files
     else:
         assert "\\::set-output name=commit::PWNED.yaml" in out

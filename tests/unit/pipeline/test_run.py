@@ -16,21 +16,26 @@ import pytest
 
 from dify_action import refs
 from dify_action.build.component import BuildResult
-from dify_action.bump import BumpPlan, Target
+from dify_action.bump import BumpPlan, Change, Target
 from dify_action.config.load import ScanPolicy
 from dify_action.delivery import DeliveryResult
-from dify_action.delivery.model import Change as DeliveredChange
 from dify_action.dify.facts import ImageFacts
 from dify_action.errors import GateFailed
-from dify_action.front import action as entrypoint
-from dify_action.front import gha
+from dify_action.front import gha, render
 from dify_action.front.common import StderrReporter
 from dify_action.markdown import code, escape
+from dify_action.pipeline.model import Built
 from dify_action.pipeline.run import Pipeline
-from dify_action.pipeline.stages import Built
 from dify_action.promote.run import PromoteResult
 from dify_action.resolve import GitOps, Plan, resolve
-from dify_action.resolve.request import Secrets, Settings
+from dify_action.resolve.request import (
+    BumpInputs,
+    GitOpsInputs,
+    PipelineCommand,
+    RollbackCommand,
+    RunContext,
+    Secrets,
+)
 from dify_action.rollback.guard import ImageMove
 from dify_action.rollback.run import RollbackResult
 from dify_action.scan.policy import FAIL, Finding, ScanReport, Verdict
@@ -79,7 +84,7 @@ class Script:
 
     def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
         self.calls.append(("bump", tuple(f"{t.image.name}:{t.tag}@{t.digest}" for t in targets)))
-        changes = tuple(DeliveredChange(f"staging/{t.image.path.rsplit('/', 1)[-1]}.yaml", 3, f"{t.image.name}:1",
+        changes = tuple(Change(f"staging/{t.image.path.rsplit('/', 1)[-1]}.yaml", 3, f"{t.image.name}:1",
                                         f"{t.image.name}:{t.tag}", "image", t.image.name) for t in targets)
         return DeliveryResult("created", "git", "branch", "main", "dify-action/staging/dify-api+dify-web", "c0ffee",
                               4, "https://gh.example/acme/gitops/pull/4", changes)
@@ -121,9 +126,10 @@ def config(tmp_path: Path) -> str:
     return str(path)
 
 
-def _plan(config: str, **changes: object) -> Plan:
-    settings = Settings(**{"command": "pipeline", "config": config, "revision": "a" * 40, **changes})  # type: ignore[arg-type]
-    return resolve(settings, Secrets(registry_password="pw"))
+def _plan(config: str, environment: str | None = None, pin_digest: bool | None = None) -> Plan:
+    request = PipelineCommand(config, bump=BumpInputs(environment=environment, pin_digest=pin_digest),
+                              context=RunContext(revision="a" * 40))
+    return resolve(request, Secrets(registry_password="pw"))
 
 
 def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_change(config: str) -> None:
@@ -141,14 +147,13 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
                 "| bump | created | 2 value(s) PR #4 https://gh.example/acme/gitops/pull/4 |",
                 f"| {code('staging/dify-api.yaml:3')} | {code(API + ':1')} | {code(API + ':1.13.3-acme.7')} |"):
         assert row in text, text
-    outputs = entrypoint.outputs(result)
+    outputs = render.outputs(result)
     assert json.loads(outputs.pop("json")) == json.loads(outputs.pop("metadata")) == result.as_dict()
     assert outputs == {
         "image": API, "ref": f"{API}:1.13.3-acme.7", "tags": f"{API}:latest\n{API}:1.13.3-acme.7",
         "tag-names": "latest\n1.13.3-acme.7", "digest": DIGEST, "imageid": "sha256:" + "1" * 64,
         "size": "123400000", "labels": "", "operation": "created", "pull-request-operation": "created",
-        "pull-request-number": "4", "pr-number": "4", "pull-request-url": "https://gh.example/acme/gitops/pull/4",
-        "pr-url": "https://gh.example/acme/gitops/pull/4", "branch": "dify-action/staging/dify-api+dify-web",
+        "pull-request-number": "4", "pull-request-url": "https://gh.example/acme/gitops/pull/4", "branch": "dify-action/staging/dify-api+dify-web",
         "commit": "c0ffee"}
     assert [c["component"] for c in result.as_dict()["components"]] == ["api", "web"]  # type: ignore[union-attr]
 
@@ -166,7 +171,7 @@ def test_a_failed_gate_is_recorded_then_stops_the_pipeline(config: str, failing:
     assert script.calls[-1][3] == verdicts
     result = pipeline.result()
     assert f"| {failing} | failed | {code(API + ':1.13.3-acme.7')} |" in result.markdown("failed")
-    assert entrypoint.outputs(result)["digest"] == DIGEST and "operation" not in entrypoint.outputs(result)
+    assert render.outputs(result)["digest"] == DIGEST and "operation" not in render.outputs(result)
 
 
 def test_without_an_environment_the_pipeline_stops_after_the_gates(config: str) -> None:
@@ -176,8 +181,8 @@ def test_without_an_environment_the_pipeline_stops_after_the_gates(config: str) 
 
 
 def test_the_rollback_summary_shows_what_it_changed(config: str) -> None:
-    plan = resolve(Settings(command="rollback", config=config, environment="staging", pr_number=4, provider="github",
-                            github_repo="acme/gitops"), Secrets("pw", "t"))
+    plan = resolve(RollbackCommand(pull_request=4, environment="staging", config=config,
+                                   gitops=GitOpsInputs(provider="github", github_repo="acme/gitops")), Secrets("pw", "t"))
     result = Pipeline(plan, Script(), Recorder()).run()
     text = result.markdown("passed")
     assert f"| {code('prod/api.yaml:7')} | {code(API + ':2')} | {code(API + ':1')} |" in text, text
@@ -206,7 +211,7 @@ class FactsScript(Script):
 
     def build(self, plan: Plan, progress: object) -> tuple[Built, ...]:
         facts = ImageFacts("engine", "1.13.3", "0.6.0")
-        return tuple(Built(b.result, facts) for b in super().build(plan, progress))
+        return tuple(Built(b.build, facts) for b in super().build(plan, progress))
 
 
 @pytest.mark.parametrize(("app", "stops"), [("workflow-completed.yml", False), ("chat-warnings.yml", False),

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import pytest
 
+from dify_action.delivery import Destination
 from dify_action.errors import InputError
 from dify_action.promote.run import PromoteRequest
 
+WHERE = ("provider", "push_mode", "base", "github_api_url")
+
 
 def request(**fields: object) -> PromoteRequest:
-    base: dict[str, object] = {"repo_url": "file:///nowhere", "source": "staging", "target": "production",
+    where = {k: fields.pop(k) for k in WHERE if k in fields}
+    base: dict[str, object] = {"source": "staging", "target": "production",
                                "source_paths": ("envs/staging",), "target_paths": ("envs/production",)}
-    return PromoteRequest(**(base | fields))  # type: ignore[arg-type]
+    return PromoteRequest(Destination("file:///nowhere", **where), **(base | fields))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("fields", "name"), [
-    ({"target": "staging"}, "to"),
-    ({"source": "-x"}, "from"),
-    ({"source_paths": ()}, "path-from"),
-    ({"target_paths": ()}, "path-to"),
+    ({"target": "staging"}, "to-environment"),
+    ({"source": "-x"}, "from-environment"),
+    ({"source_paths": ()}, "from-paths"),
+    ({"target_paths": ()}, "to-paths"),
     ({"provider": "gitlab"}, "provider"),
     ({"push_mode": "force"}, "push-mode"),
     ({"registry_tag": "-bad"}, "registry-tag"),
@@ -40,7 +44,7 @@ def test_rollback_checks_base_and_api_url_first(fields: dict[str, object], name:
     from dify_action.rollback.run import RollbackRequest
 
     with pytest.raises(InputError) as caught:
-        RollbackRequest(repo_url="file:///nowhere", commit="abcdef1", **fields).validate()  # type: ignore[arg-type]
+        RollbackRequest(Destination("file:///nowhere", **fields), commit="abcdef1").validate()  # type: ignore[arg-type]
     assert caught.value.name == name and caught.value.exit_code == 2
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dify_action.delivery import Destination
 from dify_action.dify.versions import label_verdict as verdict
 from dify_action.dify.versions import version_key
 from dify_action.errors import InputError
@@ -55,15 +56,16 @@ def test_rolled_back_reads_our_trailer_then_git_revert_sentence() -> None:
 
 
 @pytest.mark.parametrize(("fields", "name"), [
-    ({}, "pr"),
-    ({"pr": 3}, "pr"),  # --pr needs the github provider
+    ({}, "pull-request-number"),
+    ({"pr": 3}, "pull-request-number"),  # a pull request needs the github provider
     ({"pr": 3, "commit": "abcdef1", "provider": "github"}, "commit"),
     ({"commit": "xyz"}, "commit"),
-    ({"environment": "prod"}, "path"),  # the git provider finds bumps through the paths
+    ({"environment": "prod"}, "paths"),  # the git provider finds bumps through the paths
     ({"environment": "bad name"}, "environment"),
     ({"environment": "prod", "paths": ("p",), "push_mode": "sideways"}, "push-mode"),
 ])
 def test_request_validation_names_the_input(fields: dict[str, object], name: str) -> None:
+    where = {k: fields.pop(k) for k in ("provider", "push_mode") if k in fields}
     with pytest.raises(InputError) as caught:
-        RollbackRequest(repo_url="file:///nowhere", **fields).validate()  # type: ignore[arg-type]
+        RollbackRequest(Destination("file:///nowhere", **where), **fields).validate()  # type: ignore[arg-type]
     assert caught.value.name == name

@@ -1,0 +1,72 @@
+"""Where a GitOps change goes and how it is shipped: one ``Destination`` for bump, promote and rollback.
+
+The repository (clone URL and, for the GitHub API, ``owner/name``), the base branch, the provider
+(``github``: a pull request; ``git``: a pushed branch), the push mode, the token, and what a pull
+request carries (labels, reviewers, draft) and who commits. Each command's request holds one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES
+from dify_action.delivery.git import Identity, check_branch
+from dify_action.errors import InputError
+
+_OWNER_NAME = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A GitOps repository and the way a change reaches it. ``token`` never appears in repr or logs."""
+
+    repo_url: str
+    base: str | None = None  # None: the repository's default branch
+    provider: str = "git"
+    push_mode: str = "branch"
+    token: str | None = field(default=None, repr=False)
+    github_api_url: str = GITHUB_API
+    github_repo: str | None = None  # owner/name for the API; None: derived from repo_url
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    draft: bool = False
+    author: Identity = field(default_factory=Identity)
+    committer: Identity = field(default_factory=Identity)
+
+    def validate(self) -> None:
+        """InputError (exit 2) before any side effect."""
+        if self.provider not in PROVIDERS:
+            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
+        if self.push_mode not in PUSH_MODES:
+            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
+        check_branch(self.base)
+        check_api_url(self.github_api_url)
+        if self.provider == "github" and self.github_repo is not None and not _OWNER_NAME.fullmatch(self.github_repo):
+            raise InputError("github-repo", self.github_repo, "owner/name")
+
+    def github_repository(self) -> str:
+        """``owner/name`` for the API: given, or the last two segments of an http(s) URL."""
+        if self.github_repo:
+            return self.github_repo
+        parts = urlsplit(self.repo_url)
+        segments = [s for s in parts.path.split("/") if s]
+        if parts.scheme not in ("http", "https") or len(segments) < 2:
+            raise InputError("github-repo", "", "owner/name of the repository for the GitHub API: it cannot be "
+                             f"derived from {self.repo_url!r}")
+        return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
+
+
+def check_api_url(url: str, input_name: str = "github-api-url") -> None:
+    """The GitHub REST API root: an http(s) URL with a host and no credentials, else InputError
+    (exit 2) naming the input, before any request (``file://`` or ``ftp://`` never reach PyGithub)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc \
+            or re.search(r"[\x00-\x20\x7f]", url) or (port is not None and not 0 < port < 65536):
+        raise InputError(input_name, url, "an http:// or https:// URL of the GitHub API (e.g. "
+                         "https://api.github.com or https://HOST/api/v3), without credentials")
