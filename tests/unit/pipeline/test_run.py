@@ -153,7 +153,8 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
         "image": API, "ref": f"{API}:1.13.3-acme.7", "tags": f"{API}:latest\n{API}:1.13.3-acme.7",
         "tag-names": "latest\n1.13.3-acme.7", "digest": DIGEST, "imageid": "sha256:" + "1" * 64,
         "size": "123400000", "labels": "", "operation": "created", "pull-request-operation": "created",
-        "pull-request-number": "4", "pull-request-url": "https://gh.example/acme/gitops/pull/4", "branch": "dify-action/staging/dify-api+dify-web",
+        "pull-request-number": "4", "pull-request-url": "https://gh.example/acme/gitops/pull/4",
+        "branch": "dify-action/staging/dify-api+dify-web",
         "commit": "c0ffee"}
     assert [c["component"] for c in result.as_dict()["components"]] == ["api", "web"]  # type: ignore[union-attr]
 
@@ -181,8 +182,9 @@ def test_without_an_environment_the_pipeline_stops_after_the_gates(config: str) 
 
 
 def test_the_rollback_summary_shows_what_it_changed(config: str) -> None:
-    plan = resolve(RollbackCommand(pull_request=4, environment="staging", config=config,
-                                   gitops=GitOpsInputs(provider="github", github_repo="acme/gitops")), Secrets("pw", "t"))
+    gitops = GitOpsInputs(provider="github", github_repo="acme/gitops")
+    plan = resolve(RollbackCommand(pull_request=4, environment="staging", config=config, gitops=gitops),
+                   Secrets("pw", "t"))
     result = Pipeline(plan, Script(), Recorder()).run()
     text = result.markdown("passed")
     assert f"| {code('prod/api.yaml:7')} | {code(API + ':2')} | {code(API + ':1')} |" in text, text
