@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             "--registry-username", env["DA_REGISTRY_USERNAME"], "--json", env=env,
         ))
         result = built["components"][0]
-        tags, digest = result["tag-names"], result["digest"]
+        tags, digest = result["tag_names"], result["digest"]
         facts = result["dify"] or {}
         assert facts.get("heads") == [newest[-1].revision], facts
         assert tags[0] == f"1.13.3-acme.{run_number}", tags
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         # Trivy's vulnerability database cannot be downloaded offline: secret, misconfig and
         # hadolint scanners run for real; vulnerabilities are gated from a report in CI elsewhere.
         scanned = json.loads(cli("scan", "--config", str(config), "--component", "api", "--image", image,
-                                 "--offline", "--disable", "vuln", "--json", env=env))
+                                 "--offline", "--disable", "vuln", "--json", env=env))["scans"][0]
         findings = scanned.get("findings", [])
         blocking = [f for f in findings if f.get("decision") == "fail"]
         assert not blocking, blocking
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         bump_args = ["bump", "--gitops-repo", url, "--base", "main", "--environment", "staging",
                      "--provider", "git", "--push-mode", "branch", "--path", "overlays/staging",
                      "--image", repository, "--tag", tags[0], "--digest", digest, "--json"]
-        delivered = json.loads(cli(*bump_args, env=env))
+        delivered = json.loads(cli(*bump_args, env=env))["bump"]
         assert delivered["operation"] == "pushed", delivered
         branch = delivered["branch"]
         diff = git("diff", "main", branch, cwd=bare)
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{diff.count('+++ ')} file(s) changed")
 
         start = stage("bump staging again: idempotent")
-        again = json.loads(cli(*bump_args, env=env))
+        again = json.loads(cli(*bump_args, env=env))["bump"]
         assert again["operation"] in ("unchanged", "none"), again
         assert git("rev-parse", branch, cwd=bare).strip() == delivered["commit"]
         done(start, f"operation {again['operation']}: no new commit, no new branch")
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             "--from-path", "overlays/staging", "--to-path", "overlays/production",
             "--provider", "git", "--push-mode", "branch", "--registry-tag", "production",
             "--registry-username", env["DA_REGISTRY_USERNAME"], "--json", env=env,
-        ))
+        ))["promote"]
         assert promoted["operation"] == "pushed", promoted
         promote_diff = git("diff", "main", promoted["branch"], cwd=bare)
         assert f"newTag: {tags[0]}" in promote_diff, promote_diff
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         done(start, f"refused: migration {stranded.revision} ({stranded.slug}) would be stranded; nothing pushed")
 
         start = stage("rollback production again, after backing up dify and dify_plugin: --allow-schema-rollback")
-        rolled = json.loads(cli(*rollback_args, "--allow-schema-rollback", env=env))
+        rolled = json.loads(cli(*rollback_args, "--allow-schema-rollback", env=env))["rollback"]
         assert rolled["operation"] == "pushed", rolled
         rollback_diff = git("diff", "main", rolled["branch"], cwd=bare)
         print(rollback_diff, end="")

@@ -172,7 +172,7 @@ def test_cli_build_json(tmp_path: Path, docker_host: str, registry: Any) -> None
     done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)["components"][0]
-    assert report["tag-names"] == ["c1", "c2"] and report["digest"].startswith("sha256:")
+    assert report["tag_names"] == ["c1", "c2"] and report["digest"].startswith("sha256:")
     assert report["tags"] == [f"{report['image']}:c1", f"{report['image']}:c2"] and report["imageid"]
     assert report["labels"][BASE_VERSION_LABEL] == "1.13.3"
     client = RegistryClient(registry.host, Credentials(registry.username, registry.password))
@@ -202,7 +202,7 @@ def test_cli_build_from_config_with_tag_policy(tmp_path: Path, docker_host: str,
     done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)["components"][0]
-    assert report["tag-names"] == ["sha-ccccccc", "1.13.3-acme"] and report["digest"] is None
+    assert report["tag_names"] == ["sha-ccccccc", "1.13.3-acme"] and report["digest"] is None
     assert context.is_dir()
 
 

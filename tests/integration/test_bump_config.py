@@ -76,7 +76,7 @@ def test_remote_bump_uses_the_environments_repository_provider_and_mode(
     config.write_text(CONFIG.format(mode="direct", repository=f"file://{bare}"))
     assert main(["bump", "--config", str(config), "--environment", "staging",
                  "--image", "127.0.0.1:5000/acme/dify-api", "--tag", "2.0", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    result = json.loads(capsys.readouterr().out)["bump"]
     assert result["operation"] == "pushed" and result["branch"] == "main", result
     staged = _git("show", "main:overlays/staging/kustomization.yaml", cwd=bare)
     assert staged == OVERLAY.replace("'1.0'", "'2.0'")

@@ -194,7 +194,7 @@ def test_cli_remote_bump_json(
     assert code == 0
     captured = capfd.readouterr()
     assert emulator.token not in captured.out + captured.err
-    out = json.loads(captured.out)
+    out = json.loads(captured.out)["bump"]
     assert out["operation"] == "created" and out["pr_number"] == 1 and len(out["changes"]) == 3
     assert emulator.pulls[1].labels[0].name == "deploy"
 

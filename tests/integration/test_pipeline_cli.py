@@ -63,7 +63,7 @@ def test_pipeline_builds_gates_and_pushes_the_bump_branch(
     assert registry.password not in captured.out + captured.err
     result = json.loads(captured.out)
     [built] = result["components"]
-    assert (built["component"], built["image"], built["tag-names"]) == ("api", image, ["1.13.3-acme.42",
+    assert (built["component"], built["image"], built["tag_names"]) == ("api", image, ["1.13.3-acme.42",
                                                                                        "sha-aaaaaaa"])
     assert built["tags"] == result["tags"] == [f"{image}:1.13.3-acme.42", f"{image}:sha-aaaaaaa"]
     digest = built["digest"]

@@ -281,7 +281,7 @@ def test_cli_json_and_exit_codes(world: World, tmp_path: Path) -> None:
     ok = run_cli(["--gitops-repo", world.url, "--from", "staging", "--to", "production", "--config",
                   str(config), "--registry-tag", "production", "--json"], world.registry)
     assert ok.returncode == 0, ok.stderr
-    data = json.loads(ok.stdout)
+    data = json.loads(ok.stdout)["promote"]
     assert (data["operation"], data["branch"]) == ("pushed", "dify-action/production/dify-api")
     assert data["images"][0]["digest"] == digest and data["images"][0]["tag_copy"]["changed"] is True
     assert world.registry.password not in ok.stdout + ok.stderr

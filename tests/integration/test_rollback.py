@@ -224,9 +224,9 @@ def test_cli_git_branch_mode_json_and_bad_input(registry: Any, tmp_path: Path) -
     assert bare.branches() == ["main"]
     ok = run_cli([*common, "--allow-schema-rollback"], registry)
     assert ok.returncode == 0, ok.stderr
-    data = json.loads(ok.stdout)
+    data = json.loads(ok.stdout)["rollback"]
     assert (data["operation"], data["method"], data["reverted_commit"]) == ("pushed", "revert", bumped.commit)
     assert data["branch"] == f"dify-action/production/rollback-{bumped.commit[:12]}"
     assert world.production(data["branch"]) == deployment(f"{world.image}:a")
     bad = run_cli(["--gitops-repo", world.url, "--pr", "3", "--provider", "git"], registry)
-    assert bad.returncode == 2 and "invalid pr 3" in bad.stderr
+    assert bad.returncode == 2 and "invalid pull-request-number 3" in bad.stderr

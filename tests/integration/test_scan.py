@@ -217,7 +217,7 @@ def test_cli(
     )
     capsys.readouterr()
     assert cli.main([*common, "--config", str(config), "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    printed = json.loads(capsys.readouterr().out)["scans"][0]
     assert printed["passed"] is True and "trivy fs good.Dockerfile" in printed["scanners_run"]
     assert (
         cli.main(
