@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dify-action.yaml: with --environment, its paths, helm-paths, repository, branch, provider and "
              "mode are the defaults of the flags not given",
     )
-    parser.add_argument("--dry-run", action="store_true", default=None, help="print the unified diff, write nothing")
+    parser.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=None,
+        help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_remote_arguments(parser)
 
@@ -88,7 +89,8 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     add("--github-repo", metavar="OWNER/NAME", help="repository for the API (default: from --gitops-repo)")
     add("--label", action="append", default=[], metavar="NAME", help="label for the PR (repeatable)")
     add("--reviewer", action="append", default=[], metavar="LOGIN|ORG/TEAM", help="reviewer (repeatable)")
-    add("--draft", action="store_true", default=None, help="open the PR as a draft")
+    add("--draft", action=argparse.BooleanOptionalAction, default=None,
+        help="open the PR as a draft")
     add("--title-template", metavar="TEMPLATE", help="PR title, default 'deploy({environment}): {images}'")
     add("--commit-message", metavar="TEMPLATE", help="commit message template (same placeholders)")
     add("--author-name", metavar="NAME", help="commit author and committer name")

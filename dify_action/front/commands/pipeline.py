@@ -12,6 +12,7 @@ import argparse
 import os
 
 from dify_action.choices import BUILDERS, PASSWORD_ENV, PROVIDERS, PUSH_MODES
+from dify_action.resolve.request import BuildInputs, BumpInputs, GitOpsInputs, PipelineCommand, ScanInputs, SmokeInputs
 
 HELP = "Run the whole pipeline: build, smoke-test, scan, record the gates, bump the GitOps repository."
 
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
         help="BuildKit secret (repeatable; see build --secret)")
     add("--builder", choices=BUILDERS, help="see `build --builder` (default: auto)")
-    add("--push", action=argparse.BooleanOptionalAction, default=None, help="push the tags (default)")
+    add("--push", action=argparse.BooleanOptionalAction, default=None,
+        help="push the tags (default)")
     add("--docker-host", metavar="URL", help="Docker engine (default: $DOCKER_HOST)")
     meta = parser.add_argument_group("the run (labels and tag policy)")
     meta.add_argument("--source", metavar="URL", help="source repository URL")
@@ -40,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scan = parser.add_argument_group("scan")
     scan.add_argument("--severity", choices=["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"])
     scan.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
-    scan.add_argument("--offline", action="store_true", default=None, help="never download Trivy's databases")
+    scan.add_argument("--offline", action=argparse.BooleanOptionalAction, default=None,
+        help="never download Trivy's databases")
     gitops = parser.add_argument_group("bump (without --gitops-repo/--gitops-dir the pipeline stops after the gates)")
     gitops.add_argument("--gitops-repo", metavar="URL", help="GitOps repository (https://, file://, a path)")
     gitops.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit instead")
@@ -61,23 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gitops.add_argument("--github-repo", metavar="OWNER/NAME", help="repository for the API")
     gitops.add_argument("--label", action="append", default=[], metavar="NAME", help="PR label (repeatable)")
     gitops.add_argument("--reviewer", action="append", default=[], metavar="LOGIN", help="reviewer (repeatable)")
-    gitops.add_argument("--draft", action="store_true", default=None, help="open the PR as a draft")
-    gitops.add_argument("--dry-run", action="store_true", default=None,
+    gitops.add_argument("--draft", action=argparse.BooleanOptionalAction, default=None,
+        help="open the PR as a draft")
+    gitops.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=None,
                         help="with --gitops-dir: print the diff, write nothing")
     add("--summary", metavar="FILE", help="append the Markdown report (e.g. $GITHUB_STEP_SUMMARY)")
     add("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
-    from dify_action.front.common import cli_access, cli_context, cli_secrets, run_cli, secret_files
-    from dify_action.resolve.request import (
-        BuildInputs,
-        BumpInputs,
-        GitOpsInputs,
-        PipelineCommand,
-        ScanInputs,
-        SmokeInputs,
-    )
+def request(args: argparse.Namespace) -> PipelineCommand:
+    from dify_action.front.common import cli_access, cli_context, secret_files
 
     build = BuildInputs(tags=tuple(args.tag), build_args=tuple(args.build_arg), push=args.push, builder=args.builder,
                         secret_files=secret_files(args.secret))
@@ -90,7 +86,13 @@ def run(args: argparse.Namespace) -> int:
                           dry_run=args.dry_run)
     context = cli_context(source=args.source, revision=args.revision, ref=args.ref, event=args.event,
                           run_number=args.run_number, run_url=args.run_url, event_path=args.event_path)
-    request = PipelineCommand(args.config, tuple(args.component),
-                              cli_access(args.registry_username, args.docker_host, os.environ), build, SmokeInputs(),
-                              scan, bump, gitops, context)
-    return run_cli(request, cli_secrets(os.environ, args.secret), os.environ, as_json=args.json, summary=args.summary)
+    return PipelineCommand(args.config, tuple(args.component),
+                           cli_access(args.registry_username, args.docker_host, os.environ), build, SmokeInputs(),
+                           scan, bump, gitops, context)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.front.common import cli_secrets, run_cli
+
+    return run_cli(request(args), cli_secrets(os.environ, args.secret), os.environ, as_json=args.json,
+                   summary=args.summary)

@@ -33,7 +33,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     add("--label", action="append", default=[], metavar="NAME", help="extra PR label (repeatable)")
     add("--registry-username", metavar="USER", help=f"registry user (password from ${PASSWORD_ENV})")
     add("--run-url", metavar="URL", help="workflow run URL for the PR body")
-    add("--dry-run", action="store_true", default=None, help="check everything and print the plan; change nothing")
+    add("--dry-run", action=argparse.BooleanOptionalAction, default=None,
+        help="check everything and print the plan; change nothing")
     add("--json", action="store_true", help="print the result as JSON")
 
 
@@ -70,14 +71,19 @@ def gitops_inputs(args: argparse.Namespace) -> GitOpsInputs:
                         dry_run=args.dry_run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from dify_action.front.common import cli_access, cli_context, cli_secrets, run_cli
+def request(args: argparse.Namespace) -> PromoteCommand:
+    from dify_action.front.common import cli_access, cli_context
 
-    request = PromoteCommand(
+    return PromoteCommand(
         from_environment=args.source, to_environment=args.target, config=args.config,
         from_paths=tuple(args.path_from), to_paths=tuple(args.path_to), images=tuple(args.image),
         helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag, require_gates=args.require_gates,
         require_sbom=args.require_sbom, pin_digest=args.pin_digest,
         access=cli_access(args.registry_username, None, os.environ), gitops=gitops_inputs(args),
         context=cli_context(run_url=args.run_url))
-    return run_cli(request, cli_secrets(os.environ), os.environ, as_json=args.json)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.front.common import cli_secrets, run_cli
+
+    return run_cli(request(args), cli_secrets(os.environ), os.environ, as_json=args.json)

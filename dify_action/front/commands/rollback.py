@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from dify_action.resolve.request import RollbackCommand
+
 HELP = "Roll back a merged bump (by PR, commit or environment) as a revert PR or branch."
 
 
@@ -25,20 +27,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--environment", metavar="ENV", help="roll back the last bump of this environment still in effect")
     add("--path", action="append", default=[], metavar="PATH",
         help="GitOps path of the environment (git provider; repeatable; default: from --config)")
-    add("--allow-schema-rollback", action="store_true", default=None,
+    add("--allow-schema-rollback", action=argparse.BooleanOptionalAction, default=None,
         help="roll back across a Dify version although its database migrations have no downgrade "
              "(back up the dify and dify_plugin databases and storage first)")
     add_common(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def request(args: argparse.Namespace) -> RollbackCommand:
     from dify_action.front.commands.promote import gitops_inputs
-    from dify_action.front.common import cli_access, cli_context, cli_secrets, run_cli
-    from dify_action.resolve.request import RollbackCommand
+    from dify_action.front.common import cli_access, cli_context
 
-    request = RollbackCommand(
+    return RollbackCommand(
         pull_request=args.pr, commit=args.commit, environment=args.environment, config=args.config,
         paths=tuple(args.path), allow_schema_rollback=args.allow_schema_rollback,
         access=cli_access(args.registry_username, None, os.environ), gitops=gitops_inputs(args),
         context=cli_context(run_url=args.run_url))
-    return run_cli(request, cli_secrets(os.environ), os.environ, as_json=args.json)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.front.common import cli_secrets, run_cli
+
+    return run_cli(request(args), cli_secrets(os.environ), os.environ, as_json=args.json)

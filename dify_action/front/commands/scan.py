@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from dify_action.resolve.request import ScanCommand, ScanInputs
+
 HELP = "Scan an image and Dockerfiles (Trivy, hadolint), gate on the policy, write SARIF and a summary."
 
 
@@ -50,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="turn a scanner off (repeatable)",
     )
     policy.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key")
-    policy.add_argument("--offline", action="store_true", default=None, help="never download Trivy's databases")
+    policy.add_argument("--offline", action=argparse.BooleanOptionalAction, default=None,
+        help="never download Trivy's databases")
     policy.add_argument("--today", metavar="YYYY-MM-DD", help="date for allow-list expiry (default: today, UTC)")
     out = parser.add_argument_group("output")
     out.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
@@ -58,15 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
 
 
-def run(args: argparse.Namespace) -> int:
-    from dify_action.front.common import cli_access, cli_secrets, run_cli
-    from dify_action.resolve.request import ScanCommand, ScanInputs
+def request(args: argparse.Namespace) -> ScanCommand:
+    from dify_action.front.common import cli_access
 
     scan = ScanInputs(
         severity=args.severity, ignore_unfixed=None if args.ignore_unfixed is None else args.ignore_unfixed == "true",
         hadolint_level=args.hadolint_level, missing_scanner=args.missing_scanner, disable=tuple(args.disable),
         set=tuple(args.set), dockerfiles=tuple(args.dockerfile), trivy_reports=tuple(args.trivy_report),
         image_archive=args.image_archive, sarif_file=args.sarif, offline=args.offline, today=args.today)
-    request = ScanCommand(args.image, args.config, tuple(args.component),
+    return ScanCommand(args.image, args.config, tuple(args.component),
                           cli_access(args.registry_username, args.docker_host, os.environ), scan)
-    return run_cli(request, cli_secrets(os.environ), os.environ, as_json=args.json, summary=args.summary)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.front.common import cli_secrets, run_cli
+
+    return run_cli(request(args), cli_secrets(os.environ), os.environ, as_json=args.json, summary=args.summary)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from dify_action.resolve.request import SmokeInputs, TestCommand
+
 HELP = "Smoke-test a built image: run it, wait for its HEALTHCHECK or an HTTP probe, run commands."
 
 
@@ -40,13 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
-    from dify_action.front.common import cli_access, cli_secrets, run_cli
-    from dify_action.resolve.request import SmokeInputs, TestCommand
+def request(args: argparse.Namespace) -> TestCommand:
+    from dify_action.front.common import cli_access
 
     smoke = SmokeInputs(http_probe=args.http_probe, expect_status=args.expect_status, commands=tuple(args.command),
                         timeout=args.timeout, env=tuple(args.env), healthcheck=args.healthcheck,
                         log_lines=args.log_lines, run_id=args.run_id)
-    request = TestCommand(args.image, args.config, (args.component,) if args.component else (),
-                          cli_access(args.registry_username, args.docker_host, os.environ), smoke)
-    return run_cli(request, cli_secrets(os.environ), os.environ, as_json=args.json, summary=args.summary)
+    return TestCommand(args.image, args.config, (args.component,) if args.component else (),
+                       cli_access(args.registry_username, args.docker_host, os.environ), smoke)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dify_action.front.common import cli_secrets, run_cli
+
+    return run_cli(request(args), cli_secrets(os.environ), os.environ, as_json=args.json, summary=args.summary)
