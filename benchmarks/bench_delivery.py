@@ -10,6 +10,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -83,7 +84,7 @@ def clone_times(root: Path, files: int, commits: int) -> None:
         print(f"generated {files} files / {commits} commits in {time.perf_counter() - started:.1f}s "
               f"({_du(em.repo.path) / 1e6:.1f} MB packed)")
         started = time.perf_counter()
-        git = Git(em.clone_url, root / "ours", TOKEN)
+        git = Git(em.clone_url, root / "ours", TOKEN, base_env=os.environ)
         (root / "ours").mkdir()
         _, info = git.clone("main", ["environments/env-3"])
         ours = time.perf_counter() - started

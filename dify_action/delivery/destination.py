@@ -8,6 +8,7 @@ request carries (labels, reviewers, draft) and who commits. Each command's reque
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ class Destination:
     draft: bool = False
     author: Identity = field(default_factory=Identity)
     committer: Identity = field(default_factory=Identity)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # what git inherits
 
     def validate(self) -> None:
         """InputError (exit 2) before any side effect."""

@@ -31,7 +31,8 @@ def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryR
     repository = request.destination.github_repository() if request.destination.provider == "github" else ""
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
     with workspace("bump", request.workdir) as workdir:
-        git = Git(request.destination.repo_url, workdir, request.destination.token)
+        git = Git(request.destination.repo_url, workdir, request.destination.token,
+                  base_env=request.destination.environ)
         base, clone = git.clone(request.destination.base, request.paths)
         if request.destination.push_mode == "direct":
             return _direct(request, git, base, clone)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import re
 import shutil
 import subprocess
@@ -123,11 +122,11 @@ class Git:
     """Runs git in one working tree with the token (if any) in the environment of each command."""
 
     def __init__(self, url: str, workdir: Path, token: str | None = None,
-                 username: str = "x-access-token", base_env: Mapping[str, str] | None = None) -> None:
+                 username: str = "x-access-token", *, base_env: Mapping[str, str]) -> None:
         self.url = normalize_url(url)
         self.workdir = workdir
         self._secrets: list[str] = []
-        self._env = git_environment(base_env if base_env is not None else os.environ)
+        self._env = git_environment(base_env)  # the front end's environment, allow-listed
         if token:
             basic = base64.b64encode(f"{username}:{token}".encode()).decode()
             self._secrets = [token, basic]

@@ -72,6 +72,7 @@ def _main(env: MutableMapping[str, str]) -> int:
     pipeline: Pipeline | None = None
     workspace = env.get("GITHUB_WORKSPACE")
     try:
+        trust_workspace(env, workspace)  # in this process's environment only: git's, read into the request
         plan = resolve(read_request(a, env), read_secrets(a))  # every check, before any side effect
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):
@@ -79,7 +80,6 @@ def _main(env: MutableMapping[str, str]) -> int:
             a.summary("## dify-action check: passed\n\nThe inputs and the config are valid; the log shows the "
                       "resolved requests.")
             return 0
-        trust_workspace(env, workspace)
         pipeline = Pipeline(plan, CoreStages(tool_environ(env)), a)
         result = pipeline.run()
         _write_outputs(a, result)

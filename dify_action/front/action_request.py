@@ -73,7 +73,8 @@ def read_context(env: Mapping[str, str]) -> RunContext:
         server_url=server,
         event_payload=load_event(env["GITHUB_EVENT_PATH"]) if env.get("GITHUB_EVENT_PATH") else None,
         base_ref=env.get("GITHUB_BASE_REF") or None,
-        pr_head_sha=env.get("DOCKER_METADATA_PR_HEAD_SHA", "").lower() == "true")  # metadata-action's switch
+        pr_head_sha=env.get("DOCKER_METADATA_PR_HEAD_SHA", "").lower() == "true",  # metadata-action's switch
+        environ=env)
 
 
 def _access(a: gha.Actions, env: Mapping[str, str]) -> Access:

@@ -5,6 +5,7 @@ environment, the CLI's secrets, access and context, and the CLI's one path throu
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -94,7 +95,7 @@ def cli_context(*, source: str | None = None, revision: str | None = None, ref: 
     return RunContext(source=source, revision=revision, ref=ref, event=event,
                       run_number=str(run_number) if run_number is not None else None, run_url=run_url,
                       event_payload=load_event(event_path, input_name="event-path") if event_path else None,
-                      pr_head_sha=pr_head_sha)
+                      pr_head_sha=pr_head_sha, environ=os.environ)
 
 
 def run_cli(request: Command, secrets: Secrets, environ: Mapping[str, str], *, as_json: bool,

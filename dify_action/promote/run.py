@@ -118,7 +118,8 @@ class PromoteResult:
 @contextlib.contextmanager
 def _clone(request: PromoteRequest) -> Iterator[Path]:
     with workspace("promote") as root:
-        git = Git(request.destination.repo_url, root, request.destination.token)
+        git = Git(request.destination.repo_url, root, request.destination.token,
+                  base_env=request.destination.environ)
         git.clone(request.destination.base, (*request.source_paths, *request.target_paths))
         yield git.workdir
 

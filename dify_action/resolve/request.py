@@ -39,6 +39,9 @@ class RunContext:
     event_payload: Mapping[str, Any] | None = field(default=None, repr=False)  # GITHUB_EVENT_PATH's JSON
     base_ref: str | None = None  # GITHUB_BASE_REF
     pr_head_sha: bool = False  # tag pull requests with the head commit, not the merge commit
+    # the process environment git inherits (each adapter keeps an allow-listed part: PATH, HOME,
+    # proxies, CA bundles, the workspace's GIT_CONFIG_*); read by the front end, never by the core
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
     request.validate()
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
     with workspace("rollback") as root:
-        git = Git(request.destination.repo_url, root, request.destination.token)
+        git = Git(request.destination.repo_url, root, request.destination.token,
+                  base_env=request.destination.environ)
         bump = find_bump(request, git, caller)
         moves = tuple(image_moves(git, bump.commit, bump.parent))
         notes = list(bump.notes)

@@ -123,7 +123,7 @@ def test_missing_branch_and_tag_are_bad_input(emulator: GitHubEmulator, clone_di
 def test_errors_keep_the_url_port(tmp_path: Path) -> None:
     workdir = tmp_path / "clone"
     workdir.mkdir()
-    git = Git(UNREACHABLE, workdir)
+    git = Git(UNREACHABLE, workdir, base_env=os.environ)
     with pytest.raises(GitError) as caught:
         git.clone(None)
     assert "http://127.0.0.1:9/acme/gitops.git" in str(caught.value)
