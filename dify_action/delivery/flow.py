@@ -10,15 +10,15 @@ import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from dify_action.bump import BumpPlan, apply_plan, plan_bump
 from dify_action.delivery.git import CloneInfo, Git, workspace
 from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
+from dify_action.delivery.github_address import github_repository
+from dify_action.delivery.github_calls import Caller
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
 from dify_action.delivery.pr_body import metadata_from_changes, render_body
-from dify_action.delivery.retry import Caller
-from dify_action.errors import GitError, InputError
+from dify_action.errors import GitError
 from dify_action.retry import RetryPolicy
 
 _REMOTE_REF = "refs/dify-action/remote"
@@ -26,22 +26,10 @@ _BASE_REF = "refs/dify-action/base"
 _jitter = random.Random()  # noqa: S311 - backoff jitter, not security
 
 
-def github_repository(request: DeliveryRequest) -> str:
-    """``owner/name`` for the API: given, or the last two segments of an http(s) URL."""
-    if request.github_repo:
-        return request.github_repo
-    parts = urlsplit(request.repo_url)
-    segments = [s for s in parts.path.split("/") if s]
-    if parts.scheme not in ("http", "https") or len(segments) < 2:
-        raise InputError("github-repo", "", "give --github-repo owner/name: it cannot be derived from "
-                         f"{request.repo_url!r}")
-    return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
-
-
 def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryResult:
     """Ship ``request``'s bump; see DeliveryResult for what comes back."""
     request.validate()
-    repository = github_repository(request) if request.provider == "github" else ""
+    repository = github_repository(request.repo_url, request.github_repo) if request.provider == "github" else ""
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
     with workspace("bump", request.workdir) as workdir:
         git = Git(request.repo_url, workdir, request.token)

@@ -6,32 +6,17 @@ is list (+ one edit when the title or body changed) <= 2. The repository object 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from github import Auth, Github, GithubException
 
-from dify_action.delivery.retry import Caller, describe, is_already_exists
-from dify_action.errors import ForgeError, InputError
+from dify_action.delivery.github_address import check_api_url
+from dify_action.delivery.github_calls import Caller, describe, is_already_exists
+from dify_action.errors import ForgeError
 
 _PR_WRITE = "pull-requests: write"
-
-
-def check_api_url(url: str, input_name: str = "github-api-url") -> None:
-    """The GitHub REST API root: an http(s) URL with a host and no credentials, else InputError
-    (exit 2) naming the input, before any request (``file://`` or ``ftp://`` never reach PyGithub)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc \
-            or re.search(r"[\x00-\x20\x7f]", url) or (port is not None and not 0 < port < 65536):
-        raise InputError(input_name, url, "an http:// or https:// URL of the GitHub API (e.g. "
-                         "https://api.github.com or https://HOST/api/v3), without credentials")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from dify_action.bump import Change, Target
 from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
 from dify_action.delivery.git import CloneInfo, Identity, check_branch
-from dify_action.delivery.github import check_api_url
+from dify_action.delivery.github_address import check_api_url
 from dify_action.errors import InputError
 
 OPERATIONS = ("created", "updated", "unchanged", "closed", "pushed", "none")

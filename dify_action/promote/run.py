@@ -22,9 +22,9 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import FoundImage, Target, find_images, plan_bump
 from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
-from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity, deliver
+from dify_action.delivery import DeliveryRequest, DeliveryResult, Git, Identity
 from dify_action.delivery.git import check_branch, workspace
-from dify_action.delivery.github import check_api_url
+from dify_action.delivery.github_address import check_api_url
 from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.registry import CopyResult, RegistryFor
@@ -259,7 +259,8 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
 
 def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion],
              registry_for: RegistryFor) -> DeliveryResult:
-    from dify_action.dify.lookup import forward_sections  # the PR lists the migrations the promotion runs
+    from dify_action.delivery.flow import deliver  # PyGithub and requests: only when delivering
+    from dify_action.dify.registryfacts import forward_sections  # the PR lists the migrations the promotion runs
 
     first = promotions[0]
     return deliver(DeliveryRequest(

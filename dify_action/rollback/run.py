@@ -5,107 +5,30 @@ bump of X still in effect (github: merged PRs whose metadata block names X; git:
 commits of the base branch that change image references under X's paths). How: ``git revert``
 of the merge or squash commit when it applies cleanly (``-m 1`` for merges), else a bump back to
 the previous references (the images the reverted commit replaced). Before any push, the Dify
-migration guard (rollback_guard.py) compares the images' Alembic graphs (dify/lookup.py).
+migration guard (rollback/guard.py) compares the images' Alembic graphs (dify/registryfacts.py).
 """
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dify_action import refs
 from dify_action.bump import Change, Target
-from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
-from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, deliver, render_body
-from dify_action.delivery.flow import publish_branch, sync_pull
-from dify_action.delivery.git import check_branch, workspace
-from dify_action.delivery.github import GitHubForge, PullSpec, check_api_url
+from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, github_repository, render_body
+from dify_action.delivery.git import workspace
 from dify_action.delivery.pr_body import metadata_from_changes
-from dify_action.delivery.retry import Caller
-from dify_action.dify.lookup import image_facts
-from dify_action.errors import DifyActionError, GitError, InputError
+from dify_action.errors import DifyActionError, GitError
 from dify_action.markdown import code, url
-from dify_action.registry import RegistryFor
 from dify_action.retry import RetryPolicy
 from dify_action.rollback.guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
-from dify_action.rollback.source import MergedBump, find_bump, image_moves, repository_name
+from dify_action.rollback.model import MergedBump, RollbackRequest, RollbackResult
+from dify_action.rollback.source import find_bump, image_moves
 
+if TYPE_CHECKING:
+    from dify_action.delivery.github_calls import Caller
+    from dify_action.registry import RegistryFor
 
-@dataclass(frozen=True)
-class RollbackRequest:
-    """Exactly one of ``pr``, ``commit``, ``environment`` says what to roll back."""
-
-    repo_url: str
-    pr: int | None = None
-    commit: str | None = None
-    environment: str | None = None
-    paths: tuple[str, ...] = ()
-    base: str | None = None
-    provider: str = "git"
-    push_mode: str = "branch"
-    allow_schema_rollback: bool = False
-    dry_run: bool = False
-    token: str | None = field(default=None, repr=False)
-    github_api_url: str = GITHUB_API
-    github_repo: str | None = None
-    labels: tuple[str, ...] = ()
-    author: Identity = field(default_factory=Identity)
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-
-    def validate(self) -> None:
-        given = [name for name, value in (("pr", self.pr), ("commit", self.commit),
-                                          ("environment", self.environment and not (self.pr or self.commit)))
-                 if value]
-        if not given:
-            raise InputError("pr", "", "give --pr N (github), --commit SHA or --environment NAME")
-        if self.pr is not None and self.commit:
-            raise InputError("commit", self.commit, "give either --pr or --commit, not both")
-        if self.provider not in PROVIDERS:
-            raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
-        if self.push_mode not in PUSH_MODES:
-            raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
-        check_branch(self.base)
-        check_api_url(self.github_api_url)
-        if self.pr is not None and (self.provider != "github" or self.pr < 1):
-            raise InputError("pr", self.pr, "a pull request number (> 0) with --provider github; "
-                             "with the git provider give --commit or --environment")
-        if self.commit is not None and not re.fullmatch(r"[0-9a-f]{7,64}", self.commit):
-            raise InputError("commit", self.commit, "a commit sha (7 to 64 lowercase hex digits)")
-        if self.environment is not None:
-            check_environment(self.environment)
-        if self.environment and not (self.pr or self.commit) and self.provider == "git" and not self.paths:
-            raise InputError("path", "", f"the GitOps paths of {self.environment} (or --config): the git "
-                             "provider finds bumps by the files they change")
-
-
-@dataclass(frozen=True)
-class RollbackResult:
-    """``operation``: created | updated | unchanged | pushed | none | planned; ``method``: revert |
-    bump-back | none."""
-
-    operation: str
-    method: str
-    environment: str
-    reverted_commit: str
-    reverted_pr: int | None = None
-    branch: str | None = None
-    commit: str | None = None
-    pr_number: int | None = None
-    pr_url: str | None = None
-    moves: tuple[ImageMove, ...] = ()
-    guard: tuple[GuardCheck, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "operation": self.operation, "method": self.method, "environment": self.environment,
-            "reverted_commit": self.reverted_commit, "reverted_pr": self.reverted_pr, "branch": self.branch,
-            "commit": self.commit, "pr_number": self.pr_number, "pr_url": self.pr_url,
-            "images": [m.as_dict() for m in self.moves], "guard": [g.as_dict() for g in self.guard],
-            "notes": list(self.notes),
-        }
+__all__ = ["RollbackRequest", "RollbackResult", "check_guard", "rollback", "rollback_branch"]
 
 
 def rollback_branch(environment: str, key: str) -> str:
@@ -116,6 +39,8 @@ def rollback_branch(environment: str, key: str) -> str:
 def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
              caller: Caller | None = None) -> RollbackResult:
     """Find the bump, check the migration guard, then revert it (or bump back) as a branch / PR."""
+    from dify_action.delivery.github_calls import Caller  # requests and PyGithub: only when rolling back
+
     request.validate()
     caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
     with workspace("rollback") as root:
@@ -147,6 +72,8 @@ def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: Bu
                 registry_for: RegistryFor | None, notes: list[str]) -> list[GuardCheck]:
     """The images' own migration graphs on both sides of every move (rollback_guard.guard_moves);
     GateFailed when the running one has migrations the restored one lacks."""
+    from dify_action.dify.registryfacts import image_facts
+
     facts_for = None if registry_for is None else (
         lambda ref: image_facts(registry_for(ref.registry), ref))
     versions = (meta.dify_version_new, meta.dify_version_old) if meta is not None else (None, None)
@@ -190,6 +117,9 @@ def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardChec
 
 def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[ImageMove, ...],
           guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
+    from dify_action.delivery.flow import publish_branch, sync_pull
+    from dify_action.delivery.github import GitHubForge, PullSpec
+
     head = git.rev_parse("HEAD")
     if request.push_mode == "direct":
         if git.push("HEAD", bump.base).status == "rejected":
@@ -201,7 +131,8 @@ def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[Ima
     if request.provider != "github":
         return _result("pushed" if published.pushed else "unchanged", "revert", bump, moves, guard, notes,
                        branch=branch, commit=published.commit)
-    forge = GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
+    forge = GitHubForge(request.github_api_url, request.token,
+                        github_repository(request.repo_url, request.github_repo), caller)
     spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
                     _body(bump, moves, guard, request.allow_schema_rollback), ("rollback", *request.labels))
     outcome = sync_pull(forge, spec, git, published)
@@ -211,6 +142,8 @@ def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[Ima
 
 def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
                notes: list[str]) -> RollbackResult:
+    from dify_action.delivery.flow import deliver
+
     by_repo: dict[str, set[refs.ImageRef]] = {}
     for move in moves:
         by_repo.setdefault(move.restored.repository, set()).add(move.restored.with_version(

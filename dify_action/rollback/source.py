@@ -10,60 +10,28 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from dify_action.bump import find_images
-from dify_action.delivery import BumpMetadata, Git, parse_metadata
-from dify_action.delivery.github import GitHubForge
-from dify_action.delivery.retry import Caller
+from dify_action.delivery import BumpMetadata, Git, github_repository, parse_metadata
 from dify_action.errors import DifyActionError, GitError, InputError
 from dify_action.rollback.guard import Candidate, ImageMove, choose_last, rolled_back
+from dify_action.rollback.model import MergedBump, RollbackRequest
 
 if TYPE_CHECKING:
-    from dify_action.rollback.run import RollbackRequest
+    from dify_action.delivery.github import GitHubForge
+    from dify_action.delivery.github_calls import Caller
 
 MAX_SCAN = 200  # closed PRs / commits looked at when searching the last bump of an environment
 
 
-@dataclass(frozen=True)
-class MergedBump:
-    """The merged bump to roll back: ``commit`` on ``base`` (a merge when ``merge``)."""
-
-    commit: str
-    parent: str
-    merge: bool
-    base: str
-    environment: str
-    pr: int | None = None
-    pr_url: str | None = None
-    meta: BumpMetadata | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return f"#{self.pr}" if self.pr else self.commit[:12]
-
-    @property
-    def key(self) -> str:
-        return f"pr-{self.pr}" if self.pr else self.commit[:12]
-
-
-def repository_name(request: RollbackRequest) -> str:
-    if request.github_repo:
-        return request.github_repo
-    parts = urlsplit(request.repo_url)
-    segments = [s for s in parts.path.split("/") if s]
-    if parts.scheme not in ("http", "https") or len(segments) < 2:
-        raise InputError("github-repo", "", f"give --github-repo owner/name: not derivable from {request.repo_url!r}")
-    return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
-
-
 def _forge(request: RollbackRequest, caller: Caller) -> GitHubForge:
     """The one GitHub client (delivery's), with the request's API URL, token and retry policy."""
-    return GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
+    from dify_action.delivery.github import GitHubForge  # PyGithub loads when GitHub is called
+
+    return GitHubForge(request.github_api_url, request.token,
+                       github_repository(request.repo_url, request.github_repo), caller)
 
 
 def distrust(pull: Any, meta: BumpMetadata | None, base: str | None = None) -> str | None:
