@@ -30,7 +30,7 @@ def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryR
     """Ship ``request``'s bump; see DeliveryResult for what comes back."""
     request.validate()
     repository = github_repository(request.repo_url, request.github_repo) if request.provider == "github" else ""
-    caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
+    caller = caller or Caller(RetryPolicy(sleep=request.sleep))
     with workspace("bump", request.workdir) as workdir:
         git = Git(request.repo_url, workdir, request.token)
         base, clone = git.clone(request.base, request.paths)

@@ -49,8 +49,7 @@ def _header(error: GithubException, name: str) -> str | None:
 class Caller:
     """Runs one-request callables under the policy, counting every HTTP attempt."""
 
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
-    sleep: Callable[[float], None] = time.sleep
+    policy: RetryPolicy = field(default_factory=RetryPolicy)  # its ``sleep`` waits (tests: no real wait)
     clock: Callable[[], float] = time.time
     calls: int = 0
     last_attempts: int = 0
@@ -93,7 +92,7 @@ class Caller:
                                      hint="check --github-api-url and the network") from None
                 delay = self._backoff(attempt)
             self.waits.append(delay)
-            self.sleep(delay)
+            self.policy.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
         return self.policy.backoff(attempt)

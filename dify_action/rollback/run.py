@@ -42,7 +42,7 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
     from dify_action.delivery.github_calls import Caller  # requests and PyGithub: only when rolling back
 
     request.validate()
-    caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
+    caller = caller or Caller(RetryPolicy(sleep=request.sleep))
     with workspace("rollback") as root:
         git = Git(request.repo_url, root, request.token)
         bump = find_bump(request, git, caller)
