@@ -97,6 +97,8 @@ def test_layer_rules_name_the_rule_and_the_import(tmp_path: Path) -> None:
         "errors.py": "from pkg.registry import client\n",
         "registry/client.py": "",
         "__main__.py": "from pkg.front import cli\n",
+        "dify/report.py": "from pkg.bump import model\n\ndef hook():\n    from pkg.promote import run\n",
+        "promote/run.py": "",
     })
     result = _run(root)
     assert result.returncode == 1
@@ -109,8 +111,10 @@ def test_layer_rules_name_the_rule_and_the_import(tmp_path: Path) -> None:
            "(pkg/bump/model.py:1, module level)" in lines
     assert "the cross-cutting floor imports only the floor: pkg.errors imports pkg.registry.client " \
            "(pkg/errors.py:1, module level)" in lines
+    assert "domain packages never import the stages that use them: pkg.dify.report imports pkg.promote.run " \
+           "(pkg/dify/report.py:4, in function hook)" in lines  # its import of bump (line 1) is allowed
     assert not any("pkg.__main__" in line for line in lines)  # the CLI entry may import the front end
-    assert len(lines) == 4
+    assert len(lines) == 5
 
 
 def test_a_bad_argument_exits_2(tmp_path: Path) -> None:
