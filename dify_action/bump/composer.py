@@ -1,6 +1,6 @@
 """The pure-Python composer that records anchors, for the files where an alias can share a value.
 
-Only those need it: libyaml composes every other file (``locate.compose``). A value reached
+Only those need it: libyaml composes every other file (``yamlnodes.compose``). A value reached
 through an alias is "shared": rewriting it would change every alias, so the edit refuses it.
 """
 

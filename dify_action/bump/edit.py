@@ -10,29 +10,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 
 import yaml
 
-from dify_action.bump.locate import Hit, Parsed
+from dify_action.bump.model import Replacement
+from dify_action.bump.yamlnodes import Hit, Parsed
 from dify_action.errors import EditRefused, ManifestError
 
 _PROPERTIES = re.compile(r"(?:[&!][^\s]*\s+)*")
 _STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = yaml.resolver.Resolver()
-
-
-@dataclass(frozen=True)
-class Replacement:
-    """Characters ``start:end`` of the text become ``text``; ``old``/``new`` are the values."""
-
-    start: int
-    end: int
-    text: str
-    old: str
-    new: str
-    line: int
-    note: str | None = None
 
 
 def plan_replacements(parsed: Parsed, hit: Hit, tag: str, digest: str | None) -> list[Replacement]:

@@ -1,134 +1,30 @@
-"""Plan and apply a bump over a GitOps tree: files -> locations -> byte edits -> atomic write."""
+"""The bump engine: plan (files -> hits -> byte edits, every refusal raised before anything is
+written) and apply (every planned file or none, crash-consistently: ``journal``).
+
+The top of the bump package: it calls the dispatcher (``find``) and the kinds' editors; nothing in
+the package imports it but the public face (``bump/__init__.py``)."""
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import journal, locate, tree
-from dify_action.errors import InputError
+from dify_action.bump import argovalues, edit, envedit, explain, journal, shapes, tree, variables
+from dify_action.bump.find import find_all, target_hits
+from dify_action.bump.model import BumpPlan, Change, FileEdit, Replacement, Skipped, Target
+from dify_action.bump.yamlnodes import Hit, Parsed, load
+from dify_action.errors import EditRefused, InputError
+from dify_action.yamlguard import duplicate_keys
 
 
 @dataclass(frozen=True)
-class Target:
-    """One image to set everywhere it is deployed under the bump's paths.
-
-    ``image`` is the repository (no tag). ``helm_paths`` are dotted key paths (``image.api.tag``)
-    for values files whose image shape has no repository key; their value is set to the tag.
-    ``env_file`` (relative to the GitOps root): where a compose tag variable (``repo:${TAG}``) is
-    set; without it such a tag is refused.
-    """
-
-    image: refs.ImageRef
-    tag: str
-    digest: str | None = None
-    helm_paths: tuple[str, ...] = ()
-    env_file: str | None = None
-
-    @classmethod
-    def from_inputs(
-        cls, image: str, tag: str, digest: str | None = None, helm_paths: Sequence[str] = (),
-        env_file: str | None = None,
-    ) -> Target:
-        """Validate raw user input; raises InputError naming the input."""
-        ref = refs.parse_repository(image, input_name="image")
-        refs.validate_tag(tag, input_name="tag")
-        if digest is not None:
-            refs.validate_digest(digest, input_name="digest")
-        for key_path in helm_paths:
-            locate.parse_key_path(key_path)
-        return cls(ref, tag, digest, tuple(helm_paths), env_file or None)
-
-    @classmethod
-    def from_reference(
-        cls, reference: str, helm_paths: Sequence[str] = (), env_file: str | None = None
-    ) -> Target:
-        """``repo:tag[@digest]`` (one ``--image`` of a multi-image bump); the tag is required."""
-        ref = refs.parse(reference, input_name="image")
-        if not ref.tag:
-            raise InputError(
-                "image", reference, "give the tag with the repository: repo:tag or repo:tag@sha256:<64 hex> "
-                "(with a single --image REPOSITORY, --tag works too)",
-            )
-        return cls.from_inputs(ref.name, ref.tag, ref.digest, helm_paths, env_file)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One value rewritten: ``file`` is relative to the root, ``line`` 1-based."""
-
-    file: str
-    line: int
-    old: str
-    new: str
-    where: str
-    image: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "old": self.old, "new": self.new, "where": self.where,
-                "image": self.image}
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left alone, and why (not YAML, binary, too large...)."""
-
-    file: str
-    reason: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"file": self.file, "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class FileEdit:
-    path: Path
-    relpath: str
-    before: bytes
-    after: bytes
-
-
-@dataclass(frozen=True)
-class FoundImage:
-    """An image reference deployed in the tree (for promote: what runs in an environment)."""
-
-    file: str
-    line: int
-    ref: refs.ImageRef
-    where: str
-
-
-@dataclass(frozen=True)
-class BumpPlan:
-    root: Path
-    changes: tuple[Change, ...]
-    skipped: tuple[Skipped, ...]
-    edits: tuple[FileEdit, ...] = field(repr=False)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def nothing_to_do(self) -> bool:
-        return not self.edits
-
-    def diff(self) -> str:
-        """The unified diff a reviewer would see (paths relative to the root)."""
-        chunks: list[str] = []
-        for item in self.edits:
-            before = item.before.decode("utf-8-sig").splitlines(keepends=True)
-            after = item.after.decode("utf-8-sig").splitlines(keepends=True)
-            chunks.extend(
-                difflib.unified_diff(before, after, f"a/{item.relpath}", f"b/{item.relpath}", n=3)
-            )
-        return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "changes": [change.as_dict() for change in self.changes],
-            "skipped": [skip.as_dict() for skip in self.skipped],
-        }
+class _Section:
+    outer: Parsed  # the file
+    inner: Parsed  # the file itself, or a document inside one of its block strings
+    embedded: argovalues.Embedded | None
 
 
 def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) -> BumpPlan:
@@ -139,32 +35,204 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
     Raises InputError for bad paths, EditRefused (exit 2) when a value cannot be edited safely
     (shared anchor, block scalar, compose variable, inherited tag) or no file deploys an image.
     """
-    from dify_action.bump import planner
+    if not targets:
+        raise InputError("image", "", "give at least one image to bump")
+    recovered = journal.recover(root)  # an interrupted write first: the tree is all old or all new
+    seen: dict[str, Target] = {}
+    for target in targets:
+        if target.image.repository in seen:
+            raise InputError("image", target.image.name, "given twice; give each image once per bump")
+        seen[target.image.repository] = target
+    files, skipped = tree.collect(root, paths)
+    for env_file in {target.env_file for target in targets if target.env_file}:
+        variables.env_path(root, env_file)  # a bad --env-file is bad input even if no tag uses a variable
+    names = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}
+    keys = {key.rsplit(".", 1)[-1].encode() for target in targets for key in target.helm_paths}
+    repositories = {target.image.repository for target in targets}
+    loaded: set[str] = set()
+    placeholders: dict[str, str] = {}
+    kept: list[tuple[_Section, list[Hit]]] = []
+    for source in files:
+        if not (any(key in source.data for key in keys) or _may_reference(source.data, names)):
+            continue
+        parsed = load(source)
+        if isinstance(parsed, Skipped):
+            if source.explicit:
+                raise EditRefused(
+                    f"{source.relpath} was named with --path but {parsed.reason}",
+                    hint="name only YAML files (manifests, values, kustomization, compose) with --path",
+                    file=source.relpath,
+                )
+            skipped.append(parsed)
+            continue
+        loaded.add(source.relpath)
+        placeholders.update(dict.fromkeys(shapes.kustomize_names(parsed), source.relpath))
+        sections = [_Section(parsed, parsed, None)]
+        if b"values" in source.data:
+            sections.extend(_Section(parsed, inner.parsed, inner) for inner in argovalues.embedded(parsed))
+        for section in sections:  # keep only what may be edited: the other files' nodes are freed
+            hits = list(find_all(section.inner))
+            if keys or any(hit.kind == "variable" or hit.current.repository in repositories for hit in hits):
+                kept.append((section, hits))
+    try:
+        planned = _plan(root, targets, paths, files, skipped, loaded, placeholders, kept)
+        return dataclasses.replace(planned, notes=(recovered.note(), *planned.notes)) if recovered else planned
+    except EditRefused as error:
+        error.warnings = tuple(f"skipped {skip.file}: {skip.reason}" for skip in skipped)
+        raise
 
-    return planner.plan(root, targets, paths)
+
+_BEFORE = frozenset(b"\n:=-\"'[{,")  # what may precede a reference (after spaces)
+_AFTER = frozenset(b":@\"' \t\r\n,]}")  # what may follow its last path component
+
+
+def _starts_value(data: bytes, index: int) -> bool:
+    """``data[index]`` ends what precedes a value: spaces, then ``&anchor``/``!tag`` properties, then
+    an indicator or a line start."""
+    while True:
+        while index >= 0 and data[index] in (0x20, 0x09):
+            index -= 1
+        if index < 0 or data[index] in _BEFORE:
+            return True
+        token = index
+        while token >= 0 and data[token] not in (0x20, 0x09, 0x0A):
+            token -= 1
+        if data[token + 1] not in (0x26, 0x21) or token == index:  # "&", "!"
+            return False
+        index = token
+
+
+def _may_reference(data: bytes, names: set[bytes]) -> bool:
+    """Cheap filter before composing: the image's last path component occurs where a reference can
+    hold it (after ``/``, or starting a value: ``: ``, ``- ``, ``=``, a quote, a flow bracket, a line)
+    and ends like one. A name only in prose or comments ("runs dify-api") leaves the file uncomposed.
+    bytes.find, not a regex: a regex without a literal prefix scans every position of 200 KB files."""
+    for name in names:
+        start = data.find(name)
+        while start != -1:
+            end = start + len(name)
+            if end == len(data) or data[end] in _AFTER:
+                index = start - 1
+                if index < 0 or data[index] == 0x2F:  # "/"
+                    return True
+                if _starts_value(data, index):
+                    return True
+            start = data.find(name, end)
+    return False
+
+
+def _plan(
+    root: Path, targets: Sequence[Target], paths: Sequence[str], files: list[tree.SourceFile],
+    skipped: list[Skipped], loaded: set[str], placeholders: dict[str, str],
+    all_hits: list[tuple[_Section, list[Hit]]],
+) -> BumpPlan:
+    placeholders |= _ancestor_kustomize_names(root, paths, set(loaded))
+    bare: dict[refs.ImageRef, str] = {}  # targets met only as placeholders so far -> the first one
+    variable_uses = [(s.outer.source.relpath, h) for s, hits in all_hits for h in hits if h.kind == "variable"]
+    spans: dict[str, list[Replacement]] = {}
+    outer: dict[str, Parsed] = {}
+    changes: list[Change] = []
+    notes: list[str] = []
+    env_uses: list[envedit.EnvUse] = []
+    found: set[refs.ImageRef] = set()
+    helm_hits: set[str] = set()
+    for section, hits in all_hits:
+        rel = section.outer.source.relpath
+        for target in targets:
+            version = (target.tag, target.digest)
+            companions = [t.image for t in targets if t is not target and (t.tag, t.digest) == version]
+            mine = target_hits(section.inner, hits, target, companions)
+            duplicates: dict[int, tuple[str, int]] | None = None
+            for hit in mine:
+                duplicates = _refuse_duplicates(section.inner, hit, duplicates)
+                if hit.helm_path:
+                    helm_hits.add(hit.helm_path)
+                if hit.kind == "image" and not hit.current.tag and not hit.current.digest \
+                        and hit.current.repository in placeholders:
+                    notes.append(f"{rel}:{hit.line}: left {hit.where} bare: {placeholders[hit.current.repository]} "
+                                 f"sets the tag of {hit.current.name} (kustomize images:)")
+                    bare.setdefault(target.image, f"{rel}:{hit.line}")
+                    continue
+                found.add(target.image)
+                if hit.kind == "variable":
+                    envedit.check_variable(root, rel, hit, target, targets, variable_uses)
+                    env_uses.append(envedit.EnvUse(target, rel, hit))
+                    continue
+                done = spans.setdefault(rel, [])
+                outer[rel] = section.outer
+                for item in edit.plan_replacements(section.inner, hit, target.tag, target.digest):
+                    if section.embedded is not None:
+                        item = section.embedded.map(item)
+                    if any(d.start == item.start and d.text == item.text for d in done):
+                        continue
+                    done.append(item)
+                    changes.append(Change(rel, item.line, item.old, item.new, hit.where, target.image.name))
+                    if item.note:
+                        notes.append(f"{rel}:{item.line}: {item.note}")
+    for target in targets:
+        if target.image not in found and target.image in bare:
+            kustomization = placeholders[target.image.repository]
+            inside = kustomization in loaded
+            raise EditRefused(
+                f"{bare[target.image]}: {target.image.name} is a kustomize placeholder here; the images: entry "
+                f"of {kustomization} " + ("renames it (newName): bump the new name" if inside else
+                                          f"sets its tag, and it is outside --path {' '.join(paths)}"),
+                hint=f"bump the image {kustomization} names, or add {kustomization} to --path",
+                file=bare[target.image].split(":")[0],
+            )
+        if target.image not in found:
+            raise explain.not_deployed(root, target, paths, files, skipped)
+        for key_path in target.helm_paths:
+            if key_path not in helm_hits:
+                raise InputError(
+                    "helm-path", key_path, "no file under the given paths has this key path "
+                    "with a scalar value; check the spelling (keys are case-sensitive)"
+                )
+    edits = [
+        FileEdit(parsed.source.path, rel, parsed.source.data, edit.apply(parsed, spans[rel]))
+        for rel, parsed in outer.items() if spans[rel]
+    ]
+    env_edits, env_changes = envedit.env_edits(root, env_uses)
+    return BumpPlan(root, tuple(changes + env_changes), tuple(skipped), tuple(edits + env_edits), tuple(notes))
+
+
+def _refuse_duplicates(
+    parsed: Parsed, hit: Hit, known: dict[int, tuple[str, int]] | None
+) -> dict[int, tuple[str, int]]:
+    """A key twice in the mapping that holds a target: which one a deployer reads is unclear,
+    so editing one of them would be a half edit (issue #9)."""
+    duplicates = known if known is not None else duplicate_keys(parsed.docs)
+    relpath = parsed.source.relpath
+    for node in (hit.value, hit.parent, hit.digest):
+        if node is not None and id(node) in duplicates:
+            key, line = duplicates[id(node)]
+            raise EditRefused(
+                f"{relpath}:{line}: the key {key!r} appears twice in the mapping that holds {hit.where}",
+                hint="remove the duplicate key (YAML requires unique keys; tools disagree on which wins)",
+                file=relpath, line=line,
+            )
+    return duplicates
+
+
+def _ancestor_kustomize_names(root: Path, paths: Sequence[str], done: set[str]) -> dict[str, str]:
+    """Names retagged by kustomizations in the directories above ``--path`` (an overlay's or base's
+    kustomization outside the paths still turns bare images below it into placeholders)."""
+    names: dict[str, str] = {}
+    folders = {Path(path.replace("\\", "/")).parent if (root / path).is_file() else Path(path) for path in paths}
+    for folder in folders:
+        for above in [folder, *folder.parents]:
+            for name in tree.KUSTOMIZATION_NAMES:
+                rel = (above / name).as_posix().removeprefix("./")
+                if rel in done or not (root / rel).is_file() or (root / rel).is_symlink():
+                    continue
+                done.add(rel)
+                source = tree.SourceFile(root, rel, (root / rel).read_bytes()[: tree.MAX_FILE_BYTES], False)
+                parsed = load(source)
+                if isinstance(parsed, Parsed):
+                    names.update(dict.fromkeys(shapes.kustomize_names(parsed), rel))
+    return names
 
 
 def apply_plan(plan: BumpPlan) -> None:
     """Write every planned file or none, crash-consistently (bump/journal.py)."""
     journal.commit(plan.root, [journal.Write(item.relpath, item.before, item.after) for item in plan.edits])
-
-
-def find_images(root: Path, paths: Sequence[str] = ()) -> list[FoundImage]:
-    """Every image reference deployed under ``paths``, in every shape ``plan_bump`` edits (Argo CD
-    ``helm.values`` blocks included; tags from compose variables are left out: their value is not
-    in the manifest)."""
-    from dify_action.bump import embed
-
-    files, _ = tree.collect(root, paths)
-    found: list[FoundImage] = []
-    for source in files:
-        parsed = locate.load(source)
-        if isinstance(parsed, Skipped):
-            continue
-        inner = [(item.parsed, item.first_line) for item in embed.embedded(parsed)] if b"values" in source.data else []
-        for section, offset in [(parsed, 0), *inner]:
-            found.extend(
-                FoundImage(source.relpath, hit.line + offset, hit.current, hit.where)
-                for hit in locate.find_all(section) if hit.kind != "variable"
-            )
-    return found

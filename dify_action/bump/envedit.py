@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dify_action.bump import locate, variables
-from dify_action.bump.engine import Change, FileEdit, Target
+from dify_action.bump import variables
+from dify_action.bump.model import Change, FileEdit, Target
+from dify_action.bump.yamlnodes import Hit
 from dify_action.errors import EditRefused, InputError
 
 
@@ -18,12 +19,12 @@ class EnvUse:
 
     target: Target
     file: str
-    hit: locate.Hit
+    hit: Hit
 
 
 def check_variable(
-    root: Path, rel: str, hit: locate.Hit, target: Target, targets: Sequence[Target],
-    uses: list[tuple[str, locate.Hit]],
+    root: Path, rel: str, hit: Hit, target: Target, targets: Sequence[Target],
+    uses: list[tuple[str, Hit]],
 ) -> None:
     assert hit.variable is not None
     name = hit.variable.name

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import locate, tree
-from dify_action.bump.engine import Skipped, Target
+from dify_action.bump import tree
+from dify_action.bump.find import find_all
+from dify_action.bump.model import Skipped, Target
+from dify_action.bump.yamlnodes import Parsed, get, label, load, text_of
 from dify_action.errors import NotDeployed
 
 _REFERENCE = re.compile(rb"""(?:image|Image|repository|newName|name)["']?\s*[:=]\s*["']?([\w./:@${}-]+)""")
@@ -26,8 +28,8 @@ def not_deployed(
 ) -> NotDeployed:
     image = target.image
     needle = image.path.rsplit("/", 1)[-1].encode()
-    composed = (locate.load(source) for source in files if needle in source.data)
-    loaded = [parsed for parsed in composed if isinstance(parsed, locate.Parsed)]
+    composed = (load(source) for source in files if needle in source.data)
+    loaded = [parsed for parsed in composed if isinstance(parsed, Parsed)]
     lines = [
         f"no file under {', '.join(paths) or 'the GitOps directory'} deploys {image.repository} "
         "(repositories are compared whole, after normalizing docker.io and library/)"
@@ -67,7 +69,7 @@ def _mentions(root: Path, relpath: str, needle: bytes, files: Sequence[tree.Sour
     return False
 
 
-def _variable_references(image: refs.ImageRef, loaded: Sequence[locate.Parsed]) -> list[str]:
+def _variable_references(image: refs.ImageRef, loaded: Sequence[Parsed]) -> list[str]:
     """Image values built from variables (``${REGISTRY}/acme/dify-api:1.0``) or template expressions
     (``busybox:{{ .Values.tag }}`` in a template that still parses) that name the image."""
     found: list[str] = []
@@ -85,25 +87,25 @@ def _variable_references(image: refs.ImageRef, loaded: Sequence[locate.Parsed]) 
     return found
 
 
-def _values_elsewhere(loaded: Sequence[locate.Parsed], files: Sequence[tree.SourceFile]) -> list[str]:
+def _values_elsewhere(loaded: Sequence[Parsed], files: Sequence[tree.SourceFile]) -> list[str]:
     """HelmReleases with ``spec.valuesFrom``: the image may be set in a ConfigMap or Secret."""
     found: list[str] = []
     for source in files:
         if b"valuesFrom" not in source.data or b"HelmRelease" not in source.data:
             continue
-        parsed = locate.load(source)
+        parsed = load(source)
         if isinstance(parsed, Skipped):
             continue
         for doc in parsed.docs:
-            values_from = locate.get(locate.get(doc, "spec"), "valuesFrom")
-            if locate.text_of(locate.get(doc, "kind")) == "HelmRelease" and values_from is not None:
+            values_from = get(get(doc, "spec"), "valuesFrom")
+            if text_of(get(doc, "kind")) == "HelmRelease" and values_from is not None:
                 names = [
-                    f"{locate.text_of(locate.get(item, 'kind'))}/{locate.text_of(locate.get(item, 'name'))}"
+                    f"{text_of(get(item, 'kind'))}/{text_of(get(item, 'name'))}"
                     for item in getattr(values_from, "value", [])
                 ]
-                key_line = next(k.start_mark.line for k, v in locate.get(doc, "spec").value if v is values_from)  # type: ignore[union-attr]
+                key_line = next(k.start_mark.line for k, v in get(doc, "spec").value if v is values_from)  # type: ignore[union-attr]
                 found.append(
-                    f"{source.relpath}:{key_line + 1}: {locate.label(doc).strip()} takes "
+                    f"{source.relpath}:{key_line + 1}: {label(doc).strip()} takes "
                     f"values from {', '.join(names) or 'valuesFrom'}: the image may be set there, outside "
                     "this tree's files"
                 )
@@ -111,12 +113,12 @@ def _values_elsewhere(loaded: Sequence[locate.Parsed], files: Sequence[tree.Sour
 
 
 def _near_misses(
-    image: refs.ImageRef, files: Sequence[tree.SourceFile], loaded: Sequence[locate.Parsed]
+    image: refs.ImageRef, files: Sequence[tree.SourceFile], loaded: Sequence[Parsed]
 ) -> list[str]:
     """Repositories in the tree under another registry, or with a name a few letters away."""
     deployed: dict[str, str] = {}
     for parsed in loaded:  # composed: registry keys applied (ghcr.io + acme/dify-api)
-        for hit in locate.find_all(parsed):
+        for hit in find_all(parsed):
             deployed.setdefault(hit.current.repository, f"{hit.current.name} ({parsed.source.relpath}:{hit.line})")
     for source in files:
         for match in _REFERENCE.finditer(source.data):

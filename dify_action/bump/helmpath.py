@@ -10,8 +10,10 @@ from collections.abc import Iterator, Sequence
 import yaml
 
 from dify_action import refs
-from dify_action.bump.locate import Hit, Parsed, find_all, get, helm_hit, join_registry, label, parse_key_path, text_of
-from dify_action.bump.shapes import argo_sources, global_registry, parameters, values_roots
+from dify_action.bump.imagekeys import helm_hit, walk
+from dify_action.bump.layout import argo_sources, global_registry, parameters, values_roots
+from dify_action.bump.model import parse_key_path
+from dify_action.bump.yamlnodes import Hit, Parsed, get, join_registry, label, text_of
 from dify_action.errors import EditRefused
 
 
@@ -84,7 +86,9 @@ def _check_helm_path(
                 )
             return
     subcharts = _subcharts(parsed) if root is doc else set()
-    for other in find_all(Parsed(parsed.source, parsed.text, (root,), parsed.shared, parsed.bom)):
+    # only the image-key walk yields Helm mappings ("helm" hits): the document shapes never do
+    values = Parsed(parsed.source, parsed.text, (root,), parsed.shared, parsed.bom)
+    for other in walk(values, root, label(root), global_registry(root)):
         if other.kind != "helm" or other.current.tag or other.current.digest:
             continue
         if other.where.split(".", 1)[0] in subcharts:  # a dependency's values: its own chart's defaults

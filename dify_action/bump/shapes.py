@@ -1,6 +1,7 @@
 """Document-level image shapes: kustomize ``images:`` (kustomize and Flux), Argo CD sources
 (``kustomize.images`` strings, ``helm.parameters``, ``valuesObject``, ApplicationSet templates),
-Helm values roots and their global registry (``--helm-path`` keys: ``helmpath``).
+Helm image mappings and ``--helm-path`` keys are ``imagekeys`` and ``helmpath``.
+A kind of manifest: it imports only the leaves (``yamlnodes``, ``layout``).
 
 Argo CD: https://argo-cd.readthedocs.io/en/stable/user-guide/helm/ and .../kustomize/;
 Flux: https://fluxcd.io/flux/components/kustomize/kustomizations/#images
@@ -13,7 +14,8 @@ from collections.abc import Iterator
 import yaml
 
 from dify_action import refs
-from dify_action.bump.locate import (
+from dify_action.bump.layout import argo_sources, global_registry, parameters
+from dify_action.bump.yamlnodes import (
     Hit,
     Parsed,
     get,
@@ -24,51 +26,6 @@ from dify_action.bump.locate import (
     text_of,
 )
 from dify_action.errors import EditRefused
-
-
-def argo_sources(doc: yaml.Node) -> Iterator[tuple[str, yaml.Node]]:
-    """``(label path, source)`` of an Argo CD Application or ApplicationSet (its template too)."""
-    kind = text_of(get(doc, "kind"))
-    if kind not in ("Application", "ApplicationSet"):
-        return
-    spec = get(doc, "spec")
-    specs = [("spec", spec)]
-    if kind == "ApplicationSet":
-        specs.append(("spec.template.spec", get(get(spec, "template"), "spec")))
-    for prefix, body in specs:
-        single = get(body, "source")
-        if single is not None:
-            yield f"{prefix}.source", single
-        listed = get(body, "sources")
-        if isinstance(listed, yaml.SequenceNode):
-            for index, item in enumerate(listed.value):
-                yield f"{prefix}.sources[{index}]", item
-
-
-def values_roots(doc: yaml.Node) -> Iterator[tuple[str, yaml.Node]]:
-    """The Helm values mappings of a document: a HelmRelease's, Argo CD valuesObjects, else itself."""
-    kind = text_of(get(doc, "kind"))
-    if kind == "HelmRelease":
-        values = get(get(doc, "spec"), "values")
-        if values is not None:
-            yield "spec.values.", values
-    elif kind in ("Application", "ApplicationSet"):
-        for prefix, source in argo_sources(doc):
-            values = get(get(source, "helm"), "valuesObject")
-            if values is not None:
-                yield f"{prefix}.helm.valuesObject.", values
-    else:
-        yield "", doc
-
-
-def global_registry(doc: yaml.Node) -> str | None:
-    """``global.image.registry`` or ``global.imageRegistry`` of the document's values, if set."""
-    for _, root in values_roots(doc):
-        glob = get(root, "global")
-        found = text_of(get(get(glob, "image"), "registry")) or text_of(get(glob, "imageRegistry"))
-        if found:
-            return found
-    return None
 
 
 def document_hits(parsed: Parsed, doc: yaml.Node, where: str) -> Iterator[Hit]:
@@ -127,17 +84,6 @@ def _argo_kustomize_images(parsed: Parsed, source: yaml.Node, where: str) -> Ite
             continue
         yield Hit("image", ref, item.start_mark.line + 1, f"{where}[{alias if sep else ref.name}]", item,
                   shared_anchor=owner(parsed, item, None), prefix=prefix)
-
-
-def parameters(source: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node | None]]:
-    listed = get(get(source, "helm"), "parameters")
-    found: dict[str, tuple[yaml.Node, yaml.Node | None]] = {}
-    if isinstance(listed, yaml.SequenceNode):
-        for item in listed.value:
-            name = text_of(get(item, "name"))
-            if name:
-                found[name] = (item, get(item, "value"))
-    return found
 
 
 def _argo_parameters(parsed: Parsed, source: yaml.Node, where: str, registry: str | None) -> Iterator[Hit]:

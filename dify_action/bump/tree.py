@@ -1,4 +1,5 @@
-"""Which files of a GitOps tree a bump may read: inside the root, YAML, text, not too large."""
+"""Which files of a GitOps tree a bump may read (``SourceFile``): inside the root, YAML, text, not
+too large. A leaf of the bump engine: it imports only ``model``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
+from dify_action.bump.model import Skipped
 from dify_action.errors import InputError
-
-if TYPE_CHECKING:
-    from dify_action.bump.engine import Skipped
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -46,8 +44,6 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
     Bad paths are InputError (exit 2) before anything is read. Walked files that cannot be
     used are returned as Skipped; a file named explicitly that cannot be used is an error.
     """
-    from dify_action.bump.engine import Skipped
-
     if not root.is_dir():
         raise InputError("gitops-dir", str(root), "must be an existing directory")
     real_root = os.path.realpath(root)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 import yaml
 
 from dify_action.errors import ConfigError, InputError
@@ -172,6 +171,8 @@ def validate(
     overridden: Mapping[Key, Override],
 ) -> None:
     """Validate against the JSON schema; raise for the first problem in file order."""
+    import jsonschema  # ~40 ms: only a command that reads a config pays for it
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: _line_of(tuple(e.absolute_path), lines))
     if not errors:

@@ -8,18 +8,36 @@ Public API:
   (branch mode with a lease, or direct mode re-planned from scratch when the base moved), then
   create / update / close the pull request (provider ``github``).
 - ``parse_metadata(body)`` / ``render_body(...)``: the PR body and its hidden metadata block.
+
+The values (request, result, git identity, PR body) load eagerly; ``deliver`` and the GitHub
+client load on first use (PEP 562 ``__getattr__``): PyGithub and requests cost about 150 ms, which
+a command that builds a request and never delivers (``bump --gitops-dir``) must not pay.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from dify_action.delivery.destination import Destination
-from dify_action.delivery.flow import deliver
 from dify_action.delivery.git import CloneInfo, Git, Identity
-from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
+from dify_action.delivery.github_address import check_api_url
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult
 from dify_action.delivery.pr_body import BumpMetadata, ImageChange, parse_metadata, render_body
-from dify_action.delivery.retry import Caller
 from dify_action.retry import RetryPolicy
+
+if TYPE_CHECKING:  # the real names for the type checker; at run time __getattr__ loads them
+    from dify_action.delivery.flow import deliver
+    from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
+    from dify_action.delivery.github_calls import Caller
+
+_LAZY = {
+    "deliver": "flow",
+    "GitHubForge": "github",
+    "PullOutcome": "github",
+    "PullSpec": "github",
+    "Caller": "github_calls",
+}
 
 __all__ = [
     "BumpMetadata",
@@ -35,7 +53,17 @@ __all__ = [
     "PullOutcome",
     "PullSpec",
     "RetryPolicy",
+    "check_api_url",
     "deliver",
     "parse_metadata",
     "render_body",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once loaded, a plain attribute
+    return value

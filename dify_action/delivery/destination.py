@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES
 from dify_action.delivery.git import Identity, check_branch
+from dify_action.delivery.github_address import check_api_url, github_repository
 from dify_action.errors import InputError
 
 _OWNER_NAME = re.compile(r"[\w.-]+/[\w.-]+")
@@ -50,25 +50,5 @@ class Destination:
 
     def github_repository(self) -> str:
         """``owner/name`` for the API: given, or the last two segments of an http(s) URL."""
-        if self.github_repo:
-            return self.github_repo
-        parts = urlsplit(self.repo_url)
-        segments = [s for s in parts.path.split("/") if s]
-        if parts.scheme not in ("http", "https") or len(segments) < 2:
-            raise InputError("github-repo", "", "owner/name of the repository for the GitHub API: it cannot be "
-                             f"derived from {self.repo_url!r}")
-        return f"{segments[-2]}/{segments[-1].removesuffix('.git')}"
+        return github_repository(self.repo_url, self.github_repo)
 
-
-def check_api_url(url: str, input_name: str = "github-api-url") -> None:
-    """The GitHub REST API root: an http(s) URL with a host and no credentials, else InputError
-    (exit 2) naming the input, before any request (``file://`` or ``ftp://`` never reach PyGithub)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc \
-            or re.search(r"[\x00-\x20\x7f]", url) or (port is not None and not 0 < port < 65536):
-        raise InputError(input_name, url, "an http:// or https:// URL of the GitHub API (e.g. "
-                         "https://api.github.com or https://HOST/api/v3), without credentials")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from dify_action.bump import BumpPlan, apply_plan, plan_bump
 from dify_action.delivery.git import CloneInfo, Git, workspace
 from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
+from dify_action.delivery.github_calls import Caller
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
 from dify_action.delivery.pr_body import metadata_from_changes, render_body
-from dify_action.delivery.retry import Caller
 from dify_action.errors import GitError
 from dify_action.retry import RetryPolicy
 
@@ -29,7 +29,7 @@ def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryR
     """Ship ``request``'s bump; see DeliveryResult for what comes back."""
     request.validate()
     repository = request.destination.github_repository() if request.destination.provider == "github" else ""
-    caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
+    caller = caller or Caller(RetryPolicy(sleep=request.sleep))
     with workspace("bump", request.workdir) as workdir:
         git = Git(request.destination.repo_url, workdir, request.destination.token,
                   base_env=request.destination.environ)

@@ -12,8 +12,8 @@ from typing import Any
 
 from github import Auth, Github, GithubException
 
-from dify_action.delivery.destination import check_api_url
-from dify_action.delivery.retry import Caller, describe, is_already_exists
+from dify_action.delivery.github_address import check_api_url
+from dify_action.delivery.github_calls import Caller, describe, is_already_exists
 from dify_action.errors import ForgeError
 
 _PR_WRITE = "pull-requests: write"

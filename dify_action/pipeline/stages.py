@@ -81,7 +81,7 @@ class CoreStages:
         return tuple(built)
 
     def _describe(self, plan: Plan, engine: DockerEngine, repository: ImageRef, result: BuildResult) -> Built:
-        from dify_action.dify.lookup import record_build_facts
+        from dify_action.dify.registryfacts import record_build_facts
         from dify_action.scan.sbom import attach_sboms, make_sboms
         from dify_action.scan.tools import Tools
 
@@ -138,10 +138,11 @@ class CoreStages:
         import dataclasses
 
         from dify_action.bump import apply_plan, plan_bump
-        from dify_action.delivery import deliver
-        from dify_action.dify.lookup import forward_sections
 
-        if gitops.delivery is not None:
+        if gitops.delivery is not None:  # PyGithub, requests: loaded only for a delivery
+            from dify_action.delivery import deliver
+            from dify_action.dify.registryfacts import forward_sections
+
             sections = forward_sections(registry_for(plan), targets, gitops.paths)
             return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections))
         assert gitops.directory is not None

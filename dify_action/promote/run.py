@@ -22,7 +22,7 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import FoundImage, Target, find_images, plan_bump
 from dify_action.choices import check_environment
-from dify_action.delivery import DeliveryRequest, DeliveryResult, Destination, Git, deliver
+from dify_action.delivery import DeliveryRequest, DeliveryResult, Destination, Git
 from dify_action.delivery.git import workspace
 from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
@@ -245,7 +245,8 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
 
 def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion],
              registry_for: RegistryFor) -> DeliveryResult:
-    from dify_action.dify.lookup import forward_sections  # the PR lists the migrations the promotion runs
+    from dify_action.delivery.flow import deliver  # PyGithub and requests: only when delivering
+    from dify_action.dify.registryfacts import forward_sections  # the PR lists the migrations the promotion runs
 
     first = promotions[0]
     return deliver(DeliveryRequest(

@@ -11,13 +11,14 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import IO
-
-import requests
+from typing import IO, TYPE_CHECKING
 
 from dify_action.errors import RegistryError
 from dify_action.registry.model import Credentials, default_scheme
 from dify_action.retry import REGISTRY, RetryPolicy
+
+if TYPE_CHECKING:
+    import requests
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]+))')
@@ -38,6 +39,8 @@ class Transport:
         self.credentials = credentials
         self.retry = retry or REGISTRY
         self.timeout = timeout
+        import requests  # ~35 ms: loaded when a registry is called, not when a command starts
+
         self.session = session or requests.Session()
         self._challenge: dict[str, str] | None = None  # the Bearer challenge once seen
         self._basic = False  # the registry asked for Basic
@@ -53,6 +56,8 @@ class Transport:
         headers: Mapping[str, str] | None = None, data: bytes | IO[bytes] | None = None,
         params: Mapping[str, str] | None = None, stream: bool = False,
     ) -> requests.Response:
+        import requests
+
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         scope_key = tuple(sorted(set(scopes)))
         authenticated_once = False
@@ -126,6 +131,8 @@ class Transport:
         return True
 
     def _fetch_token(self, scope_key: tuple[str, ...], extra: tuple[str, ...] = ()) -> None:
+        import requests
+
         params = self._challenge or {}
         scopes = set(scope_key) | set(extra)
         query: list[tuple[str, str]] = [("service", params["service"])] if params.get("service") else []

@@ -16,7 +16,7 @@ from dify_action.bump import Target
 from dify_action.choices import PROVIDERS, PUSH_MODES, check_environment
 from dify_action.config.load import Config, Environment
 from dify_action.delivery import DeliveryRequest, Destination, Identity
-from dify_action.delivery.destination import check_api_url
+from dify_action.delivery.github_address import check_api_url
 from dify_action.errors import InputError
 from dify_action.promote.run import PromoteRequest
 from dify_action.resolve.common import DEFAULT_API, given, required

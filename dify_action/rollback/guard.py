@@ -6,7 +6,7 @@ revision``). So a rollback is refused when the running image's Alembic graph hol
 restored image's does not (named, with the backup/restore steps), unless the user says the
 databases (``dify`` and ``dify_plugin``) and storage are restored and accepts the risk
 (``--allow-schema-rollback``). Two versions with the same history pass. When an image's graph
-cannot be read (dify/lookup.py), the ``io.dify.base-version`` labels decide, and the check says so.
+cannot be read (dify/registryfacts.py), the ``io.dify.base-version`` labels decide, and the check says so.
 """
 
 from __future__ import annotations

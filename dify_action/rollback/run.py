@@ -5,95 +5,31 @@ bump of X still in effect (github: merged PRs whose metadata block names X; git:
 commits of the base branch that change image references under X's paths). How: ``git revert``
 of the merge or squash commit when it applies cleanly (``-m 1`` for merges), else a bump back to
 the previous references (the images the reverted commit replaced). Before any push, the Dify
-migration guard (rollback_guard.py) compares the images' Alembic graphs (dify/lookup.py).
+migration guard (rollback/guard.py) compares the images' Alembic graphs (dify/registryfacts.py).
 """
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from dify_action import refs
 from dify_action.bump import Change, Target
-from dify_action.choices import check_environment
-from dify_action.delivery import BumpMetadata, DeliveryRequest, Destination, Git, Identity, deliver, render_body
-from dify_action.delivery.flow import publish_branch, sync_pull
+from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, render_body
 from dify_action.delivery.git import workspace
-from dify_action.delivery.github import GitHubForge, PullSpec
 from dify_action.delivery.pr_body import metadata_from_changes
-from dify_action.delivery.retry import Caller
-from dify_action.dify.lookup import image_facts
-from dify_action.errors import DifyActionError, GitError, InputError
+from dify_action.errors import DifyActionError, GitError
 from dify_action.markdown import code, url
-from dify_action.registry import RegistryFor
 from dify_action.retry import RetryPolicy
 from dify_action.rollback.guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
-from dify_action.rollback.source import MergedBump, find_bump, image_moves
+from dify_action.rollback.model import MergedBump, RollbackRequest, RollbackResult
+from dify_action.rollback.source import find_bump, image_moves
 
+if TYPE_CHECKING:
+    from dify_action.delivery.github_calls import Caller
+    from dify_action.registry import RegistryFor
 
-@dataclass(frozen=True)
-class RollbackRequest:
-    """Exactly one of ``pr``, ``commit``, ``environment`` says what to roll back."""
-
-    destination: Destination
-    pr: int | None = None
-    commit: str | None = None
-    environment: str | None = None
-    paths: tuple[str, ...] = ()
-    allow_schema_rollback: bool = False
-    dry_run: bool = False
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-
-    def validate(self) -> None:
-        given = [name for name, value in (("pr", self.pr), ("commit", self.commit),
-                                          ("environment", self.environment and not (self.pr or self.commit)))
-                 if value]
-        if not given:
-            raise InputError("pull-request-number", "", "the merged bump PR to roll back (github), a commit sha, or an "
-                             "environment (its last bump)")
-        if self.pr is not None and self.commit:
-            raise InputError("commit", self.commit, "either a pull request number or a commit, not both")
-        self.destination.validate()
-        if self.pr is not None and (self.destination.provider != "github" or self.pr < 1):
-            raise InputError("pull-request-number", self.pr, "a pull request number (> 0) with the github provider; "
-                             "with the git provider give a commit or an environment")
-        if self.commit is not None and not re.fullmatch(r"[0-9a-f]{7,64}", self.commit):
-            raise InputError("commit", self.commit, "a commit sha (7 to 64 lowercase hex digits)")
-        if self.environment is not None:
-            check_environment(self.environment)
-        if self.environment and not (self.pr or self.commit) and self.destination.provider == "git" and not self.paths:
-            raise InputError("paths", "", f"the GitOps paths of {self.environment} (or a config): the git "
-                             "provider finds bumps by the files they change")
-
-
-@dataclass(frozen=True)
-class RollbackResult:
-    """``operation``: created | updated | unchanged | pushed | none | planned; ``method``: revert |
-    bump-back | none."""
-
-    operation: str
-    method: str
-    environment: str
-    reverted_commit: str
-    reverted_pr: int | None = None
-    branch: str | None = None
-    commit: str | None = None
-    pr_number: int | None = None
-    pr_url: str | None = None
-    moves: tuple[ImageMove, ...] = ()
-    guard: tuple[GuardCheck, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "operation": self.operation, "method": self.method, "environment": self.environment,
-            "reverted_commit": self.reverted_commit, "reverted_pr": self.reverted_pr, "branch": self.branch,
-            "commit": self.commit, "pr_number": self.pr_number, "pr_url": self.pr_url,
-            "images": [m.as_dict() for m in self.moves], "guard": [g.as_dict() for g in self.guard],
-            "notes": list(self.notes),
-        }
+__all__ = ["RollbackRequest", "RollbackResult", "check_guard", "rollback", "rollback_branch"]
 
 
 def rollback_branch(environment: str, key: str) -> str:
@@ -104,8 +40,10 @@ def rollback_branch(environment: str, key: str) -> str:
 def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
              caller: Caller | None = None) -> RollbackResult:
     """Find the bump, check the migration guard, then revert it (or bump back) as a branch / PR."""
+    from dify_action.delivery.github_calls import Caller  # requests and PyGithub: only when rolling back
+
     request.validate()
-    caller = caller or Caller(RetryPolicy(), sleep=request.sleep)
+    caller = caller or Caller(RetryPolicy(sleep=request.sleep))
     with workspace("rollback") as root:
         git = Git(request.destination.repo_url, root, request.destination.token,
                   base_env=request.destination.environ)
@@ -136,6 +74,8 @@ def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: Bu
                 registry_for: RegistryFor | None, notes: list[str]) -> list[GuardCheck]:
     """The images' own migration graphs on both sides of every move (rollback_guard.guard_moves);
     GateFailed when the running one has migrations the restored one lacks."""
+    from dify_action.dify.registryfacts import image_facts
+
     facts_for = None if registry_for is None else (
         lambda ref: image_facts(registry_for(ref.registry), ref))
     versions = (meta.dify_version_new, meta.dify_version_old) if meta is not None else (None, None)
@@ -179,6 +119,9 @@ def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardChec
 
 def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[ImageMove, ...],
           guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
+    from dify_action.delivery.flow import publish_branch, sync_pull
+    from dify_action.delivery.github import GitHubForge, PullSpec
+
     head = git.rev_parse("HEAD")
     if request.destination.push_mode == "direct":
         if git.push("HEAD", bump.base).status == "rejected":
@@ -201,6 +144,8 @@ def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[Ima
 
 def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
                notes: list[str]) -> RollbackResult:
+    from dify_action.delivery.flow import deliver
+
     by_repo: dict[str, set[refs.ImageRef]] = {}
     for move in moves:
         by_repo.setdefault(move.restored.repository, set()).add(move.restored.with_version(

@@ -10,48 +10,26 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dify_action.bump import find_images
 from dify_action.delivery import BumpMetadata, Git, parse_metadata
-from dify_action.delivery.github import GitHubForge
-from dify_action.delivery.retry import Caller
 from dify_action.errors import DifyActionError, GitError, InputError
 from dify_action.rollback.guard import Candidate, ImageMove, choose_last, rolled_back
+from dify_action.rollback.model import MergedBump, RollbackRequest
 
 if TYPE_CHECKING:
-    from dify_action.rollback.run import RollbackRequest
+    from dify_action.delivery.github import GitHubForge
+    from dify_action.delivery.github_calls import Caller
 
 MAX_SCAN = 200  # closed PRs / commits looked at when searching the last bump of an environment
 
 
-@dataclass(frozen=True)
-class MergedBump:
-    """The merged bump to roll back: ``commit`` on ``base`` (a merge when ``merge``)."""
-
-    commit: str
-    parent: str
-    merge: bool
-    base: str
-    environment: str
-    pr: int | None = None
-    pr_url: str | None = None
-    meta: BumpMetadata | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return f"#{self.pr}" if self.pr else self.commit[:12]
-
-    @property
-    def key(self) -> str:
-        return f"pr-{self.pr}" if self.pr else self.commit[:12]
-
-
 def _forge(request: RollbackRequest, caller: Caller) -> GitHubForge:
     """The one GitHub client (delivery's), with the request's API URL, token and retry policy."""
+    from dify_action.delivery.github import GitHubForge  # PyGithub loads when GitHub is called
+
     d = request.destination
     return GitHubForge(d.github_api_url, d.token, d.github_repository(), caller)
 

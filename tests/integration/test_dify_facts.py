@@ -23,7 +23,7 @@ from dify_action.bump import Target
 from dify_action.delivery import DeliveryRequest, deliver
 from dify_action.dify.facts import read_engine
 from dify_action.dify.layers import read_layers
-from dify_action.dify.lookup import forward_for, image_facts, record_build_facts
+from dify_action.dify.registryfacts import forward_for, image_facts, record_build_facts
 from dify_action.errors import GateFailed
 from dify_action.registry import Credentials, RegistryClient
 from dify_action.registry.gates import read_facts, read_gates, record_facts, record_gates
@@ -239,7 +239,7 @@ def test_a_bump_pull_request_lists_the_migrations_it_runs(api: ApiImages, regist
                                                           emulator: GitHubEmulator) -> None:
     """The delivery's sections hook (what the pipeline and promote set): the PR body says which
     migrations moving production from 1.13.3 to 1.14.0 runs, read from the images in the registry."""
-    from dify_action.dify.lookup import forward_sections
+    from dify_action.dify.registryfacts import forward_sections
 
     world = World(registry, emulator.repo, emulator.clone_url)
     world.image, world.repository = api.image, api.repository

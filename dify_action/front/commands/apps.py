@@ -96,7 +96,7 @@ def _image_dsl_version(args: argparse.Namespace, cfg: Config | None) -> str:
             engine.close()
     else:
         from dify_action.choices import USERNAME_ENV
-        from dify_action.dify.lookup import image_facts
+        from dify_action.dify.registryfacts import image_facts
         from dify_action.front.common import cli_secrets
         from dify_action.registry import Credentials, RegistryClient
 

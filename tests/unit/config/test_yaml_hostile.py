@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dify_action import yamlguard
-from dify_action.bump import find_images, locate
+from dify_action.bump import find_images, yamlnodes
 from dify_action.bump.tree import SourceFile
 from dify_action.config import load as config
 from dify_action.errors import ConfigError, InputError
@@ -57,7 +57,7 @@ def _bomb(widths: list[int]) -> str:
 
 
 def _load(text: str) -> object:
-    return locate.load(SourceFile(Path("/nonexistent"), "x.yaml", text.encode(), False))
+    return yamlnodes.load(SourceFile(Path("/nonexistent"), "x.yaml", text.encode(), False))
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from dify_action import refs
 from dify_action.dify.facts import ImageFacts, label_facts, read_engine, with_note
-from dify_action.dify.forward import ForwardReport, forward_report
 from dify_action.dify.layers import DEFAULT_BUDGET, read_layers
+from dify_action.dify.migrationreport import ForwardReport, forward_report
 from dify_action.errors import DifyActionError, RegistryError
 from dify_action.markdown import escape
 from dify_action.registry import RegistryClient, RegistryFor

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from dify_action.bump import shapes
-from dify_action.bump.edit import Replacement
-from dify_action.bump.locate import Parsed, compose, get, label
+from dify_action.bump.layout import argo_sources
+from dify_action.bump.model import Replacement
+from dify_action.bump.yamlnodes import Parsed, compose, get, label
 from dify_action.errors import EditRefused
 
 _HEADER = re.compile(r"\|[+-]?[ \t]*(?:#[^\n]*)?\r?\n")
@@ -53,7 +53,7 @@ def embedded(parsed: Parsed) -> list[Embedded]:
     """The ``helm.values`` literal blocks of Argo CD Applications and ApplicationSets in ``parsed``."""
     found: list[Embedded] = []
     for doc in parsed.docs:
-        for prefix, source in shapes.argo_sources(doc):
+        for prefix, source in argo_sources(doc):
             node = get(get(source, "helm"), "values")
             if isinstance(node, yaml.ScalarNode) and node.style == "|":
                 inner = _build(parsed, node, f"{parsed.where}{label(doc)}{prefix}.helm.values| ")

@@ -1,5 +1,5 @@
-"""Forward visibility: what a bump or promote to a new api image runs, and whether the target
-environment runs it safely.
+"""The migration report of a bump or promote to a new api image: the migrations it runs, and
+whether the target environment runs them safely.
 
 Dify runs its migrations either from a one-off Job with ``MODE=migration`` (the recommended
 setup with several replicas) or at api start with ``MIGRATION_ENABLED=true``, which races when

@@ -1,4 +1,5 @@
-"""Retry policy for GitHub API calls (PyGithub's own retry is turned off; this one is explicit).
+"""Calling the GitHub API under the one retry policy (``dify_action/retry.py``; PyGithub's own retry
+is turned off), reading GitHub's rate-limit answers, and turning its errors into ForgeErrors.
 
 What is retried, after
 https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api:
@@ -48,8 +49,7 @@ def _header(error: GithubException, name: str) -> str | None:
 class Caller:
     """Runs one-request callables under the policy, counting every HTTP attempt."""
 
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
-    sleep: Callable[[float], None] = time.sleep
+    policy: RetryPolicy = field(default_factory=RetryPolicy)  # its ``sleep`` waits (tests: no real wait)
     clock: Callable[[], float] = time.time
     calls: int = 0
     last_attempts: int = 0
@@ -92,7 +92,7 @@ class Caller:
                                      hint="check --github-api-url and the network") from None
                 delay = self._backoff(attempt)
             self.waits.append(delay)
-            self.sleep(delay)
+            self.policy.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
         return self.policy.backoff(attempt)

@@ -10,7 +10,7 @@ from testbed.difyapi import V14_MERGE, history
 
 from dify_action import refs
 from dify_action.dify.facts import ImageFacts
-from dify_action.dify.forward import forward_report
+from dify_action.dify.migrationreport import forward_report
 from dify_action.dify.migrations import read_graph
 
 API = refs.parse("registry.example.com/acme/dify-api")

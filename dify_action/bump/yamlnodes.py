@@ -1,0 +1,132 @@
+"""Composed YAML with positions: ``Parsed`` (a file's documents, character marks into its text),
+``Hit`` (a scalar that holds an image), and the node helpers every kind of manifest uses.
+
+A leaf of the bump engine: it knows YAML nodes, not manifest kinds. libyaml
+(``yaml.CSafeLoader``) composes every file whose aliases cannot share a value; only those go
+through the pure-Python composer that records anchors (``composer``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from dify_action import refs
+from dify_action.bump.composer import AliasBomb, compose_tracking, may_share
+from dify_action.bump.model import Skipped
+from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
+from dify_action.bump.variables import Variable
+from dify_action.yamlguard import Budget, BudgetExceeded, check
+
+_BOM = "\ufeff"
+BUDGET = Budget()  # GitOps files: 100 levels, 200,000 nodes with aliases expanded (yamlguard)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A composed file. ``text`` excludes a leading BOM (kept in ``bom``); marks index ``text``."""
+
+    source: SourceFile
+    text: str
+    docs: tuple[yaml.Node, ...]
+    shared: dict[int, str] = field(default_factory=dict)  # id(node an alias points at) -> anchor
+    bom: str = ""
+    where: str = ""  # label prefix of an embedded document (Argo CD helm.values block)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A place that holds an image. ``kind``: image | helm | kustomize | helm-path | variable."""
+
+    kind: str
+    current: refs.ImageRef
+    line: int
+    where: str
+    value: yaml.ScalarNode | None  # the scalar to rewrite (None: a key to insert into ``parent``)
+    parent: yaml.MappingNode | None = None
+    digest: yaml.ScalarNode | None = None
+    shared_anchor: str | None = None
+    helm_path: str | None = None
+    prefix: str = ""  # text before the reference inside the scalar (``alias=`` of Argo CD lists)
+    tag_key: str = "tag"  # the key an insert adds (``newTag`` for kustomize)
+    variable: Variable | None = None
+
+
+def load(source: SourceFile) -> Parsed | Skipped:
+    """Decode and compose a file; return Skipped (with the reason) when it is not usable YAML."""
+    try:
+        text = source.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Skipped(source.relpath, "not UTF-8 text")
+    bom = _BOM if text.startswith(_BOM) else ""
+    return compose(source, text[len(bom):], bom)
+
+
+def compose(source: SourceFile, text: str, bom: str = "", where: str = "") -> Parsed | Skipped:
+    try:
+        if may_share(text):
+            docs, shared = compose_tracking(text)
+        else:  # libyaml: about 10x faster than the pure composer, same character marks
+            try:
+                check(text, BUDGET)  # depth and size on libyaml's event stream, before its composer recurses
+                docs = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
+                shared = {}
+            except BudgetExceeded:
+                raise
+            except yaml.YAMLError:  # the few texts only the pure composer accepts: it has the last word
+                if "{{" in text:  # a template: neither composer will take it
+                    raise
+                docs, shared = compose_tracking(text)
+    except AliasBomb as error:
+        return Skipped(source.relpath, str(error))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if "{{" in text:
+            return Skipped(source.relpath, f"not valid YAML{at}, a Helm/Go template ({{{{ ... }}}}): {problem}")
+        return Skipped(source.relpath, f"not valid YAML{at}: {problem}")
+    return Parsed(source, text, tuple(docs), shared, bom, where)
+
+
+def text_of(node: yaml.Node | None) -> str | None:
+    if isinstance(node, yaml.ScalarNode) and node.style not in ("|", ">"):
+        return str(node.value)
+    return None
+
+
+def get(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(mapping, yaml.MappingNode):
+        for key_node, value in mapping.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return value  # type: ignore[no-any-return]
+    return None
+
+
+def label(doc: yaml.Node) -> str:
+    kind = text_of(get(doc, "kind"))
+    name = text_of(get(get(doc, "metadata"), "name"))
+    return f"{kind}/{name} " if kind and name else (f"{kind} " if kind else "")
+
+
+def is_image_key(key: str) -> bool:
+    return key.endswith(("image", "Image"))
+
+
+def join_registry(registry: str | None, repository: str) -> str:
+    """``registry`` + ``repository`` as charts render them, unless the repository names its host."""
+    registry = (registry or "").strip().rstrip("/")
+    first = repository.split("/", 1)[0]
+    if not registry or ("/" in repository and ("." in first or ":" in first or first == "localhost")):
+        return repository
+    return f"{registry}/{repository}"
+
+
+def owner(parsed: Parsed, node: yaml.Node, shared: str | None) -> str | None:
+    return parsed.shared.get(id(node), shared)
+
+
+def is_kustomization(parsed: Parsed, doc: yaml.Node) -> bool:
+    name = parsed.source.relpath.rsplit("/", 1)[-1]
+    return name in KUSTOMIZATION_NAMES or text_of(get(doc, "kind")) in ("Kustomization", "Component")
