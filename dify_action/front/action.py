@@ -22,6 +22,7 @@ from dify_action.choices import COMMANDS, SEVERITIES
 from dify_action.errors import DifyActionError, InputError
 from dify_action.front import gha
 from dify_action.front.common import tool_environ
+from dify_action.front.inputs import check_inputs
 from dify_action.pipeline.run import Pipeline, Result
 from dify_action.pipeline.stages import CoreStages
 from dify_action.resolve import resolve
@@ -31,8 +32,7 @@ from dify_action.text import protected_stdio
 
 SECRET_INPUTS = ("registry-password", "token")
 OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
-           "pull-request-number", "pull-request-url", "pull-request-operation", "pr-number", "pr-url", "operation",
-           "branch", "commit")
+           "pull-request-number", "pull-request-url", "pull-request-operation", "operation", "branch", "commit")
 PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
 
 
@@ -52,52 +52,32 @@ def build_secrets(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-RENAMED = {"dockerfile": "file", "platform": "platforms", "pr-number": "pull-request-number"}  # old -> new
-
-
-def _name(a: gha.Actions, new: str) -> str:
-    """The input to read for ``new``: itself, or its deprecated old name (with a warning)."""
-    old = next(o for o, n in RENAMED.items() if n == new)
-    if a.input(old) and a.input(new):
-        raise InputError(old, a.input(old), f"either {new} or its deprecated name {old}, not both")
-    if a.input(old):
-        a.warning(f"input {old} is deprecated: use {new} (the same meaning, named like docker/build-push-action "
-                  "and peter-evans/create-pull-request)")
-        return old
-    return new
-
-
 def _labels(a: gha.Actions) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(image labels, pull request labels). ``labels`` means image labels, as in build-push-action; a
-    ``labels`` without any KEY=VALUE is read as the old pull request labels, with a warning."""
+    """(image labels, pull request labels): ``labels`` are image labels, as in build-push-action."""
     image = tuple(line.strip() for line in a.input("labels").splitlines() if line.strip())
-    pr = a.items("pr-labels")
-    if image and not any("=" in line for line in image):
-        a.warning("input labels now sets image labels (KEY=VALUE, like docker/build-push-action): use pr-labels "
-                  "for pull request labels; read as pull request labels this time")
-        return (), pr + image
     bad = next((line for line in image if "=" not in line), None)
     if bad is not None:
         raise InputError("labels", bad, "image labels, one KEY=VALUE per line (pull request labels go to pr-labels)")
-    return image, pr
+    return image, a.items("pr-labels")
 
 
-def read_inputs(a: gha.Actions) -> Settings:
-    """Parse and check every input; raises InputError naming the first bad one."""
+def read_inputs(a: gha.Actions, command: str | None = None) -> Settings:
+    """Parse and check every input; raises InputError naming the first bad one. ``command``: the one
+    ``inputs.check_inputs`` chose (else the ``command`` input)."""
     def opt(name: str) -> str | None:
         return a.input(name) or None
 
-    command = a.choice("command", COMMANDS)
+    command = command or a.choice("command", COMMANDS, "pipeline")
     image_labels, pr_labels = _labels(a)
     images = tuple(line.strip() for line in a.input("image").splitlines() if line.strip())
     return Settings(
         command=command, config=opt("config"), components=a.items("components"),
         registry_username=opt("registry-username"),
-        repository=opt("repository"), dockerfile=opt(_name(a, "file")), context=opt("context"),
+        repository=opt("repository"), dockerfile=opt("file"), context=opt("context"),
         target=opt("target"), tags=a.items("tags"), build_args=tuple(
             line.strip() for line in a.input("build-args").splitlines() if line.strip()),
         push=a.boolean("push", default=True), builder=a.choice("builder", ("auto", "buildkit", "legacy"), "auto"),
-        platform=opt(_name(a, "platforms")), size_budget=opt("size-budget"), image_labels=image_labels,
+        platform=opt("platforms"), size_budget=opt("size-budget"), image_labels=image_labels,
         cache_from=a.items("cache-from"), cache_to=opt("cache-to"),
         secret_files=tuple(line.strip() for line in a.input("secret-files").splitlines() if line.strip()),
         image=images[0] if len(images) == 1 else None, images=images if len(images) > 1 else (),
@@ -118,7 +98,7 @@ def read_inputs(a: gha.Actions) -> Settings:
         to_environment=opt("to-environment"), from_paths=a.items("from-paths"), to_paths=a.items("to-paths"),
         require_gates=a.boolean("require-gates", default=True), require_sbom=a.boolean("require-sbom"),
         registry_tag=opt("registry-tag"),
-        pr_number=a.integer(_name(a, "pull-request-number"), minimum=1),
+        pr_number=a.integer("pull-request-number", minimum=1),
         allow_schema_rollback=a.boolean("allow-schema-rollback"),
         docker_host=opt("docker-host"),
     )
@@ -170,7 +150,6 @@ def outputs(result: Result) -> dict[str, str]:
                            ("pull-request-url", last.pr_url), ("branch", last.branch), ("commit", last.commit)):
             values[key] = "" if value is None else str(value)
         values["pull-request-operation"] = last.operation if last.operation in PR_OPERATIONS else "none"
-        values["pr-number"], values["pr-url"] = values["pull-request-number"], values["pull-request-url"]  # old names
         if last.images:
             values.setdefault("image", last.images[0])
     values["json"] = values["metadata"] = json.dumps(result.as_dict(), sort_keys=True)
@@ -184,14 +163,18 @@ def _write_outputs(a: gha.Actions, result: Result) -> None:
             a.set_output(name, values[name])
 
 
-def main(environ: dict[str, str] | None = None) -> int:
+def main(environ: dict[str, str] | None = None, argv: list[str] | None = None) -> int:
     """Run the step; every line printed, ours or a library's, is neutralised for the runner's command
-    channel (``text.protected_stdio``): only ``gha.Actions`` writes workflow commands."""
+    channel (``text.protected_stdio``): only ``gha.Actions`` writes workflow commands. ``argv``: the
+    container's arguments, the command of a per-command action (``bump/action.yml``: ``args: [bump]``);
+    by default the process's own, unless ``environ`` is given (a test's step has no arguments)."""
+    if argv is None:
+        argv = sys.argv[1:] if environ is None else []
     with protected_stdio():
-        return _main(os.environ if environ is None else environ)
+        return _main(os.environ if environ is None else environ, argv)
 
 
-def _main(env: MutableMapping[str, str]) -> int:
+def _main(env: MutableMapping[str, str], argv: list[str]) -> int:
     interrupt.install()  # a cancelled job sends SIGTERM: unwind like Ctrl-C (python is PID 1 in the image)
     a = gha.Actions(env, sys.stdout, sys.stderr)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
@@ -203,7 +186,8 @@ def _main(env: MutableMapping[str, str]) -> int:
     pipeline: Pipeline | None = None
     workspace = env.get("GITHUB_WORKSPACE")
     try:
-        plan = resolve(with_context(read_inputs(a), env), read_secrets(a))  # every check, before any side effect
+        command = check_inputs(env, argv)  # inputs foreign to the command: exit 2, before anything runs
+        plan = resolve(with_context(read_inputs(a, command), env), read_secrets(a))  # every check, no side effect
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):
                 a.info(json.dumps(plan.describe(), indent=2))
@@ -217,7 +201,7 @@ def _main(env: MutableMapping[str, str]) -> int:
         a.summary(result.markdown("passed"))
         return 0
     except DifyActionError as error:
-        title = f"dify-action {a.input('command')}".strip()
+        title = f"dify-action {argv[0] if argv else a.input('command', 'pipeline')}"
         message = error.message + (f" (hint: {error.hint})" if error.hint else "")
         a.error(message, file=_relative(error.file, workspace), line=error.line, title=title)
         if pipeline is not None:  # what was done before the failure (e.g. the digest of a failed gate)

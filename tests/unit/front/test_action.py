@@ -23,7 +23,7 @@ def actions(env: dict[str, str]) -> tuple[gha.Actions, io.StringIO]:
 
 def test_read_inputs_types_defaults_and_both_name_forms() -> None:
     a, _ = actions({"INPUT_COMMAND": "promote", "INPUT_FROM-ENVIRONMENT": "staging", "INPUT_TO_ENVIRONMENT": "prod",
-                    "INPUT_TAGS": "a\nb", "INPUT_PR-NUMBER": "12", "INPUT_PUSH": "false",
+                    "INPUT_TAGS": "a\nb", "INPUT_PULL-REQUEST-NUMBER": "12", "INPUT_PUSH": "false",
                     "INPUT_REGISTRY-PASSWORD": "pw"})
     inputs = entrypoint.read_inputs(a)
     assert (inputs.command, inputs.from_environment, inputs.to_environment) == ("promote", "staging", "prod")
@@ -35,8 +35,8 @@ def test_read_inputs_types_defaults_and_both_name_forms() -> None:
 @pytest.mark.parametrize(("env", "name"), [
     ({"INPUT_COMMAND": "bump", "INPUT_DRAFT": "no"}, "draft"),
     ({"INPUT_COMMAND": "bump", "INPUT_PROVIDER": "gitlab"}, "provider"),
-    ({"INPUT_COMMAND": "rollback", "INPUT_PR-NUMBER": "0"}, "pr-number"),
-    ({"INPUT_COMMAND": ""}, "command"),
+    ({"INPUT_COMMAND": "rollback", "INPUT_PULL-REQUEST-NUMBER": "0"}, "pull-request-number"),
+    ({"INPUT_COMMAND": "deploy"}, "command"),
 ])
 def test_bad_inputs_name_the_input(env: dict[str, str], name: str) -> None:
     a, _ = actions(env)
@@ -46,13 +46,13 @@ def test_bad_inputs_name_the_input(env: dict[str, str], name: str) -> None:
 
 
 def test_main_masks_first_then_fails_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "INPUT_COMMAND": "bump",
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "INPUT_COMMAND": "rollback",
            "INPUT_TOKEN": "tok-123456", "INPUT_REGISTRY-PASSWORD": "pw-abcdef", "INPUT_DRY-RUN": "sure"}
     assert entrypoint.main(env) == 2
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == ["::add-mask::pw-abcdef", "::add-mask::tok-123456",
                          "::add-mask::eC1hY2Nlc3MtdG9rZW46dG9rLTEyMzQ1Ng=="]  # x-access-token:tok-123456
-    assert lines[-1] == ("::error title=dify-action bump::invalid dry-run 'sure': "
+    assert lines[-1] == ("::error title=dify-action rollback::invalid dry-run 'sure': "
                          "true or false (or empty for the default false)")
     assert not (tmp_path / "out").exists()
 
@@ -96,36 +96,32 @@ def test_a_misspelt_flag_shows_the_subcommand_usage_and_a_suggestion(capsys: pyt
     assert err.startswith("usage: dify-action build") and "--confg: did you mean --config?" in err
 
 
-def test_old_flag_spellings_still_work_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = cli.build_parser()
-    args = parser.parse_args(["promote", "--from", "staging", "--to-environment", "production", "--path-from", "a",
-                              "--path-from", "b"])
-    assert (args.source, args.target, args.path_from) == ("staging", "production", ["a", "b"])
-    err = capsys.readouterr().err
-    assert "warning: --from is deprecated; use --from-environment" in err
-    assert err.count("--path-from is deprecated; use --from-path") == 2 and "--to-environment is" not in err
-    assert parser.parse_args(["rollback", "--pr", "3"]).pr == 3
-    assert parser.parse_args(["test", "--image", "x:1", "--command", "true"]).command == ["true"]
+@pytest.mark.parametrize("argv", [
+    ["promote", "--from", "staging", "--to-environment", "production"],
+    ["promote", "--from-environment", "staging", "--to-environment", "production", "--path-from", "a"],
+    ["rollback", "--pr", "3"],
+    ["test", "--image", "x:1", "--command", "true"],
+])
+def test_flag_spellings_that_never_had_a_release_are_gone(argv: list[str],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.build_parser().parse_args(argv)
+    assert caught.value.code == 2
+    assert "deprecated" not in capsys.readouterr().err
 
 
-def test_renamed_inputs_keep_their_old_names_with_a_warning() -> None:
-    a, out = actions({"INPUT_COMMAND": "build", "INPUT_DOCKERFILE": "d/Dockerfile", "INPUT_PLATFORM": "linux/arm64",
-                      "INPUT_LABELS": "deploy\nurgent", "INPUT_PR-LABELS": "ops"})
+def test_labels_are_image_labels_and_pull_request_labels_are_pr_labels() -> None:
+    a, out = actions({"INPUT_COMMAND": "build", "INPUT_FILE": "f", "INPUT_PLATFORMS": "linux/arm64",
+                      "INPUT_LABELS": "org.example.team=ai", "INPUT_PR-LABELS": "ops"})
     s = entrypoint.read_inputs(a)
-    assert (s.dockerfile, s.platform, s.labels, s.image_labels) == ("d/Dockerfile", "linux/arm64",
-                                                                    ("ops", "deploy", "urgent"), ())
-    warnings = [line for line in out.getvalue().splitlines() if line.startswith("::warning")]
-    assert len(warnings) == 3 and "use pr-labels" in warnings[0]
-    assert "dockerfile is deprecated: use file" in warnings[1] and "platform is deprecated" in warnings[2]
-    a, _ = actions({"INPUT_COMMAND": "build", "INPUT_FILE": "f", "INPUT_LABELS": "org.example.team=ai"})
-    s = entrypoint.read_inputs(a)
-    assert (s.dockerfile, s.image_labels, s.labels) == ("f", ("org.example.team=ai",), ())
-    for env, name in (({"INPUT_FILE": "a", "INPUT_DOCKERFILE": "b"}, "dockerfile"),
-                      ({"INPUT_LABELS": "a=b\nplain"}, "labels")):
-        a, _ = actions({"INPUT_COMMAND": "build", **env})
+    assert (s.dockerfile, s.platform, s.image_labels, s.labels) == ("f", "linux/arm64", ("org.example.team=ai",),
+                                                                    ("ops",))
+    assert "::warning" not in out.getvalue()
+    for labels in ("deploy\nurgent", "a=b\nplain"):  # a plain name is no image label: no second meaning
+        a, _ = actions({"INPUT_COMMAND": "build", "INPUT_LABELS": labels})
         with pytest.raises(InputError) as caught:
             entrypoint.read_inputs(a)
-        assert caught.value.name == name
+        assert caught.value.name == "labels" and "pr-labels" in caught.value.allowed
 
 
 def test_build_secrets_are_masked_first_and_travel_as_values(tmp_path: Path,
