@@ -64,14 +64,16 @@ class PromoteRequest:
 
     def validate(self) -> None:
         """InputError (exit 2) before any side effect."""
-        for name, value in (("from", self.source), ("to", self.target)):
+        for name, value in (("from-environment", self.source), ("to-environment", self.target)):
             check_environment(value, name)
         if self.source == self.target:
-            raise InputError("to", self.target, "an environment other than --from")
+            raise InputError("to-environment", self.target, "an environment other than from-environment")
         if not self.source_paths:
-            raise InputError("path-from", "", f"the GitOps paths of {self.source} (or --config with environments)")
+            raise InputError("from-paths", "", f"the GitOps paths of {self.source} (--from-path in the CLI), or a "
+                             "config with environments")
         if not self.target_paths:
-            raise InputError("path-to", "", f"the GitOps paths of {self.target} (or --config with environments)")
+            raise InputError("to-paths", "", f"the GitOps paths of {self.target} (--to-path in the CLI), or a "
+                             "config with environments")
         if self.provider not in PROVIDERS:
             raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
         if self.push_mode not in PUSH_MODES:

@@ -149,7 +149,7 @@ def _check_common(s: Settings) -> None:
     if s.platform is not None:
         for item in s.platform.split(","):
             if not _PLATFORM_RE.fullmatch(item.strip()):
-                raise InputError("platform", s.platform, "os/arch[/variant] in lowercase, e.g. linux/amd64 (comma "
+                raise InputError("platforms", s.platform, "os/arch[/variant] in lowercase, e.g. linux/amd64 (comma "
                                  "separated for several)")
     url = s.github_api_url
     if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):

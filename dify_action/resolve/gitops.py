@@ -178,8 +178,8 @@ def promote_request(s: Settings, secrets: Secrets, cfg: Config | None) -> Promot
 
 def rollback_request(s: Settings, secrets: Secrets, cfg: Config | None) -> RollbackRequest:
     if not (s.pr_number or s.commit or s.environment):
-        raise InputError("pr-number", "", "the merged bump PR to roll back (or a commit), or environment for its "
-                         "last bump")
+        raise InputError("pull-request-number", "", "the merged bump PR to roll back (or a commit), or environment "
+                         "for its last bump")
     env = _environment(s, cfg, s.environment, "environment")
     url, github_repo = _repository(s, env)
     url = required(url, "gitops-repo", "the GitOps repository, or a config whose environment declares repository")

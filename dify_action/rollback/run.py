@@ -1,6 +1,6 @@
 """Roll back a merged bump of the GitOps repository, as a new pull request (github) or branch (git).
 
-What to roll back: ``--pr N`` (github), ``--commit SHA`` (git), or ``--environment X``: the last
+What to roll back: ``--pr-number N`` (github), ``--commit SHA`` (git), or ``--environment X``: the last
 bump of X still in effect (github: merged PRs whose metadata block names X; git: first-parent
 commits of the base branch that change image references under X's paths). How: ``git revert``
 of the merge or squash commit when it applies cleanly (``-m 1`` for merges), else a bump back to
@@ -59,9 +59,10 @@ class RollbackRequest:
                                           ("environment", self.environment and not (self.pr or self.commit)))
                  if value]
         if not given:
-            raise InputError("pr", "", "give --pr N (github), --commit SHA or --environment NAME")
+            raise InputError("pull-request-number", "", "the merged bump pull request (github; --pr-number N in "
+                             "the CLI), a commit (--commit SHA) or an environment (its last bump)")
         if self.pr is not None and self.commit:
-            raise InputError("commit", self.commit, "give either --pr or --commit, not both")
+            raise InputError("commit", self.commit, "either a pull request number or a commit, not both")
         if self.provider not in PROVIDERS:
             raise InputError("provider", self.provider, f"one of {', '.join(PROVIDERS)}")
         if self.push_mode not in PUSH_MODES:
@@ -69,8 +70,8 @@ class RollbackRequest:
         check_branch(self.base)
         check_api_url(self.github_api_url)
         if self.pr is not None and (self.provider != "github" or self.pr < 1):
-            raise InputError("pr", self.pr, "a pull request number (> 0) with --provider github; "
-                             "with the git provider give --commit or --environment")
+            raise InputError("pull-request-number", self.pr, "a pull request number (> 0) with the github "
+                             "provider; with the git provider give a commit or an environment")
         if self.commit is not None and not re.fullmatch(r"[0-9a-f]{7,64}", self.commit):
             raise InputError("commit", self.commit, "a commit sha (7 to 64 lowercase hex digits)")
         if self.environment is not None:

@@ -157,7 +157,7 @@ def test_the_environments_repository_stands_in_for_gitops_repo_in_the_action(wor
 
 
 @pytest.mark.parametrize(("inputs", "named"), [
-    ({"platform": "linux/amd64;rm -rf /"}, "platform"),
+    ({"platform": "linux/amd64;rm -rf /"}, "platforms"),
     ({"tag": "-rf"}, "tag"),
     ({"environment": "--force"}, "environment"),
     ({"github_api_url": "file:///etc/passwd"}, "github-api-url"),

@@ -147,8 +147,8 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
         "image": API, "ref": f"{API}:1.13.3-acme.7", "tags": f"{API}:latest\n{API}:1.13.3-acme.7",
         "tag-names": "latest\n1.13.3-acme.7", "digest": DIGEST, "imageid": "sha256:" + "1" * 64,
         "size": "123400000", "labels": "", "operation": "created", "pull-request-operation": "created",
-        "pull-request-number": "4", "pr-number": "4", "pull-request-url": "https://gh.example/acme/gitops/pull/4",
-        "pr-url": "https://gh.example/acme/gitops/pull/4", "branch": "dify-action/staging/dify-api+dify-web",
+        "pull-request-number": "4", "pull-request-url": "https://gh.example/acme/gitops/pull/4",
+        "branch": "dify-action/staging/dify-api+dify-web",
         "commit": "c0ffee"}
     assert [c["component"] for c in result.as_dict()["components"]] == ["api", "web"]  # type: ignore[union-attr]
 

@@ -15,10 +15,10 @@ def request(**fields: object) -> PromoteRequest:
 
 
 @pytest.mark.parametrize(("fields", "name"), [
-    ({"target": "staging"}, "to"),
-    ({"source": "-x"}, "from"),
-    ({"source_paths": ()}, "path-from"),
-    ({"target_paths": ()}, "path-to"),
+    ({"target": "staging"}, "to-environment"),
+    ({"source": "-x"}, "from-environment"),
+    ({"source_paths": ()}, "from-paths"),
+    ({"target_paths": ()}, "to-paths"),
     ({"provider": "gitlab"}, "provider"),
     ({"push_mode": "force"}, "push-mode"),
     ({"registry_tag": "-bad"}, "registry-tag"),

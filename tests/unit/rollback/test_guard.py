@@ -55,8 +55,8 @@ def test_rolled_back_reads_our_trailer_then_git_revert_sentence() -> None:
 
 
 @pytest.mark.parametrize(("fields", "name"), [
-    ({}, "pr"),
-    ({"pr": 3}, "pr"),  # --pr needs the github provider
+    ({}, "pull-request-number"),
+    ({"pr": 3}, "pull-request-number"),  # a pull request needs the github provider
     ({"pr": 3, "commit": "abcdef1", "provider": "github"}, "commit"),
     ({"commit": "xyz"}, "commit"),
     ({"environment": "prod"}, "path"),  # the git provider finds bumps through the paths
