@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = _load(module)
         child = sub.add_parser(name, help=command.HELP, description=command.HELP)
         command.add_arguments(child)
-        child.set_defaults(_run=command.run, _parser=child)  # "subcommand": `test --command` owns "command"
+        child.set_defaults(_run=command.run, _parser=child)  # "subcommand": test --smoke-command stores to "command"
     return parser
 
 
