@@ -116,7 +116,7 @@ def given_inputs(env: Mapping[str, str]) -> dict[str, str]:
 def command_of(env: Mapping[str, str], argv: Sequence[str]) -> str:
     """The command to run: the argument a per-command action passes (``runs.args``), else the
     top-level action's ``command`` input (default ``pipeline``)."""
-    chosen = next((env[v].strip() for v in ("INPUT_COMMAND",) if env.get(v, "").strip()), "")
+    chosen = env.get("INPUT_COMMAND", "").strip()  # one spelling: the name has no hyphen
     if argv:
         if argv[0] not in COMMANDS or len(argv) > 1:
             raise InputError("args", " ".join(argv), f"one command: {', '.join(COMMANDS)}")
