@@ -5,7 +5,7 @@ bump of X still in effect (github: merged PRs whose metadata block names X; git:
 commits of the base branch that change image references under X's paths). How: ``git revert``
 of the merge or squash commit when it applies cleanly (``-m 1`` for merges), else a bump back to
 the previous references (the images the reverted commit replaced). Before any push, the Dify
-migration guard (rollback_guard.py) compares the images' Alembic graphs (dify/lookup.py).
+migration guard (rollback/guard.py) compares the images' Alembic graphs (dify/lookup.py).
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def _result(operation: str, method: str, bump: MergedBump, moves: tuple[ImageMov
 
 def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: BumpMetadata | None,
                 registry_for: RegistryFor | None, notes: list[str]) -> list[GuardCheck]:
-    """The images' own migration graphs on both sides of every move (rollback_guard.guard_moves);
+    """The images' own migration graphs on both sides of every move (guard.guard_moves);
     GateFailed when the running one has migrations the restored one lacks."""
     facts_for = None if registry_for is None else (
         lambda ref: image_facts(registry_for(ref.registry), ref))
