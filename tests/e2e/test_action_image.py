@@ -48,10 +48,10 @@ def test_bump_a_checked_out_gitops_tree(docker_host: str, action_image: str, tmp
     workspace = workspace_with_gitops(tmp_path)
     run = run_action(docker_host, action_image, {
         "command": "bump", "gitops-dir": "gitops", "image": f"{API}:1.13.3-acme.42", "paths": "environments/staging",
-        "registry-password": "reg-s3cret-value",
+        "token": "ghs-s3cret-value",
     }, workspace)
     assert run.code == 0, run.stdout + run.stderr
-    assert run.stdout.splitlines()[0] == "::add-mask::reg-s3cret-value"
+    assert run.stdout.splitlines()[0] == "::add-mask::ghs-s3cret-value"
     assert (workspace / "gitops/environments/staging/api.yaml").read_text() == MANIFEST.replace(
         "dify-api:1.13.3\"", "dify-api:1.13.3-acme.42\"")
     assert run.outputs["operation"] == "edited" and run.outputs["image"] == API
@@ -244,7 +244,7 @@ def test_promote_then_rollback_through_the_action(
     assert rolled.outputs["operation"] == "created"
     revert = emulator.pulls[int(rolled.outputs["pull-request-number"])]
     assert [label.name for label in revert.labels] == ["rollback"]
-    assert f"Rolls back #{built.outputs['pr-number']}" in (revert.body or "")
+    assert f"Rolls back #{built.outputs['pull-request-number']}" in (revert.body or "")
 
 
 def test_promotion_of_a_failed_gate_is_refused(
