@@ -4,7 +4,7 @@ tag, inspect and push. Nothing here knows about components, configs or tag polic
 Every build runs with the host network (``network_mode="host"`` / ``--network host``): runners
 without a default bridge need it, and RUN steps under BuildKit fail without it.
 Credentials reach the daemon only as values: ``auth_config`` of the push API, and for the CLI a
-config.json that is a named pipe, removed as soon as the CLI has read it (docker_config.py).
+config.json that is a named pipe, removed as soon as the CLI has read it (engine/credentials.py).
 An interrupted build (Ctrl-C, SIGTERM) stops the CLI, which cancels the build in the daemon.
 """
 

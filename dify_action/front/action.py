@@ -21,6 +21,7 @@ from dify_action.errors import DifyActionError
 from dify_action.front import gha, render
 from dify_action.front.action_request import read_request, read_secrets
 from dify_action.front.common import tool_environ
+from dify_action.front.inputs import check_inputs
 from dify_action.pipeline.model import Result
 from dify_action.pipeline.run import Pipeline
 from dify_action.pipeline.stages import CoreStages
@@ -53,14 +54,18 @@ def _write_outputs(a: gha.Actions, result: Result) -> None:
             a.set_output(name, values[name])
 
 
-def main(environ: dict[str, str] | None = None) -> int:
+def main(environ: dict[str, str] | None = None, argv: list[str] | None = None) -> int:
     """Run the step; every line printed, ours or a library's, is neutralised for the runner's command
-    channel (``text.protected_stdio``): only ``gha.Actions`` writes workflow commands."""
+    channel (``text.protected_stdio``): only ``gha.Actions`` writes workflow commands. ``argv``: the
+    container's arguments, the command of a per-command action (``bump/action.yml``: ``args: [bump]``);
+    by default the process's own, unless ``environ`` is given (a test's step has no arguments)."""
+    if argv is None:
+        argv = sys.argv[1:] if environ is None else []
     with protected_stdio():
-        return _main(os.environ if environ is None else environ)
+        return _main(os.environ if environ is None else environ, argv)
 
 
-def _main(env: MutableMapping[str, str]) -> int:
+def _main(env: MutableMapping[str, str], argv: list[str]) -> int:
     interrupt.install()  # a cancelled job sends SIGTERM: unwind like Ctrl-C (python is PID 1 in the image)
     a = gha.Actions(env, sys.stdout, sys.stderr)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
@@ -73,7 +78,8 @@ def _main(env: MutableMapping[str, str]) -> int:
     workspace = env.get("GITHUB_WORKSPACE")
     try:
         trust_workspace(env, workspace)  # in this process's environment only: git's, read into the request
-        plan = resolve(read_request(a, env), read_secrets(a))  # every check, before any side effect
+        command = check_inputs(env, argv)  # inputs foreign to the command: exit 2, before anything runs
+        plan = resolve(read_request(a, env, command), read_secrets(a))  # every check, before any side effect
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):
                 a.info(json.dumps(plan.describe(), indent=2))
@@ -86,7 +92,7 @@ def _main(env: MutableMapping[str, str]) -> int:
         a.summary(result.markdown("passed"))
         return 0
     except DifyActionError as error:
-        title = f"dify-action {a.input('command')}".strip()
+        title = f"dify-action {argv[0] if argv else a.input('command', 'pipeline')}"
         message = error.message + (f" (hint: {error.hint})" if error.hint else "")
         a.error(message, file=_relative(error.file, workspace), line=error.line, title=title)
         if pipeline is not None:  # what was done before the failure (e.g. the digest of a failed gate)

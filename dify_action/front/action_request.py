@@ -128,9 +128,10 @@ def _one_image(a: gha.Actions, command: str) -> str | None:
     return images[0] if images else None
 
 
-def read_request(a: gha.Actions, env: Mapping[str, str]) -> Command:
-    """The request of the ``command`` input; raises InputError naming the first bad input."""
-    command = a.choice("command", COMMANDS)
+def read_request(a: gha.Actions, env: Mapping[str, str], command: str | None = None) -> Command:
+    """The request of ``command`` (the one ``inputs.check_inputs`` chose, else the ``command`` input);
+    raises InputError naming the first bad input."""
+    command = command or a.choice("command", COMMANDS, "pipeline")
     context, access, config, components = read_context(env), _access(a, env), _opt(a, "config"), a.items("components")
     if command == "build":
         return BuildCommand(config, components, access, _build(a), context)

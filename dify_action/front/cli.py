@@ -45,23 +45,14 @@ def _load(module: str) -> _Command:
     return cast(_Command, importlib.import_module(f"dify_action.front.commands.{module}"))
 
 
-def deprecated(*old: str, append: bool = False) -> dict[str, Any]:
-    """``add_argument`` keywords that keep the ``old`` spellings of a flag working with a warning (flag
-    names were aligned with the action's inputs): ``add("--pr-number", "--pr", **deprecated("--pr"))``."""
-    base: type[argparse.Action] = argparse._AppendAction if append else argparse._StoreAction
-
-    class Alias(base):  # type: ignore[misc, valid-type]  # argparse's private action classes
-        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                     option_string: str | None = None) -> None:
-            if option_string in old:
-                print(f"warning: {option_string} is deprecated; use {self.option_strings[0]}", file=sys.stderr)
-            super().__call__(parser, namespace, values, option_string)
-
-    return {"action": Alias}
-
-
 class _Parser(argparse.ArgumentParser):
-    """Usage errors show this (sub)command's usage and suggest the nearest flag (``--confg``)."""
+    """Usage errors show this (sub)command's usage and suggest the nearest flag (``--confg``).
+    No abbreviations: a prefix would keep retired spellings (``--pr`` for ``--pr-number``) alive and
+    change meaning whenever a flag is added."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         if "unrecognized arguments:" in message:
@@ -84,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = _load(module)
         child = sub.add_parser(name, help=command.HELP, description=command.HELP)
         command.add_arguments(child)
-        child.set_defaults(_run=command.run, _parser=child)  # "subcommand": `test --command` owns "command"
+        child.set_defaults(_run=command.run, _parser=child)  # "subcommand": test --smoke-command stores to "command"
     return parser
 
 

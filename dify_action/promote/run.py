@@ -59,9 +59,11 @@ class PromoteRequest:
         if self.source == self.target:
             raise InputError("to-environment", self.target, "an environment other than from-environment")
         if not self.source_paths:
-            raise InputError("from-paths", "", f"the GitOps paths of {self.source} (or a config with environments)")
+            raise InputError("from-paths", "", f"the GitOps paths of {self.source} (--from-path in the CLI), or a "
+                             "config with environments")
         if not self.target_paths:
-            raise InputError("to-paths", "", f"the GitOps paths of {self.target} (or a config with environments)")
+            raise InputError("to-paths", "", f"the GitOps paths of {self.target} (--to-path in the CLI), or a "
+                             "config with environments")
         self.destination.validate()
         if self.registry_tag is not None:
             refs.validate_tag(self.registry_tag, input_name="registry-tag")

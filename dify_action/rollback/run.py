@@ -1,6 +1,6 @@
 """Roll back a merged bump of the GitOps repository, as a new pull request (github) or branch (git).
 
-What to roll back: ``--pr N`` (github), ``--commit SHA`` (git), or ``--environment X``: the last
+What to roll back: ``--pr-number N`` (github), ``--commit SHA`` (git), or ``--environment X``: the last
 bump of X still in effect (github: merged PRs whose metadata block names X; git: first-parent
 commits of the base branch that change image references under X's paths). How: ``git revert``
 of the merge or squash commit when it applies cleanly (``-m 1`` for merges), else a bump back to
@@ -72,7 +72,7 @@ def _result(operation: str, method: str, bump: MergedBump, moves: tuple[ImageMov
 
 def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: BumpMetadata | None,
                 registry_for: RegistryFor | None, notes: list[str]) -> list[GuardCheck]:
-    """The images' own migration graphs on both sides of every move (rollback_guard.guard_moves);
+    """The images' own migration graphs on both sides of every move (guard.guard_moves);
     GateFailed when the running one has migrations the restored one lacks."""
     from dify_action.dify.registryfacts import image_facts
 

@@ -145,7 +145,7 @@ def _last_merged_pull(request: RollbackRequest, git: Git, caller: Caller, base: 
     if chosen is None:
         raise DifyActionError(f"no merged bump of {environment} into {base} that is still in effect was found "
                               f"(looked at the last {MAX_SCAN} closed pull requests)",
-                              hint="give the pull request with --pr N")
+                              hint="give the pull request: pull-request-number (action) or --pr-number N (CLI)")
     pull, meta = pulls[chosen.key]
     return _bump_at(git, pull.merge_commit_sha, base, environment, pr=int(pull.number), pr_url=pull.html_url,
                     meta=meta, notes=tuple(notes))

@@ -18,7 +18,9 @@ from testbed.outputs import parse_output_file
 ROOT = Path(__file__).resolve().parents[2]
 ACTION_IMAGE = "dify-action:e2e"
 LOCKS = ("requirements.lock", "requirements-scanners.lock")
-CONTEXT_FILES = ("Dockerfile", ".dockerignore", "entrypoint.py", *LOCKS, "action.yml")
+# the action files: the pipeline action, one action per command (they run the same Dockerfile)
+ACTION_FILES = ("action.yml", *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("*/action.yml")))
+CONTEXT_FILES = ("Dockerfile", ".dockerignore", "entrypoint.py", *LOCKS, *ACTION_FILES)
 
 
 def docker(docker_host: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -44,6 +46,7 @@ def action_context(directory: Path) -> Path:
     """The repository's action files (what `uses: ./` sees) plus the offline wheelhouse."""
     directory.mkdir(parents=True, exist_ok=True)
     for name in CONTEXT_FILES:
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, directory / name)
     shutil.copytree(ROOT / "dify_action", directory / "dify_action",
                     ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)

@@ -1,4 +1,6 @@
-"""act runs our workflows with a local job image: the action through `uses: ./`, and the reusable
+"""act runs our workflows with a local job image: the per-command action through `uses: ./bump` (a
+docker action in a subfolder building the root Dockerfile, its command passed as runs.args), the
+top-level action through `uses: ./` refusing an input its command does not take, and the reusable
 bump workflow (which checks dify-action out at action-ref and runs it) called from a caller workflow.
 Remote actions are replaced through act's --local-repository mapping by tests/e2e/stand-ins/."""
 
@@ -47,19 +49,27 @@ jobs:
         with:
           persist-credentials: false
       - id: bump
-        uses: ./
+        uses: ./bump
         with:
-          command: bump
           gitops-dir: gitops
           image: {API}:1.13.3-acme.7
           token: ${{{{ secrets.GITOPS_TOKEN }}}}
+      - id: refused
+        uses: ./
+        continue-on-error: true
+        with:
+          command: build
+          repository: {API}
+          gitops-dir: gitops
       - name: check outputs
         env:
           OPERATION: ${{{{ steps.bump.outputs.operation }}}}
           IMAGE: ${{{{ steps.bump.outputs.image }}}}
+          REFUSED: ${{{{ steps.refused.outcome }}}}
         run: |
-          echo "checked operation=$OPERATION image=$IMAGE"
+          echo "checked operation=$OPERATION image=$IMAGE refused=$REFUSED"
           test "$OPERATION" = edited
+          test "$REFUSED" = failure
           test "$IMAGE" = {API}
           grep -q 'dify-api:1.13.3-acme.7   # the api' gitops/staging/api.yaml
 """
@@ -141,12 +151,13 @@ def act(docker_host: str, job_image: str, repo: Path, workflow: str, token: str,
     return subprocess.run(argv, cwd=repo, env=proc_env, capture_output=True, text=True, timeout=600, check=False)
 
 
-def test_uses_dot_runs_the_container_action(docker_host: str, act_images: str, tmp_path: Path) -> None:
+def test_the_command_actions_run_the_one_image(docker_host: str, act_images: str, tmp_path: Path) -> None:
     repo = repository(tmp_path, LOCAL_ACTION, "local.yml")
     proc = act(docker_host, act_images, repo, "local.yml", "ghs_act_local_token")
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
-    assert f"checked operation=edited image={API}" in log
+    assert f"checked operation=edited image={API} refused=failure" in log
+    assert "dify-action build does not take the input gitops-dir: it would ignore it. build takes:" in log
     assert "Job succeeded" in log
     assert "::add-mask::" not in log and "ghs_act_local_token" not in log
 

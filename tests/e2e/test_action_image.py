@@ -48,10 +48,10 @@ def test_bump_a_checked_out_gitops_tree(docker_host: str, action_image: str, tmp
     workspace = workspace_with_gitops(tmp_path)
     run = run_action(docker_host, action_image, {
         "command": "bump", "gitops-dir": "gitops", "image": f"{API}:1.13.3-acme.42", "paths": "environments/staging",
-        "registry-password": "reg-s3cret-value",
+        "token": "ghs-s3cret-value",
     }, workspace)
     assert run.code == 0, run.stdout + run.stderr
-    assert run.stdout.splitlines()[0] == "::add-mask::reg-s3cret-value"
+    assert run.stdout.splitlines()[0] == "::add-mask::ghs-s3cret-value"
     assert (workspace / "gitops/environments/staging/api.yaml").read_text() == MANIFEST.replace(
         "dify-api:1.13.3\"", "dify-api:1.13.3-acme.42\"")
     assert run.outputs["operation"] == "edited" and run.outputs["image"] == API
@@ -68,6 +68,8 @@ def test_bump_a_checked_out_gitops_tree(docker_host: str, action_image: str, tmp
     ({"command": "bump", "dry-run": "yes"}, "::error title=dify-action bump::invalid dry-run 'yes': true or false"),
     ({"command": "deploy"}, "::error title=dify-action deploy::invalid command 'deploy': one of build, test"),
     ({"command": "bump", "gitops-dir": "gitops", "image": f"{API}:bad tag!"}, "::error title=dify-action bump::"),
+    ({"command": "promote", "gitops-dir": "gitops", "from-environment": "staging"},
+     "::error title=dify-action promote::dify-action promote does not take the input gitops-dir: it would ignore it"),
 ])
 def test_bad_input_exits_2_with_an_annotation_and_changes_nothing(
         docker_host: str, action_image: str, tmp_path: Path, inputs: dict[str, str], message: str) -> None:
@@ -89,7 +91,7 @@ def test_bump_pull_request_in_the_github_emulator(docker_host: str, action_image
     inputs = {
         "command": "bump", "gitops-repo": emulator.clone_url, "github-api-url": emulator.api_url,
         "environment": "staging", "paths": "environments/staging", "image": f"{API}:1.13.3-acme.42",
-        "labels": "deploy\nstaging", "token": token,
+        "pr-labels": "deploy\nstaging", "token": token,
     }
     run = run_action(docker_host, action_image, inputs, workspace)
     assert run.code == 0, run.stdout + run.stderr
@@ -97,8 +99,8 @@ def test_bump_pull_request_in_the_github_emulator(docker_host: str, action_image
     assert masks[0] == f"::add-mask::{token}" and masks[1].startswith("::add-mask::")
     assert token not in rest + run.stderr + run.summary + str(run.outputs)
     assert run.outputs["operation"] == "created"
-    pull = emulator.pulls[int(run.outputs["pr-number"])]
-    assert run.outputs["pr-url"] == f"{emulator.urls.html}/acme/gitops/pull/{pull.number}"
+    pull = emulator.pulls[int(run.outputs["pull-request-number"])]
+    assert run.outputs["pull-request-url"] == f"{emulator.urls.html}/acme/gitops/pull/{pull.number}"
     assert run.outputs["branch"] == "dify-action/staging/dify-api" == pull.head
     assert emulator.repo.sha(pull.head) == run.outputs["commit"]
     assert [label.name for label in pull.labels] == ["deploy", "staging"]
@@ -109,7 +111,8 @@ def test_bump_pull_request_in_the_github_emulator(docker_host: str, action_image
 
     rerun = run_action(docker_host, action_image, inputs, workspace)
     assert rerun.code == 0 and rerun.outputs["operation"] == "unchanged"
-    assert rerun.outputs["pr-number"] == run.outputs["pr-number"] and len(emulator.open_pulls()) == 1
+    assert rerun.outputs["pull-request-number"] == run.outputs["pull-request-number"]
+    assert len(emulator.open_pulls()) == 1
 
 
 def test_forge_failure_is_exit_1_with_an_error_annotation(docker_host: str, action_image: str, tmp_path: Path,
@@ -183,7 +186,7 @@ def test_pipeline_build_push_test_scan_then_bump_pr(
     digest = run.outputs["digest"]
     assert digest.startswith("sha256:") and int(run.outputs["size"]) > 0
     assert run.outputs["operation"] == "created"
-    pull = emulator.pulls[int(run.outputs["pr-number"])]
+    pull = emulator.pulls[int(run.outputs["pull-request-number"])]
     text = emulator.repo.read(pull.head, "environments/staging/dify-api.yaml")
     assert text is not None and f'"{image}:1.13.3-acme.42@{digest}"' in text.decode()
     for stage in ("| build | passed |", "| test | passed |", "| scan | passed |",
@@ -215,7 +218,7 @@ def test_promote_then_rollback_through_the_action(
     assert first.code == 0 and first.outputs["tag-names"] == "1.13.3", first.stdout[-3000:]
     built = pipeline(docker_host, action_image, workspace, registry, emulator, token)
     assert built.code == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    merge(emulator, int(built.outputs["pr-number"]))
+    merge(emulator, int(built.outputs["pull-request-number"]))
     common = {"gitops-repo": emulator.clone_url, "github-api-url": emulator.api_url, "provider": "github",
               "token": token, "registry-username": registry.username, "registry-password": registry.password}
     promoted = run_action(docker_host, action_image, {
@@ -224,7 +227,7 @@ def test_promote_then_rollback_through_the_action(
         **common}, tmp_path / "workspace")
     assert promoted.code == 0, promoted.stdout[-3000:] + promoted.stderr[-3000:]
     assert promoted.outputs["operation"] == "created"
-    pull = emulator.pulls[int(promoted.outputs["pr-number"])]
+    pull = emulator.pulls[int(promoted.outputs["pull-request-number"])]
     text = emulator.repo.read(pull.head, "environments/production/dify-api.yaml")
     assert text is not None and f"{image}:1.13.3-acme.42@{built.outputs['digest']}" in text.decode()
     answer = requests.head(f"{registry.url}/v2/acme/dify-api/manifests/production",
@@ -235,12 +238,13 @@ def test_promote_then_rollback_through_the_action(
     assert registry.password not in promoted.stdout.split("\n", 2)[2]
 
     rolled = run_action(docker_host, action_image, {
-        "command": "rollback", "pr-number": built.outputs["pr-number"], **common}, tmp_path / "workspace")
+        "command": "rollback", "pull-request-number": built.outputs["pull-request-number"], **common},
+        tmp_path / "workspace")
     assert rolled.code == 0, rolled.stdout[-3000:] + rolled.stderr[-3000:]
     assert rolled.outputs["operation"] == "created"
-    revert = emulator.pulls[int(rolled.outputs["pr-number"])]
+    revert = emulator.pulls[int(rolled.outputs["pull-request-number"])]
     assert [label.name for label in revert.labels] == ["rollback"]
-    assert f"Rolls back #{built.outputs['pr-number']}" in (revert.body or "")
+    assert f"Rolls back #{built.outputs['pull-request-number']}" in (revert.body or "")
 
 
 def test_promotion_of_a_failed_gate_is_refused(

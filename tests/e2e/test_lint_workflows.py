@@ -15,6 +15,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTION = ROOT / "action.yml"
+ACTIONS = [ACTION, *sorted(ROOT.glob("*/action.yml"))]  # the pipeline action and one per command
 
 
 def tool(name: str) -> str:
@@ -34,7 +35,8 @@ def test_there_are_workflows() -> None:
 
 
 def test_zizmor_offline_reports_nothing() -> None:
-    proc = run(tool("zizmor"), "--offline", "--format", "plain", ".github/workflows", "action.yml")
+    proc = run(tool("zizmor"), "--offline", "--format", "plain", ".github/workflows",
+               *[str(p.relative_to(ROOT)) for p in ACTIONS])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings to report" in proc.stdout + proc.stderr
 
@@ -45,7 +47,7 @@ def test_actionlint_reports_nothing() -> None:
 
 
 @pytest.mark.parametrize(("schema", "files"), [("vendor.github-workflows", WORKFLOWS), ("vendor.github-actions",
-                                                                                         [ACTION])])
+                                                                                         ACTIONS)])
 def test_github_schemas(schema: str, files: list[Path]) -> None:
     proc = run(tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files))
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -108,14 +110,17 @@ def test_action_inputs_are_kebab_case_and_match_the_entrypoint() -> None:
     inputs = set(action["inputs"])
     assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name) for name in inputs)
     assert all(action["inputs"][name].get("description") for name in inputs)
-    source = (ROOT / "dify_action/front/action.py").read_text()
-    read = set(re.findall(r'(?:opt|a\.input|a\.items|a\.boolean|a\.choice|a\.integer|_name)\((?:a, )?"([a-z-]+)"',
-                          source))
-    renamed = dict(re.findall(r'"([a-z-]+)": "([a-z-]+)"', source[source.index("RENAMED ="):].split("\n")[0]))
-    read |= set(renamed)  # the deprecated old names, read through _name(a, new)
+    source = "\n".join((ROOT / "dify_action/front" / name).read_text() for name in ("action.py", "action_request.py"))
+    read = set(re.findall(r'(?:_opt|_lines|_choice|a\.input|a\.items|a\.boolean|a\.choice|a\.integer)\('
+                          r'(?:a, )?"([a-z-]+)"', source))
     assert read == inputs, f"declared but unread: {inputs - read}; read but undeclared: {read - inputs}"
-    outputs = set(re.findall(r'"([a-z-]+)"', source[source.index("OUTPUTS ="):source.index("PR_OPERATIONS")]))
+    render = (ROOT / "dify_action/front/render.py").read_text()
+    outputs = set(re.findall(r'"([a-z-]+)"', render[render.index("OUTPUTS ="):render.index("PR_OPERATIONS")]))
     assert outputs == set(action["outputs"])
+    for path in ACTIONS[1:]:  # the per-command actions: the same rules (their exact sets: tests/unit/front)
+        own = yaml.safe_load(path.read_text())
+        assert set(own["inputs"]) <= inputs and set(own.get("outputs") or {}) <= outputs, path
+        assert all(spec.get("description") for spec in own["inputs"].values()), path
 
 
 def test_hadolint_passes_on_the_action_dockerfile() -> None:

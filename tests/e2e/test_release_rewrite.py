@@ -1,6 +1,7 @@
-"""scripts/release-rewrite turns the development tree (action built from its Dockerfile, workflows
-checking dify-action out at action-ref) into a release where one SHA pins everything: action.yml and
-every reusable workflow run the published image by digest, and nothing can drift from it (#10)."""
+"""scripts/release-rewrite turns the development tree (actions built from the Dockerfile, workflows
+checking dify-action out at action-ref) into a release where one SHA pins everything: action.yml, every
+<command>/action.yml and every reusable workflow run the published image by digest, and nothing can
+drift from it (#10)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ IMAGE = "ghcr.io/acme/dify-action"
 FULL, SLIM = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 SLIM_COMMANDS = {"bump", "promote", "rollback"}
 NOT_RELEASED = {"release.yml", "ci.yml"}  # this repository's own workflows, not called by users
+COMMAND_ACTIONS = sorted(path.parent.name for path in ROOT.glob("*/action.yml"))
 
 
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "release"
     (root / ".github").mkdir(parents=True)
     shutil.copy2(ROOT / "action.yml", root / "action.yml")
+    for command in COMMAND_ACTIONS:
+        (root / command).mkdir()
+        shutil.copy2(ROOT / command / "action.yml", root / command / "action.yml")
     shutil.copytree(ROOT / ".github" / "workflows", root / ".github" / "workflows")
     return root
 
@@ -55,6 +60,15 @@ def test_the_release_is_a_self_consistent_set(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     action = yaml.safe_load((root / "action.yml").read_text())
     assert action["runs"] == {"using": "docker", "image": f"docker://{IMAGE}@{FULL}"}
+    assert COMMAND_ACTIONS == ["build", "bump", "check", "promote", "rollback", "scan", "test"]
+    for command in COMMAND_ACTIONS:
+        released_action = yaml.safe_load((root / command / "action.yml").read_text())
+        digest = SLIM if command in SLIM_COMMANDS else FULL
+        assert released_action["runs"] == {"using": "docker", "image": f"docker://{IMAGE}@{digest}",
+                                           "args": [command]}, command
+        changed = [line for line in (root / command / "action.yml").read_text().splitlines()
+                   if line not in before[f"{command}/action.yml"].decode().splitlines()]
+        assert changed == [f"  image: docker://{IMAGE}@{digest}"], command
     seen = set()
     for path in sorted((root / ".github" / "workflows").glob("*.yml")):
         if path.name in NOT_RELEASED:
@@ -70,17 +84,23 @@ def test_the_release_is_a_self_consistent_set(tmp_path: Path) -> None:
                 s["with"]["path"] != ".dify-action"]
         assert len(kept) == len(steps(released)), path.name
         for old, new in zip(kept, steps(released), strict=True):
-            if old.get("uses") == "./.dify-action":
-                command = old["with"]["command"]
+            uses = str(old.get("uses", ""))
+            if uses == "./.dify-action" or uses.startswith("./.dify-action/"):
+                # a per-command action's command travels as the container's argument (with: args)
+                command = uses.removeprefix("./.dify-action/") if "/" in uses[2:] else old["with"]["command"]
                 digest = SLIM if command in SLIM_COMMANDS else FULL
                 assert new["uses"] == f"docker://{IMAGE}@{digest}", (path.name, command)
+                if "/" in uses[2:]:
+                    assert "command" not in old["with"] and next(iter(new["with"])) == "args", path.name
+                    assert new["with"].pop("args") == command
                 seen.add(command)
                 new = {**new, "uses": old["uses"]}
             assert new == old, path.name  # every other key, input and expression is untouched
         # byte for byte: every line of the release is a line of the development tree, or a new `uses:`
         old_lines = set(before[f".github/workflows/{path.name}"].decode().splitlines())
         for line in text.splitlines():
-            assert line in old_lines or re.fullmatch(rf"\s+uses: docker://{re.escape(IMAGE)}@sha256:[ab]{{64}}", line)
+            assert line in old_lines or re.fullmatch(rf"\s+uses: docker://{re.escape(IMAGE)}@sha256:[ab]{{64}}", line) \
+                or re.fullmatch(r"\s+args: [a-z]+", line)
     assert {"build", "test", "scan", "bump", "promote", "rollback", "pipeline"} <= seen
 
 

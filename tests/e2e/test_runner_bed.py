@@ -202,12 +202,13 @@ def test_a_fresh_test_job_pulls_the_image_by_digest_with_the_run_credentials(
     assert result["passed"], result
     assert [c["name"] for c in result["checks"]] == ["healthcheck", "http-probe", "command: test -f /app/api/acme.txt"]
 
-    # the same through the action's front end: command test in a fresh job, the run's credentials
+    # the same through the action's front end, as test/action.yml runs it (the command is the
+    # container's argument, runs.args; no command input): a fresh job, the run's credentials
     action_job = new_job(bed, tmp_path / "_temp4", runner_keep)
     assert bed.docker("image", "inspect", reference, check=False).returncode != 0
     tested = run_container_action(action_job, action_image, {
-        "command": "test", "config": "dify-action.yaml", "components": "api", "image": reference,
-        "registry-username": bed.username, "registry-password": bed.password}, workspace)
+        "config": "dify-action.yaml", "components": "api", "image": reference,
+        "registry-username": bed.username, "registry-password": bed.password}, workspace, args=("test",))
     assert tested.code == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
     assert bed.password not in tested.stdout.split("\n", 1)[1] + tested.stderr
 

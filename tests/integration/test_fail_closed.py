@@ -157,13 +157,14 @@ def test_the_environments_repository_stands_in_for_gitops_repo_in_the_action(wor
 
 
 @pytest.mark.parametrize(("inputs", "named"), [
-    ({"platform": "linux/amd64;rm -rf /"}, "platform"),
+    ({"command": "build", "platforms": "linux/amd64;rm -rf /", "repository": IMAGE, "image": "", "tag": "",
+      "environment": "", "gitops_repo": ""}, "platforms"),  # empty: not given (bump's inputs, foreign to build)
     ({"tag": "-rf"}, "tag"),
     ({"environment": "--force"}, "environment"),
     ({"github_api_url": "file:///etc/passwd"}, "github-api-url"),
     ({"gitops_repo": "/definitely/not/a/repo"}, "gitops-repo"),
     ({"command": "promote", "from_environment": "staging", "to_environment": "production",
-      "registry_password": "pw"}, "registry-username"),
+      "registry_password": "pw", "image": "", "tag": "", "environment": ""}, "registry-username"),
 ])
 def test_smaller_bad_inputs_are_named_before_any_engine_or_remote(world: dict[str, Path], inputs: dict[str, str],
                                                                   named: str,

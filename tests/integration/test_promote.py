@@ -257,12 +257,12 @@ def test_cli_json_and_exit_codes(world: World, tmp_path: Path) -> None:
     push_image(world.client, world.repository, "sha-000")
     digest = push_image(world.client, world.repository, "sha-777")
     world.deploy("sha-777", "sha-000")
-    common = ["--gitops-repo", world.url, "--from", "staging", "--to", "production",
-              "--path-from", STAGING, "--path-to", PRODUCTION, "--json"]
+    common = ["--gitops-repo", world.url, "--from-environment", "staging", "--to-environment", "production",
+              "--from-path", STAGING, "--to-path", PRODUCTION, "--json"]
     refused = run_cli(common, world.registry)
     assert refused.returncode == 1 and "no gate record" in refused.stderr
-    bad = run_cli([*common[:4], "--to", "staging", *common[6:]], world.registry)
-    assert bad.returncode == 2 and "invalid to 'staging'" in bad.stderr
+    bad = run_cli([*common[:4], "--to-environment", "staging", *common[6:]], world.registry)
+    assert bad.returncode == 2 and "invalid to-environment 'staging'" in bad.stderr
     env = {**os.environ, "DIFY_ACTION_REGISTRY_PASSWORD": world.registry.password}
     gates = [sys.executable, "-m", "dify_action", "gates", "--image", world.image, "--digest", digest,
              "--registry-username", world.registry.username, "--json"]
@@ -278,7 +278,8 @@ def test_cli_json_and_exit_codes(world: World, tmp_path: Path) -> None:
     config = tmp_path / "dify-action.yaml"
     config.write_text(f"version: 1\nenvironments:\n  staging:\n    paths: [{STAGING}]\n    provider: git\n"
                       f"  production:\n    paths: [{PRODUCTION}]\n    provider: git\n")
-    ok = run_cli(["--gitops-repo", world.url, "--from", "staging", "--to", "production", "--config",
+    ok = run_cli(["--gitops-repo", world.url, "--from-environment", "staging", "--to-environment", "production",
+                  "--config",
                   str(config), "--registry-tag", "production", "--json"], world.registry)
     assert ok.returncode == 0, ok.stderr
     data = json.loads(ok.stdout)["promote"]

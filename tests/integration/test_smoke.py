@@ -177,7 +177,7 @@ def test_cli(
 ) -> None:
     summary = tmp_path / "summary.md"
     base = ["test", "--docker-host", docker_host, "--summary", str(summary)]
-    assert cli.main([*base, "--image", images["healthy"], "--command", "true", "--timeout", "30s"]) == 0
+    assert cli.main([*base, "--image", images["healthy"], "--smoke-command", "true", "--timeout", "30s"]) == 0
     assert cli.main([*base, "--image", images["exits-plain"], "--json"]) == 1
     out = capsys.readouterr()
     assert '"failing": "running"' in out.out and "failed check: running" in out.err
@@ -218,7 +218,7 @@ def test_cli(
                 str(config),
                 "--component",
                 "api",
-                "--command",
+                "--smoke-command",
                 "true",
             ]
         )

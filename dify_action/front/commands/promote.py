@@ -1,6 +1,6 @@
 """``dify-action promote``: promote what runs in one environment of the GitOps repo to another.
 
-Environments come from ``--config`` (dify-action.yaml) or from ``--path-from``/``--path-to``. The
+Environments come from ``--config`` (dify-action.yaml) or from ``--from-path``/``--to-path``. The
 secrets are read here, the CLI layer: the registry password from DIFY_ACTION_REGISTRY_PASSWORD, the
 GitOps token from GITOPS_TOKEN (or GITHUB_TOKEN).
 """
@@ -40,27 +40,27 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    from dify_action.front.cli import deprecated
-
-    add("--from-environment", "--from", dest="source", metavar="ENV", required=True, **deprecated("--from"),
-        help="environment to promote from, e.g. staging (--from: deprecated)")
-    add("--to-environment", "--to", dest="target", metavar="ENV", required=True, **deprecated("--to"),
-        help="environment to promote to, e.g. production (--to: deprecated)")
-    add("--from-path", "--path-from", dest="path_from", default=[], metavar="PATH",
-        **deprecated("--path-from", append=True), help="GitOps path of the from-environment (repeatable)")
-    add("--to-path", "--path-to", dest="path_to", default=[], metavar="PATH",
-        **deprecated("--path-to", append=True), help="GitOps path of the to-environment (repeatable)")
+    add("--from-environment", dest="source", metavar="ENV", required=True,
+        help="environment to promote from, e.g. staging")
+    add("--to-environment", dest="target", metavar="ENV", required=True,
+        help="environment to promote to, e.g. production")
+    add("--from-path", dest="path_from", action="append", default=[], metavar="PATH",
+        help="GitOps path of the from-environment (repeatable)")
+    add("--to-path", dest="path_to", action="append", default=[], metavar="PATH",
+        help="GitOps path of the to-environment (repeatable)")
     add("--image", action="append", default=[], metavar="REPOSITORY",
         help="promote only this repository (repeatable; default: the config's components, else every image "
-             "of --from that differs in --to)")
-    add("--helm-path", action="append", default=[], metavar="KEY.PATH", help="Helm key path in --to (repeatable)")
+             "of --from-environment that differs in --to-environment)")
+    add("--helm-path", action="append", default=[], metavar="KEY.PATH",
+        help="Helm key path in --to-environment (repeatable)")
     add("--registry-tag", metavar="TAG", help="also tag the promoted digest in the registry (manifest copy)")
     add("--require-gates", action=argparse.BooleanOptionalAction, default=None,
         help="refuse images whose gate record is missing or failed (default); --no-require-gates overrides")
     add("--require-sbom", action=argparse.BooleanOptionalAction, default=None,
         help="refuse images without an SBOM attached in the registry (the pipeline attaches them)")
     add("--pin-digest", action=argparse.BooleanOptionalAction, default=None,
-        help="write tag@digest in --to (default: as --from does, or the config's pin-digest)")
+        help="write tag@digest in --to-environment (default: as --from-environment does, or the config's "
+             "pin-digest)")
     add_common(parser)
 
 

@@ -1,6 +1,6 @@
 """``dify-action rollback``: revert a merged bump as a new pull request (github) or branch (git).
 
-What to roll back: ``--pr N`` (github), ``--commit SHA``, or ``--environment X`` (the last bump of X
+What to roll back: ``--pr-number N`` (github), ``--commit SHA``, or ``--environment X`` (the last bump of X
 still in effect). The Dify migration guard refuses to go back a Dify base version unless
 ``--allow-schema-rollback``. Secrets are read here, like ``promote``.
 """
@@ -19,10 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dify_action.front.commands.promote import add_common
 
     add = parser.add_argument
-    from dify_action.front.cli import deprecated
-
-    add("--pr-number", "--pr", dest="pr", type=int, metavar="N", **deprecated("--pr"),
-        help="the merged bump pull request to roll back (github provider; --pr: deprecated)")
+    add("--pr-number", dest="pr", type=int, metavar="N",
+        help="the merged bump pull request to roll back (github provider)")
     add("--commit", metavar="SHA", help="the merge / squash / bump commit of the base branch to roll back")
     add("--environment", metavar="ENV", help="roll back the last bump of this environment still in effect")
     add("--path", action="append", default=[], metavar="PATH",

@@ -22,13 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-probe", metavar="URL", help="URL that must answer --expect-status")
     parser.add_argument("--expect-status", type=int, metavar="CODE", help="expected HTTP status (default 200)")
     parser.add_argument("--timeout", metavar="DURATION", help="readiness and per-command timeout (e.g. 90s, 5m)")
-    from dify_action.front.cli import deprecated
-
     parser.add_argument(
-        "--smoke-command", "--command", dest="command", default=[], metavar="CMD",
-        **deprecated("--command", append=True),
-        help="command run with sh -c inside the container (repeatable; replaces the config's; --command: "
-             "deprecated)",
+        "--smoke-command", dest="command", action="append", default=[], metavar="CMD",
+        help="command run with sh -c inside the container (repeatable; replaces the config's)",
     )
     parser.add_argument("--healthcheck", action=argparse.BooleanOptionalAction, default=None,
                         help="wait for the image's HEALTHCHECK (default: the config's smoke.<component>.healthcheck, "

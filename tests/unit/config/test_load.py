@@ -301,7 +301,7 @@ def test_overrides_from_flags_win_and_are_validated(tmp_path: Path) -> None:
             config.parse_set("scan.severity=CRITICAL"),
             config.parse_set("components.api.build-args.DIFY_VERSION=1.14.0"),
             config.parse_set("components.api.target=slim"),
-            config.Override(("smoke", "api", "commands"), ["true", "id"], "--command"),
+            config.Override(("smoke", "api", "commands"), ["true", "id"], "--smoke-command"),
             config.parse_set("scan.ignore-unfixed=false"),
             config.parse_set("components.sandbox.image=r.example.com/acme/dify-sandbox"),
             config.parse_set("scan.allow=[]"),

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dify_action.delivery.github_address import github_repository
-from dify_action.delivery.github_address import check_api_url
+from dify_action.delivery.github_address import check_api_url, github_repository
 from dify_action.errors import InputError
 
 

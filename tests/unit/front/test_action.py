@@ -43,7 +43,7 @@ def test_read_request_types_and_both_name_forms() -> None:
     ({"INPUT_COMMAND": "rollback", "INPUT_PULL-REQUEST-NUMBER": "0"}, "pull-request-number"),
     ({"INPUT_COMMAND": "test", "INPUT_IMAGE": "a:1\nb:1"}, "image"),
     ({"INPUT_COMMAND": "scan", "INPUT_IMAGE": "a:1\nb:1"}, "image"),
-    ({"INPUT_COMMAND": ""}, "command"),
+    ({"INPUT_COMMAND": "deploy"}, "command"),
 ])
 def test_bad_inputs_name_the_input(env: dict[str, str], name: str) -> None:
     a, _ = actions(env)
@@ -53,13 +53,13 @@ def test_bad_inputs_name_the_input(env: dict[str, str], name: str) -> None:
 
 
 def test_main_masks_first_then_fails_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "INPUT_COMMAND": "bump",
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "INPUT_COMMAND": "rollback",
            "INPUT_TOKEN": "tok-123456", "INPUT_REGISTRY-PASSWORD": "pw-abcdef", "INPUT_DRY-RUN": "sure"}
     assert entrypoint.main(env) == 2
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == ["::add-mask::pw-abcdef", "::add-mask::tok-123456",
                          "::add-mask::eC1hY2Nlc3MtdG9rZW46dG9rLTEyMzQ1Ng=="]  # x-access-token:tok-123456
-    assert lines[-1] == ("::error title=dify-action bump::invalid dry-run 'sure': "
+    assert lines[-1] == ("::error title=dify-action rollback::invalid dry-run 'sure': "
                          "true or false (or empty: not given)")
     assert not (tmp_path / "out").exists()
 
@@ -103,16 +103,18 @@ def test_a_misspelt_flag_shows_the_subcommand_usage_and_a_suggestion(capsys: pyt
     assert err.startswith("usage: dify-action build") and "--confg: did you mean --config?" in err
 
 
-def test_old_flag_spellings_still_work_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = cli.build_parser()
-    args = parser.parse_args(["promote", "--from", "staging", "--to-environment", "production", "--path-from", "a",
-                              "--path-from", "b"])
-    assert (args.source, args.target, args.path_from) == ("staging", "production", ["a", "b"])
-    err = capsys.readouterr().err
-    assert "warning: --from is deprecated; use --from-environment" in err
-    assert err.count("--path-from is deprecated; use --from-path") == 2 and "--to-environment is" not in err
-    assert parser.parse_args(["rollback", "--pr", "3"]).pr == 3
-    assert parser.parse_args(["test", "--image", "x:1", "--command", "true"]).command == ["true"]
+@pytest.mark.parametrize("argv", [
+    ["promote", "--from", "staging", "--to-environment", "production"],
+    ["promote", "--from-environment", "staging", "--to-environment", "production", "--path-from", "a"],
+    ["rollback", "--pr", "3"],
+    ["test", "--image", "x:1", "--command", "true"],
+])
+def test_flag_spellings_that_never_had_a_release_are_gone(argv: list[str],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.build_parser().parse_args(argv)
+    assert caught.value.code == 2
+    assert "deprecated" not in capsys.readouterr().err
 
 
 def test_labels_are_image_labels_and_pr_labels_go_to_pr_labels() -> None:

@@ -1,0 +1,1 @@
+"""Build stage: build one component image, label it, check its size budget, push it (``component``)."""
