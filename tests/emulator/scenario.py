@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from requestkit import delivery_request
+
 from dify_action.bump import Target
 from dify_action.delivery import DeliveryRequest
 
@@ -48,7 +50,7 @@ def request(
         "sleep": sleep or Sleeps(),
     }
     fields.update(extra)
-    return DeliveryRequest(**fields)
+    return delivery_request(**fields)
 
 
 def again(req: DeliveryRequest, workdir: Path, **changes: Any) -> DeliveryRequest:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from emulator import BareRepo, GitHubEmulator
 from emulator.scenario import STAGING, Sleeps, again, api_file, request
+from requestkit import delivery_request
 
 from dify_action.delivery import DeliveryResult, deliver
 from dify_action.errors import GitError
@@ -49,9 +50,8 @@ def test_git_direct_mode_over_file_url(tmp_path: Path, clone_dirs: Callable[[], 
 
 def request_for(url: str, workdir: Path, tag: str) -> object:
     from dify_action.bump import Target
-    from dify_action.delivery import DeliveryRequest
 
-    return DeliveryRequest(
+    return delivery_request(
         repo_url=url,
         environment="staging",
         targets=(Target.from_inputs("127.0.0.1:5000/acme/dify-api", tag),),

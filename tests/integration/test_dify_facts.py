@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 from emulator import BareRepo, GitHubEmulator
+from requestkit import delivery_request, rollback_request
 from test_promote import PRODUCTION, World, deployment, push_image
 from test_rollback import bump_pr, github_request, merge
 from testbed.difyapi import PATCH, V14_LEFT, V14_MERGE, V14_RIGHT, build_api_image, history, patch_migration, rev
 
 from dify_action import refs
 from dify_action.bump import Target
-from dify_action.delivery import DeliveryRequest, deliver
+from dify_action.delivery import deliver
 from dify_action.dify.facts import read_engine
 from dify_action.dify.layers import read_layers
 from dify_action.dify.registryfacts import forward_for, image_facts, record_build_facts
@@ -140,13 +141,13 @@ def rollback_world(api: ApiImages, registry: Any, tmp_path: Path, running: str, 
     world = World(registry, bare, bare.path.as_uri())
     world.image, world.repository = api.image, api.repository
     world.deploy(restored, restored)
-    deliver(DeliveryRequest(repo_url=world.url, environment="production", push_mode="direct",
+    deliver(delivery_request(repo_url=world.url, environment="production", push_mode="direct",
                             targets=(Target.from_inputs(api.image, running),), paths=(PRODUCTION,)))
     return world
 
 
 def request(world: World, **extra: Any) -> RollbackRequest:
-    return RollbackRequest(repo_url=world.url, environment="production", paths=(PRODUCTION,), **extra)
+    return rollback_request(repo_url=world.url, environment="production", paths=(PRODUCTION,), **extra)
 
 
 def test_rollback_between_versions_with_the_same_heads_passes(api: ApiImages, registry: Any,
@@ -245,7 +246,7 @@ def test_a_bump_pull_request_lists_the_migrations_it_runs(api: ApiImages, regist
     world.image, world.repository = api.image, api.repository
     world.deploy("1.13.3", "1.13.3")
     targets = (Target.from_inputs(api.image, "1.14.0"),)
-    result = deliver(DeliveryRequest(
+    result = deliver(delivery_request(
         repo_url=emulator.clone_url, environment="production", targets=targets, paths=(PRODUCTION,),
         provider="github", token=emulator.token, github_api_url=emulator.api_url, sleep=lambda s: None,
         sections=forward_sections(api.registry_for, targets, (PRODUCTION,))))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from emulator import GitHubEmulator
 from emulator.scenario import request
+from requestkit import delivery_request
 
 from dify_action.delivery import Git, deliver
 from dify_action.delivery.git import git_environment
@@ -93,12 +94,11 @@ def test_malformed_base_is_bad_input_before_any_remote(base: str, tmp_path: Path
 
 def request_to(url: str, tmp_path: Path, **extra: object) -> object:
     from dify_action.bump import Target
-    from dify_action.delivery import DeliveryRequest
 
     fields: dict[str, object] = {"repo_url": url, "environment": "staging", "paths": ("environments/staging",),
                                  "targets": (Target.from_inputs("127.0.0.1:5000/acme/dify-api", "1.2.3"),),
                                  "workdir": tmp_path / "clone", "sleep": lambda s: None}
-    return DeliveryRequest(**(fields | extra))  # type: ignore[arg-type]
+    return delivery_request(**(fields | extra))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://api.example/", "https://user:pw@api.example",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from emulator import BareRepo, GitHubEmulator
+from requestkit import promote_request
 
 from dify_action.delivery import parse_metadata
 from dify_action.errors import GateFailed, GitError, InputError, RegistryError
@@ -69,7 +70,7 @@ class World:
     def request(self, **extra: Any) -> PromoteRequest:
         fields: dict[str, Any] = {"repo_url": self.url, "source": "staging", "target": "production",
                                   "source_paths": (STAGING,), "target_paths": (PRODUCTION,), "sleep": lambda s: None}
-        return PromoteRequest(**(fields | extra))
+        return promote_request(**(fields | extra))
 
     def registry_for(self, host: str) -> RegistryClient:
         assert host == self.registry.host

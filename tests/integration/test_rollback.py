@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import requests
 from emulator import BareRepo, GitHubEmulator
+from requestkit import delivery_request, rollback_request
 from test_promote import PRODUCTION, STAGING, World, deployment, push_image
 
 from dify_action.bump import Target
-from dify_action.delivery import BumpMetadata, DeliveryRequest, deliver, parse_metadata
+from dify_action.delivery import BumpMetadata, deliver, parse_metadata
 from dify_action.errors import DifyActionError, GateFailed, InputError
 from dify_action.rollback.guard import guard_markdown
 from dify_action.rollback.run import RollbackRequest, rollback
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 def bump_pr(em: GitHubEmulator, world: World, tag: str) -> int:
-    result = deliver(DeliveryRequest(
+    result = deliver(delivery_request(
         repo_url=em.clone_url, environment="production", targets=(Target.from_inputs(world.image, tag),),
         paths=(PRODUCTION,), provider="github", token=em.token, github_api_url=em.api_url, sleep=lambda s: None))
     assert result.pr_number is not None
@@ -44,7 +45,7 @@ def merge(em: GitHubEmulator, number: int, method: str = "merge") -> str:
 def github_request(em: GitHubEmulator, **extra: Any) -> RollbackRequest:
     fields: dict[str, Any] = {"repo_url": em.clone_url, "provider": "github", "token": em.token,
                               "github_api_url": em.api_url, "sleep": lambda s: None}
-    return RollbackRequest(**(fields | extra))
+    return rollback_request(**(fields | extra))
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_rollback_trusts_only_the_metadata_dify_action_wrote(gh_world: World, em
     world = gh_world
     first = bump_pr(emulator, world, "sha-111")
     merge(emulator, first)
-    staging = deliver(DeliveryRequest(
+    staging = deliver(delivery_request(
         repo_url=emulator.clone_url, environment="staging", targets=(Target.from_inputs(world.image, "sha-222"),),
         paths=(STAGING,), provider="github", token=emulator.token, github_api_url=emulator.api_url,
         sleep=lambda s: None)).pr_number
@@ -185,10 +186,10 @@ def test_git_provider_rollback_by_environment_direct(registry: Any, tmp_path: Pa
         push_image(world.client, world.repository, tag, "1.13.3")
     world.deploy("sha-000", "sha-000")
     for tag in ("sha-111", "sha-222"):
-        deliver(DeliveryRequest(repo_url=world.url, environment="production", push_mode="direct",
+        deliver(delivery_request(repo_url=world.url, environment="production", push_mode="direct",
                                 targets=(Target.from_inputs(world.image, tag),), paths=(PRODUCTION,)))
         bare.commit_files("main", {"README.md": f"GitOps {tag}\n"}, "docs")  # unrelated commits in between
-    request = RollbackRequest(repo_url=world.url, environment="production", paths=(PRODUCTION,),
+    request = rollback_request(repo_url=world.url, environment="production", paths=(PRODUCTION,),
                               push_mode="direct")
     first = rollback(request, world.registry_for)
     assert (first.operation, first.method, first.branch) == ("pushed", "revert", "main")
@@ -216,7 +217,7 @@ def test_cli_git_branch_mode_json_and_bad_input(registry: Any, tmp_path: Path) -
     push_image(world.client, world.repository, "a", "1.13.3")
     push_image(world.client, world.repository, "b", "1.14.0")
     world.deploy("a", "a")
-    bumped = deliver(DeliveryRequest(repo_url=world.url, environment="production", push_mode="direct",
+    bumped = deliver(delivery_request(repo_url=world.url, environment="production", push_mode="direct",
                                      targets=(Target.from_inputs(world.image, "b"),), paths=(PRODUCTION,)))
     common = ["--gitops-repo", world.url, "--environment", "production", "--path", PRODUCTION, "--json"]
     refused = run_cli(common, registry)
