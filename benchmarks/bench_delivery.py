@@ -59,7 +59,7 @@ def generate(bare: Path, files: int, commits: int, envs: int = 20) -> None:
 
 
 def api_calls(root: Path) -> tuple[int, int, int]:
-    from conftest import gitops_files  # tests/integration/conftest.py holds the fixture tree
+    from gitopstree import gitops_files
 
     em = GitHubEmulator(root / "srv", TOKEN).start()
     try:
@@ -116,7 +116,6 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--commits", type=int, default=1_000)
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as temp:
         root = Path(temp)
         fresh, rerun, changed = api_calls(root)

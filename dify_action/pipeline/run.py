@@ -82,19 +82,20 @@ class Pipeline:
             result = self.stages.smoke(self.plan, image, component)
         self._fragments.append(smoke.markdown(result))
         self._detail("tests", result.as_dict())
-        self._gate("test", result.passed, image)
+        failing = result.failing
+        self._gate("test", result.passed, image, f"failed check: {failing.name}" if failing else "a check failed")
 
     def scan(self, image: str | None, component: str) -> None:
         with self.reporter.group(f"dify-action scan ({component or 'image'})"):
             report = self.stages.scan(self.plan, image, component)
         self._fragments.append(scanreport.markdown(report))
         self._detail("scans", report.as_dict())
-        self._gate("scan", report.passed, image or "dockerfiles")
+        self._gate("scan", report.passed, image or "dockerfiles", f"{len(report.blocking)} blocking finding(s)")
 
-    def _gate(self, stage: str, passed: bool, what: str) -> None:
+    def _gate(self, stage: str, passed: bool, what: str, why: str) -> None:
         self._rows.append(Row(stage, "passed" if passed else "failed", code(what)))
         if not passed:
-            raise GateFailed(f"{stage} of {what} failed: the gate did not pass",
+            raise GateFailed(f"{stage} of {what} failed ({why}): the gate did not pass",
                              hint="see the step summary and the log group above")
 
     def apps(self, built: Sequence[Built]) -> None:

@@ -33,7 +33,7 @@ def test_git_branch_mode_over_http_basic_auth(emulator: GitHubEmulator, clone_di
 
 
 def test_git_direct_mode_over_file_url(tmp_path: Path, clone_dirs: Callable[[], Path]) -> None:
-    from conftest import gitops_files
+    from gitopstree import gitops_files
 
     bare = BareRepo(tmp_path / "srv", "acme", "gitops")
     bare.commit_files("main", gitops_files(), "initial")
