@@ -117,6 +117,7 @@ def read_inputs(a: gha.Actions) -> Settings:
         draft=a.boolean("draft"), dry_run=a.boolean("dry-run"), from_environment=opt("from-environment"),
         to_environment=opt("to-environment"), from_paths=a.items("from-paths"), to_paths=a.items("to-paths"),
         require_gates=a.boolean("require-gates", default=True), require_sbom=a.boolean("require-sbom"),
+        require_verified=a.boolean("require-verified", default=True),  # issue 18
         registry_tag=opt("registry-tag"),
         pr_number=a.integer(_name(a, "pull-request-number"), minimum=1),
         allow_schema_rollback=a.boolean("allow-schema-rollback"),
@@ -194,6 +195,10 @@ def main(environ: dict[str, str] | None = None) -> int:
 def _main(env: MutableMapping[str, str]) -> int:
     interrupt.install()  # a cancelled job sends SIGTERM: unwind like Ctrl-C (python is PID 1 in the image)
     a = gha.Actions(env, sys.stdout, sys.stderr)
+    if a.input("command") == "verify":  # issue 18: verify/action.yml, its own inputs and outputs
+        from dify_action.front.verify_action import run_verify
+
+        return run_verify(a, env)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
         a.mask(a.input(name))
     for line in a.input("secrets").splitlines():  # each build secret's value on its own, too

@@ -169,6 +169,7 @@ def promote_request(s: Settings, secrets: Secrets, cfg: Config | None) -> Promot
         helm_paths=s.helm_paths or (tuple(p for ps in dst.helm_paths.values() for p in ps) if dst else ()),
         base=s.base or (dst.branch if dst else None), provider=_provider(s, dst, url, github_repo),
         push_mode=_push_mode(s, dst), registry_tag=s.registry_tag, require_gates=s.require_gates,
+        require_verified=s.require_verified,  # issue 18
         require_sbom=s.require_sbom, pin_digest=pin,
         dry_run=s.dry_run, token=secrets.token, github_api_url=s.github_api_url or s.api_url or DEFAULT_API,
         github_repo=github_repo, labels=s.labels, reviewers=s.reviewers, run_url=s.run_url)

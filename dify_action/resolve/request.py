@@ -70,6 +70,7 @@ class Settings:
     from_paths: tuple[str, ...] = ()
     to_paths: tuple[str, ...] = ()
     require_gates: bool = True
+    require_verified: bool = True  # issue 18: promote refuses digests never verified in from-environment
     require_sbom: bool = False
     registry_tag: str | None = None
     pr_number: int | None = None

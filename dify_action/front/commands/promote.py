@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--registry-tag", metavar="TAG", help="also tag the promoted digest in the registry (manifest copy)")
     add("--require-gates", action=argparse.BooleanOptionalAction, default=True,
         help="refuse images whose gate record is missing or failed (default); --no-require-gates overrides")
+    add("--require-verified", action=argparse.BooleanOptionalAction, default=True,  # issue 18
+        help="refuse digests without a passed `dify-action verify` record from --from-environment (default); "
+             "--no-require-verified overrides (said in the pull request)")
     add("--require-sbom", action="store_true",
         help="refuse images without an SBOM attached in the registry (the pipeline attaches them)")
     add("--pin-digest", action=argparse.BooleanOptionalAction, default=None,
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                         promote_images=tuple(args.image),
                         helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag,
                         require_gates=args.require_gates, require_sbom=args.require_sbom,
+                        require_verified=args.require_verified,  # issue 18
                         pin_digest=bool(args.pin_digest),
                         **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common
     result = CoreStages(tool_environ(os.environ)).promote(resolve(settings, cli_secrets(os.environ)))
