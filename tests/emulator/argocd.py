@@ -126,7 +126,7 @@ class ArgoCdEmulator:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 emulator._answer(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

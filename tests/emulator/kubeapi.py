@@ -28,10 +28,25 @@ CRDS = {"kustomize.toolkit.fluxcd.io/v1": "flux-kustomizations-crd.yaml",
         "helm.toolkit.fluxcd.io/v2": "flux-helmreleases-crd.yaml"}
 
 
+def _strict(node: Any) -> Any:
+    """The API server prunes unknown fields of a structural schema; a test object must not have any:
+    every object schema with ``properties`` admits no other key (unless it preserves unknown ones)."""
+    if isinstance(node, list):
+        return [_strict(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _strict(v) for k, v in node.items()}
+    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out \
+            and not out.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    return out
+
+
 def crd_schema(api_version: str) -> dict[str, Any]:
     crd = yaml.safe_load(spec_path(CRDS[api_version]).read_text())
     version = api_version.rpartition("/")[2]
-    return next(v["schema"]["openAPIV3Schema"] for v in crd["spec"]["versions"] if v["name"] == version)
+    schema = next(v["schema"]["openAPIV3Schema"] for v in crd["spec"]["versions"] if v["name"] == version)
+    return _strict(schema)  # type: ignore[no-any-return]
 
 
 def validate(obj: dict[str, Any]) -> list[str]:
@@ -67,7 +82,7 @@ class KubeApiEmulator:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 status, body = emulator._route(self)
                 data = json.dumps(body).encode()
                 self.send_response(status)

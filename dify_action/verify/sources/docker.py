@@ -92,7 +92,7 @@ def container_state(attrs: dict[str, Any], repo_digests: list[str], want: Expect
         return Observation(NAME, subject, State.DEGRADED, "restarting (crash loop)")
     elif status != "running":
         return Observation(NAME, subject, State.PENDING, f"{status or 'unknown'}")
-    health = (state.get("Health") or {}).get("Status")
+    health = (state.get("Health") or {}).get("Status") if status == "running" else None  # an exited one-off
     if health == "starting":
         return Observation(NAME, subject, State.PENDING, "health check starting")
     if health == "unhealthy":
