@@ -93,16 +93,17 @@ def container_state(attrs: dict[str, Any], repo_digests: list[str], want: Expect
     elif status != "running":
         return Observation(NAME, subject, State.PENDING, f"{status or 'unknown'}")
     health = (state.get("Health") or {}).get("Status") if status == "running" else None  # an exited one-off
+    actual = next((d.rpartition("@")[2] for d in repo_digests if want.matches_repository(d.rpartition("@")[0])), None)
+    if actual != want.digest:  # what runs is wrong, healthy or not: that is the cause to name
+        runs = f"@ {short_digest(actual)}" if actual else \
+            f"image {str(attrs.get('Image'))[:19]} with no registry digest"
+        return Observation(NAME, subject, State.MISMATCH, f"runs {want.ref.name} {runs}, expected "
+                           f"{want.ref.name}:{want.ref.tag} @ {short_digest(want.digest)}"
+                           + (f" ({health})" if health else ""))
     if health == "starting":
         return Observation(NAME, subject, State.PENDING, "health check starting")
     if health == "unhealthy":
         return Observation(NAME, subject, State.DEGRADED, "unhealthy (its HEALTHCHECK fails)")
-    actual = next((d.rpartition("@")[2] for d in repo_digests if want.matches_repository(d.rpartition("@")[0])), None)
-    if actual != want.digest:
-        runs = f"@ {short_digest(actual)}" if actual else \
-            f"image {str(attrs.get('Image'))[:19]} with no registry digest"
-        return Observation(NAME, subject, State.MISMATCH, f"runs {want.ref.name} {runs}, expected "
-                           f"{want.ref.name}:{want.ref.tag} @ {short_digest(want.digest)}")
     done = "completed (exit 0)" if status == "exited" else "healthy" if health == "healthy" else "running"
     return Observation(NAME, subject, State.OK, f"{done}, runs {want.ref.name}:{want.ref.tag} @ "
                        f"{short_digest(want.digest)}")
