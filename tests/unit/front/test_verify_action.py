@@ -42,10 +42,10 @@ def test_secrets_are_masked_first_and_bad_input_is_exit_2(tmp_path: Path, monkey
                                                 "ARGOCD-SERVER": "ftp://nowhere"})
     lines = text.splitlines()
     assert code == 2
-    assert lines[0] == "::add-mask::argo-secret-1234" and any("kube-secret-1234" in l for l in lines[:4])
-    assert any(l.startswith("::error title=dify-action verify::invalid argocd-server") for l in lines), text
+    assert lines[0] == "::add-mask::argo-secret-1234" and any("kube-secret-1234" in line for line in lines[:4])
+    assert any(line.startswith("::error title=dify-action verify::invalid argocd-server") for line in lines), text
     assert "verified=false" in text
-    assert "argo-secret-1234" not in "\n".join(l for l in lines if not l.startswith("::add-mask::"))
+    assert "argo-secret-1234" not in "\n".join(line for line in lines if not line.startswith("::add-mask::"))
 
 
 def test_missing_token_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
