@@ -11,8 +11,6 @@ recorded next to that digest (dify/lookup.py).
 from __future__ import annotations
 
 import contextlib
-import io
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -67,13 +65,14 @@ class History:
 
     def tree(self, revision: str, into: Path) -> Path:
         """The files of ``revision`` under ``into`` (git archive: the user's checkout is not touched)."""
-        proc = subprocess.run(["git", "archive", "--format=tar", revision], cwd=self.git.workdir,
-                              capture_output=True, check=False, env=self.git._env)
-        if proc.returncode != 0 or len(proc.stdout) > MAX_TREE:
-            raise DifyActionError(f"cannot read revision {short_revision(revision)} of the GitOps repository: "
-                                  f"{self.git.scrub(proc.stderr.decode(errors='replace'))[-300:] or 'too large'}")
-        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as archive:
-            archive.extractall(into, filter="data")
+        archive = into / ".revision.tar"
+        self.git.run("archive", "--format=tar", "-o", str(archive), revision)
+        if archive.stat().st_size > MAX_TREE:
+            raise DifyActionError(f"revision {short_revision(revision)} of the GitOps repository is over "
+                                  f"{MAX_TREE >> 20} MiB: refused, not unpacked")
+        with tarfile.open(archive) as tar:
+            tar.extractall(into, filter="data")
+        archive.unlink()
         return into
 
 
