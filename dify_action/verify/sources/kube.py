@@ -21,11 +21,15 @@ TIMEOUT = 10.0
 
 class KubeApi:
     def __init__(self, kubeconfig: str) -> None:
-        from kubernetes import config
-        from kubernetes.config.config_exception import ConfigException
-
         try:
-            self.client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            from kubernetes import config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError:  # the slim action image and a bare `pip install dify-action` leave it out
+            raise InputError("kubeconfig", kubeconfig, "the flux and kubernetes sources need the kubernetes "
+                             "client: pip install 'dify-action[kubernetes]' (the default action image bundles "
+                             "it, the slim one does not)") from None
+        try:
+            self.client = config.new_client_from_config(
                 config_file=kubeconfig, persist_config=False)
         except (ConfigException, OSError, ValueError, TypeError) as error:
             raise InputError("kubeconfig", kubeconfig, f"a usable kubeconfig ({display(error)[:200]})") from None
@@ -39,21 +43,22 @@ class KubeApi:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            method, url, headers, _, _ = self.client.param_serialize(
-                "GET", path, query_params=list((query or {}).items()), header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"])
-            response = self.client.call_api(method, url, headers, _request_timeout=TIMEOUT)
-            response.read()
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
-            status = getattr(error, "status", 0) or 0
-            if status:
-                return None, _status(source, subject, status, str(getattr(error, "reason", "")))
+            response, status, _ = self.client.call_api(
+                path, "GET", query_params=list((query or {}).items()), header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=TIMEOUT)
+            data = response.data
+        except ApiException as error:  # the client raises for every status outside 2xx
+            if error.status:
+                return None, _status(source, subject, int(error.status), _reason(error.body) or str(error.reason))
+            return None, Observation(source, subject, State.PENDING, f"API server unreachable ({error.reason}); "
+                                     "retrying")
+        except (urllib3.exceptions.HTTPError, OSError) as error:
             return None, Observation(source, subject, State.PENDING, f"API server unreachable "
                                      f"({type(error).__name__}); retrying")
-        if response.status != 200:
-            return None, _status(source, subject, response.status, _reason(response.data))
+        if status != 200:
+            return None, _status(source, subject, status, _reason(data))
         try:
-            body = json.loads(response.data)
+            body = json.loads(data)
         except ValueError:
             return None, Observation(source, subject, State.PENDING, "the API server sent no JSON; retrying")
         return (body if isinstance(body, dict) else {}), None
