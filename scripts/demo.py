@@ -1,8 +1,10 @@
 """The local demo: the dify-action pipeline on the bundled example, with local defaults.
 
 build -> push -> smoke test -> scan -> record gates -> bump staging (git provider, branch mode,
-printing the reviewer's diff) -> rerun (idempotent) -> merge -> promote to production -> merge ->
-rollback production (a revert, checked by the Dify migration guard).
+printing the reviewer's diff) -> rerun (idempotent) -> merge -> deploy staging, verify staging (a
+stale deployment of the wrong version is caught, then the right one is verified and recorded) ->
+promote to production (it requires that verification) -> merge -> rollback production (a revert,
+checked by the Dify migration guard).
 Starts a private Docker engine and a registry with auth when none is given (DOCKER_HOST and
 DA_REGISTRY* unset), seeds a local bare GitOps repository from examples/gitops, uses an offline
 stand-in for langgenius/dify-api when it cannot be pulled, and stops everything it started.
@@ -31,6 +33,7 @@ from tests.testbed.bed import Testbed, start_testbed, stop_testbed  # noqa: E402
 EXAMPLE = ROOT / "examples" / "dify-custom"
 GITOPS = ROOT / "examples" / "gitops"
 EXAMPLE_REGISTRY = "127.0.0.1:5000"
+STAGING_PROJECT = "dify-staging"  # the compose project staging runs as on the demo's engine
 # The stand-in plays the Dify api image: it serves GET /health on 5001 like the real api.
 STANDIN_DOCKERFILE = images.BASE_DOCKERFILE + """\
 RUN mkdir -p /srv && echo ok > /srv/health
@@ -104,6 +107,28 @@ def merge(bare: Path, branch: str, work: Path, environment: str) -> None:
     done(start, f"main is now {git('rev-parse', 'HEAD', cwd=clone).strip()[:12]}")
 
 
+def deploy(client: object, image: str, port: int, containers: list[object]) -> None:
+    """What the staging host's deployer (Portainer, Komodo...) does: replace the compose project's api
+    container with one running ``image`` (labelled as docker compose labels it), on the host network."""
+    for old in containers:
+        old.remove(force=True)  # type: ignore[attr-defined]
+    containers.clear()
+    containers.append(client.containers.run(  # type: ignore[attr-defined]
+        image, detach=True, network_mode="host", environment={"DIFY_PORT": str(port)},
+        labels={"com.docker.compose.project": STAGING_PROJECT, "com.docker.compose.service": "api"}))
+
+
+def with_verify(config: Path, docker_host: str, port: int) -> None:
+    """The staging environment's verify section: the compose project on the demo's engine, and the
+    Dify api's own /health (the stand-ins answer it with their Dify version, like the real api)."""
+    text = config.read_text()
+    anchor = "  staging:\n    paths: [overlays/staging]\n    provider: git\n"
+    assert anchor in text, text
+    config.write_text(text.replace(anchor, anchor + (
+        f"    verify:\n      docker: {{project: {STAGING_PROJECT}, host: \"{docker_host}\"}}\n"
+        f"      dify: {{url: \"http://127.0.0.1:{port}\"}}\n      timeout: 60s\n      interval: 250ms\n")))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     env = dict(os.environ)
     bed: Testbed | None = None
+    client = None
+    staging: list[object] = []  # the containers the staging "host" runs
     work = Path(tempfile.mkdtemp(prefix="dify-action-demo-"))
     try:
         start = stage("setup: Docker engine, registry, stand-in Dify base image")
@@ -136,10 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         # Stand-ins with a real /app/api: an Alembic history (1.13.3 has one migration 1.13.2 lacks),
         # constants/dsl_version.py and pyproject.toml, which dify-action reads from the images.
         newest = difyapi.history("1.13.3")
-        difyapi.build_api_image(client, "langgenius/dify-api:1.13.3", "1.13.3", base="dify-standin-httpd:demo")
+        difyapi.build_api_image(client, "langgenius/dify-api:1.13.3", "1.13.3", base="dify-standin-httpd:demo",
+                                health_port=5001)  # GET /health answers its Dify version, like the real api
         difyapi.build_api_image(client, "langgenius/dify-api:1.13.2", "1.13.2", base="dify-standin-httpd:demo",
-                                migrations=newest[:-1])  # the Dify release production still runs
-        client.close()
+                                migrations=newest[:-1], health_port=5001)  # the Dify release production runs
         registry = env["DA_REGISTRY"]
         env["DIFY_ACTION_REGISTRY_PASSWORD"] = env["DA_REGISTRY_PASSWORD"]
         done(start, f"docker at {env['DOCKER_HOST']}, registry {registry} (htpasswd auth)")
@@ -230,6 +257,31 @@ def main(argv: list[str] | None = None) -> int:
         done(start, f"operation {again['operation']}: no new commit, no new branch")
 
         merge(bare, branch, work, "staging")
+        port = 5001  # the customized image's HEALTHCHECK asks 127.0.0.1:5001 (the smoke test's port, free again)
+        with_verify(config, env["DOCKER_HOST"], port)
+        verify_args = ["verify", "--config", str(config), "--environment", "staging", "--gitops-repo", url,
+                       "--registry-username", env["DA_REGISTRY_USERNAME"], "--json"]
+        start = stage("deploy staging (stale): the staging host still runs the old release, 1.13.2-acme.40")
+        deploy(client, f"{repository}:1.13.2-acme.40", port, staging)
+        done(start, f"compose project {STAGING_PROJECT}: api runs {repository}:1.13.2-acme.40 on 127.0.0.1:{port}")
+        start = stage("verify staging: does it run what main declares? (it must not pass)")
+        failed = json.loads(cli(*verify_args, env=env, expect=1))
+        cause = failed["verdict"]["cause"]
+        print(f"   {cause}")
+        assert not failed["verified"] and f"expected {repository}:{tags[0]} @ {digest[:19]}" in cause, cause
+        assert "answers Dify version 1.13.2, expected 1.13.3" in cause, cause
+        done(start, f"caught in {failed['verdict']['decided_after']:.1f} s: wrong digest and Dify 1.13.2 instead of "
+                    "1.13.3; recorded as failed")
+        start = stage(f"deploy staging: the deployer pulls {tags[0]}")
+        deploy(client, f"{repository}:{tags[0]}", port, staging)
+        done(start, f"api runs {repository}:{tags[0]}")
+        start = stage("verify staging: image digest on the engine, HEALTHCHECK, Dify's /health version")
+        verified = json.loads(cli(*verify_args, env=env))
+        assert verified["verified"] and verified["recorded"] == [f"{repository}@{digest}"], verified
+        for observation in verified["verdict"]["observations"]:
+            print(f"   {observation['source']} {observation['subject']}: {observation['detail']}")
+        done(start, f"verified at {verified['revision'][:12]} after {verified['verdict']['rounds']} reading(s); "
+                    f"tag sha256-{digest[7:19]}....verify pushed (promote requires it)")
         start = stage("promote staging -> production: registry tag copy + bump branch")
         promoted = json.loads(cli(
             "promote", "--gitops-repo", url, "--from-environment", "staging", "--to-environment", "production",
@@ -274,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         args.keep = False
         return 130
     finally:
+        for container in staging:
+            if not args.keep:
+                container.remove(force=True)  # type: ignore[attr-defined]
+        if client is not None and not args.keep:
+            client.close()
         if args.keep:
             print(f"\ndemo: kept the GitOps repository {work / 'gitops.git'} and the work dir {work}")
             if bed is not None:

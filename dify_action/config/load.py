@@ -135,6 +135,8 @@ class Environment:
     provider: str = "github"
     mode: str = "pull-request"
     pin_digest: bool | None = None  # None: not in the file (promote: as the source does; bump: no)
+    # issue 18: the schema-checked ``verify:`` section, read by dify_action.verify.spec (its own model)
+    verify: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,7 @@ class _Builder:
             provider=raw.get("provider", "github"),
             mode=raw.get("mode", "pull-request"),
             pin_digest=raw.get("pin-digest"),
+            verify=MappingProxyType(raw["verify"]) if "verify" in raw else None,  # issue 18
         )
 
 

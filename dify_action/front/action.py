@@ -68,6 +68,10 @@ def main(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
 def _main(env: MutableMapping[str, str], argv: list[str]) -> int:
     interrupt.install()  # a cancelled job sends SIGTERM: unwind like Ctrl-C (python is PID 1 in the image)
     a = gha.Actions(env, sys.stdout, sys.stderr)
+    if argv[:1] == ["verify"] or a.input("command") == "verify":  # verify/action.yml: its own inputs, outputs
+        from dify_action.front.verify_action import run_verify
+
+        return run_verify(a, env)
     for name in SECRET_INPUTS:  # first of all, before any other line is printed
         a.mask(a.input(name))
     for line in a.input("secrets").splitlines():  # each build secret's value on its own, too

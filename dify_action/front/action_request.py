@@ -146,7 +146,8 @@ def read_request(a: gha.Actions, env: Mapping[str, str], command: str | None = N
             from_environment=_opt(a, "from-environment"), to_environment=_opt(a, "to-environment"), config=config,
             from_paths=a.items("from-paths"), to_paths=a.items("to-paths"), helm_paths=a.items("helm-paths"),
             registry_tag=_opt(a, "registry-tag"), require_gates=a.boolean("require-gates"),
-            require_sbom=a.boolean("require-sbom"), pin_digest=a.boolean("pin-digest"), access=access,
+            require_sbom=a.boolean("require-sbom"), require_verified=a.boolean("require-verified"),
+            pin_digest=a.boolean("pin-digest"), access=access,
             gitops=_gitops(a), context=context)
     if command == "rollback":
         return RollbackCommand(

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "pipeline": "pipeline",
     "check": "check",
     "apps": "apps",
+    "verify": "verify",  # issue 18
 }
 
 

@@ -39,7 +39,7 @@ DEFAULTS: Mapping[str, str] = {
     "push-mode": "", "token": "${{ github.token }}", "github-api-url": "", "github-repo": "", "paths": "",
     "helm-paths": "", "tag": "", "digest": "", "pin-digest": "", "pr-labels": "", "reviewers": "",
     "draft": "", "dry-run": "", "from-environment": "", "to-environment": "", "from-paths": "",
-    "to-paths": "", "require-gates": "", "require-sbom": "", "registry-tag": "",
+    "to-paths": "", "require-gates": "", "require-sbom": "", "require-verified": "", "registry-tag": "",
     "pull-request-number": "", "allow-schema-rollback": "",
 }
 
@@ -65,7 +65,7 @@ COMMAND_INPUTS: Mapping[str, frozenset[str]] = {
     "bump": frozenset(("config", "image", "tag", "digest", *_DELIVERY)),
     "promote": frozenset(("config", *_REMOTE, "from-environment", "to-environment", "from-paths", "to-paths",
                           "paths", "helm-paths", "reviewers", "dry-run", "require-gates", "require-sbom",
-                          "pin-digest", "registry-tag", *_REGISTRY)),
+                          "require-verified", "pin-digest", "registry-tag", *_REGISTRY)),
     "rollback": frozenset(("config", *_REMOTE, "environment", "paths", "pull-request-number",
                            "allow-schema-rollback", "dry-run", *_REGISTRY)),
     "pipeline": frozenset(_PIPELINE),

@@ -24,6 +24,8 @@ from dify_action.smoke.run import SmokeResult
 
 if TYPE_CHECKING:
     from dify_action.engine.docker import DockerEngine
+    from dify_action.registry import Credentials
+    from dify_action.verify import VerifyRequest, VerifyResult
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
@@ -42,6 +44,9 @@ class Stages(Protocol):
     def promote(self, plan: Plan) -> PromoteResult: ...
 
     def rollback(self, plan: Plan) -> RollbackResult: ...
+
+    def verify(self, request: VerifyRequest, credentials: Credentials | None,
+               progress: Callable[[str], None]) -> VerifyResult: ...
 
 
 def registry_for(plan: Plan) -> RegistryFor:
@@ -162,6 +167,13 @@ class CoreStages:
 
         assert plan.rollback is not None
         return rollback(plan.rollback, registry_for(plan))
+
+    def verify(self, request: VerifyRequest, credentials: Credentials | None,
+               progress: Callable[[str], None]) -> VerifyResult:
+        """Prove what the environment runs (dify_action/verify, issue 18); its own typed request."""
+        from dify_action.verify import verify
+
+        return verify(request, clients_for(credentials), progress=progress)
 
 
 def _relative(path: Path) -> Path:

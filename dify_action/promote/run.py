@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import FoundImage, Target, find_images, plan_bump
+from dify_action.bump import Change, FoundImage, Target, find_images, plan_bump
 from dify_action.choices import check_environment
 from dify_action.delivery import DeliveryRequest, DeliveryResult, Destination, Git
 from dify_action.delivery.git import workspace
 from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
+from dify_action.markdown import escape
 from dify_action.registry import CopyResult, RegistryFor
 from dify_action.registry.gates import GateRecord, read_gates, refusal
 from dify_action.scan.sbom import read_sboms
+from dify_action.verify.record import read_verifications
+from dify_action.verify.record import refusal as verification_refusal
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class PromoteRequest:
     helm_paths: tuple[str, ...] = ()
     registry_tag: str | None = None
     require_gates: bool = True
+    require_verified: bool = True  # issue 18: refuse a digest without a passed verification in ``source``
     require_sbom: bool = False  # refuse a digest without an attached SBOM (the pipeline attaches them)
     pin_digest: bool | None = None  # None: pin in B when A pins
     dry_run: bool = False
@@ -179,6 +183,7 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
     """Resolve and verify every digest and gate; GateFailed lists every refused image at once."""
     promotions: list[Promotion] = []
     refused: list[str] = []
+    unverified: list[str] = []
     notes: list[str] = []
     for ref, current in chosen:
         client = registry_for(ref.registry)
@@ -190,6 +195,10 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
         else:
             digest = client.resolve_digest(ref)
         record = read_gates(client, ref.remote_path, digest)
+        unproven = verification_refusal(read_verifications(client, ref.remote_path, digest), request.source,
+                                        f"{ref.name}@{digest}")
+        if unproven:
+            unverified.append(unproven)
         why = refusal(record, f"{ref.name}@{digest}")
         if why:
             refused.append(why)
@@ -210,6 +219,13 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
             hint="fix the image and let the pipeline record passing gates (tag sha256-<hex>.gates), "
                  "or override with --no-require-gates (the override is reported)")
     notes += [f"gates NOT enforced (--no-require-gates): {why}" for why in refused]
+    if unverified and request.require_verified:
+        raise GateFailed(
+            f"promotion {request.source} -> {request.target} refused: " + "; ".join(unverified),
+            hint=f"run `dify-action verify --environment {request.source}` once {request.source} runs it (the "
+                 "verdict is recorded as tag sha256-<hex>.verify), or override with --no-require-verified "
+                 "(the override is said in the pull request)")
+    notes += [f"verification NOT required (--no-require-verified): {why}" for why in unverified]
     return promotions, notes
 
 
@@ -258,8 +274,18 @@ def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: l
         message_template=f"promote({{environment}}): {{images}} from {request.source}\n\n{{changes}}",
         promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,
         dify_version_old=first.dify_version_old, dify_version_new=first.dify_version_new, sleep=request.sleep,
-        sections=forward_sections(registry_for, targets, request.target_paths),
+        sections=_with_verification(request, forward_sections(registry_for, targets, request.target_paths)),
     ))
+
+
+def _with_verification(request: PromoteRequest, sections: Callable[[Path, Sequence[Change]], list[str]]
+                       ) -> Callable[[Path, Sequence[Change]], list[str]]:
+    """issue 18: a promotion that did not require verification says so in the pull request."""
+    if request.require_verified:
+        return sections
+    note = (f"### Verification not required\n\nThis promotion ran with `require-verified: false`: the images were "
+            f"not required to have a passed verification in {escape(request.source)}.\n")
+    return lambda root, changes: [note, *sections(root, changes)]
 
 
 def _where(delivery: DeliveryResult) -> str:

@@ -203,6 +203,7 @@ def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> 
         ours=tuple(c.image.name for c in cfg.components) if cfg else (),
         helm_paths=r.helm_paths or (tuple(p for ps in dst.helm_paths.values() for p in ps) if dst else ()),
         registry_tag=r.registry_tag, require_gates=given(r.require_gates, default=True),
+        require_verified=given(r.require_verified, default=True),
         require_sbom=given(r.require_sbom, default=False),
         pin_digest=given(r.pin_digest, dst.pin_digest if dst else None, default=None),
         dry_run=given(r.gitops.dry_run, default=False), run_url=r.context.run_url)

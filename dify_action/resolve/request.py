@@ -206,6 +206,7 @@ class PromoteCommand:
     registry_tag: str | None = None
     require_gates: bool | None = None  # built-in: True
     require_sbom: bool | None = None  # built-in: False
+    require_verified: bool | None = None  # built-in: True (a passed verify record in from-environment)
     pin_digest: bool | None = None  # config's to-environment, else as the from-environment does
     access: Access = Access()
     gitops: GitOpsInputs = GitOpsInputs()

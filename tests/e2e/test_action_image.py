@@ -224,7 +224,7 @@ def test_promote_then_rollback_through_the_action(
     promoted = run_action(docker_host, action_image, {
         "command": "promote", "from-environment": "staging", "to-environment": "production",
         "from-paths": "environments/staging", "to-paths": "environments/production", "registry-tag": "production",
-        **common}, tmp_path / "workspace")
+        "require-verified": "false", **common}, tmp_path / "workspace")  # verify: its own tests (issue 18)
     assert promoted.code == 0, promoted.stdout[-3000:] + promoted.stderr[-3000:]
     assert promoted.outputs["operation"] == "created"
     pull = emulator.pulls[int(promoted.outputs["pull-request-number"])]

@@ -117,7 +117,9 @@ def test_action_inputs_are_kebab_case_and_match_the_entrypoint() -> None:
     render = (ROOT / "dify_action/front/render.py").read_text()
     outputs = set(re.findall(r'"([a-z-]+)"', render[render.index("OUTPUTS ="):render.index("PR_OPERATIONS")]))
     assert outputs == set(action["outputs"])
-    for path in ACTIONS[1:]:  # the per-command actions: the same rules (their exact sets: tests/unit/front)
+    # the per-command actions: the same rules (their exact sets: tests/unit/front); verify has a front end
+    # of its own (front/verify_action.py, its live sources' inputs), not a slice of the top-level action
+    for path in (p for p in ACTIONS[1:] if p.parent.name != "verify"):
         own = yaml.safe_load(path.read_text())
         assert set(own["inputs"]) <= inputs and set(own.get("outputs") or {}) <= outputs, path
         assert all(spec.get("description") for spec in own["inputs"].values()), path

@@ -126,7 +126,8 @@ def test_pipeline_promote_and_rollback_workflows_in_the_bed(
         promote = bed_act(job, repo, "promote.yml", event="workflow_dispatch", inputs={
             "from-environment": "staging", "to-environment": "production", "gitops-repo": emulator.clone_url,
             "from-paths": "environments/staging", "to-paths": "environments/production",
-            "registry-tag": "production", "registry-username": bed.username}, secrets=secrets, env=env)
+            "registry-tag": "production", "registry-username": bed.username,
+            "require-verified": "false"}, secrets=secrets, env=env)  # verify has its own tests (issue 18)
         log = promote.stdout + promote.stderr
         assert promote.returncode == 0, log[-8000:]
         assert token not in log and bed.password not in log

@@ -14,6 +14,7 @@ Releases:
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +109,24 @@ def api_tree(root: Path, version: str, migrations: list[Migration]) -> Path:
     return api
 
 
+def health_lines(version: str, port: int) -> str:
+    """Dockerfile lines that make a busybox stand-in answer like Dify's api: ``GET /health`` ->
+    ``{"pid": 1, "status": "ok", "version": VERSION}`` on 127.0.0.1:$DIFY_PORT (default ``port``;
+    host networking: a run picks a free one), with a HEALTHCHECK."""
+    body = json.dumps({"pid": 1, "status": "ok", "version": version.split("-")[0]})
+    return (f"RUN mkdir -p /srv && printf '%s' '{body}' > /srv/health\n"
+            f"ENV DIFY_PORT={port}\n"
+            "HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD wget -q -O /dev/null "
+            "http://127.0.0.1:$DIFY_PORT/health\n"
+            'CMD exec httpd -f -p 127.0.0.1:$DIFY_PORT -h /srv\n')
+
+
 def build_api_image(client: Any, tag: str, version: str, *, base: str = BASE_IMAGE,
-                    migrations: list[Migration] | None = None) -> str:
+                    migrations: list[Migration] | None = None, health_port: int | None = None) -> str:
     """A stand-in api image of ``version``, built on the busybox base; the patch build is the 1.13.3
     stand-in plus one COPY of its migration, as a customization would add it. ``migrations``
-    replaces the release's history (the demo's 1.13.2 lacks 1.13.3's last one). Returns ``tag``."""
+    replaces the release's history (the demo's 1.13.2 lacks 1.13.3's last one). With
+    ``health_port`` it serves Dify's ``/health`` there (verify reads it). Returns ``tag``."""
     with tempfile.TemporaryDirectory(prefix="da-api-") as temp:
         root = Path(temp)
         if version == "1.13.3-acme.1":
@@ -126,7 +140,8 @@ def build_api_image(client: Any, tag: str, version: str, *, base: str = BASE_IMA
         else:
             dockerfile = (f"FROM {base}\nWORKDIR /app/api\nCOPY api/ /app/api/\n"
                           "RUN echo pip install boto3 > /tmp/pip.log\n"
-                          f"LABEL io.dify.base-version={version}\n")
+                          f"LABEL io.dify.base-version={version}\n"
+                          + (health_lines(version, health_port) if health_port else ""))
             context = busybox_context(root, dockerfile)
             api_tree(root, version, history(version) if migrations is None else migrations)
         client.images.build(path=str(context), tag=tag, network_mode="host", rm=True)

@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--registry-tag", metavar="TAG", help="also tag the promoted digest in the registry (manifest copy)")
     add("--require-gates", action=argparse.BooleanOptionalAction, default=None,
         help="refuse images whose gate record is missing or failed (default); --no-require-gates overrides")
+    add("--require-verified", action=argparse.BooleanOptionalAction, default=None,
+        help="refuse digests without a passed `dify-action verify` record from --from-environment (default); "
+             "--no-require-verified overrides (said in the pull request)")
     add("--require-sbom", action=argparse.BooleanOptionalAction, default=None,
         help="refuse images without an SBOM attached in the registry (the pipeline attaches them)")
     add("--pin-digest", action=argparse.BooleanOptionalAction, default=None,
@@ -78,7 +81,7 @@ def request(args: argparse.Namespace) -> PromoteCommand:
         from_environment=args.source, to_environment=args.target, config=args.config,
         from_paths=tuple(args.path_from), to_paths=tuple(args.path_to), images=tuple(args.image),
         helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag, require_gates=args.require_gates,
-        require_sbom=args.require_sbom, pin_digest=args.pin_digest,
+        require_sbom=args.require_sbom, require_verified=args.require_verified, pin_digest=args.pin_digest,
         access=cli_access(args.registry_username, None, os.environ), gitops=gitops_inputs(args),
         context=cli_context(run_url=args.run_url))
 
