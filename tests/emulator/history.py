@@ -4,6 +4,7 @@ under test there; the reader of the files is tested on its own, with the registr
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +38,6 @@ def image(tag: str, digest: str, version: str | None = "1.13.3", repository: str
 
 def expectations(root: Path, commit: str, states: Mapping[str, tuple[ExpectedImage, ...]]) -> Expectations:
     """Expectations at ``commit``; ``states`` maps revisions to their images (default: the commit's)."""
-    history = History(Git(str(root), root), "main")
+    history = History(Git(str(root), root, base_env=os.environ), "main")
     default = states.get(commit) or next(iter(states.values()))
     return Expectations(history, commit, lambda rev: ExpectedState("staging", rev, states.get(rev, default)))

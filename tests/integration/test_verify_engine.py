@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 from emulator import BareRepo, GitHubEmulator
+from requestkit import promote_request
 from test_rollback import merge
 from testbed.difyapi import build_api_image
 
 from dify_action.config import load as config_module
 from dify_action.errors import GateFailed
-from dify_action.promote.run import PromoteRequest, promote
+from dify_action.promote.run import promote
 from dify_action.registry import Credentials, RegistryClient
 from dify_action.verify import VerifyInputs, read_verifications, resolve_request, verify
 
@@ -137,7 +138,7 @@ def test_verified_recorded_and_promote_needs_it(tmp_path: Path, running: Stack, 
                                                 docker_host: str) -> None:
     stack, port, project = running, free_port(), f"dify{secrets.token_hex(3)}"
     cfg = config(tmp_path, stack, gitops.path.as_uri(), project, port, docker_host)
-    promotion = PromoteRequest(repo_url=gitops.path.as_uri(), source="staging", target="production",
+    promotion = promote_request(repo_url=gitops.path.as_uri(), source="staging", target="production",
                                source_paths=(STAGING,), target_paths=(PRODUCTION,), require_gates=False,
                                dry_run=True, sleep=lambda s: None)
     with pytest.raises(GateFailed, match="never verified in staging"):
@@ -238,10 +239,12 @@ def test_on_failure_rollback_opens_the_revert_or_reports_the_guard(
 
 
 def bump_pr_staging(em: GitHubEmulator, stack: Stack, version: str) -> int:
-    from dify_action.bump import Target
-    from dify_action.delivery import DeliveryRequest, deliver
+    from requestkit import delivery_request
 
-    result = deliver(DeliveryRequest(
+    from dify_action.bump import Target
+    from dify_action.delivery import deliver
+
+    result = deliver(delivery_request(
         repo_url=em.clone_url, environment="staging", paths=(STAGING,), provider="github", token=em.token,
         targets=(Target.from_inputs(stack.image, version, stack.digests[version]),),
         github_api_url=em.api_url, sleep=lambda s: None))

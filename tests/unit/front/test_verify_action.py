@@ -27,12 +27,12 @@ environments:
 def step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **inputs: str) -> tuple[int, str]:
     (tmp_path / "dify-action.yaml").write_text(CONFIG)
     output = tmp_path / "out"
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "INPUT_COMMAND": "verify",
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output),
            "INPUT_CONFIG": str(tmp_path / "dify-action.yaml"), "INPUT_ENVIRONMENT": "staging",
            **{f"INPUT_{k.upper()}": v for k, v in inputs.items()}}
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
-    code = entrypoint.main(env)
+    code = entrypoint.main(env, ["verify"])  # verify/action.yml passes its command as the argument
     return code, out.getvalue() + (output.read_text() if output.exists() else "")
 
 
