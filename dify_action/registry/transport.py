@@ -76,6 +76,8 @@ class Transport:
                 response._dify_deadline = deadline  # type: ignore[attr-defined]
                 return response
             response._content = self._read(response, cap, f"{method} {what}", deadline)
+            if deadline.expired:  # the cut-off answer looked complete: it is not
+                raise self._late(method, what)
         except BaseException:
             deadline.close()
             raise
@@ -116,6 +118,9 @@ class Transport:
                     hint="check the registry host and port, TLS (https is used except for loopback) "
                          "and the network",
                 ) from None
+            if deadline.expired:
+                response.close()
+                raise self._late(method, what)
             if response.status_code == 401 and not authenticated_once and ours:
                 authenticated_once = True
                 response.close()
