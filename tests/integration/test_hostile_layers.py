@@ -107,7 +107,7 @@ def test_a_compression_bomb_is_cut_at_the_inflated_budget(registry: Any, client:
 def test_duplicate_copies_replace_each_other_and_whiteouts_elsewhere_cost_nothing(
         registry: Any, client: RegistryClient) -> None:
     migration = b"revision = 'a'\ndown_revision = None\n" + b"#" * (100 << 10)
-    copies = [(f"app/api/migrations/versions/a_x.py", migration)] * 400  # 40 MiB of one file
+    copies = [("app/api/migrations/versions/a_x.py", migration)] * 400  # 40 MiB of one file
     whiteouts = [(f"usr/lib/x{i}/.wh.f{i}", b"") for i in range(60_000)]  # the quadratic case before
     layer = gzip.compress(tar_of(copies + whiteouts + [("app/api/.wh.unrelated", b"")]), 6)
     image = push_image(client, "hostile/dups", [layer])

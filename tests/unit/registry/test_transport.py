@@ -103,16 +103,16 @@ def test_a_registry_dribbling_one_byte_at_a_time_hits_the_total_deadline(part: s
     with dribbler(payload, 0.05) as host:
         client = RegistryClient(host, timeout=1.0, deadline=1.5, retry=NO_RETRY)
         start = time.monotonic()
-        with pytest.raises(RegistryError, match="did not finish .* within 2 s"):
+        with pytest.raises(RegistryError, match=r"did not finish .* within 2 s"):
             client.tags("acme/api")
         assert time.monotonic() - start < 4.0  # the deadline, not 1 s per byte for ever
 
 
 def test_a_huge_answer_is_refused_at_its_cap_not_read_whole() -> None:
     big = b'{"tags": ["' + b"a" * (5 << 20) + b'"]}'
-    with server(lambda _: (200, {"Content-Type": "application/json"}, big)) as (host, _):
-        with pytest.raises(RegistryError, match="over"):
-            RegistryClient(host, retry=NO_RETRY).tags("acme/api")
+    answer = (200, {"Content-Type": "application/json"}, big)
+    with server(lambda _: answer) as (host, _), pytest.raises(RegistryError, match="over"):
+        RegistryClient(host, retry=NO_RETRY).tags("acme/api")
 
 
 def basic_registry(upload_to: str) -> Callable[[BaseHTTPRequestHandler], Reply]:
@@ -128,9 +128,9 @@ def basic_registry(upload_to: str) -> Callable[[BaseHTTPRequestHandler], Reply]:
 
 
 def test_an_upload_location_on_another_origin_never_receives_the_credentials() -> None:
-    with server(lambda _: (201, {}, b"")) as (other, seen_other):
-        with server(basic_registry(f"http://{other}/upload/1")) as (host, seen):
-            RegistryClient(host, CREDS, retry=NO_RETRY).push_blob("acme/api", b"data")
+    with server(lambda _: (201, {}, b"")) as (other, seen_other), \
+            server(basic_registry(f"http://{other}/upload/1")) as (host, seen):
+        RegistryClient(host, CREDS, retry=NO_RETRY).push_blob("acme/api", b"data")
     assert any(h.get("authorization") == f"Basic {BASIC}" for h in seen)  # the registry got them
     assert seen_other and not any("authorization" in h for h in seen_other)
 
@@ -145,9 +145,8 @@ def test_a_relative_location_stays_on_the_registry_with_its_credentials() -> Non
 @pytest.mark.parametrize("realm", ["http://auth.example.com/token", "ftp://auth.example.com/token"])
 def test_a_plain_http_realm_off_loopback_never_gets_the_password(realm: str) -> None:
     challenge = {"WWW-Authenticate": f'Bearer realm="{realm}",service="r"'}
-    with server(lambda _: (401, challenge, b"")) as (host, _):
-        with pytest.raises(RegistryError, match="realm"):
-            RegistryClient(host, CREDS, retry=NO_RETRY).ping()
+    with server(lambda _: (401, challenge, b"")) as (host, _), pytest.raises(RegistryError, match="realm"):
+        RegistryClient(host, CREDS, retry=NO_RETRY).ping()
 
 
 def test_a_realm_on_another_loopback_origin_gets_the_token_request() -> None:
@@ -171,11 +170,10 @@ def test_registry_error_text_is_scrubbed_of_the_password_its_base64_and_tokens()
             return 401, {"WWW-Authenticate": 'Basic realm="r"'}, b""
         text = f"bad auth {request.headers.get('Authorization')} for bot:{SECRET} Bearer abcdefghijklmnop"
         return 500, {"Content-Type": "application/json"}, (
-            '{"errors": [{"code": "DENIED", "message": "%s"}]}' % text).encode()
+            f'{{"errors": [{{"code": "DENIED", "message": "{text}"}}]}}').encode()
 
-    with server(echo) as (host, _):
-        with pytest.raises(RegistryError) as raised:
-            RegistryClient(host, CREDS, retry=NO_RETRY).ping()
+    with server(echo) as (host, _), pytest.raises(RegistryError) as raised:
+        RegistryClient(host, CREDS, retry=NO_RETRY).ping()
     shown = str(raised.value)
     assert "DENIED" in shown
     for secret in (SECRET, BASIC, "abcdefghijklmnop"):

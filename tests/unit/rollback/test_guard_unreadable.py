@@ -12,6 +12,7 @@ from dify_action.untrusted import Unreadable
 
 CURRENT = refs.parse("r.example/acme/dify-api:1.14.0")
 RESTORED = refs.parse("r.example/acme/dify-api:1.13.3")
+MOVE = ImageMove("deploy.yaml", 3, "containers[0].image", CURRENT, RESTORED)
 
 
 def unreadable(_: refs.ImageRef) -> object:
@@ -20,10 +21,10 @@ def unreadable(_: refs.ImageRef) -> object:
 
 def test_the_override_always_works_on_an_unreadable_image() -> None:
     notes: list[str] = []
-    checks = guard_moves([ImageMove("deploy.yaml", 3, "containers[0].image", CURRENT, RESTORED)], unreadable, (None, None), allow=True, notes=notes)  # type: ignore[arg-type]
+    checks = guard_moves([MOVE], unreadable, (None, None), allow=True, notes=notes)  # type: ignore[arg-type]
     assert len(checks) == 1 and any("could not read" in note for note in notes)
 
 
 def test_without_the_override_unreadable_facts_refuse_naming_the_image() -> None:
     with pytest.raises(DifyActionError, match="dify-api"):
-        guard_moves([ImageMove("deploy.yaml", 3, "containers[0].image", CURRENT, RESTORED)], unreadable, (None, None), allow=False, notes=[])  # type: ignore[arg-type]
+        guard_moves([MOVE], unreadable, (None, None), allow=False, notes=[])  # type: ignore[arg-type]
