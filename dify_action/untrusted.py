@@ -15,6 +15,7 @@ import ast
 import json
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
@@ -101,7 +102,9 @@ def python_module(text: str, what: str, *, max_bytes: int = 1 << 20, max_depth: 
     if nesting(text) > max_depth:
         fail(what, f"nested deeper than {max_depth} levels", error)
     try:
-        return ast.parse(text, filename=what)
+        with warnings.catch_warnings():  # an image's odd escapes are not ours to print
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=what)
     except _PARSER_FAILURES as problem:
         fail(what, f"not valid Python ({type(problem).__name__}: {getattr(problem, 'msg', '') or problem})", error)
 
