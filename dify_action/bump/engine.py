@@ -14,6 +14,7 @@ from pathlib import Path
 from dify_action import refs
 from dify_action.bump import argovalues, edit, envedit, explain, journal, shapes, tree, variables
 from dify_action.bump.find import find_all, target_hits
+from dify_action.bump.mentions import may_reference
 from dify_action.bump.model import BumpPlan, Change, FileEdit, Replacement, Skipped, Target
 from dify_action.bump.yamlnodes import Hit, Parsed, load
 from dify_action.errors import EditRefused, InputError
@@ -25,6 +26,22 @@ class _Section:
     outer: Parsed  # the file
     inner: Parsed  # the file itself, or a document inside one of its block strings
     embedded: argovalues.Embedded | None
+    duplicates: dict[int, tuple[str, int]] | None = None  # of the hits' nodes, once the trees are let go
+
+
+def _slim(kept: list[tuple[_Section, list[Hit]]]) -> list[tuple[_Section, list[Hit]]]:
+    """The kept sections of one file without their node trees (400 composed values files held
+    whole took 380 MB): the duplicate-key check is done now, kept for the nodes the hits hold
+    (alive through the hits, so their ids stay theirs), and the edit needs only text and hits."""
+    out: list[tuple[_Section, list[Hit]]] = []
+    for section, hits in kept:
+        found = duplicate_keys(section.inner.docs)
+        mine = {id(node): found[id(node)] for hit in hits for node in (hit.value, hit.parent, hit.digest)
+                if node is not None and id(node) in found}
+        outer = dataclasses.replace(section.outer, docs=())
+        inner = outer if section.inner is section.outer else dataclasses.replace(section.inner, docs=())
+        out.append((_Section(outer, inner, section.embedded, mine), hits))
+    return out
 
 
 def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) -> BumpPlan:
@@ -52,10 +69,13 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
     loaded: set[str] = set()
     placeholders: dict[str, str] = {}
     kept: list[tuple[_Section, list[Hit]]] = []
+    def mentions(data: bytes) -> bool:
+        return any(key in data for key in keys) or may_reference(data, names)
+
     for source in files:
-        if not (any(key in source.data for key in keys) or _may_reference(source.data, names)):
+        if not mentions(source.data):
             continue
-        parsed = load(source)
+        parsed = load(source, mentions)  # of a multi-document file, only the documents that mention it
         if isinstance(parsed, Skipped):
             if source.explicit:
                 raise EditRefused(
@@ -70,55 +90,18 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
         sections = [_Section(parsed, parsed, None)]
         if b"values" in source.data:
             sections.extend(_Section(parsed, inner.parsed, inner) for inner in argovalues.embedded(parsed))
+        mine: list[tuple[_Section, list[Hit]]] = []
         for section in sections:  # keep only what may be edited: the other files' nodes are freed
             hits = list(find_all(section.inner))
             if keys or any(hit.kind == "variable" or hit.current.repository in repositories for hit in hits):
-                kept.append((section, hits))
+                mine.append((section, hits))
+        kept.extend(mine if keys else _slim(mine))  # --helm-path keys walk the trees again in _plan
     try:
         planned = _plan(root, targets, paths, files, skipped, loaded, placeholders, kept)
         return dataclasses.replace(planned, notes=(recovered.note(), *planned.notes)) if recovered else planned
     except EditRefused as error:
         error.warnings = tuple(f"skipped {skip.file}: {skip.reason}" for skip in skipped)
         raise
-
-
-_BEFORE = frozenset(b"\n:=-\"'[{,")  # what may precede a reference (after spaces)
-_AFTER = frozenset(b":@\"' \t\r\n,]}")  # what may follow its last path component
-
-
-def _starts_value(data: bytes, index: int) -> bool:
-    """``data[index]`` ends what precedes a value: spaces, then ``&anchor``/``!tag`` properties, then
-    an indicator or a line start."""
-    while True:
-        while index >= 0 and data[index] in (0x20, 0x09):
-            index -= 1
-        if index < 0 or data[index] in _BEFORE:
-            return True
-        token = index
-        while token >= 0 and data[token] not in (0x20, 0x09, 0x0A):
-            token -= 1
-        if data[token + 1] not in (0x26, 0x21) or token == index:  # "&", "!"
-            return False
-        index = token
-
-
-def _may_reference(data: bytes, names: set[bytes]) -> bool:
-    """Cheap filter before composing: the image's last path component occurs where a reference can
-    hold it (after ``/``, or starting a value: ``: ``, ``- ``, ``=``, a quote, a flow bracket, a line)
-    and ends like one. A name only in prose or comments ("runs dify-api") leaves the file uncomposed.
-    bytes.find, not a regex: a regex without a literal prefix scans every position of 200 KB files."""
-    for name in names:
-        start = data.find(name)
-        while start != -1:
-            end = start + len(name)
-            if end == len(data) or data[end] in _AFTER:
-                index = start - 1
-                if index < 0 or data[index] == 0x2F:  # "/"
-                    return True
-                if _starts_value(data, index):
-                    return True
-            start = data.find(name, end)
-    return False
 
 
 def _plan(
@@ -142,7 +125,7 @@ def _plan(
             version = (target.tag, target.digest)
             companions = [t.image for t in targets if t is not target and (t.tag, t.digest) == version]
             mine = target_hits(section.inner, hits, target, companions)
-            duplicates: dict[int, tuple[str, int]] | None = None
+            duplicates: dict[int, tuple[str, int]] | None = section.duplicates
             for hit in mine:
                 duplicates = _refuse_duplicates(section.inner, hit, duplicates)
                 if hit.helm_path:

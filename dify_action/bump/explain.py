@@ -40,6 +40,11 @@ def not_deployed(
         lines.append(f"files that mention {needle.decode()} but were skipped:")
         lines += [f"  {skip.file}: {skip.reason}" for skip in mentioned[:_MAX_LISTED]]
         lines += [f"  {where}" for where in variable[:_MAX_LISTED]]
+    unedited = _unedited_mentions(root, paths, image)
+    if unedited:
+        lines.append(f"files that contain {image.path} but are not a file bump edits (YAML manifests, values, "
+                     "kustomizations, compose and env files); edit them by hand or render them to YAML:")
+        lines += [f"  {rel}: {why}" for rel, why in unedited[:_MAX_LISTED]]
     elsewhere = _values_elsewhere(loaded, files)
     misses = _near_misses(image, files, loaded)
     lines += elsewhere + misses
@@ -51,6 +56,36 @@ def not_deployed(
     if any("Helm/Go template" in skip.reason for skip in mentioned):
         hint += "; a chart's templates are not edited: bump the values file that feeds them"
     return NotDeployed("\n".join(lines), hint=hint)
+
+
+_KINDS = {".jsonnet": "jsonnet", ".libsonnet": "jsonnet", ".cue": "CUE", ".tpl": "a template", ".j2": "a template",
+          ".jinja": "a template", ".tmpl": "a template", ".json": "JSON", ".toml": "TOML", ".hcl": "HCL",
+          ".tf": "Terraform", ".nix": "Nix", ".dhall": "Dhall", ".ts": "TypeScript", ".py": "Python"}
+
+
+def _unedited_mentions(root: Path, paths: Sequence[str], image: refs.ImageRef) -> list[tuple[str, str]]:
+    """Files under ``paths`` that a bump never reads but that contain the image's path literally."""
+    needle = image.path.encode()
+    real_root = os.path.realpath(root)
+    found: list[tuple[str, str]] = []
+    for given in paths or ["."]:
+        top = os.path.join(real_root, given)
+        walked = [(os.path.dirname(top), [], [os.path.basename(top)])] if os.path.isfile(top) else os.walk(top)
+        for folder, dirs, names in walked:
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                rel = os.path.relpath(os.path.join(folder, name), real_root).replace(os.sep, "/")
+                if tree.is_candidate(name) or tree.editable(rel) or len(found) >= _MAX_LISTED:
+                    continue
+                try:
+                    with open(os.path.join(folder, name), "rb") as stream:
+                        data = stream.read(tree.MAX_FILE_BYTES)
+                except OSError:
+                    continue
+                if needle in data and b"\0" not in data:
+                    kind = _KINDS.get(os.path.splitext(name)[1].lower(), "not YAML")
+                    found.append((rel, f"{kind}: not a file bump edits"))
+    return found
 
 
 def _mentions(root: Path, relpath: str, needle: bytes, files: Sequence[tree.SourceFile]) -> bool:

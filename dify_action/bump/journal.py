@@ -8,6 +8,12 @@ bump reads the tree) discards it when it has no manifest (nothing was changed) o
 renames when it has one. A manifest is checked before anything moves: plain relative YAML paths,
 no hidden or symlinked parts, contents matching their hashes, so a journal committed into a
 hostile repository can change nothing its author could not have committed directly.
+
+Only a journal this host created for this checkout is trusted: before the journal exists, a
+random nonce is recorded outside the work tree (under the checkout's git directory, else in the
+system temp directory, keyed by the root's real path) and the same nonce is written into the
+journal. A journal whose nonce is missing or differs (one committed to the repository: under
+umask 077 it even checks out as a 0700 directory of the current user) is refused, named.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import stat
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -31,6 +39,7 @@ from dify_action.errors import ManifestError, TreeWriteError
 
 JOURNAL = ".dify-action-journal"
 MANIFEST = "manifest.json"
+NONCE = "nonce"
 _PENDING = "manifest.pending"
 
 
@@ -109,6 +118,64 @@ def _os_error(error: OSError, doing: str) -> TreeWriteError:
     return TreeWriteError(f"{doing}: {error.strerror or error}{where}", hint=f"{hint}; no file of the tree was changed")
 
 
+def _git_dir(real_root: Path) -> Path | None:
+    """The git directory of the checkout holding ``real_root`` (a worktree's ``.git`` file followed)."""
+    for folder in (real_root, *real_root.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                line = dot_git.read_text("utf-8").strip()
+                if line.startswith("gitdir:"):
+                    return (folder / line[len("gitdir:"):].strip()).resolve()
+            return None
+    return None
+
+
+def record_path(real_root: Path) -> Path:
+    """Where the nonce of ``real_root``'s journal is kept: outside the work tree."""
+    key = hashlib.sha256(str(real_root).encode()).hexdigest()[:24]
+    git_dir = _git_dir(real_root)
+    host_local = Path(tempfile.gettempdir()) / f"dify-action-{os.geteuid()}"
+    base = git_dir / "dify-action" if git_dir is not None else host_local
+    return base / f"journal-{key}"
+
+
+def claim(real_root: Path, folder: Path) -> None:
+    """Record a fresh nonce outside the tree, then in the journal ``folder`` (already created)."""
+    nonce = secrets.token_hex(16)
+    record = record_path(real_root)
+    record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temp = record.with_name(record.name + ".tmp")
+    temp.write_text(json.dumps({"root": str(real_root), "nonce": nonce}))
+    os.replace(temp, record)
+    fd = os.open(folder / NONCE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, nonce.encode())
+    finally:
+        os.close(fd)
+
+
+def _ours(real_root: Path, folder: Path) -> bool:
+    try:
+        record = json.loads(record_path(real_root).read_text("utf-8"))
+        fd = os.open(folder / NONCE, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            nonce = os.read(fd, 256).decode("ascii")
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("root") == str(real_root) and \
+        isinstance(record.get("nonce"), str) and secrets.compare_digest(record["nonce"], nonce)
+
+
+def _release(real_root: Path) -> None:
+    with contextlib.suppress(OSError):
+        record_path(real_root).unlink()
+
+
 def commit(root: Path, writes: Sequence[Write]) -> None:
     """Write every file or none (see the module docstring). Raises ManifestError when a file
     changed since it was read or resolves outside the root, TreeWriteError when the disk fails."""
@@ -139,6 +206,7 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
         os.mkdir(journal, 0o700)
         created = True
         with _locked(journal):
+            claim(real_root, journal)
             manifest = [_stage(journal, str(index), real_root / rel, entry)
                         | {"path": rel} for index, (rel, entry) in enumerate(sorted(entries.items()))]
             pending = journal / _PENDING
@@ -155,6 +223,7 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
                                  hint="wait for it to finish") from None
         if created and not committed:  # before the commit point: nothing changed, nothing stays
             shutil.rmtree(journal, ignore_errors=True)
+            _release(real_root)
         if isinstance(error, OSError) and not committed:
             raise _os_error(error, f"cannot write the bump into {real_root}") from None
         raise
@@ -189,6 +258,7 @@ def _roll_forward(real_root: Path, journal: Path, manifest: list[dict[str, objec
             _sync_filesystem(real_root)
         os.unlink(journal / MANIFEST)
         shutil.rmtree(journal)
+        _release(real_root)
     except OSError as error:
         raise TreeWriteError(
             f"the bump was committed but could not be moved into place: {error.strerror} ({error.filename})",
@@ -211,9 +281,15 @@ def recover(root: Path) -> Recovery | None:
                              hint="remove it: a repository must not contain it; dify-action keeps an interrupted "
                                   "write there")
     with _locked(journal):
+        if not _ours(real_root, journal):
+            raise TreeWriteError(
+                f"{journal} is not a journal this dify-action wrote for this checkout (its nonce is not the "
+                f"one recorded in {record_path(real_root).parent}); it was probably committed to the repository",
+                hint=f"remove {JOURNAL} from the repository (git rm -r {JOURNAL}); nothing was changed")
         if not (journal / MANIFEST).exists():
             staged = sum(1 for entry in journal.iterdir() if entry.name.isdigit())
             shutil.rmtree(journal)
+            _release(real_root)
             return Recovery("discarded", staged)
         manifest = _checked(real_root, journal)
         return Recovery("rolled forward", _roll_forward(real_root, journal, manifest))

@@ -3,7 +3,8 @@
 Helm image mappings and ``--helm-path`` keys are ``imagekeys`` and ``helmpath``.
 A kind of manifest: it imports only the leaves (``yamlnodes``, ``layout``).
 
-Argo CD: https://argo-cd.readthedocs.io/en/stable/user-guide/helm/ and .../kustomize/;
+Argo CD: https://argo-cd.readthedocs.io/en/stable/user-guide/helm/ and .../kustomize/; Argo CD
+Image Updater's write-back file ``.argocd-source-<app>.yaml`` holds the same two sections at its top;
 Flux: https://fluxcd.io/flux/components/kustomize/kustomizations/#images
 """
 
@@ -15,6 +16,7 @@ import yaml
 
 from dify_action import refs
 from dify_action.bump.layout import argo_sources, global_registry, parameters
+from dify_action.bump.tree import is_writeback
 from dify_action.bump.yamlnodes import (
     Hit,
     Parsed,
@@ -34,9 +36,13 @@ def document_hits(parsed: Parsed, doc: yaml.Node, where: str) -> Iterator[Hit]:
         yield from _kustomize_hits(parsed, get(doc, "images"), where + "images")
         if "toolkit.fluxcd.io" in (text_of(get(doc, "apiVersion")) or ""):
             yield from _kustomize_hits(parsed, get(get(doc, "spec"), "images"), where + "spec.images")
-    for prefix, source in argo_sources(doc):
-        yield from _argo_kustomize_images(parsed, source, f"{where}{prefix}.kustomize.images")
-        yield from _argo_parameters(parsed, source, f"{where}{prefix}.helm.parameters", global_registry(doc))
+    sources = list(argo_sources(doc))
+    if is_writeback(parsed.source.relpath) and isinstance(doc, yaml.MappingNode):
+        sources.append(("", doc))  # the updater's override file is a source's kustomize/helm section
+    for prefix, source in sources:
+        dot = f"{prefix}." if prefix else ""
+        yield from _argo_kustomize_images(parsed, source, f"{where}{dot}kustomize.images")
+        yield from _argo_parameters(parsed, source, f"{where}{dot}helm.parameters", global_registry(doc))
 
 
 def _kustomize_hits(parsed: Parsed, images: yaml.Node | None, where: str) -> Iterator[Hit]:

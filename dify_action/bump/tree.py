@@ -14,6 +14,24 @@ from dify_action.bump.model import Skipped
 from dify_action.errors import InputError
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+# Argo CD Image Updater's git write-back file, one per Application, beside its sources:
+# https://argocd-image-updater.readthedocs.io/en/stable/basics/update-methods/#git-write-back
+WRITEBACK = re.compile(r"\.argocd-source(?:-[^/]+)?\.ya?ml")
+# CI pipeline definitions name images for jobs, not deployments: never rewritten, skipped with a
+# note (named with --path: refused). Their usual folders (.github/workflows, .gitea/workflows,
+# .circleci, .buildkite, .woodpecker, .tekton) are hidden and never walked, as every hidden folder.
+CI_FILES = {
+    ".gitlab-ci.yml": "GitLab CI", ".gitlab-ci.yaml": "GitLab CI", "bitbucket-pipelines.yml": "Bitbucket Pipelines",
+    "azure-pipelines.yml": "Azure Pipelines", "azure-pipelines.yaml": "Azure Pipelines", ".travis.yml": "Travis CI",
+    ".drone.yml": "Drone", ".drone.yaml": "Drone", ".woodpecker.yml": "Woodpecker", ".woodpecker.yaml": "Woodpecker",
+    "cloudbuild.yaml": "Cloud Build", "cloudbuild.yml": "Cloud Build", "codefresh.yml": "Codefresh",
+    "appveyor.yml": "AppVeyor", ".cirrus.yml": "Cirrus CI", "buildspec.yml": "AWS CodeBuild",
+    "buildspec.yaml": "AWS CodeBuild", ".gitlab-ci-local.yml": "GitLab CI",
+}
+CI_FOLDERS = {".github": "GitHub Actions", ".gitea": "Gitea Actions", ".forgejo": "Forgejo Actions",
+              ".circleci": "CircleCI", ".buildkite": "Buildkite", ".woodpecker": "Woodpecker", ".tekton": "Tekton",
+              ".gitlab": "GitLab CI", ".azure-pipelines": "Azure Pipelines"}
+
 YAML_SUFFIXES = (".yaml", ".yml")
 KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
@@ -68,7 +86,12 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
     skipped: list[Skipped] = []
     chosen: dict[str, tuple[bool, bool]] = {}  # relpath -> (named explicitly, may be a symlink)
     for rel in explicit_files:
-        chosen[os.path.normpath(rel).replace(os.sep, "/")] = (True, True)
+        normal = os.path.normpath(rel).replace(os.sep, "/")
+        system = ci_system(normal)
+        if system is not None:
+            raise InputError("path", rel, f"is a CI pipeline definition ({system}), not a deployment file; "
+                                          "bump never rewrites CI files")
+        chosen[normal] = (True, True)
     prefix_len = len(real_root) + 1
     for top in walk_dirs:
         for entry in _walk(top):
@@ -80,6 +103,10 @@ def collect(root: Path, paths: Sequence[str]) -> tuple[list[SourceFile], list[Sk
     edited_as = {rel: rel for rel, real in real_of.items() if real == rel}
     for rel in sorted(chosen):
         explicit, maybe_link = chosen[rel]
+        system = None if explicit else ci_system(rel)
+        if system is not None:
+            skipped.append(Skipped(rel, f"a CI pipeline definition ({system}): not a deployment, never rewritten"))
+            continue
         other = edited_as.setdefault(real_of[rel], rel)
         if other != rel:
             skipped.append(Skipped(rel, f"symlink to {real_of[rel]}, edited once as {other}"))
@@ -108,7 +135,23 @@ def editable(rel: str) -> bool:
     if not parts or any(part.startswith(".") for part in parts[:-1]) or ".." in parts:
         return False
     name = parts[-1]
-    return (is_candidate(name) and not name.startswith(".")) or _ENV_FILE.fullmatch(name) is not None
+    if ci_system(rel) is not None:
+        return False
+    return (is_candidate(name) and (not name.startswith(".") or WRITEBACK.fullmatch(name) is not None)) \
+        or _ENV_FILE.fullmatch(name) is not None
+
+
+def ci_system(rel: str) -> str | None:
+    """The CI system whose pipeline definition ``rel`` is, or None (a deployment file)."""
+    parts = PurePosixPath(rel).parts
+    if not parts:
+        return None
+    return CI_FILES.get(parts[-1]) or next((CI_FOLDERS[part] for part in parts[:-1] if part in CI_FOLDERS), None)
+
+
+def is_writeback(rel: str) -> bool:
+    """Argo CD Image Updater's write-back file (``.argocd-source-<app>.yaml``)."""
+    return WRITEBACK.fullmatch(PurePosixPath(rel).name) is not None
 
 
 def _real_rel(real_root: str, rel: str) -> str:

@@ -8,6 +8,9 @@ through the pure-Python composer that records anchors (``composer``).
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import yaml
@@ -53,31 +56,68 @@ class Hit:
     variable: Variable | None = None
 
 
-def load(source: SourceFile) -> Parsed | Skipped:
-    """Decode and compose a file; return Skipped (with the reason) when it is not usable YAML."""
+def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None) -> Parsed | Skipped:
+    """Decode and compose a file; return Skipped (with the reason) when it is not usable YAML.
+
+    ``keep``: of a multi-document file, compose only the documents it accepts (their bytes); the
+    others are blanked to spaces, one per character, so every mark still indexes the whole text
+    and ``Parsed.text`` is the whole file. Anchors never cross documents, so nothing kept can
+    depend on a blanked one; the budget and duplicate-key checks apply to every kept document."""
     try:
         text = source.data.decode("utf-8")
+        only = _only_documents(source.data, keep) if keep is not None else None
+        composed = only.decode("utf-8") if only is not None else None
     except UnicodeDecodeError:
         return Skipped(source.relpath, "not UTF-8 text")
     bom = _BOM if text.startswith(_BOM) else ""
-    return compose(source, text[len(bom):], bom)
+    return compose(source, text[len(bom):], bom, composed=composed[len(bom):] if composed is not None else None)
 
 
-def compose(source: SourceFile, text: str, bom: str = "", where: str = "") -> Parsed | Skipped:
+# a document marker: "---" or "..." at a line start, then a space or the line's end; inside any
+# scalar such a line is forbidden (YAML 1.2 c-forbidden), so splitting there is exact
+_MARKER = re.compile(rb"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
+_CONTINUATION = re.compile(rb"[\x80-\xbf]+")  # UTF-8 continuation bytes: one space per character
+_BLANK = bytes(0x0A if byte == 0x0A else 0x20 for byte in range(256))
+
+
+def _only_documents(data: bytes, keep: Callable[[bytes], bool]) -> bytes | None:
+    """``data`` with the documents ``keep`` refuses blanked, or None when every one is kept."""
+    bounds = sorted({0, *(match.start() for match in _MARKER.finditer(data)), len(data)})
+    if len(bounds) <= 2:
+        return None
+    parts: list[bytes] = []
+    blanked, kept = False, False
+    for start, end in itertools.pairwise(bounds):
+        part = data[start:end]
+        if keep(part):
+            parts.append(part)
+            kept = True
+            continue
+        # a "---" stays (it starts the next document); a "..." only ends a document that stays
+        head = 3 if part[:3] == b"---" or (part[:3] == b"..." and kept) else 0
+        parts.append(part[:head] + _CONTINUATION.sub(b"", part[head:]).translate(_BLANK))
+        blanked, kept = True, False
+    return b"".join(parts) if blanked else None
+
+
+def compose(source: SourceFile, text: str, bom: str = "", where: str = "",
+            composed: str | None = None) -> Parsed | Skipped:
+    """``text`` composed (or ``composed``, the same text with some documents blanked)."""
+    ctext = text if composed is None else composed
     try:
-        if may_share(text):
-            docs, shared = compose_tracking(text)
+        if may_share(ctext):
+            docs, shared = compose_tracking(ctext)
         else:  # libyaml: about 10x faster than the pure composer, same character marks
             try:
-                check(text, BUDGET)  # depth and size on libyaml's event stream, before its composer recurses
-                docs = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
+                check(ctext, BUDGET)  # depth and size on libyaml's event stream, before its composer recurses
+                docs = [doc for doc in yaml.compose_all(ctext, Loader=yaml.CSafeLoader) if doc is not None]
                 shared = {}
             except BudgetExceeded:
                 raise
             except yaml.YAMLError:  # the few texts only the pure composer accepts: it has the last word
-                if "{{" in text:  # a template: neither composer will take it
+                if "{{" in ctext:  # a template: neither composer will take it
                     raise
-                docs, shared = compose_tracking(text)
+                docs, shared = compose_tracking(ctext)
     except AliasBomb as error:
         return Skipped(source.relpath, str(error))
     except yaml.YAMLError as error:

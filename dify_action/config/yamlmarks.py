@@ -60,9 +60,12 @@ def _keep_string(loader: _Loader, node: yaml.ScalarNode) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _keep_string)
 
 
-def compose(text: str, source: str) -> tuple[dict[str, Any], dict[Key, int]]:
-    """Parse ``text``: the data and the 1-based line of every key path."""
+def compose(text: str, source: str, budget: Budget | None = None) -> tuple[dict[str, Any], dict[Key, int]]:
+    """Parse ``text``: the data and the 1-based line of every key path. ``budget``: the limits for
+    this kind of input (default: a config file's), sized to what its real producer emits."""
     loader = _Loader(text)
+    if budget is not None:
+        loader.budget = budget
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else {}

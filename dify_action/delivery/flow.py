@@ -74,6 +74,8 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
                        api_calls=caller.calls, notes=tuple(notes))
     git.run("checkout", "--quiet", "-B", branch)
     _commit(request, git, plan, base)
+    # everything the pull request needs is computed before the first push (no orphan branch)
+    sections = tuple(request.sections(git.workdir, plan.changes)) if request.sections and forge else ()
     published = publish_branch(git, branch, remote, request.max_attempts, request.sleep)
     commit, pushed, attempts = published.commit, published.pushed, published.attempts
     if forge is None:
@@ -85,7 +87,6 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
         dify_version_old=request.dify_version_old, dify_version_new=request.dify_version_new,
         promoted_from=request.promoted_from, rollback_of=request.rollback_of)
     values = template_values(request, base, plan.changes)
-    sections = tuple(request.sections(git.workdir, plan.changes)) if request.sections else ()
     spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes, sections),
                     request.destination.labels, request.destination.reviewers, request.destination.draft)
     outcome_pr = sync_pull(forge, spec, git, published)

@@ -24,10 +24,14 @@ from typing import Any
 from dify_action.config.yamlmarks import Key, compose, key_text
 from dify_action.dify.dslversion import dsl_verdict
 from dify_action.errors import ConfigError
+from dify_action.yamlguard import Budget
 
 MODES = ("workflow", "advanced-chat", "chat", "agent-chat", "completion")
 WORKFLOW_MODES = ("workflow", "advanced-chat")
 MAX_BYTES = 10 * 1024 * 1024
+# sized to Dify's own exports, not to a config file's budget (depth 32, 50,000 nodes): a large
+# workflow export under the 10 MB import limit has a few hundred thousand nodes and nests ~20 deep
+DSL_BUDGET = Budget(max_depth=64, max_nodes=1_000_000)
 DEFAULT_VERSION = "0.1.0"  # what Dify assumes when a file has no version
 BLOCKING = ("pending", "failed")
 _PLUGIN_KEYS = {"marketplace": "marketplace_plugin_unique_identifier",
@@ -87,7 +91,7 @@ def check_text(text: str, file: str, current: str) -> AppCheck:
     if size > MAX_BYTES:
         return _too_large(file, size)
     try:
-        data, lines = compose(text, file)
+        data, lines = compose(text, file, DSL_BUDGET)
     except ConfigError as error:
         finding = Finding("error", file, error.line, error.key, str(error).split("\n")[0])
         return AppCheck(file, None, None, None, "failed", (finding,))

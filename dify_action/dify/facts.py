@@ -13,11 +13,11 @@ import ast
 import io
 import json
 import tarfile
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dify_action import untrusted
 from dify_action.dify.migrations import Revision, RevisionGraph, build_graph, read_graph
 from dify_action.errors import DifyActionError
 
@@ -30,6 +30,7 @@ SOURCES = ("engine", "record", "layers", "label")
 MAX_FILE = 1 << 20
 MAX_FILES = 20_000
 MAX_ARCHIVE = 64 << 20
+MAX_FACTS = 4 << 20  # a recorded graph: Dify has ~400 migrations of ~200 bytes each; room for 50x
 FACTS_VERSION = 1
 
 
@@ -69,18 +70,20 @@ class ImageFacts:
 
     @classmethod
     def from_json(cls, data: bytes, source: str = "record") -> ImageFacts:
-        """Facts from a recorded blob; DifyActionError when it is not one."""
+        """Facts from a recorded blob (registry data); DifyActionError when it is not one."""
+        what = "the recorded image facts"
         try:
-            doc = json.loads(data)
-            if not isinstance(doc, dict) or doc.get("version") != FACTS_VERSION:
-                raise ValueError("not a dify-action facts document (version 1)")
+            doc = untrusted.json_object(data, what, max_bytes=MAX_FACTS, max_depth=8)
+            if doc.get("version") != FACTS_VERSION:
+                untrusted.fail(what, "not a dify-action facts document (version 1)")
             items = doc.get("migrations")
-            graph = None if items is None else build_graph(Revision.from_dict(item) for item in items)
-            return cls(source, _str(doc.get("dify_version")), _str(doc.get("dsl_version")), graph,
-                       tuple(str(n) for n in doc.get("notes") or ()))
-        except (ValueError, TypeError, AttributeError) as error:
-            raise DifyActionError(f"the recorded image facts are unreadable: {error}",
-                                  hint="record the facts of this image again (build stage)") from None
+            graph = None if items is None else build_graph(
+                Revision.from_dict(item) for item in untrusted.as_list(items, f"{what}: migrations"))
+            notes = tuple(str(note) for note in untrusted.as_list(doc.get("notes") or [], f"{what}: notes")
+                          if isinstance(note, str))
+            return cls(source, _str(doc.get("dify_version")), _str(doc.get("dsl_version")), graph, notes)
+        except DifyActionError as error:
+            raise DifyActionError(error.message, hint="record the facts of this image again (build stage)") from None
 
 
 def _str(value: object) -> str | None:
@@ -90,8 +93,8 @@ def _str(value: object) -> str | None:
 def parse_dsl_version(text: str) -> str | None:
     """``CURRENT_APP_DSL_VERSION = "0.6.0"`` of constants/dsl_version.py (None when absent)."""
     try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+        tree = untrusted.python_module(text, f"{API_ROOT}/{DSL_FILE}")
+    except DifyActionError:
         return None
     for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
@@ -106,10 +109,11 @@ def parse_dsl_version(text: str) -> str | None:
 def parse_project_version(text: str) -> str | None:
     """``[project] version`` of api/pyproject.toml (older releases: ``[tool.poetry] version``)."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+        data = untrusted.toml_document(text, f"{API_ROOT}/{PYPROJECT}")
+    except DifyActionError:
         return None
-    for table in (data.get("project"), (data.get("tool") or {}).get("poetry")):
+    tool = data.get("tool")
+    for table in (data.get("project"), tool.get("poetry") if isinstance(tool, dict) else None):
         if isinstance(table, dict) and isinstance(table.get("version"), str):
             return str(table["version"])
     return None

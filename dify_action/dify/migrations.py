@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from dify_action import untrusted
 from dify_action.errors import DifyActionError
 
 DownRevision = str | tuple[str, ...] | None
@@ -52,11 +53,12 @@ class Revision:
         return {"revision": self.revision, "down_revision": down, "slug": self.slug, "file": self.file}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Revision:
-        down = data.get("down_revision")
-        parsed = _down(down, str(data.get("file", "")))
-        return cls(_id(data.get("revision"), str(data.get("file", ""))), parsed, str(data.get("slug", "")),
-                   str(data.get("file", "")))
+    def from_dict(cls, data: object) -> Revision:
+        """A revision of a recorded facts blob (registry data: every field's type is checked)."""
+        item = untrusted.as_object(data, "a recorded migration")
+        file = untrusted.string(item, "file", "a recorded migration", default="")
+        slug = untrusted.string(item, "slug", f"recorded migration {file}", default="")
+        return cls(_id(item.get("revision"), file), _down(item.get("down_revision"), file), slug, file)
 
 
 def _id(value: object, file: str) -> str:
@@ -88,10 +90,7 @@ def slug_of(name: str, revision: str) -> str:
 
 def parse_revision(name: str, text: str) -> Revision | None:
     """The revision a migration file defines; None for a file that defines none (``__init__.py``)."""
-    try:
-        tree = ast.parse(text, filename=name)
-    except (SyntaxError, ValueError) as error:
-        raise DifyActionError(f"migration {name} is not valid Python: {error}", hint=_HINT) from None
+    tree = untrusted.python_module(text, f"migration {name}")
     values: dict[str, object] = {}
     for node in tree.body:
         target: ast.expr | None = None
@@ -101,10 +100,7 @@ def parse_revision(name: str, text: str) -> Revision | None:
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             target, value = node.target, node.value
         if isinstance(target, ast.Name) and value is not None and target.id in ("revision", "down_revision"):
-            try:
-                values[target.id] = ast.literal_eval(value)
-            except ValueError:
-                raise DifyActionError(f"migration {name}: {target.id} is not a literal", hint=_HINT) from None
+            values[target.id] = untrusted.literal(value, f"migration {name}: {target.id}")
     if "revision" not in values:
         return None
     revision = _id(values["revision"], name)

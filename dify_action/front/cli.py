@@ -65,7 +65,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``only`` (a run imports the module of its own command)."""
     parser = _Parser(
         prog="dify-action",
         description="Build, test, scan and ship customized Dify images through GitOps pull requests.",
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dify-action {__version__}")
     sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True, parser_class=_Parser)
     for name, module in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         command = _load(module)
         child = sub.add_parser(name, help=command.HELP, description=command.HELP)
         command.add_arguments(child)
@@ -89,8 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
+    args, unknown = parser.parse_known_args(words)
     if unknown:  # the subcommand's own usage and a suggestion, not the top-level usage
         args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     interrupt.install()  # SIGTERM (a cancelled job) unwinds like Ctrl-C

@@ -11,25 +11,30 @@ Credentials are values given by the caller; they never appear in messages or rep
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
+from urllib.parse import urljoin
 
 from dify_action import refs
 from dify_action.errors import InputError, RegistryError
 from dify_action.registry.model import (
     ACCEPT,
     MANIFEST_TYPES,
+    MAX_MANIFEST,
     CopyResult,
     Credentials,
     Descriptor,
     Manifest,
     compute_digest,
 )
+from dify_action.registry.model import hasher as new_hasher
 from dify_action.registry.transport import Transport, _pull, _push
+
+if TYPE_CHECKING:
+    import requests
 
 _PARALLEL = 8
 
@@ -59,11 +64,12 @@ class RegistryClient(Transport):
     def get_manifest(self, repository: str, reference: str) -> Manifest:
         """Fetch a manifest and verify its bytes hash to the digest asked for / reported."""
         response = self._request("GET", f"/v2/{repository}/manifests/{reference}", scopes=_pull(repository),
-                                 headers={"Accept": ACCEPT}, what=f"{repository}:{reference}")
+                                 headers={"Accept": ACCEPT}, what=f"{repository}:{reference}", cap=MAX_MANIFEST)
         body = response.content
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        if media_type not in MANIFEST_TYPES:
-            media_type = str(json.loads(body).get("mediaType", media_type)) if body else media_type
+        if media_type not in MANIFEST_TYPES and body:
+            declared = Manifest(media_type, reference, body).document.get("mediaType")
+            media_type = declared if isinstance(declared, str) else media_type
         expected = reference if refs.DIGEST_RE.fullmatch(reference) else response.headers.get(
             "Docker-Content-Digest")
         algorithm = (expected or "sha256").split(":", 1)[0]
@@ -157,21 +163,23 @@ class RegistryClient(Transport):
 
     def get_blob(self, repository: str, digest: str, max_size: int = 4 << 20) -> bytes:
         """A small blob (an image config, an artifact), verified against its digest."""
-        response = self._request("GET", f"/v2/{repository}/blobs/{digest}", scopes=_pull(repository),
-                                 what=f"blob {digest} in {repository}", stream=True)
-        body = response.raw.read(max_size + 1, decode_content=True)
-        if len(body) > max_size:
-            raise RegistryError(f"blob {digest} in {repository} is larger than {max_size} bytes")
+        body = self._request("GET", f"/v2/{repository}/blobs/{digest}", scopes=_pull(repository),
+                             what=f"blob {digest} in {repository}", cap=max_size).content
         if compute_digest(body, digest.split(":", 1)[0]) != digest:
             raise RegistryError(f"blob {digest} from {repository} does not match its digest",
                                 hint="the registry or a proxy altered the blob; check the registry")
         return bytes(body)
 
-    def open_blob(self, repository: str, digest: str) -> IO[bytes]:
-        """A blob as a stream, for layers too large to hold; the caller verifies the digest."""
+    @contextlib.contextmanager
+    def open_blob(self, repository: str, digest: str) -> Iterator[IO[bytes]]:
+        """A blob as a stream (``with``), for layers too large to hold; the caller verifies the
+        digest. The request's deadline runs until the block ends."""
         response = self._request("GET", f"/v2/{repository}/blobs/{digest}", scopes=_pull(repository),
                                  what=f"blob {digest} in {repository}", stream=True)
-        return cast(IO[bytes], response.raw)
+        try:
+            yield cast(IO[bytes], response.raw)
+        finally:
+            self._done(response)
 
     def push_blob(self, repository: str, data: bytes) -> Descriptor:
         """Upload a small blob monolithically (POST then PUT with the digest); skipped when present."""
@@ -179,7 +187,7 @@ class RegistryClient(Transport):
         if not self.blob_exists(repository, digest):
             start = self._request("POST", f"/v2/{repository}/blobs/uploads/", scopes=_push(repository),
                                   allow=(202,), what=f"upload to {repository}")
-            location = start.headers["Location"]
+            location = self._location(start, f"upload to {repository}")
             joiner = "&" if "?" in location else "?"
             self._request("PUT", f"{location}{joiner}digest={digest}", scopes=_push(repository), data=data,
                           headers={"Content-Type": "application/octet-stream"}, what=f"upload of {digest}")
@@ -201,23 +209,36 @@ class RegistryClient(Transport):
     def _stream_blob(self, src: str, dst: str, digest: str) -> None:
         """Fallback when a mount is refused: copy the blob through a spooled temp file."""
         algorithm = digest.split(":", 1)[0]
-        hasher = hashlib.new(algorithm)
+        hasher = new_hasher(algorithm)
         with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
             response = self._request("GET", f"/v2/{src}/blobs/{digest}", scopes=_pull(src), stream=True,
                                      what=f"blob {digest} in {src}")
-            for chunk in response.iter_content(1 << 20):
-                hasher.update(chunk)
-                spool.write(chunk)
+            try:
+                for chunk in response.iter_content(1 << 20):
+                    hasher.update(chunk)
+                    spool.write(chunk)
+            except OSError as error:
+                raise RegistryError(f"blob {digest} from {src} broke off: {type(error).__name__}") from None
+            finally:
+                self._done(response)
             if f"{algorithm}:{hasher.hexdigest()}" != digest:
                 raise RegistryError(f"blob {digest} from {src} does not match its digest")
             start = self._request("POST", f"/v2/{dst}/blobs/uploads/", scopes=_push(dst), allow=(202,),
                                   what=f"upload to {dst}")
-            location = start.headers["Location"]
+            location = self._location(start, f"upload to {dst}")
             joiner = "&" if "?" in location else "?"
             size = spool.tell()
             self._request("PUT", f"{location}{joiner}digest={digest}", scopes=_push(dst), data=spool,
                           headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
                           what=f"upload of {digest}")
+
+    def _location(self, response: requests.Response, what: str) -> str:
+        """The upload URL a registry answered with, made absolute against the registry's own URL (a
+        relative one is its origin; credentials follow only to that origin, see ``_attempts``)."""
+        location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"registry {self.registry} started the {what} without a Location")
+        return urljoin(self.base_url + "/", location)
 
     def _split(self, ref: refs.ImageRef | str) -> tuple[str, str]:
         parsed = refs.parse(ref) if isinstance(ref, str) else ref

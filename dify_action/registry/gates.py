@@ -33,6 +33,7 @@ from dify_action.dify.facts import ImageFacts
 from dify_action.errors import InputError, RegistryError
 from dify_action.registry import OCI_MANIFEST, Manifest, RegistryClient, compute_digest
 from dify_action.registry.labels import EMPTY_TYPE
+from dify_action.text import display
 
 ARTIFACT_TYPE = "application/vnd.dify-action.gates.v1"
 EMPTY_BLOB = b"{}"
@@ -42,6 +43,7 @@ CREATED = "org.opencontainers.image.created"
 FACTS_TYPE = "application/vnd.dify-action.dify-facts.v1+json"
 FACTS_PREFIX = "io.dify-action.dify."
 STATUSES = ("passed", "failed", "skipped")
+PASSING = frozenset({"passed", "skipped"})  # exact strings: anything else refuses, on read as on write
 GATES = ("smoke", "scan")
 _NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
 
@@ -65,7 +67,9 @@ class GateRecord:
 
     @property
     def failed(self) -> tuple[str, ...]:
-        return tuple(name for name, status in self.results.items() if status == "failed")
+        """Every gate whose status is not exactly a passing one (``FAILED``, ``error``, ``pending``,
+        ``failed `` included): fail closed on anything this code did not write."""
+        return tuple(name for name, status in self.results.items() if status not in PASSING)
 
     def as_dict(self) -> dict[str, object]:
         return {"subject": self.subject, "results": dict(self.results), "created": self.created,
@@ -86,7 +90,7 @@ def validate_results(results: Mapping[str, str]) -> dict[str, str]:
     for name, status in results.items():
         if not _NAME_RE.fullmatch(name):
             raise InputError("gate", name, "a lowercase name like smoke or scan")
-        if status not in STATUSES:
+        if not isinstance(status, str) or status not in STATUSES:
             raise InputError(f"gate {name}", status, f"one of {', '.join(STATUSES)}")
         clean[name] = status
     return clean
@@ -139,9 +143,10 @@ def _write(client: RegistryClient, repository: str, digest: str, results: Mappin
     else:
         previous = _record_document(client, repository, digest)
         if previous is not None:
-            facts_layer = next((layer for layer in previous.get("layers") or ()
-                                if isinstance(layer, dict) and layer.get("mediaType") == FACTS_TYPE), None)
-            kept = {k: v for k, v in (previous.get("annotations") or {}).items() if k.startswith(FACTS_PREFIX)}
+            layer = _facts_layer(previous)
+            facts_layer = dict(layer) if layer is not None else None
+            kept = {k: v for k, v in previous["annotations"].items()
+                    if isinstance(k, str) and k.startswith(FACTS_PREFIX) and isinstance(v, str)}
     annotations = {f"{PREFIX}{name}": status for name, status in sorted(results.items())}
     annotations |= kept | {SUBJECT: digest, CREATED: created}
     document = {
@@ -167,12 +172,12 @@ def _facts_annotations(facts: ImageFacts) -> dict[str, str]:
     return out
 
 
-def _record_document(client: RegistryClient, repository: str, digest: str) -> dict[str, Any] | None:
+def _record_document(client: RegistryClient, repository: str, digest: str) -> Mapping[str, Any] | None:
     found = _record(client, repository, digest)
     return found[0] if found else None
 
 
-def _record(client: RegistryClient, repository: str, digest: str) -> tuple[dict[str, Any], str] | None:
+def _record(client: RegistryClient, repository: str, digest: str) -> tuple[Mapping[str, Any], str] | None:
     """The record manifest of ``digest`` and its own digest, when there is one about it (else None)."""
     tag = gates_tag(digest)
     if client.head_manifest(repository, tag) is None:
@@ -197,16 +202,21 @@ def read_gates(client: RegistryClient, repository: str, digest: str) -> GateReco
         return None
     document, manifest_digest = found
     annotations = document["annotations"]
-    results = {key[len(PREFIX):]: str(value) for key, value in annotations.items()
-               if isinstance(key, str) and key.startswith(PREFIX)}
+    # a status that is not a string is kept as its repr: it is not a passing status, so it refuses
+    results = {key[len(PREFIX):]: value if isinstance(value, str) else repr(value)[:40]
+               for key, value in annotations.items() if isinstance(key, str) and key.startswith(PREFIX)}
     layer = _facts_layer(document)
-    return GateRecord(digest, _frozen(results), annotations.get(CREATED), manifest_digest,
+    created = annotations.get(CREATED)
+    return GateRecord(digest, _frozen(results), created if isinstance(created, str) else None, manifest_digest,
                       str(layer["digest"]) if layer else None)
 
 
 def _facts_layer(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    return next((layer for layer in document.get("layers") or ()
-                 if isinstance(layer, dict) and layer.get("mediaType") == FACTS_TYPE and "digest" in layer), None)
+    """The facts layer of a record, its digest checked to be a digest (else None: no facts)."""
+    layers = document.get("layers")
+    return next((layer for layer in layers if isinstance(layer, dict) and layer.get("mediaType") == FACTS_TYPE
+                 and isinstance(layer.get("digest"), str) and refs.DIGEST_RE.fullmatch(layer["digest"])
+                 and isinstance(layer.get("size"), int)), None) if isinstance(layers, list) else None
 
 
 def read_facts(client: RegistryClient, repository: str, digest: str) -> ImageFacts | None:
@@ -227,7 +237,8 @@ def refusal(record: GateRecord | None, image: str, required: tuple[str, ...] = G
     if record is None:
         return f"{image}: no gate record (tag {gates_tag_or_none(image)} missing)"
     if record.failed:
-        return f"{image}: gate(s) failed: {', '.join(record.failed)}"
+        shown = ", ".join(f"{name} ({display(record.results[name])})" for name in record.failed)
+        return f"{image}: gate(s) failed: {shown}"
     missing = [gate for gate in required if gate not in record.results]
     if missing:
         return f"{image}: gate(s) never recorded: {', '.join(missing)}"

@@ -19,7 +19,7 @@ from dify_action import refs
 from dify_action.dify.facts import ImageFacts
 from dify_action.dify.migrations import Revision, diff
 from dify_action.dify.versions import label_verdict
-from dify_action.errors import GateFailed, RegistryError
+from dify_action.errors import DifyActionError, GateFailed, RegistryError
 from dify_action.markdown import escape
 
 GUARD_HINT = (
@@ -140,7 +140,7 @@ def guard_moves(moves: Sequence[ImageMove], facts_for: FactsFor | None, meta_ver
         if facts_for is not None:
             try:
                 current, restored = facts_for(move.current), facts_for(move.restored)
-            except RegistryError as error:
+            except DifyActionError as error:  # unreadable facts: refuse, or note them under the override
                 if not allow:
                     raise RegistryError(f"migration guard: cannot read the Dify facts of {move.current.name}: "
                                         f"{error.message}", hint=error.hint) from None

@@ -123,3 +123,17 @@ def test_production_paths_stay_untouched(emulator: GitHubEmulator, clone_dirs: C
     prod = emulator.repo.read(BRANCH, "environments/production/dify-api.yaml")
     assert prod == emulator.repo.read("main", "environments/production/dify-api.yaml")
     assert result.clone is not None and result.clone.strategy == "shallow+blobless+sparse"
+
+
+def test_a_pr_section_that_fails_stops_the_bump_before_any_push(emulator: GitHubEmulator,
+                                                                 clone_dirs: Callable[[], Path]) -> None:
+    """Issue 22: everything the PR needs is computed before the first push, so an unreadable image
+    (here: a section hook that raises) leaves no orphan branch behind."""
+    from dify_action.untrusted import Unreadable
+
+    def sections(root: Path, changes: object) -> list[str]:
+        raise Unreadable("the recorded image facts are unreadable: nested deeper than 8 levels")
+
+    with pytest.raises(Unreadable):
+        deliver(request(emulator, clone_dirs(), sections=sections))
+    assert emulator.repo.sha(BRANCH) is None and not emulator.open_pulls()

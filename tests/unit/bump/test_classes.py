@@ -189,7 +189,7 @@ def test_the_prefilter_never_hides_an_image_value(
     data: object, flow: bool | None, image: str, prefix: str, key: str
 ) -> None:
     """The byte filter that spares composing must pass every file where the name is a YAML value."""
-    from dify_action.bump.engine import _may_reference
+    from dify_action.bump.mentions import may_reference as _may_reference
 
     text = yaml.safe_dump({"other": data, key: image}, default_flow_style=flow)
     if prefix:

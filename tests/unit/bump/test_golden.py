@@ -2,7 +2,8 @@
 
 case.json: ``image``/``tag``/``digest``/``paths``/``helm_paths``/``env_file``, or ``args`` (the
 arguments after ``--gitops-dir``); ``expect``: ``ok`` (default: the tree becomes expected/) or
-``refuse`` (exit 2, nothing changed, stderr contains every ``mentions`` and no ``not_mentions``).
+``refuse`` (exit 2, nothing changed, stderr contains every ``mentions`` and no ``not_mentions``); an
+``ok`` case's ``mentions`` are notes its output must show.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def test_golden(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(_argv(case, tree)) == 0
     assert _files(tree) == _files(GOLDEN / name / "expected")
     expected_changed = _files(GOLDEN / name / "expected") != _files(GOLDEN / name / "input")
-    assert ("nothing to do" in capsys.readouterr().out) is not expected_changed
+    shown = capsys.readouterr()
+    assert ("nothing to do" in shown.out) is not expected_changed
+    for text in case.get("mentions", []):  # notes of a successful bump (files skipped and why)
+        assert text in shown.out + shown.err
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -46,6 +46,7 @@ def _killed_at(root: Path, staged: int, committed: bool, moved: int) -> None:
     renamed into place, then ``moved`` of them renamed over their targets."""
     folder = root / journal.JOURNAL
     folder.mkdir(mode=0o700)
+    journal.claim(Path(os.path.realpath(root)), folder)  # what the killed bump had recorded
     entries = []
     for index, name in enumerate(sorted(NAMES)[:staged]):
         (folder / str(index)).write_text(NEW)
@@ -99,6 +100,7 @@ def test_a_hostile_or_stale_journal_moves_nothing(tmp_path: Path, path: str, why
     root = _tree(tmp_path / "repo")
     folder = root / journal.JOURNAL
     folder.mkdir(mode=0o700)
+    journal.claim(Path(os.path.realpath(root)), folder)  # even with this host's nonce, nothing moves
     (folder / "0").write_text("#!/bin/sh\nevil\n")
     (folder / "1").write_text(NEW)
     entries = [{"temp": "1", "path": "env1/app1.yaml", "before": _sha(OLD), "after": _sha(NEW)},
@@ -172,3 +174,44 @@ def test_a_symlink_to_a_file_the_walk_would_not_edit_is_skipped(tmp_path: Path, 
     assert [(s.file, "not a YAML file a bump edits" in s.reason) for s in plan.skipped] == [("env0/link.yaml", True)]
     apply_plan(plan)
     assert (root / target).read_text() == OLD and (root / "env0" / "link.yaml").is_symlink()
+
+
+@settings(max_examples=20, deadline=None)
+@given(nonce=st.one_of(st.none(), st.text(alphabet="0123456789abcdef", min_size=1, max_size=40)),
+       copied_record=st.booleans())
+def test_a_tracked_journal_is_refused_named_whatever_its_mode_or_nonce(
+        tmp_path_factory: pytest.TempPathFactory, nonce: str | None, copied_record: bool) -> None:
+    """Issue 22: under umask 077 a committed ``.dify-action-journal`` checks out as a 0700 directory
+    of this user; only a nonce recorded outside the work tree makes a journal ours."""
+    import subprocess
+
+    root = _tree(tmp_path_factory.mktemp("repo"))
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    folder = root / journal.JOURNAL
+    folder.mkdir(mode=0o700)
+    sidecar = "kind: Deployment\nspec:\n  containers:\n    - name: evil\n      image: evil/sidecar:1\n"
+    (folder / "0").write_text(sidecar)
+    entries = [{"temp": "0", "path": NAMES[0], "before": _sha(OLD), "after": _sha(sidecar)}]
+    (folder / journal.MANIFEST).write_text(json.dumps({"version": 1, "files": entries}))
+    if nonce is not None:
+        (folder / journal.NONCE).write_text(nonce)
+    if copied_record:  # a record for another checkout (or forged) does not match this root's key
+        record = journal.record_path(Path(os.path.realpath(root)))
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"root": "/elsewhere", "nonce": nonce or "x"}))
+    with pytest.raises(TreeWriteError, match=r"\.dify-action-journal is not a journal this dify-action wrote"):
+        journal.recover(root)
+    assert _state(root) == {OLD}
+    assert main(["bump", "--gitops-dir", str(root), "--image", "acme/dify-api", "--tag", "2.0"]) == 1
+    assert _state(root) == {OLD}
+
+
+def test_the_nonce_record_lives_outside_the_tree_and_is_gone_after_a_bump(tmp_path: Path) -> None:
+    import subprocess
+
+    root = _tree(tmp_path / "repo")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    record = journal.record_path(Path(os.path.realpath(root)))
+    assert root / ".git" in record.parents
+    assert main(["bump", "--gitops-dir", str(root), "--image", "acme/dify-api", "--tag", "2.0"]) == 0
+    assert _state(root) == {NEW} and not record.exists() and _leftovers(root) == [".git"]

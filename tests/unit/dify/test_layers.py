@@ -46,7 +46,7 @@ def test_the_code_layers_are_chosen_not_the_virtualenv_or_apt() -> None:
     manifest, config = image(OFFICIAL)
     plan = plan_layers(manifest, config)
     assert plan.by_history and plan.total == 10
-    assert [layer["digest"] for layer in plan.layers] == [f"sha256:{i:064x}" for i in CHOSEN]
+    assert [layer.digest for layer in plan.layers] == [f"sha256:{i:064x}" for i in CHOSEN]
 
 
 def test_a_history_that_does_not_map_reads_every_layer_and_a_non_api_image_is_refused() -> None:
