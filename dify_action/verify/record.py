@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dify_action import refs
+from dify_action import refs, untrusted
 from dify_action.errors import RegistryError
 from dify_action.registry import OCI_MANIFEST, Manifest, RegistryClient, compute_digest
 from dify_action.registry.labels import EMPTY_TYPE
@@ -74,13 +74,19 @@ def read_verifications(client: RegistryClient, repository: str, digest: str) -> 
             (document.get("annotations") or {}).get(SUBJECT) != digest:
         raise RegistryError(f"{repository}:{tag} is not a verification record of {digest}",
                             hint=f"delete the tag {tag} and verify the environment again")
-    try:
-        body = json.loads(client.get_blob(repository, str(layer["digest"]), max_size=MAX_RECORD))
+    what = f"the verification record {repository}:{tag}"
+    try:  # the registry's bytes through the one bounded, typed decoder (issue 22); anything odd refuses
+        body = untrusted.json_object(client.get_blob(repository, str(layer["digest"]), max_size=MAX_RECORD), what,
+                                     max_bytes=MAX_RECORD, error=RegistryError)
         if body.get("subject") != digest:
             raise ValueError("its subject is another digest")
-        return {str(env): Verification.from_dict(str(env), entry) for env, entry in body["environments"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise RegistryError(f"the verification record {repository}:{tag} is unreadable ({error})",
+        environments = untrusted.as_object(untrusted.field(body, "environments", what, RegistryError), what,
+                                           RegistryError)
+        return {str(env): Verification.from_dict(str(env), untrusted.as_object(entry, what, RegistryError))
+                for env, entry in environments.items()}
+    except (ValueError, TypeError, KeyError, AttributeError, RegistryError) as error:
+        reason = error.message if isinstance(error, RegistryError) else str(error)
+        raise RegistryError(f"{what} is unreadable ({reason})",
                             hint="verify the environment again to rewrite it") from None
 
 
