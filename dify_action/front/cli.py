@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "pipeline": "pipeline",
     "check": "check",
     "apps": "apps",
+    "merge": "merge",  # issue 20: the platform matrix's merge job
 }
 
 

@@ -27,9 +27,9 @@ from dify_action.delivery.git import check_branch, workspace
 from dify_action.delivery.github import check_api_url
 from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
+from dify_action.promote.platforms import check_digest
 from dify_action.registry import CopyResult, RegistryFor
-from dify_action.registry.gates import GateRecord, read_gates, refusal
-from dify_action.scan.sbom import read_sboms
+from dify_action.registry.gates import GateRecord
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class PromoteRequest:
     registry_tag: str | None = None
     require_gates: bool = True
     require_sbom: bool = False  # refuse a digest without an attached SBOM (the pipeline attaches them)
+    require_provenance: bool = False  # issue 20: refuse a digest without provenance from source_repository
+    source_repository: str | None = None
     pin_digest: bool | None = None  # None: pin in B when A pins
     dry_run: bool = False
     token: str | None = field(default=None, repr=False)
@@ -191,6 +193,7 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
     """Resolve and verify every digest and gate; GateFailed lists every refused image at once."""
     promotions: list[Promotion] = []
     refused: list[str] = []
+    unproven: list[str] = []
     notes: list[str] = []
     for ref, current in chosen:
         client = registry_for(ref.registry)
@@ -201,21 +204,23 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
             digest = ref.digest
         else:
             digest = client.resolve_digest(ref)
-        record = read_gates(client, ref.remote_path, digest)
-        why = refusal(record, f"{ref.name}@{digest}")
-        if why:
-            refused.append(why)
-        elif request.require_sbom and not read_sboms(client, ref.remote_path, digest):
-            refused.append(f"{ref.name}@{digest} has no SBOM attached in the registry")
-        elif record and "skipped" in record.results.values():
-            skipped = ", ".join(k for k, v in record.results.items() if v == "skipped")
-            notes.append(f"{ref.name}: gates skipped: {skipped}")
+        # issue 20: gates, SBOMs and provenance of every platform of an index (promote/platforms.py)
+        checked = check_digest(client, ref.remote_path, ref.name, digest, require_sbom=request.require_sbom,
+                               require_provenance=request.require_provenance, source=request.source_repository)
+        record = checked.record
+        refused += checked.refused
+        unproven += checked.unproven
+        notes += checked.notes
         new_version = base_version(client, ref.with_version(None, digest))
         old_version = None
         if current is not None and current.registry == ref.registry:
             with contextlib.suppress(RegistryError):
                 old_version = base_version(client, current)
         promotions.append(Promotion(ref, digest, current, record, None, old_version, new_version))
+    if unproven:  # require-provenance is never overridden by --no-require-gates
+        raise GateFailed(f"promotion {request.source} -> {request.target} refused: " + "; ".join(unproven),
+                         hint="build it with dify-action (every pushed platform digest gets its provenance), "
+                              "from the configured source repository")
     if refused and (request.require_gates or request.require_sbom):
         raise GateFailed(
             f"promotion {request.source} -> {request.target} refused: " + "; ".join(refused),

@@ -170,6 +170,7 @@ def promote_request(s: Settings, secrets: Secrets, cfg: Config | None) -> Promot
         base=s.base or (dst.branch if dst else None), provider=_provider(s, dst, url, github_repo),
         push_mode=_push_mode(s, dst), registry_tag=s.registry_tag, require_gates=s.require_gates,
         require_sbom=s.require_sbom, pin_digest=pin,
+        require_provenance=s.require_provenance, source_repository=s.source,  # issue 20
         dry_run=s.dry_run, token=secrets.token, github_api_url=s.github_api_url or s.api_url or DEFAULT_API,
         github_repo=github_repo, labels=s.labels, reviewers=s.reviewers, run_url=s.run_url)
     request.validate()

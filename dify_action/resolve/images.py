@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, cast
@@ -14,6 +14,7 @@ from typing import Literal, cast
 from dify_action import refs
 from dify_action import tags as tag_policy
 from dify_action.build.component import BuildMetadata, BuildSpec, dify_base_version
+from dify_action.build.platforms import LOCAL_BUILDER, Provenance
 from dify_action.choices import SEVERITIES
 from dify_action.config import load as config_module
 from dify_action.config.load import Config, ScanPolicy, SizeBudget
@@ -28,6 +29,8 @@ class BuildPlan:
     meta: BuildMetadata
     push: bool
     builder: Literal["auto", "buildkit", "legacy"]
+    by_digest: bool = False  # issue 20: push each platform by digest only (a matrix job; merge tags)
+    provenance: Provenance = field(default_factory=Provenance)
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,13 @@ def build_plan(s: Settings, cfg: Config | None, secrets: Secrets) -> BuildPlan:
         raise InputError("cache-to", s.cache_to, "type=inline (BuildKit's inline cache, written by every BuildKit "
                          "build; registry and gha cache exporters need buildx, which is not bundled)")
     values, files = _build_secrets(s, secrets)
-    if s.platform and "," in s.platform:
-        raise InputError("platforms", s.platform, "one platform, e.g. linux/amd64 (a multi-platform build needs "
-                         "buildx, which is not bundled)")
+    # issue 20: several platforms build in `build` (one engine) and in the workflow's matrix; a
+    # one-job pipeline would smoke-test one platform and record verdicts for all of them
+    if s.platform and "," in s.platform and s.command != "build":
+        raise InputError("platforms", s.platform, "one platform per pipeline job (the reusable pipeline's platform "
+                         "matrix runs one job per platform, then merges), or several with the build command")
+    if s.push_by_digest and not s.push:
+        raise InputError("push-by-digest", "true", "push true: a push by digest is a push")
     budget = _budget(s.size_budget, s.size_warn)
     specs: list[BuildSpec] = []
     if cfg is not None:
@@ -83,8 +90,12 @@ def build_plan(s: Settings, cfg: Config | None, secrets: Secrets) -> BuildPlan:
     builder = s.builder or "auto"
     if builder not in ("auto", "buildkit", "legacy"):
         raise InputError("builder", builder, "auto, buildkit or legacy")
+    if s.push_by_digest and len({p.strip() for p in (s.platform or "linux/amd64").split(",")}) != 1:
+        raise InputError("platforms", s.platform or "", "one platform with push-by-digest (one matrix job per "
+                         "platform; several build and merge in one run with push)")
+    who = Provenance(s.builder_id or LOCAL_BUILDER, s.run_url)
     return BuildPlan(tuple(specs), BuildMetadata(s.source, s.revision, s.version), s.push,
-                     cast(Literal["auto", "buildkit", "legacy"], builder))
+                     cast(Literal["auto", "buildkit", "legacy"], builder), s.push_by_digest, who)
 
 
 def _tags(s: Settings, cfg: Config | None, dockerfile: Path, build_args: Mapping[str, str]) -> tuple[str, ...]:

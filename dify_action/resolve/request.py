@@ -120,3 +120,7 @@ class Settings:
     base_ref: str | None = None  # GITHUB_BASE_REF
     pr_head_sha: bool = False  # tag pull requests with the head commit, not the merge commit
     server_url: str | None = None  # e.g. https://github.com: owner/name repositories live there
+    # issue 20 (multi-platform): push each platform by digest only; who built (the workflow ref)
+    push_by_digest: bool = False
+    builder_id: str | None = None
+    require_provenance: bool = False

@@ -35,7 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="BuildKit secret for RUN --mount=type=secret,id=ID (repeatable; docker build's syntax)")
     parser.add_argument("--cache-from", action="append", default=[], metavar="IMAGE",
                         help="image to use as build cache (repeatable; pulled when missing)")
-    parser.add_argument("--platform", help="target platform, e.g. linux/amd64")
+    # issue 20: several platforms -> an OCI index; --push-by-digest for one platform of a matrix (then `merge`)
+    parser.add_argument("--platforms", "--platform", dest="platform", metavar="LIST",
+                        help="target platform(s), e.g. linux/amd64 or linux/amd64,linux/arm64 (an image index)")
+    parser.add_argument("--push-by-digest", action="store_true",
+                        help="push the one platform by digest only, no tag (a matrix job; `merge` writes the index)")
+    parser.add_argument("--builder-id", metavar="URI", help="who builds, for the provenance (e.g. the workflow ref)")
+    parser.add_argument("--run-url", metavar="URL", help="the CI run, for the provenance")
     parser.add_argument("--push", action=argparse.BooleanOptionalAction, default=True,
                         help="push the tags (default) or only build")
     parser.add_argument("--builder", choices=("auto", "buildkit", "legacy"), default="auto",
@@ -73,7 +79,8 @@ def settings(args: argparse.Namespace) -> Settings:
         run_number=str(args.run_number) if args.run_number is not None else None,
         event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
         pr_head_sha=args.pr_head_sha, secret_files=secret_files(args.secret),
-        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"))
+        docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
+        push_by_digest=args.push_by_digest, builder_id=args.builder_id, run_url=args.run_url)  # issue 20
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,4 +100,6 @@ def run(args: argparse.Namespace) -> int:
         size = f"{r.size / 1e6:.1f} MB" + (f", {r.compressed_size / 1e6:.1f} MB compressed"
                                             if r.compressed_size is not None else "")
         print(f"{r.name}: {r.image}:{','.join(r.tags)} {where} ({size}, {r.builder}, {r.seconds:.1f}s)")
+        for p in r.platforms:  # issue 20
+            print(f"  {p.platform}: {p.digest or 'not pushed'}")
     return 0

@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="refuse images whose gate record is missing or failed (default); --no-require-gates overrides")
     add("--require-sbom", action="store_true",
         help="refuse images without an SBOM attached in the registry (the pipeline attaches them)")
+    add("--require-provenance", action="store_true",  # issue 20
+        help="refuse digests (every platform of an index) without SLSA provenance from --source")
+    add("--source", metavar="URL", help="the source repository the provenance must name (with --require-provenance)")
     add("--pin-digest", action=argparse.BooleanOptionalAction, default=None,
         help="write tag@digest in --to (default: as --from does, or the config's pin-digest)")
     add_common(parser)
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                         helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag,
                         require_gates=args.require_gates, require_sbom=args.require_sbom,
                         pin_digest=bool(args.pin_digest),
+                        require_provenance=args.require_provenance, source=args.source,  # issue 20
                         **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common
     result = CoreStages(tool_environ(os.environ)).promote(resolve(settings, cli_secrets(os.environ)))
     print_notes([*result.notes, *(result.delivery.notes if result.delivery else ())])
