@@ -151,7 +151,8 @@ class CoreStages:
         dockerfiles = tuple(dict.fromkeys(_relative(p) for p in chosen))
         request = ScanRequest(image=image, image_archive=plan.scan.image_archive, dockerfiles=dockerfiles,
                               trivy_reports=plan.scan.trivy_reports, docker_host=plan.docker_host,
-                              offline=plan.scan.offline, credentials=plan.credentials)
+                              offline=plan.scan.offline, credentials=plan.credentials,
+                              trivy_db=plan.scan.trivy_db)  # issue 20
         today = plan.scan.today or dt.datetime.now(dt.UTC).date()
         report = run_scan(request, plan.scan.policy, Tools.discover(self.tool_environ), today=today)
         if plan.scan.sarif_file:

@@ -42,6 +42,7 @@ class ScanPlan:
     offline: bool = False
     image_archive: Path | None = None
     today: dt.date | None = None  # allow-list expiry date (None: today, UTC)
+    trivy_db: str | None = None  # issue 20: the vulnerability DB pinned by digest
 
 
 def build_plan(s: Settings, cfg: Config | None, secrets: Secrets) -> BuildPlan:
@@ -203,5 +204,9 @@ def scan_plan(s: Settings, cfg: Config, from_file: bool) -> ScanPlan:
             today = dt.date.fromisoformat(s.today)
         except ValueError:
             raise InputError("today", s.today, "a date YYYY-MM-DD") from None
+    if s.trivy_db:  # issue 20: checked before anything runs
+        from dify_action.scan.dbpin import parse_pin
+
+        parse_pin(s.trivy_db)
     return ScanPlan(cfg.scan, MappingProxyType(dockerfiles), reports, s.sarif_file, s.scan_offline,
-                    Path(s.image_archive) if s.image_archive else None, today)
+                    Path(s.image_archive) if s.image_archive else None, today, s.trivy_db)

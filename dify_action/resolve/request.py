@@ -124,3 +124,4 @@ class Settings:
     push_by_digest: bool = False
     builder_id: str | None = None
     require_provenance: bool = False
+    trivy_db: str | None = None  # scan: the vulnerability DB pinned by digest (REPO@sha256:...)

@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     policy.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key")
     policy.add_argument("--offline", action="store_true", help="never download Trivy's databases")
+    policy.add_argument("--trivy-db", metavar="REPO@sha256:HEX",  # issue 20
+                        help="use only this vulnerability DB, fetched by digest and verified (refuses any other)")
     policy.add_argument("--today", metavar="YYYY-MM-DD", help="date for allow-list expiry (default: today, UTC)")
     out = parser.add_argument_group("output")
     out.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         hadolint_level=args.hadolint_level, missing_scanner=args.missing_scanner, scan_disable=tuple(args.disable),
         scan_set=tuple(args.set), scan_offline=args.offline, today=args.today, sarif_file=args.sarif,
         docker_host=args.docker_host or os.environ.get("DOCKER_HOST"),
-        registry_username=args.registry_username or os.environ.get(USERNAME_ENV))
+        registry_username=args.registry_username or os.environ.get(USERNAME_ENV),
+        trivy_db=args.trivy_db)  # issue 20
     plan = resolve(settings, cli_secrets(os.environ))
     assert plan.scan is not None
     if not (args.image or args.image_archive or plan.scan.dockerfiles or plan.scan.trivy_reports):
