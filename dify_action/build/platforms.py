@@ -75,9 +75,7 @@ def build_platforms(
         if progress:
             progress(f"[push] {spec.repository.name}@{uploaded.digest} ({platform}, by digest: "
                      f"{uploaded.blobs_uploaded} blob(s) uploaded, {uploaded.blobs_present} present)")
-        facts = BuildFacts((who or Provenance()).builder_id, meta.source, meta.revision, spec.dockerfile,
-                           spec.context, platform, spec.build_args, tuple([*spec.secrets, *spec.secret_files]),
-                           spec.target, _bases(engine, spec), began, ended, (who or Provenance()).invocation)
+        facts = build_facts(spec, meta, who or Provenance(), platform, _bases(engine, spec), began, ended)
         attached = attach_provenance(client, repository, uploaded.digest,
                                      statement(spec.repository.name, uploaded.digest, facts))
         builds_list.append(PlatformBuild(platform, result.image_id, uploaded.digest, uploaded.size, result.size,
@@ -96,6 +94,14 @@ def build_platforms(
             progress(f"[push] {spec.repository.name}:{','.join(spec.tags)} -> index {index.digest} "
                      f"({', '.join(platforms)})")
     return _result(spec, builds, index_digest, local[0][1], True, started)
+
+
+def build_facts(spec: BuildSpec, meta: BuildMetadata, who: Provenance, platform: str,
+                bases: dict[str, str], began: dt.datetime, ended: dt.datetime) -> BuildFacts:
+    """What the provenance says about ``spec``: the ids of its secrets, never their values."""
+    return BuildFacts(who.builder_id, meta.source, meta.revision, spec.dockerfile, spec.context, platform,
+                      spec.build_args, tuple(sorted({*spec.secrets, *spec.secret_files})), spec.target, bases,
+                      began, ended, who.invocation)
 
 
 def _result(spec: BuildSpec, builds: Sequence[PlatformBuild], digest: str | None, first: BuildResult,
