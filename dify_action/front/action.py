@@ -32,7 +32,7 @@ from dify_action.text import protected_stdio
 SECRET_INPUTS = ("registry-password", "token")
 OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
            "pull-request-number", "pull-request-url", "pull-request-operation", "pr-number", "pr-url", "operation",
-           "branch", "commit")
+           "branch", "commit", "images")  # images: issue 20's merge
 PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
 
 
@@ -121,6 +121,8 @@ def read_inputs(a: gha.Actions) -> Settings:
         pr_number=a.integer(_name(a, "pull-request-number"), minimum=1),
         allow_schema_rollback=a.boolean("allow-schema-rollback"),
         docker_host=opt("docker-host"),
+        # issue 20: a platform job of the matrix; promote's provenance check
+        push_by_digest=a.boolean("push-by-digest"), require_provenance=a.boolean("require-provenance"),
     )
 
 
@@ -135,7 +137,9 @@ def with_context(inputs: Settings, env: Mapping[str, str]) -> Settings:
         server_url=server, docker_host=inputs.docker_host or env.get("DOCKER_HOST"),
         event_payload=load_event(env["GITHUB_EVENT_PATH"]) if env.get("GITHUB_EVENT_PATH") else None,
         base_ref=env.get("GITHUB_BASE_REF") or None,
-        pr_head_sha=env.get("DOCKER_METADATA_PR_HEAD_SHA", "").lower() == "true")  # metadata-action's switch
+        pr_head_sha=env.get("DOCKER_METADATA_PR_HEAD_SHA", "").lower() == "true",  # metadata-action's switch
+        # issue 20: the provenance's builder id is the workflow that ran (owner/repo/.github/workflows/x.yml@ref)
+        builder_id=f"{server}/{env['GITHUB_WORKFLOW_REF']}" if server and env.get("GITHUB_WORKFLOW_REF") else None)
 
 
 def trust_workspace(env: MutableMapping[str, str], workspace: str | None) -> None:
@@ -203,6 +207,11 @@ def _main(env: MutableMapping[str, str]) -> int:
     pipeline: Pipeline | None = None
     workspace = env.get("GITHUB_WORKSPACE")
     try:
+        if a.input("command") == "merge":  # issue 20: the platform matrix's merge job (front/merge_action.py)
+            from dify_action.front.merge_action import run_merge
+
+            run_merge(a, workspace)
+            return 0
         plan = resolve(with_context(read_inputs(a), env), read_secrets(a))  # every check, before any side effect
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):

@@ -89,7 +89,8 @@ def test_secure_defaults_in_every_workflow() -> None:
 def test_deploy_jobs_are_serialized_per_environment_and_protected() -> None:
     for name in ("bump.yml", "promote.yml", "rollback.yml", "pipeline.yml"):
         doc = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
-        deploys = [job for job_name, job in doc["jobs"].items() if job_name != "image"]
+        # plan and platform (pipeline.yml's matrix) only build and push by digest; merge deploys
+        deploys = [job for job_name, job in doc["jobs"].items() if job_name not in ("image", "plan", "platform")]
         for job in deploys:
             assert job["concurrency"]["cancel-in-progress"] is False, name
             assert "environment" in job["concurrency"]["group"] or "inputs." in job["concurrency"]["group"], name
@@ -109,7 +110,9 @@ def test_action_inputs_are_kebab_case_and_match_the_entrypoint() -> None:
     assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name) for name in inputs)
     assert all(action["inputs"][name].get("description") for name in inputs)
     source = (ROOT / "dify_action/front/action.py").read_text()
-    read = set(re.findall(r'(?:opt|a\.input|a\.items|a\.boolean|a\.choice|a\.integer|_name)\((?:a, )?"([a-z-]+)"',
+    merge = (ROOT / "dify_action/front/merge_action.py").read_text()  # command: merge reads its own inputs
+    read = set(re.findall(r'a\.(?:input|items)\("([a-z-]+)"', merge))
+    read |= set(re.findall(r'(?:opt|a\.input|a\.items|a\.boolean|a\.choice|a\.integer|_name)\((?:a, )?"([a-z-]+)"',
                           source))
     renamed = dict(re.findall(r'"([a-z-]+)": "([a-z-]+)"', source[source.index("RENAMED ="):].split("\n")[0]))
     read |= set(renamed)  # the deprecated old names, read through _name(a, new)
