@@ -13,6 +13,7 @@ import json
 import secrets
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ import pytest
 from testbed.images import BUSYBOX
 from testbed.qemu import aarch64_emulation, arm64_busybox
 
+from dify_action import refs
 from dify_action.build.provenance import PREDICATE_TYPE, STATEMENT_TYPE, read_provenance
+from dify_action.dify.lookup import image_facts
 from dify_action.front.cli import main
 from dify_action.promote.platforms import check_digest
 from dify_action.registry import Credentials, RegistryClient
@@ -114,6 +117,9 @@ def test_build_two_platforms_pushes_an_index_that_skopeo_reads(
         ["1.0", *(p["digest"].replace(":", "-") + a for p in component["platforms"] for a in artifacts)])
     assert [s["subject"] for s in component["sboms"]] == [p["digest"] for p in component["platforms"]
                                                           for _ in ("cyclonedx", "spdx")]
+    # the Dify facts of the index are its platforms' (recorded next to each platform digest)
+    facts = image_facts(client, refs.parse(f"{registry.host}/{repository}:1.0"))
+    assert "the same /app/api on every platform (linux/amd64, linux/arm64)" in facts.notes
 
 
 @pytest.mark.usefixtures("cli_env")
@@ -242,3 +248,52 @@ def test_run_steps_of_both_platforms_under_qemu(
             assert member is not None
             found[platform["platform"]] = member.read().decode().strip()
     assert found == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+
+
+def test_the_workflow_steps_platform_jobs_then_merge_through_the_action(
+        tmp_path: Path, registry: Any, docker_host: str, base_image: str, client: RegistryClient,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """What pipeline.yml's matrix runs: per platform ``command: pipeline`` with ``push-by-digest`` (build,
+    smoke test, scan, gates against the platform digest, no tag), then ``command: merge``."""
+    from testbed.appsource import write_app_source
+    from testbed.outputs import parse_output_file
+
+    from dify_action.front.action import main as action_main
+    from dify_action.registry.gates import read_gates
+
+    config = write_app_source(tmp_path / "src", registry.host)
+
+    def action(name: str, **inputs: str) -> dict[str, str]:
+        out = tmp_path / f"{name}.out"
+        out.write_text("")
+        env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
+               "PATH": "/usr/local/bin:/usr/bin:/bin:" + str(Path(sys.executable).parent), "DOCKER_HOST": docker_host,
+               "GITHUB_WORKSPACE": str(tmp_path / "src"), "GITHUB_SHA": REVISION, "GITHUB_REF": "refs/heads/main",
+               "GITHUB_EVENT_NAME": "push", "GITHUB_RUN_NUMBER": "7", "GITHUB_SERVER_URL": "https://github.com",
+               "GITHUB_REPOSITORY": "acme/dify-custom", "GITHUB_RUN_ID": "99",
+               "GITHUB_WORKFLOW_REF": "acme/dify-custom/.github/workflows/ship.yml@refs/heads/main",
+               "INPUT_REGISTRY-USERNAME": registry.username, "INPUT_REGISTRY-PASSWORD": registry.password}
+        env |= {f"INPUT_{k.upper().replace('_', '-')}": v for k, v in inputs.items()}
+        code = action_main(env)
+        captured = capsys.readouterr()
+        assert code == 0, (captured.out + captured.err)[-3000:]
+        shown = (captured.out + captured.err).replace(f"::add-mask::{registry.password}", "")  # masking it is fine
+        assert registry.password not in shown + out.read_text()
+        return parse_output_file(out.read_text())
+
+    results = tmp_path / "src" / "results"
+    results.mkdir()
+    out = action("amd64", command="pipeline", config=str(config), platforms="linux/amd64", push_by_digest="true")
+    [component] = json.loads(out["json"])["components"]
+    digest = component["platforms"][0]["digest"]
+    assert out["digest"] == digest and "sha-ccccccc" not in (client.tags("acme/dify-api") or [])
+    record = read_gates(client, "acme/dify-api", digest)
+    assert record is not None and dict(record.results) == {"smoke": "passed", "scan": "passed"}
+    statement = read_provenance(client, "acme/dify-api", digest)
+    assert statement is not None and statement["predicate"]["runDetails"]["builder"]["id"] == (
+        "https://github.com/acme/dify-custom/.github/workflows/ship.yml@refs/heads/main")
+    (results / "linux-amd64.json").write_text(out["json"])
+    merged = action("merge", command="merge", results="results", platforms="linux/amd64")
+    assert merged["images"] == f"{registry.host}/acme/dify-api:1.13.3-acme.7@{merged['digest']}"
+    assert client.resolve_digest(f"{registry.host}/acme/dify-api:sha-ccccccc") == merged["digest"]
+    assert [p.digest for p in platforms_of(client, "acme/dify-api", merged["digest"])] == [digest]
