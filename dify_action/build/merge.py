@@ -76,6 +76,10 @@ def merge(results: Sequence[PlatformResult], expected: str | None, client_for: C
           tags: Sequence[str] = ()) -> tuple[Merged, ...]:
     """Write and tag the index of every component in ``results``; see the module doc."""
     wanted = parse_platforms(expected) if expected else None
+    if not results:  # every platform job failed (no result at all): say which platforms are missing
+        raise GateFailed(f"no platform results: {', '.join(wanted or ('every platform',))} missing; every build "
+                         "job failed or did not run; the index is not written and no tag moved",
+                         hint="fix and re-run the platform jobs")
     for tag in tags:
         refs.validate_tag(tag, input_name="tag")
     groups: dict[str, list[PlatformResult]] = {}

@@ -89,8 +89,10 @@ def test_secure_defaults_in_every_workflow() -> None:
 def test_deploy_jobs_are_serialized_per_environment_and_protected() -> None:
     for name in ("bump.yml", "promote.yml", "rollback.yml", "pipeline.yml"):
         doc = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
-        # plan and platform (pipeline.yml's matrix) only build and push by digest; merge deploys
-        deploys = [job for job_name, job in doc["jobs"].items() if job_name not in ("image", "plan", "platform")]
+        # plan and platform (pipeline.yml's matrix) only build and push by digest, result only names
+        # the outputs; merge deploys
+        deploys = [job for job_name, job in doc["jobs"].items()
+                   if job_name not in ("image", "plan", "platform", "result")]
         for job in deploys:
             assert job["concurrency"]["cancel-in-progress"] is False, name
             assert "environment" in job["concurrency"]["group"] or "inputs." in job["concurrency"]["group"], name

@@ -60,3 +60,8 @@ def test_jobs_that_disagree_on_tags_are_refused_unless_tags_are_given() -> None:
 def test_a_platform_not_asked_for_is_refused() -> None:
     with pytest.raises(InputError, match="only the platforms asked for"):
         merge([result("linux/amd64", D1), result("linux/s390x", D2)], "linux/amd64", untouched)
+
+
+def test_no_result_at_all_names_every_missing_platform() -> None:
+    with pytest.raises(GateFailed, match=r"no platform results: linux/amd64, linux/arm64 missing"):
+        merge([], "linux/amd64,linux/arm64", untouched)
