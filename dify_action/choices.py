@@ -7,7 +7,7 @@ import re
 
 from dify_action.errors import InputError
 
-COMMANDS = ("build", "test", "scan", "bump", "promote", "rollback", "pipeline", "check")
+COMMANDS = ("build", "test", "scan", "bump", "promote", "rollback", "pipeline", "check", "merge")  # merge: issue 20
 PROVIDERS = ("github", "git")
 PUSH_MODES = ("branch", "direct")
 BUILDERS = ("auto", "buildkit", "legacy")

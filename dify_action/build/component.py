@@ -68,6 +68,7 @@ class BuildResult:
     pushed: bool
     seconds: float
     warnings: tuple[str, ...] = ()
+    platforms: tuple[PlatformBuild, ...] = ()  # several platforms (issue 20): ``digest`` is the index's
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -75,7 +76,26 @@ class BuildResult:
             "image_id": self.image_id, "size": self.size, "compressed_size": self.compressed_size,
             "labels": dict(self.labels), "builder": self.builder, "pushed": self.pushed,
             "seconds": round(self.seconds, 2), "warnings": list(self.warnings),
-        }
+        } | ({"platforms": [p.as_dict() for p in self.platforms]} if self.platforms else {})
+
+
+@dataclass(frozen=True)
+class PlatformBuild:
+    """One platform of a multi-platform build (build/platforms.py), pushed by digest unless ``digest``
+    is None; ``size`` is its manifest's size, as the index's descriptor gives it."""
+
+    platform: str
+    image_id: str
+    digest: str | None
+    size: int
+    image_size: int
+    compressed_size: int | None
+    provenance: str | None  # the attached statement's manifest digest
+
+    def as_dict(self) -> dict[str, object]:
+        return {"platform": self.platform, "digest": self.digest, "size": self.size, "image_id": self.image_id,
+                "image_size": self.image_size, "compressed_size": self.compressed_size,
+                "provenance": self.provenance}
 
 
 def oci_labels(spec: BuildSpec, meta: BuildMetadata, base_version: str | None) -> dict[str, str]:

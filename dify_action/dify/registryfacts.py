@@ -36,6 +36,10 @@ def image_facts(client: RegistryClient, ref: refs.ImageRef, *, budget: int = DEF
     why: list[str] = []
     try:
         recorded = read_facts(client, ref.remote_path, digest)
+        if recorded is None:  # issue 20: an index's facts sit next to its platforms' digests
+            from dify_action.dify.platforms import index_facts
+
+            recorded = index_facts(client, ref.remote_path, digest)
         if recorded is not None:
             return recorded
     except DifyActionError as error:

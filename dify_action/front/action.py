@@ -83,6 +83,11 @@ def _main(env: MutableMapping[str, str], argv: list[str]) -> int:
     try:
         trust_workspace(env, workspace)  # in this process's environment only: git's, read into the request
         command = check_inputs(env, argv)  # inputs foreign to the command: exit 2, before anything runs
+        if command == "merge":  # the platform matrix's merge job (issue 20; front/merge_action.py)
+            from dify_action.front.merge_action import run_merge
+
+            run_merge(a, workspace)
+            return 0
         plan = resolve(read_request(a, env, command), read_secrets(a))  # every check, before any side effect
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):

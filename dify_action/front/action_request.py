@@ -81,8 +81,11 @@ def _access(a: gha.Actions, env: Mapping[str, str]) -> Access:
     return Access(_opt(a, "registry-username"), _opt(a, "docker-host") or env.get("DOCKER_HOST"))
 
 
-def _build(a: gha.Actions) -> BuildInputs:
+def _build(a: gha.Actions, env: Mapping[str, str]) -> BuildInputs:
     labels = _lines(a, "labels")
+    # the provenance's builder id: the workflow that ran (owner/repo/.github/workflows/x.yml@ref), issue 20
+    server, workflow = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_WORKFLOW_REF")
+    builder_id = f"{server}/{workflow}" if server and workflow else None
     bad = next((line for line in labels if "=" not in line), None)
     if bad is not None:
         raise InputError("labels", bad, "image labels, one KEY=VALUE per line (pull request labels go to pr-labels)")
@@ -91,7 +94,8 @@ def _build(a: gha.Actions) -> BuildInputs:
         tags=a.items("tags"), build_args=_lines(a, "build-args"), push=a.boolean("push"),
         builder=_choice(a, "builder", BUILDERS), platforms=_opt(a, "platforms"), size_budget=_opt(a, "size-budget"),
         image_labels=labels, cache_from=a.items("cache-from"), cache_to=_opt(a, "cache-to"),
-        secret_files=_lines(a, "secret-files"))
+        secret_files=_lines(a, "secret-files"), push_by_digest=a.boolean("push-by-digest"),
+        builder_id=builder_id)
 
 
 def _smoke(a: gha.Actions) -> SmokeInputs:
@@ -134,7 +138,7 @@ def read_request(a: gha.Actions, env: Mapping[str, str], command: str | None = N
     command = command or a.choice("command", COMMANDS, "pipeline")
     context, access, config, components = read_context(env), _access(a, env), _opt(a, "config"), a.items("components")
     if command == "build":
-        return BuildCommand(config, components, access, _build(a), context)
+        return BuildCommand(config, components, access, _build(a, env), context)
     if command == "test":
         return TestCommand(_one_image(a, "test"), config, components, access, _smoke(a))
     if command == "scan":
@@ -147,6 +151,7 @@ def read_request(a: gha.Actions, env: Mapping[str, str], command: str | None = N
             from_paths=a.items("from-paths"), to_paths=a.items("to-paths"), helm_paths=a.items("helm-paths"),
             registry_tag=_opt(a, "registry-tag"), require_gates=a.boolean("require-gates"),
             require_sbom=a.boolean("require-sbom"), require_verified=a.boolean("require-verified"),
+            require_provenance=a.boolean("require-provenance"),
             pin_digest=a.boolean("pin-digest"), access=access,
             gitops=_gitops(a), context=context)
     if command == "rollback":
@@ -155,7 +160,7 @@ def read_request(a: gha.Actions, env: Mapping[str, str], command: str | None = N
             environment=_opt(a, "environment"), config=config, paths=a.items("paths"),
             allow_schema_rollback=a.boolean("allow-schema-rollback"), access=access, gitops=_gitops(a),
             context=context)
-    pipeline = PipelineCommand(config, components, access, _build(a), _smoke(a), _scan(a, lint_file=False),
+    pipeline = PipelineCommand(config, components, access, _build(a, env), _smoke(a), _scan(a, lint_file=False),
                                _bump(a, ()), _gitops(a), context)
     return CheckCommand(pipeline) if command == "check" else pipeline
 

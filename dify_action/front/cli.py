@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "check": "check",
     "apps": "apps",
     "verify": "verify",  # issue 18
+    "merge": "merge",  # issue 20: the platform matrix's merge job
 }
 
 

@@ -39,7 +39,8 @@ DEFAULTS: Mapping[str, str] = {
     "push-mode": "", "token": "${{ github.token }}", "github-api-url": "", "github-repo": "", "paths": "",
     "helm-paths": "", "tag": "", "digest": "", "pin-digest": "", "pr-labels": "", "reviewers": "",
     "draft": "", "dry-run": "", "from-environment": "", "to-environment": "", "from-paths": "",
-    "to-paths": "", "require-gates": "", "require-sbom": "", "require-verified": "", "registry-tag": "",
+    "to-paths": "", "require-gates": "", "require-sbom": "", "require-verified": "", "require-provenance": "",
+    "push-by-digest": "", "results": "", "registry-tag": "",
     "pull-request-number": "", "allow-schema-rollback": "",
 }
 
@@ -49,7 +50,8 @@ UNDETECTABLE = frozenset({"token"})
 
 _REGISTRY = ("registry-username", "registry-password")
 _BUILD = ("config", "components", "repository", "file", "context", "target", "tags", "build-args", "push",
-          "builder", "platforms", "labels", "secrets", "secret-files", "cache-from", "cache-to", "size-budget",
+          "builder", "platforms", "push-by-digest", "labels", "secrets", "secret-files", "cache-from", "cache-to",
+          "size-budget",
           *_REGISTRY, "docker-host")
 _SMOKE = ("http-probe", "smoke-commands", "timeout")
 _SCAN = ("severity", "sarif-file", "trivy-reports", "scan-offline")
@@ -65,11 +67,13 @@ COMMAND_INPUTS: Mapping[str, frozenset[str]] = {
     "bump": frozenset(("config", "image", "tag", "digest", *_DELIVERY)),
     "promote": frozenset(("config", *_REMOTE, "from-environment", "to-environment", "from-paths", "to-paths",
                           "paths", "helm-paths", "reviewers", "dry-run", "require-gates", "require-sbom",
-                          "require-verified", "pin-digest", "registry-tag", *_REGISTRY)),
+                          "require-verified", "require-provenance", "pin-digest", "registry-tag", *_REGISTRY)),
     "rollback": frozenset(("config", *_REMOTE, "environment", "paths", "pull-request-number",
                            "allow-schema-rollback", "dry-run", *_REGISTRY)),
     "pipeline": frozenset(_PIPELINE),
     "check": frozenset(_PIPELINE),  # check resolves what pipeline would run, and changes nothing
+    # the platform matrix's merge job (issue 20): the platform jobs' results -> one index, tagged
+    "merge": frozenset(("results", "platforms", "tags", *_REGISTRY)),
 }
 
 _IMAGE_OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size")
@@ -86,6 +90,7 @@ COMMAND_OUTPUTS: Mapping[str, tuple[str, ...]] = {
     "rollback": (*_DELIVERY_OUTPUTS, *_DOCUMENT),
     "pipeline": tuple(dict.fromkeys((*_IMAGE_OUTPUTS, *_DELIVERY_OUTPUTS, *_DOCUMENT))),
     "check": (),
+    "merge": ("image", "ref", "digest", "tags", "tag-names", "images", *_DOCUMENT),
 }
 
 # names that were renamed before any release: the error points at the name to use

@@ -15,7 +15,8 @@ from dify_action.pipeline.model import Result
 from dify_action.text import safe_text
 
 OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
-           "pull-request-number", "pull-request-url", "pull-request-operation", "operation", "branch", "commit")
+           "pull-request-number", "pull-request-url", "pull-request-operation", "operation", "branch", "commit",
+           "images")  # images: the merge job's (front/merge_action.py)
 PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
 NOTHING_TO_DO = "nothing to do: every matching reference is already at the target"
 

@@ -82,11 +82,15 @@ class Built:
 
     def as_dict(self) -> dict[str, object]:
         b = self.build
-        return {"component": b.name, "image": b.image, "tags": list(self.references), "tag_names": list(b.tags),
-                "ref": self.ref, "digest": b.digest, "imageid": b.image_id, "size": b.size,
-                "compressed_size": b.compressed_size, "labels": dict(b.labels), "builder": b.builder,
-                "pushed": b.pushed, "seconds": round(b.seconds, 2), "warnings": list(b.warnings),
-                "dify": self.facts.as_dict() if self.facts else None, "sboms": [s.as_dict() for s in self.sboms]}
+        out: dict[str, object] = {
+            "component": b.name, "image": b.image, "tags": list(self.references), "tag_names": list(b.tags),
+            "ref": self.ref, "digest": b.digest, "imageid": b.image_id, "size": b.size,
+            "compressed_size": b.compressed_size, "labels": dict(b.labels), "builder": b.builder,
+            "pushed": b.pushed, "seconds": round(b.seconds, 2), "warnings": list(b.warnings),
+            "dify": self.facts.as_dict() if self.facts else None, "sboms": [s.as_dict() for s in self.sboms]}
+        if b.platforms:  # an OCI index: each platform with its digest (``digest`` is the index's)
+            out["platforms"] = [p.as_dict() for p in b.platforms]
+        return out
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dify_action.build.component import BuildResult
+from dify_action.build.component import BuildResult, BuildSpec
 from dify_action.bump import BumpPlan, Target
 from dify_action.delivery import DeliveryResult
 from dify_action.pipeline.model import Built
@@ -71,12 +71,16 @@ class CoreStages:
         (its Alembic graph, DSL version) and attach its SBOMs, so promote and rollback read them from
         the registry without pulling a layer."""
         from dify_action.build.component import build_component
+        from dify_action.build.platforms import is_multi
 
         assert plan.build is not None
         engine = self._engine(plan)
         built = []
         try:
             for spec in plan.build.specs:
+                if is_multi(spec, plan.build.by_digest):  # issue 20: several platforms / a matrix job
+                    built.append(self._platforms(plan, engine, spec, progress))
+                    continue
                 result = build_component(spec, engine, plan.credentials, push=plan.build.push,
                                          builder=plan.build.builder, meta=plan.build.meta, progress=progress)
                 built.append(self._describe(plan, engine, spec.repository, result) if result.digest
@@ -84,6 +88,23 @@ class CoreStages:
         finally:
             engine.close()
         return tuple(built)
+
+    def _platforms(self, plan: Plan, engine: DockerEngine, spec: BuildSpec, progress: Callable[[str], None]) -> Built:
+        """Issue 20: every platform pushed by digest with its provenance, facts and SBOMs, then the index."""
+        import dataclasses
+
+        from dify_action.build.platforms import build_platforms
+
+        assert plan.build is not None
+        result = build_platforms(spec, engine, plan.credentials, push=plan.build.push, by_digest=plan.build.by_digest,
+                                 builder=plan.build.builder, meta=plan.build.meta, progress=progress,
+                                 who=plan.build.provenance)
+        described = [self._describe(plan, engine, spec.repository, dataclasses.replace(
+            result, image_id=p.image_id, digest=p.digest)) for p in result.platforms if p.digest]
+        if not described:
+            return Built(result)
+        return Built(result, described[0].facts, tuple(s for d in described for s in d.sboms),
+                     tuple(dict.fromkeys(n for d in described for n in d.notes)))
 
     def _describe(self, plan: Plan, engine: DockerEngine, repository: ImageRef, result: BuildResult) -> Built:
         from dify_action.dify.registryfacts import record_build_facts
@@ -122,7 +143,8 @@ class CoreStages:
         dockerfiles = tuple(dict.fromkeys(_relative(p) for p in chosen))
         request = ScanRequest(image=image, image_archive=plan.scan.image_archive, dockerfiles=dockerfiles,
                               trivy_reports=plan.scan.trivy_reports, docker_host=plan.docker_host,
-                              offline=plan.scan.offline, credentials=plan.credentials)
+                              offline=plan.scan.offline, credentials=plan.credentials,
+                              trivy_db=plan.scan.trivy_db)  # issue 20
         today = plan.scan.today or dt.datetime.now(dt.UTC).date()
         report = run_scan(request, plan.scan.policy, Tools.discover(self.tool_environ), today=today)
         if plan.scan.sarif_file:

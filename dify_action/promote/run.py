@@ -27,9 +27,9 @@ from dify_action.delivery.git import workspace
 from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.markdown import escape
+from dify_action.promote.platforms import check_digest
 from dify_action.registry import CopyResult, RegistryFor
-from dify_action.registry.gates import GateRecord, read_gates, refusal
-from dify_action.scan.sbom import read_sboms
+from dify_action.registry.gates import GateRecord
 from dify_action.verify.record import read_verifications
 from dify_action.verify.record import refusal as verification_refusal
 
@@ -51,6 +51,8 @@ class PromoteRequest:
     require_gates: bool = True
     require_verified: bool = True  # issue 18: refuse a digest without a passed verification in ``source``
     require_sbom: bool = False  # refuse a digest without an attached SBOM (the pipeline attaches them)
+    require_provenance: bool = False  # issue 20: refuse a digest without provenance from source_repository
+    source_repository: str | None = None
     pin_digest: bool | None = None  # None: pin in B when A pins
     dry_run: bool = False
     run_url: str | None = None
@@ -184,6 +186,7 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
     promotions: list[Promotion] = []
     refused: list[str] = []
     unverified: list[str] = []
+    unproven: list[str] = []
     notes: list[str] = []
     for ref, current in chosen:
         client = registry_for(ref.registry)
@@ -194,25 +197,28 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
             digest = ref.digest
         else:
             digest = client.resolve_digest(ref)
-        record = read_gates(client, ref.remote_path, digest)
-        unproven = verification_refusal(read_verifications(client, ref.remote_path, digest), request.source,
-                                        f"{ref.name}@{digest}")
-        if unproven:
-            unverified.append(unproven)
-        why = refusal(record, f"{ref.name}@{digest}")
-        if why:
-            refused.append(why)
-        elif request.require_sbom and not read_sboms(client, ref.remote_path, digest):
-            refused.append(f"{ref.name}@{digest} has no SBOM attached in the registry")
-        elif record and "skipped" in record.results.values():
-            skipped = ", ".join(k for k, v in record.results.items() if v == "skipped")
-            notes.append(f"{ref.name}: gates skipped: {skipped}")
+        # the verified-freight rule (issue 18): the index digest is what from-environment ran and proved
+        unready = verification_refusal(read_verifications(client, ref.remote_path, digest), request.source,
+                                       f"{ref.name}@{digest}")
+        if unready:
+            unverified.append(unready)
+        # gates, SBOMs and provenance of every platform of an index (issue 20: promote/platforms.py)
+        checked = check_digest(client, ref.remote_path, ref.name, digest, require_sbom=request.require_sbom,
+                               require_provenance=request.require_provenance, source=request.source_repository)
+        record = checked.record
+        refused += checked.refused
+        unproven += checked.unproven
+        notes += checked.notes
         new_version = base_version(client, ref.with_version(None, digest))
         old_version = None
         if current is not None and current.registry == ref.registry:
             with contextlib.suppress(RegistryError):
                 old_version = base_version(client, current)
         promotions.append(Promotion(ref, digest, current, record, None, old_version, new_version))
+    if unproven:  # require-provenance is never overridden by --no-require-gates
+        raise GateFailed(f"promotion {request.source} -> {request.target} refused: " + "; ".join(unproven),
+                         hint="build it with dify-action (every pushed platform digest gets its provenance), "
+                              "from the configured source repository")
     if refused and (request.require_gates or request.require_sbom):
         raise GateFailed(
             f"promotion {request.source} -> {request.target} refused: " + "; ".join(refused),

@@ -163,7 +163,8 @@ def resolve(request: Command, secrets: Secrets) -> Plan:
                     scan_image=request.image)
     if isinstance(request, BuildCommand):
         plan = Plan("build", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
-                    build=build_plan(request.components, request.build, request.context, cfg, secrets))
+                    build=build_plan(request.components, request.build, request.context, cfg, secrets,
+                                     multi_platform=True))
         return _need_password(plan, request.access, secrets) if plan.build and plan.build.push else plan
     return _pipeline(request, cfg, secrets)
 

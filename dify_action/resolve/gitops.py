@@ -206,6 +206,8 @@ def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> 
         require_verified=given(r.require_verified, default=True),
         require_sbom=given(r.require_sbom, default=False),
         pin_digest=given(r.pin_digest, dst.pin_digest if dst else None, default=None),
+        require_provenance=given(r.require_provenance, default=False),
+        source_repository=r.source_repository or r.context.source,
         dry_run=given(r.gitops.dry_run, default=False), run_url=r.context.run_url)
     request.validate()
     return request

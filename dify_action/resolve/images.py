@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, cast
@@ -14,6 +14,7 @@ from typing import Literal, cast
 from dify_action import refs
 from dify_action import tags as tag_policy
 from dify_action.build.component import BuildMetadata, BuildSpec, dify_base_version
+from dify_action.build.platforms import LOCAL_BUILDER, Provenance
 from dify_action.choices import SEVERITIES
 from dify_action.config import load as config_module
 from dify_action.config.load import Config, ScanPolicy, SizeBudget
@@ -28,6 +29,8 @@ class BuildPlan:
     meta: BuildMetadata
     push: bool
     builder: Literal["auto", "buildkit", "legacy"]
+    by_digest: bool = False  # issue 20: push each platform by digest only (a matrix job; merge tags)
+    provenance: Provenance = field(default_factory=Provenance)
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,14 @@ class ScanPlan:
     offline: bool = False
     image_archive: Path | None = None
     today: dt.date | None = None  # allow-list expiry date (None: today, UTC)
+    trivy_db: str | None = None  # issue 20: the vulnerability DB pinned by digest
 
 
 _PLATFORM_RE = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?")
 
 
 def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg: Config | None,
-               secrets: Secrets) -> BuildPlan:
+               secrets: Secrets, *, multi_platform: bool = False) -> BuildPlan:
     from dify_action.build.component import validate_spec
 
     for tag in s.tags:
@@ -60,9 +64,15 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
         raise InputError("cache-to", s.cache_to, "type=inline (BuildKit's inline cache, written by every BuildKit "
                          "build; registry and gha cache exporters need buildx, which is not bundled)")
     values, files = _build_secrets(s, secrets)
-    if s.platforms and "," in s.platforms:
-        raise InputError("platforms", s.platforms, "one platform, e.g. linux/amd64 (a multi-platform build needs "
-                         "buildx, which is not bundled)")
+    # several platforms build in `build` (one engine) and in the workflow matrix (issue 20); a one-job
+    # pipeline would smoke-test one platform and record verdicts for all of them
+    if s.platforms and "," in s.platforms and not multi_platform:
+        raise InputError("platforms", s.platforms, "one platform per pipeline job (the reusable pipeline's platform "
+                         "matrix runs one job per platform, then merges), or several with the build command")
+    push = given(s.push, default=True)
+    by_digest = given(s.push_by_digest, default=False)
+    if by_digest and not push:
+        raise InputError("push-by-digest", "true", "push true: a push by digest is a push")
     budget = _budget(s.size_budget, s.size_warn)
     specs: list[BuildSpec] = []
     if cfg is not None:
@@ -93,8 +103,12 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
     builder = s.builder or "auto"
     if builder not in ("auto", "buildkit", "legacy"):
         raise InputError("builder", builder, "auto, buildkit or legacy")
-    return BuildPlan(tuple(specs), BuildMetadata(ctx.source, ctx.revision, s.version), given(s.push, default=True),
-                     cast(Literal["auto", "buildkit", "legacy"], builder))
+    if by_digest and len({p.strip() for p in (s.platforms or "linux/amd64").split(",")}) != 1:
+        raise InputError("platforms", s.platforms or "", "one platform with push-by-digest (one matrix job per "
+                         "platform; several build and merge in one run with push)")
+    who = Provenance(s.builder_id or LOCAL_BUILDER, ctx.run_url)
+    return BuildPlan(tuple(specs), BuildMetadata(ctx.source, ctx.revision, s.version), push,
+                     cast(Literal["auto", "buildkit", "legacy"], builder), by_digest, who)
 
 
 def _tags(b: BuildInputs, s: RunContext, cfg: Config | None, dockerfile: Path,
@@ -204,5 +218,9 @@ def scan_plan(components: tuple[str, ...], image: str | None, s: ScanInputs, cfg
             today = dt.date.fromisoformat(s.today)
         except ValueError:
             raise InputError("today", s.today, "a date YYYY-MM-DD") from None
+    if s.trivy_db:  # issue 20: checked before anything runs
+        from dify_action.scan.dbpin import parse_pin
+
+        parse_pin(s.trivy_db)
     return ScanPlan(cfg.scan, MappingProxyType(dockerfiles), reports, s.sarif_file, given(s.offline, default=False),
-                    Path(s.image_archive) if s.image_archive else None, today)
+                    Path(s.image_archive) if s.image_archive else None, today, s.trivy_db)

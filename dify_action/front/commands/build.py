@@ -34,7 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="BuildKit secret for RUN --mount=type=secret,id=ID (repeatable; docker build's syntax)")
     parser.add_argument("--cache-from", action="append", default=[], metavar="IMAGE",
                         help="image to use as build cache (repeatable; pulled when missing)")
-    parser.add_argument("--platform", help="target platform, e.g. linux/amd64")
+    # several platforms -> an OCI image index (issue 20); --push-by-digest for one platform of a matrix (then merge)
+    parser.add_argument("--platforms", dest="platform", metavar="LIST",
+                        help="target platform(s), e.g. linux/amd64 or linux/amd64,linux/arm64 (an image index)")
+    parser.add_argument("--push-by-digest", action=argparse.BooleanOptionalAction, default=None,
+                        help="push the one platform by digest only, no tag (a matrix job; `merge` writes the index)")
+    parser.add_argument("--builder-id", metavar="URI", help="who builds, for the provenance (e.g. the workflow ref)")
+    parser.add_argument("--run-url", metavar="URL", help="the CI run, for the provenance")
     parser.add_argument("--push", action=argparse.BooleanOptionalAction, default=None,
                         help="push the tags (default) or only build")
     parser.add_argument("--builder", choices=BUILDERS,
@@ -64,9 +70,11 @@ def request(args: argparse.Namespace) -> BuildCommand:
         repository=args.repository, name=args.name, file=args.dockerfile, context=args.context, target=args.target,
         tags=tuple(args.tag), build_args=tuple(args.build_arg), push=args.push, builder=args.builder,
         platforms=args.platform, size_budget=args.size_budget, size_warn=args.size_warn,
-        secret_files=secret_files(args.secret), cache_from=tuple(args.cache_from), version=args.image_version)
+        secret_files=secret_files(args.secret), cache_from=tuple(args.cache_from), version=args.image_version,
+        push_by_digest=args.push_by_digest, builder_id=args.builder_id)
     context = cli_context(source=args.source, revision=args.revision, ref=args.ref, event=args.event,
-                          run_number=args.run_number, event_path=args.event_path, pr_head_sha=args.pr_head_sha)
+                          run_number=args.run_number, run_url=args.run_url, event_path=args.event_path,
+                          pr_head_sha=args.pr_head_sha)
     return BuildCommand(args.config, tuple(args.component),
                         cli_access(args.registry_username, args.docker_host, os.environ), build, context)
 

@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "--no-require-verified overrides (said in the pull request)")
     add("--require-sbom", action=argparse.BooleanOptionalAction, default=None,
         help="refuse images without an SBOM attached in the registry (the pipeline attaches them)")
+    add("--require-provenance", action=argparse.BooleanOptionalAction, default=None,  # issue 20
+        help="refuse digests (every platform of an index) without SLSA provenance from --source-repository")
+    add("--source-repository", metavar="URL",
+        help="the source repository the provenance must name (with --require-provenance)")
     add("--pin-digest", action=argparse.BooleanOptionalAction, default=None,
         help="write tag@digest in --to-environment (default: as --from-environment does, or the config's "
              "pin-digest)")
@@ -82,6 +86,7 @@ def request(args: argparse.Namespace) -> PromoteCommand:
         from_paths=tuple(args.path_from), to_paths=tuple(args.path_to), images=tuple(args.image),
         helm_paths=tuple(args.helm_path), registry_tag=args.registry_tag, require_gates=args.require_gates,
         require_sbom=args.require_sbom, require_verified=args.require_verified, pin_digest=args.pin_digest,
+        require_provenance=args.require_provenance, source_repository=args.source_repository,
         access=cli_access(args.registry_username, None, os.environ), gitops=gitops_inputs(args),
         context=cli_context(run_url=args.run_url))
 

@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key")
     policy.add_argument("--offline", action=argparse.BooleanOptionalAction, default=None,
         help="never download Trivy's databases")
+    policy.add_argument("--trivy-db", metavar="REPO@sha256:HEX",  # issue 20
+                        help="use only this vulnerability DB, fetched by digest and verified (refuses any other)")
     policy.add_argument("--today", metavar="YYYY-MM-DD", help="date for allow-list expiry (default: today, UTC)")
     out = parser.add_argument_group("output")
     out.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
@@ -68,7 +70,8 @@ def request(args: argparse.Namespace) -> ScanCommand:
         severity=args.severity, ignore_unfixed=None if args.ignore_unfixed is None else args.ignore_unfixed == "true",
         hadolint_level=args.hadolint_level, missing_scanner=args.missing_scanner, disable=tuple(args.disable),
         set=tuple(args.set), dockerfiles=tuple(args.dockerfile), trivy_reports=tuple(args.trivy_report),
-        image_archive=args.image_archive, sarif_file=args.sarif, offline=args.offline, today=args.today)
+        image_archive=args.image_archive, sarif_file=args.sarif, offline=args.offline, today=args.today,
+        trivy_db=args.trivy_db)
     return ScanCommand(args.image, args.config, tuple(args.component),
                           cli_access(args.registry_username, args.docker_host, os.environ), scan)
 
