@@ -30,8 +30,8 @@ def test_action_inputs_and_outputs_are_the_ones_the_front_end_uses() -> None:
     action = yaml.safe_load(ACTION.read_text())
     source = (ROOT / "dify_action" / "front" / "verify_action.py").read_text()
     read = set(re.findall(r'a\.(?:input|items|choice)\("([a-z-]+)"', source))
-    assert read | {"command"} == set(action["inputs"]), (read ^ set(action["inputs"]))
-    assert action["inputs"]["command"]["default"] == "verify"  # front/action.py reads it and hands over
+    assert read == set(action["inputs"]), (read ^ set(action["inputs"]))
+    assert action["runs"]["args"] == ["verify"]  # the command travels as the container's argument
     assert set(re.findall(r'set_output\("([a-z-]+)"', source)) == set(action["outputs"]) == {
         "verified", "revision", "json"}
     masked = set(re.findall(r'"([a-z-]+)"', source[source.index("SECRETS ="):].split("\n")[0]))
