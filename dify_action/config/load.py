@@ -133,7 +133,7 @@ class Environment:
     branch: str = "main"
     helm_paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     provider: str = "github"
-    mode: str = "pull-request"
+    push_mode: str = "branch"  # the push-mode input's values: branch (+ a PR with github) or direct
     pin_digest: bool | None = None  # None: not in the file (promote: as the source does; bump: no)
 
 
@@ -369,7 +369,7 @@ class _Builder:
             branch=raw.get("branch", "main"),
             helm_paths=MappingProxyType({k: tuple(v) for k, v in raw.get("helm-paths", {}).items()}),
             provider=raw.get("provider", "github"),
-            mode=raw.get("mode", "pull-request"),
+            push_mode=raw.get("push-mode", "branch"),
             pin_digest=raw.get("pin-digest"),
         )
 

@@ -181,6 +181,11 @@ def _pipeline(request: PipelineCommand, cfg: Config | None, secrets: Secrets) ->
     scan = scan_plan(request.components, None, request.scan, cfg or config_module.load(None, overrides(request.scan)),
                      cfg is not None)
     gitops = gitops_target(request.bump, request.gitops, request.context, secrets, cfg, needed=False)
+    if gitops is not None and not build.push:  # never deploy an image the registry does not have (issue 23)
+        raise InputError("push", "false", f"push to deploy: the pipeline bumps environment {gitops.environment or ''!r}"
+                         f" ({'gitops-dir' if gitops.directory else 'gitops-repo or the config environment'}), and "
+                         "an image that was not pushed cannot be pulled there; push, or drop environment, "
+                         "gitops-repo and gitops-dir to stop after the gates")
     plan = Plan("pipeline", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                 build=build, smoke=smoke, smoke_run_id=request.smoke.run_id, scan=scan, gitops=gitops, apps=apps,
                 apps_root=root)

@@ -1,0 +1,174 @@
+"""Issue 23, a platform engineer's first hour: nothing fails open, on both in-process front ends (the
+action through ``front.action.main``, the CLI through ``front.cli.main``). Each case is a class, tried
+over generated inputs: exit 2, a message naming the input (or the CLI's flag), the command and what
+it takes, and nothing changed on disk. The reusable workflows run the same cases under act
+(tests/e2e/test_first_hour_act.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dify_action.errors import InputError
+from dify_action.front import action, cli
+from dify_action.resolve import resolve
+from dify_action.resolve.request import BumpCommand, BumpInputs, GitOpsInputs, RunContext, Secrets
+
+STAGING = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n" \
+          "        - name: api\n          image: ghcr.io/acme/dify-api:1.0\n"
+CONFIG = """version: 1
+components:
+  - {name: api, image: ghcr.io/acme/dify-api, dockerfile: Dockerfile}
+environments:
+  staging: {paths: [envs/staging]}
+  production: {paths: [envs/production]}
+"""
+
+
+def tree(root: Path) -> Path:
+    for env in ("staging", "production"):
+        (root / "envs" / env).mkdir(parents=True, exist_ok=True)
+        (root / "envs" / env / "api.yaml").write_text(STAGING)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run_action(tmp: Path, inputs: dict[str, str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp / "out"), "GITHUB_WORKSPACE": str(tmp)}
+    env |= {f"INPUT_{k.upper()}": v for k, v in inputs.items()}
+    code = action.main(env)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        code = cli.main(argv)
+    except SystemExit as stop:  # argparse's usage errors
+        code = int(stop.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+# -- 1. a gate that checks nothing never passes: one value where a command takes one ---------------
+images = st.lists(st.from_regex(r"[a-z]{1,8}/[a-z]{1,8}:[0-9]{1,3}", fullmatch=True), min_size=2, max_size=4,
+                  unique=True)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(["test", "scan"]), refs=images)
+def test_several_images_for_a_one_image_command_are_refused_on_both_fronts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, refs: list[str]) -> None:
+    code, log = run_action(tmp_path, {"command": command, "image": "\n".join(refs)}, capsys)
+    assert code == 2 and "invalid image" in log and f"{command} works on one image" in log
+    argv = [command]
+    for ref in refs:
+        argv += ["--image", ref]
+    code, log = run_cli(argv, capsys)
+    assert code == 2 and "--image takes one value" in log and f"{command} works on one image" in log
+
+
+def test_a_scan_with_nothing_to_scan_never_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, log = run_action(tmp_path, {"command": "scan"}, capsys)
+    assert code == 2 and "a scan that checks nothing never passes" in log
+    code, log = run_cli(["scan"], capsys)
+    assert code == 2 and "a scan that checks nothing never passes" in log
+
+
+# -- 2. an environment name without paths changes nothing ----------------------------------------
+def test_an_environment_without_paths_is_refused_and_the_tree_stays(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree(tmp_path / "gitops")
+    before = snapshot(root)
+    code, log = run_action(tmp_path, {"command": "bump", "gitops-dir": str(root), "environment": "staging",
+                                      "image": "ghcr.io/acme/dify-api:2.0"}, capsys)
+    assert code == 2 and "invalid paths ''" in log and "would change every environment" in log
+    code, log = run_cli(["bump", "--gitops-dir", str(root), "--environment", "staging",
+                         "--image", "ghcr.io/acme/dify-api:2.0"], capsys)
+    assert code == 2 and "invalid --path ''" in log and "would change every environment" in log
+    assert snapshot(root) == before
+    # said out loud, the whole tree is a choice (and the bump edits both files)
+    assert run_cli(["bump", "--gitops-dir", str(root), "--environment", "staging", "--path", ".",
+                    "--image", "ghcr.io/acme/dify-api:2.0"], capsys)[0] == 0
+    assert snapshot(root) != before
+
+
+segments = st.sampled_from(["envs", "staging", "production", "apps", "."])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.lists(segments, min_size=1, max_size=3).map("/".join))
+def test_paths_reaching_into_another_environment_are_refused(tmp_path: Path, path: str) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "dify-action.yaml").write_text(CONFIG)
+    root = tree(tmp_path / "gitops")
+    request = BumpCommand(str(tmp_path / "dify-action.yaml"),
+                          BumpInputs(environment="staging", images=("ghcr.io/acme/dify-api:2",), paths=(path,)),
+                          GitOpsInputs(directory=str(root)), RunContext())
+    norm = Path(path).as_posix()
+    parts = [p for p in norm.split("/") if p != "."]
+    reaches = parts in ([], ["envs"], ["envs", "production"]) or parts[:2] == ["envs", "production"]
+    if reaches:
+        with pytest.raises(InputError) as caught:
+            resolve(request, Secrets())
+        assert caught.value.name == "paths" and "environment 'production'" in caught.value.message
+    else:
+        plan = resolve(request, Secrets())
+        assert plan.gitops is not None and plan.gitops.paths == (path,)
+
+
+# -- 3. push false never deploys ------------------------------------------------------------------
+def test_a_pipeline_that_does_not_push_deploys_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree(tmp_path / "gitops")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    before = snapshot(root)
+    inputs = {"repository": "ghcr.io/acme/dify-api", "file": str(tmp_path / "Dockerfile"),
+              "context": str(tmp_path), "tags": "2.0", "push": "false", "gitops-dir": str(root),
+              "environment": "staging", "paths": "envs/staging"}
+    code, log = run_action(tmp_path, inputs, capsys)
+    assert code == 2 and "invalid push 'false'" in log and "cannot be pulled there" in log
+    (tmp_path / "dify-action.yaml").write_text(CONFIG)
+    code, log = run_cli(["pipeline", "--config", str(tmp_path / "dify-action.yaml"), "--tag", "2.0", "--no-push",
+                         "--gitops-dir", str(root), "--environment", "staging"], capsys)
+    assert code == 2 and "invalid --push 'false'" in log
+    assert snapshot(root) == before
+
+
+def test_push_false_with_a_config_environment_that_declares_its_repository(tmp_path: Path) -> None:
+    bare = tmp_path / "gitops.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    declared = CONFIG.replace("staging: {", f"staging: {{repository: 'file://{bare}', ")
+    (tmp_path / "dify-action.yaml").write_text(declared)
+    from dify_action.resolve.request import BuildInputs, PipelineCommand
+
+    request = PipelineCommand(str(tmp_path / "dify-action.yaml"), build=BuildInputs(tags=("2.0",), push=False),
+                              bump=BumpInputs(environment="staging"))
+    with pytest.raises(InputError) as caught:
+        resolve(request, Secrets())
+    assert caught.value.name == "push"
+    # without an environment the pipeline stops after the gates: what the reusable workflow passes
+    plan = resolve(PipelineCommand(str(tmp_path / "dify-action.yaml"), build=BuildInputs(tags=("2.0",), push=False)),
+                   Secrets())
+    assert plan.gitops is None
+
+
+# -- 9. owner/name is a repository on the run's server, on every front end ------------------------
+def test_gitops_repo_owner_name_is_the_repository_on_the_server() -> None:
+    request = BumpCommand(None, BumpInputs(environment="staging", images=("ghcr.io/acme/dify-api:2",),
+                                           paths=("envs/staging",)), GitOpsInputs(repo="acme/dify-gitops"),
+                          RunContext(server_url="https://ghe.example", api_url="https://ghe.example/api/v3"))
+    plan = resolve(request, Secrets(token="t"))
+    assert plan.gitops is not None and plan.gitops.delivery is not None
+    dest = plan.gitops.delivery.destination
+    assert (dest.repo_url, dest.github_repo, dest.provider) == (
+        "https://ghe.example/acme/dify-gitops.git", "acme/dify-gitops", "github")
