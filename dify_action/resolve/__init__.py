@@ -147,7 +147,7 @@ def resolve(request: Command, secrets: Secrets) -> Plan:
                                        "registry.example.com/acme/dify-api:sha-1234"))
         if len(request.components) > 1:
             raise InputError("components", ",".join(request.components), "one component: test runs one image")
-        name = request.components[0] if request.components else None
+        name = request.components[0] if request.components else _component_of(image, cfg)
         return Plan("test", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                     smoke=MappingProxyType({name or "": smoke_spec(request.smoke, cfg, name, standalone=True)}),
                     smoke_run_id=request.smoke.run_id, test_image=image)
@@ -228,6 +228,20 @@ def _need_password(plan: Plan, access: Access, secrets: Secrets) -> Plan:
         raise InputError("registry-password", "", f"the password or token of registry user {username!r} (the CLI "
                          f"reads it from ${PASSWORD_ENV})")
     return plan
+
+
+def _component_of(image: str, cfg: Config | None) -> str | None:
+    """The config component whose smoke settings test an image given without ``components``: the one
+    building that repository, else the config's only one. A config whose settings would be ignored
+    is refused (issue 23: an input a command cannot use as given is an error, not a silent skip)."""
+    if cfg is None:
+        return None
+    repository = refs.parse(image, input_name="image").repository
+    named = [c.name for c in cfg.components if c.image.repository == repository]
+    if len(named) == 1 or len(cfg.components) == 1:
+        return named[0] if named else cfg.components[0].name
+    raise InputError("components", "", f"the component of {cfg.source} whose smoke settings test {image} (declared: "
+                     f"{', '.join(c.name for c in cfg.components) or 'none'}); test reads one component's settings")
 
 
 def _engine_image(image: str) -> str:

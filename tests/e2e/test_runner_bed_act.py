@@ -48,10 +48,10 @@ jobs:
     permissions: {{}}
     steps:
       - env:
-          PR_URL: ${{{{ needs.ship.outputs.pr-url }}}}
+          PR_URL: ${{{{ needs.ship.outputs.pull-request-url }}}}
           DIGEST: ${{{{ needs.ship.outputs.digest }}}}
         run: |
-          echo "checked pr-url=$PR_URL digest=$DIGEST"
+          echo "checked pull-request-url=$PR_URL digest=$DIGEST"
           case "$PR_URL" in */pull/1) ;; *) exit 1 ;; esac
 """
 
@@ -114,7 +114,7 @@ def test_pipeline_promote_and_rollback_workflows_in_the_bed(
         assert token not in log and bed.password not in log
         assert f'network="{job.network}"' in log, "the jobs run on the per-job network"
         digest = next(line.split("digest=", 1)[1].split()[0] for line in log.splitlines()
-                      if "checked pr-url=" in line and "digest=sha256:" in line)
+                      if "checked pull-request-url=" in line and "digest=sha256:" in line)
         staging = emulator.pulls[1]
         text = emulator.repo.read(staging.head, "environments/staging/dify-api.yaml")
         assert text is not None and f"@{digest}" in text.decode() and image in text.decode()
@@ -140,7 +140,7 @@ def test_pipeline_promote_and_rollback_workflows_in_the_bed(
         assert tagged.headers.get("Docker-Content-Digest") == digest
 
         rollback = bed_act(job, repo, "rollback.yml", event="workflow_dispatch", inputs={
-            "pr-number": "1", "environment": "staging", "gitops-repo": emulator.clone_url,
+            "pull-request-number": "1", "environment": "staging", "gitops-repo": emulator.clone_url,
             "registry-username": bed.username}, secrets=secrets, env=env)
         log = rollback.stdout + rollback.stderr
         assert rollback.returncode == 0, log[-8000:]
