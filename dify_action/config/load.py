@@ -163,6 +163,7 @@ class Config:
     environments: Mapping[str, Environment] = field(default_factory=lambda: MappingProxyType({}))
     registry: RegistryConfig = RegistryConfig()
     apps: tuple[AppPattern, ...] = ()
+    official: tuple[str, ...] = ()  # promote.official: upstream repositories promote moves ungated
 
     def component(self, name: str, *, input_name: str = "component") -> Component:
         """The component called ``name``; InputError listing the declared ones otherwise."""
@@ -279,7 +280,19 @@ class _Builder:
             environments=MappingProxyType(environments),
             registry=RegistryConfig(registry.get("host"), registry.get("username")),
             apps=tuple(AppPattern(p, self.lines.get(("apps", i))) for i, p in enumerate(self.data.get("apps", []))),
+            official=self.official(self.data.get("promote", {}).get("official", [])),
         )
+
+    def official(self, raw: list[str]) -> tuple[str, ...]:
+        from dify_action.dify.official import expand
+
+        try:
+            return expand(raw)
+        except ValueError as error:
+            index = raw.index(str(error))
+            self.fail(("promote", "official", index), raw[index], "an image repository without tag or digest "
+                      "(e.g. langgenius/dify-web), or dify (Dify's own images)")
+            raise
 
     def component(self, index: int, raw: dict[str, Any]) -> Component:
         key: Key = ("components", index)

@@ -168,6 +168,11 @@ class Pipeline:
             self._fragments.append(f"### promote: planned diff\n\n```diff\n{r.diff.replace('```', '` ` `')}\n```")
         if r.delivery is not None:
             self._fragments.extend(r.delivery.sections)  # the migrations the promotion runs
+        if r.left:  # a release is never split silently (issue 23)
+            self._fragments.append("\n".join([
+                f"### promote: NOT promoted ({len(r.left)})", "", row("image", r.source, r.target, "why"),
+                row(*["---"] * 4), *(row(code(x.image), code(x.source or "-"), code(x.target or "-"), escape(x.reason))
+                                     for x in r.left)]))
         self._detail("promote", r.as_dict() | {"dry_run": self.plan.promote is not None and self.plan.promote.dry_run})
         delivery = Delivery.of("promote", r.delivery, r.operation, tuple(p.ref.name for p in r.images), r.notes)
         return self._delivered(delivery if r.operation != "planned" else

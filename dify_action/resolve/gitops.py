@@ -238,7 +238,7 @@ def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> 
         source=source, target=target, images=r.images,
         source_paths=r.from_paths or (src.paths if src else ()),
         target_paths=r.to_paths or (dst.paths if dst else ()),
-        ours=tuple(c.image.name for c in cfg.components) if cfg else (),
+        ours=tuple(c.image.name for c in cfg.components) if cfg else (), official=cfg.official if cfg else (),
         helm_paths=r.helm_paths or (tuple(p for ps in dst.helm_paths.values() for p in ps) if dst else ()),
         registry_tag=r.registry_tag, require_gates=given(r.require_gates, default=True),
         require_sbom=given(r.require_sbom, default=False),

@@ -230,4 +230,4 @@ def test_cli_git_branch_mode_json_and_bad_input(registry: Any, tmp_path: Path) -
     assert data["branch"] == f"dify-action/production/rollback-{bumped.commit[:12]}"
     assert world.production(data["branch"]) == deployment(f"{world.image}:a")
     bad = run_cli(["--gitops-repo", world.url, "--pr-number", "3", "--provider", "git"], registry)
-    assert bad.returncode == 2 and "invalid pull-request-number 3" in bad.stderr
+    assert bad.returncode == 2 and "invalid --pr-number 3" in bad.stderr
