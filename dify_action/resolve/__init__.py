@@ -86,6 +86,8 @@ class Plan:
             out["build"] = [{"component": s.name, "image": s.repository.name, "tags": list(s.tags),
                              "dockerfile": str(s.dockerfile), "context": str(s.context)} for s in self.build.specs]
             out["push"] = self.build.push
+            if self.build.tag_notes:
+                out["tag_notes"] = list(self.build.tag_notes)
         if self.smoke:
             out["test"] = {name: {"http_probe": spec.http_probe.url if spec.http_probe else None,
                                   "commands": list(spec.commands), "healthcheck": spec.healthcheck}
@@ -127,16 +129,38 @@ def resolve(request: Command, secrets: Secrets) -> Plan:
         if not checked.context.revision and not (isinstance(checked, BuildCommand | PipelineCommand)
                                                   and checked.build.tags):
             checked = replace(checked, context=replace(checked.context, revision="0" * 40))  # shows the tag shapes
-        return replace(resolve(checked, secrets), command="check")
+        # check changes nothing: it asks for no password and no token (issue 23), it says what a run will need
+        return replace(_resolve(checked, secrets), command="check")
+    return _need_credentials(_resolve(request, secrets), request, secrets)
+
+
+def _need_credentials(plan: Plan, request: Command, secrets: Secrets) -> Plan:
+    """The secrets a run will use, checked before its first side effect (a missing token used to be
+    found by a 404 halfway): the registry password of a user that writes, the token of a forge API."""
+    access = getattr(request, "access", None)
+    writes = plan.command in ("promote", "rollback") or (plan.build is not None and plan.build.push)
+    if writes and isinstance(access, Access):
+        _need_password(plan, access, secrets)
+    destinations = [plan.gitops.delivery.destination] if plan.gitops and plan.gitops.delivery else []
+    destinations += [r.destination for r in (plan.promote, plan.rollback) if r is not None]
+    dry = bool(plan.promote and plan.promote.dry_run) or bool(plan.rollback and plan.rollback.dry_run)
+    for dest in destinations:
+        if dest.provider == "github" and not secrets.token and not dry:
+            raise InputError("token", "", f"a token for {dest.github_repo or dest.repo_url} on GitHub (contents and "
+                             "pull-requests write; the CLI reads $GITOPS_TOKEN, then $GITHUB_TOKEN), or provider "
+                             "git to push a branch with git's own credentials")
+    return plan
+
+
+def _resolve(request: Command, secrets: Secrets) -> Plan:
+    assert not isinstance(request, CheckCommand)  # resolve unwraps it
     cfg = _load_config(request)
     if isinstance(request, PromoteCommand):
-        plan = Plan("promote", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+        return Plan("promote", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                     promote=promote_request(request, secrets, cfg))
-        return _need_password(plan, request.access, secrets)
     if isinstance(request, RollbackCommand):
-        plan = Plan("rollback", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+        return Plan("rollback", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                     rollback=rollback_request(request, secrets, cfg))
-        return _need_password(plan, request.access, secrets)
     if isinstance(request, BumpCommand):
         _check_gitops(request.gitops, request.bump, "bump")
         gitops = gitops_target(request.bump, request.gitops, request.context, secrets, cfg, needed=True)
@@ -162,9 +186,8 @@ def resolve(request: Command, secrets: Secrets) -> Plan:
         return Plan("scan", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host, scan=scan,
                     scan_image=request.image)
     if isinstance(request, BuildCommand):
-        plan = Plan("build", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+        return Plan("build", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                     build=build_plan(request.components, request.build, request.context, cfg, secrets))
-        return _need_password(plan, request.access, secrets) if plan.build and plan.build.push else plan
     return _pipeline(request, cfg, secrets)
 
 
@@ -189,7 +212,7 @@ def _pipeline(request: PipelineCommand, cfg: Config | None, secrets: Secrets) ->
     plan = Plan("pipeline", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                 build=build, smoke=smoke, smoke_run_id=request.smoke.run_id, scan=scan, gitops=gitops, apps=apps,
                 apps_root=root)
-    return _need_password(plan, request.access, secrets) if build.push else plan
+    return plan
 
 
 def _load_config(request: Command) -> Config | None:

@@ -28,6 +28,7 @@ class BuildPlan:
     meta: BuildMetadata
     push: bool
     builder: Literal["auto", "buildkit", "legacy"]
+    tag_notes: tuple[str, ...] = ()  # the tag rules that made no tag, and why
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
                          "buildx, which is not bundled)")
     budget = _budget(s.size_budget, s.size_warn)
     specs: list[BuildSpec] = []
+    notes: list[str] = []
     if cfg is not None:
         root = Path(cfg.source).resolve().parent
         for name in components or tuple(c.name for c in cfg.components):
@@ -73,7 +75,7 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
             dockerfile = root / (s.file or c.dockerfile)
             cbudget = budget or c.size_budget
             specs.append(BuildSpec(c.name, dockerfile, root / (s.context or c.context), c.image,
-                                   _tags(s, ctx, cfg, dockerfile, merged), s.target or c.target, merged, labels,
+                                   _tags(s, ctx, cfg, dockerfile, merged, notes), s.target or c.target, merged, labels,
                                    s.cache_from, s.platforms, cbudget, values, files))
         if not specs:
             raise InputError("config", cfg.source, "a config with at least one component to build")
@@ -86,19 +88,19 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
         context = Path(s.context or ".")
         dockerfile = Path(s.file) if s.file else context / "Dockerfile"
         specs.append(BuildSpec(s.name or repository.path.rsplit("/", 1)[-1], dockerfile, context, repository,
-                               _tags(s, ctx, None, dockerfile, args), s.target, args, labels, s.cache_from, s.platforms,
-                               budget, values, files))
+                               _tags(s, ctx, None, dockerfile, args, notes), s.target, args, labels, s.cache_from,
+                               s.platforms, budget, values, files))
     for spec in specs:
         validate_spec(spec)
     builder = s.builder or "auto"
     if builder not in ("auto", "buildkit", "legacy"):
         raise InputError("builder", builder, "auto, buildkit or legacy")
     return BuildPlan(tuple(specs), BuildMetadata(ctx.source, ctx.revision, s.version), given(s.push, default=True),
-                     cast(Literal["auto", "buildkit", "legacy"], builder))
+                     cast(Literal["auto", "buildkit", "legacy"], builder), tuple(dict.fromkeys(notes)))
 
 
 def _tags(b: BuildInputs, s: RunContext, cfg: Config | None, dockerfile: Path,
-          build_args: Mapping[str, str]) -> tuple[str, ...]:
+          build_args: Mapping[str, str], notes: list[str]) -> tuple[str, ...]:
     if b.tags:
         return b.tags
     if not s.revision:
@@ -115,11 +117,12 @@ def _tags(b: BuildInputs, s: RunContext, cfg: Config | None, dockerfile: Path,
         run_number = int(s.run_number) if s.run_number and s.run_number.isdigit() else None
         context = tag_policy.GitContext(sha=s.revision, ref=s.ref or "refs/heads/main", event=s.event or "push",
                                         run_number=run_number, dify_version=version)
-    computed = tag_policy.compute_tags(cfg.tags.rules if cfg else None, context,
-                                       cfg.tags.flavor if cfg else None).tags
-    if not computed:
-        raise InputError("tags", "", "the tag policy made no tag for this ref and event; give tags")
-    return computed
+    result = tag_policy.compute_tags(cfg.tags.rules if cfg else None, context, cfg.tags.flavor if cfg else None)
+    notes += [f"tag rule {rule!r} made no tag: {why}" for rule, why in result.skipped]
+    if not result.tags:
+        raise InputError("tags", "", "tags to push: the tag policy made no tag for this ref and event ("
+                         + "; ".join(f"{rule!r}: {why}" for rule, why in result.skipped) + ")")
+    return result.tags
 
 
 _SECRET_ID = r"[A-Za-z0-9_.-]{1,128}"  # noqa: S105 - the pattern of a secret id, not a secret

@@ -172,3 +172,47 @@ def test_gitops_repo_owner_name_is_the_repository_on_the_server() -> None:
     dest = plan.gitops.delivery.destination
     assert (dest.repo_url, dest.github_repo, dest.provider) == (
         "https://ghe.example/acme/dify-gitops.git", "acme/dify-gitops", "github")
+
+
+# -- 9. ask for nothing needless, say what is meant ------------------------------------------------
+PUSHING = """version: 1
+registry: {host: registry.example.com, username: ci}
+components:
+  - {name: api, image: registry.example.com/acme/dify-api, dockerfile: Dockerfile}
+tags: {rules: ["type=dify,suffix=-acme.{{run_number}}", "type=sha"]}
+"""
+
+
+def test_check_asks_for_no_password_reads_head_and_says_which_rule_made_no_tag(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DIFY_ACTION_REGISTRY_PASSWORD", raising=False)
+    (tmp_path / "Dockerfile").write_text("FROM langgenius/dify-api:1.13.3\n")
+    (tmp_path / "dify-action.yaml").write_text(PUSHING)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "app"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    code, log = run_cli(["check", "--config", str(tmp_path / "dify-action.yaml")], capsys)
+    assert code == 0, log
+    assert f"sha-{head[:7]}" in log and "sha-0000000" not in log
+    assert "made no tag: its prefix or suffix names a value this build does not have" in log
+    code, log = run_cli(["check", "--config", str(tmp_path / "dify-action.yaml"), "--run-number", "7"], capsys)
+    assert code == 0 and "1.13.3-acme.7" in log
+    code, log = run_action(tmp_path, {"command": "check", "config": str(tmp_path / "dify-action.yaml")}, capsys)
+    assert code == 0, log
+    # a run that pushes still needs it, checked before anything runs
+    code, log = run_cli(["build", "--config", str(tmp_path / "dify-action.yaml"), "--revision", head], capsys)
+    assert code == 2 and "invalid $DIFY_ACTION_REGISTRY_PASSWORD ''" in log
+
+
+def test_a_missing_token_is_an_input_error_not_a_404(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITOPS_TOKEN", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    code, log = run_action(tmp_path, {"command": "bump", "gitops-repo": "acme/dify-gitops", "environment": "staging",
+                                      "paths": "envs/staging", "image": "ghcr.io/acme/dify-api:2"}, capsys)
+    assert code == 2 and "invalid token ''" in log and "acme/dify-gitops on GitHub" in log
+    code, log = run_cli(["bump", "--gitops-repo", "acme/dify-gitops", "--environment", "staging", "--path",
+                         "envs/staging", "--image", "ghcr.io/acme/dify-api:2"], capsys)
+    assert code == 2 and "invalid $GITOPS_TOKEN (or $GITHUB_TOKEN) ''" in log
