@@ -165,6 +165,16 @@ class Config:
     apps: tuple[AppPattern, ...] = ()
     official: tuple[str, ...] = ()  # promote.official: upstream repositories promote moves ungated
 
+    @property
+    def root(self) -> Path:
+        """The repository root the config's paths are relative to (as the schema says): the config's
+        folder, or the folder holding ``.github/`` for a config kept there (``.github/dify-action.yaml``)."""
+        folder = Path(self.source).resolve().parent
+        for parent in (folder, *folder.parents):
+            if parent.name == ".github":
+                return parent.parent
+        return folder
+
     def component(self, name: str, *, input_name: str = "component") -> Component:
         """The component called ``name``; InputError listing the declared ones otherwise."""
         for component in self.components:

@@ -21,6 +21,7 @@ from dify_action.pipeline.model import Built, Delivery, Result, Row
 from dify_action.pipeline.stages import Stages
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback.guard import guard_markdown
+from dify_action.rollback.model import RollbackResult
 from dify_action.scan import report as scanreport
 from dify_action.smoke import run as smoke
 
@@ -180,8 +181,16 @@ class Pipeline:
                                         notes=delivery.notes))
 
     def rollback(self) -> Delivery:
-        with self.reporter.group("dify-action rollback"):
-            r = self.stages.rollback(self.plan)
+        try:
+            with self.reporter.group("dify-action rollback"):
+                r = self.stages.rollback(self.plan)
+        except GateFailed as refused:
+            if isinstance(refused.planned, RollbackResult):  # a refused dry run still shows its plan
+                self._show_rollback(refused.planned)
+            raise
+        return self._show_rollback(r)
+
+    def _show_rollback(self, r: RollbackResult) -> Delivery:
         for note in r.notes:
             self.reporter.info(f"note: {note}")
         for check in r.guard:

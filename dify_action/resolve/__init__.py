@@ -199,7 +199,7 @@ def _pipeline(request: PipelineCommand, cfg: Config | None, secrets: Secrets) ->
     apps: tuple[Path, ...] = ()
     root = None
     if cfg is not None and cfg.apps:
-        root = Path(cfg.source).resolve().parent
+        root = cfg.root
         apps = expand([a.pattern for a in cfg.apps], root, source=cfg.source, lines=[a.line for a in cfg.apps])
     scan = scan_plan(request.components, None, request.scan, cfg or config_module.load(None, overrides(request.scan)),
                      cfg is not None)

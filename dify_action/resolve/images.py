@@ -68,7 +68,7 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
     specs: list[BuildSpec] = []
     notes: list[str] = []
     if cfg is not None:
-        root = Path(cfg.source).resolve().parent
+        root = cfg.root
         for name in components or tuple(c.name for c in cfg.components):
             c = cfg.component(name)
             merged = {**c.build_args, **args}
@@ -187,7 +187,7 @@ def scan_plan(components: tuple[str, ...], image: str | None, s: ScanInputs, cfg
               from_file: bool) -> ScanPlan:
     dockerfiles: dict[str, tuple[Path, ...]] = {}
     if from_file:
-        root = Path(cfg.source).resolve().parent
+        root = cfg.root
         for name in components or tuple(c.name for c in cfg.components):
             dockerfiles[name] = (root / cfg.component(name).dockerfile,)
     elif components:

@@ -216,3 +216,19 @@ def test_a_missing_token_is_an_input_error_not_a_404(tmp_path: Path, capsys: pyt
     code, log = run_cli(["bump", "--gitops-repo", "acme/dify-gitops", "--environment", "staging", "--path",
                          "envs/staging", "--image", "ghcr.io/acme/dify-api:2"], capsys)
     assert code == 2 and "invalid $GITOPS_TOKEN (or $GITHUB_TOKEN) ''" in log
+
+
+@pytest.mark.parametrize("where", ["", ".github/", ".github/dify/"])
+def test_config_paths_are_relative_to_the_repository_root_wherever_the_config_is(tmp_path: Path, where: str) -> None:
+    from dify_action.resolve.request import BuildCommand, BuildInputs
+
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
+    config = tmp_path / where / "dify-action.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("version: 1\ncomponents:\n  - {name: api, image: ghcr.io/acme/dify-api, context: api, "
+                      "dockerfile: api/Dockerfile}\n")
+    plan = resolve(BuildCommand(str(config), build=BuildInputs(tags=("1",), push=False)), Secrets())
+    assert plan.build is not None
+    (spec,) = plan.build.specs
+    assert (spec.dockerfile, spec.context) == (tmp_path.resolve() / "api" / "Dockerfile", tmp_path.resolve() / "api")
