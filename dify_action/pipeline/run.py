@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from dify_action.bump import BumpPlan, Change
+from dify_action.bump.vprefix import v_prefix_warnings
 from dify_action.errors import DifyActionError, EditRefused, GateFailed
 from dify_action.markdown import code, escape, row, url
 from dify_action.pipeline.model import Built, Delivery, Result, Row
@@ -141,6 +142,8 @@ class Pipeline:
                 for warning in error.warnings:
                     self.reporter.warning(warning)
                 raise
+        for warning in v_prefix_warnings(outcome.changes):  # issue 23: a v that never was there
+            self.reporter.warning(warning)
         if isinstance(outcome, BumpPlan):
             for skip in outcome.skipped:
                 self.reporter.warning(f"skipped: {skip.reason}", file=skip.file)

@@ -143,7 +143,7 @@ def _need_credentials(plan: Plan, request: Command, secrets: Secrets) -> Plan:
         _need_password(plan, access, secrets)
     destinations = [plan.gitops.delivery.destination] if plan.gitops and plan.gitops.delivery else []
     destinations += [r.destination for r in (plan.promote, plan.rollback) if r is not None]
-    dry = bool(plan.promote and plan.promote.dry_run) or bool(plan.rollback and plan.rollback.dry_run)
+    dry = any(bool(r and r.dry_run) for r in (plan.promote, plan.rollback, plan.gitops))
     for dest in destinations:
         if dest.provider == "github" and not secrets.token and not dry:
             raise InputError("token", "", f"a token for {dest.github_repo or dest.repo_url} on GitHub (contents and "
@@ -226,9 +226,6 @@ def _check_gitops(g: GitOpsInputs, b: BumpInputs, command: str) -> None:
     if g.directory and g.repo:
         raise InputError("gitops-dir", g.directory, "either gitops-dir (a checked-out tree, edited in place) or "
                          "gitops-repo (cloned, committed, pushed), not both")
-    if g.dry_run and not g.directory:
-        raise InputError("dry-run", "true", f"{command} takes dry-run only with gitops-dir (a checked-out tree); "
-                         "promote and rollback take it with gitops-repo")
     check_destination_inputs(g)
     if b.environment is not None:
         check_environment(b.environment, "environment")

@@ -169,7 +169,7 @@ def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secr
         paths=paths, source_sha=ctx.revision, source_repo=ctx.source, run_url=ctx.run_url,
         **_delivery_extras(g, b))
     return GitOps(environment, paths, MappingProxyType(helm), delivery=delivery, env_file=b.env_file,
-                  pin_digest=pin)
+                  pin_digest=pin, dry_run=given(g.dry_run, default=False))
 
 
 def environment_paths(environment: str, paths: tuple[str, ...], cfg: Config | None) -> None:

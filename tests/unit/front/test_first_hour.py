@@ -232,3 +232,31 @@ def test_config_paths_are_relative_to_the_repository_root_wherever_the_config_is
     assert plan.build is not None
     (spec,) = plan.build.specs
     assert (spec.dockerfile, spec.context) == (tmp_path.resolve() / "api" / "Dockerfile", tmp_path.resolve() / "api")
+
+
+def test_bump_dry_run_with_a_repository_clones_and_shows_the_diff(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    work = tree(tmp_path / "work")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "gitops"], check=True)
+    bare = tmp_path / "gitops.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    refs_before = subprocess.run(["git", "-C", str(bare), "show-ref"], capture_output=True, text=True).stdout
+    args = {"gitops-repo": bare.as_uri(), "environment": "staging", "paths": "envs/staging",
+            "image": "ghcr.io/acme/dify-api:2.0", "dry-run": "true", "provider": "git"}
+    code, log = run_action(tmp_path, {"command": "bump", **args}, capsys)
+    assert code == 0, log
+    from testbed.outputs import parse_output_file
+
+    outputs = parse_output_file((tmp_path / "out").read_text())
+    assert outputs["operation"] == "dry-run"
+    assert '"new": "ghcr.io/acme/dify-api:2.0"' in outputs["json"] and "envs/production" not in outputs["json"]
+    code, log = run_cli(["bump", "--gitops-repo", bare.as_uri(), "--environment", "staging", "--path",
+                         "envs/staging", "--image", "ghcr.io/acme/dify-api:2.0", "--dry-run", "--provider", "git"],
+                        capsys)
+    assert code == 0, log
+    assert "-          image: ghcr.io/acme/dify-api:1.0" in log and "+          image: ghcr.io/acme/dify-api:2.0" in log
+    assert "envs/production" not in log
+    assert subprocess.run(["git", "-C", str(bare), "show-ref"], capture_output=True, text=True).stdout == refs_before
