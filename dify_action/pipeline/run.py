@@ -149,7 +149,8 @@ class Pipeline:
                 self.reporter.warning(f"skipped: {skip.reason}", file=skip.file)
             for note in outcome.notes:
                 self.reporter.info(f"note: {note}")
-            operation = "none" if outcome.nothing_to_do else "dry-run" if gitops.dry_run else "edited"
+            # a dry run is "planned" in every command (promote, rollback): one word for one thing
+            operation = "none" if outcome.nothing_to_do else "planned" if gitops.dry_run else "edited"
             self._detail("bump", outcome.as_dict() | {"dry_run": gitops.dry_run,
                                                       "nothing_to_do": outcome.nothing_to_do})
             return self._delivered(Delivery("bump", operation, outcome.changes, images=names,

