@@ -19,8 +19,18 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 REUSABLE = sorted(p for p in WORKFLOWS.glob("*.yml") if p.name not in ("ci.yml", "release.yml"))
 
 
+class _Strict(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; the runner (and act) refuse the file."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        duplicate = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+        assert duplicate is None, f"key {duplicate!r} twice at line {node.start_mark.line + 1}"
+        return super().construct_mapping(node, deep=deep)
+
+
 def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    data: dict[str, Any] = yaml.load(path.read_text(), Loader=_Strict)
     data["on"] = data.pop(True, data.get("on"))  # PyYAML reads the key `on` as True
     return data
 
