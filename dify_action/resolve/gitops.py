@@ -141,8 +141,6 @@ def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secr
                          f"{', '.join(cfg.environments) or 'none'})")
     env = _environment(cfg, b.environment, "environment")
     paths = b.paths or (env.paths if env else ())
-    if b.environment and (g.directory or g.repo or (env is not None and env.repository)):
-        environment_paths(b.environment, paths, cfg)
     helm: dict[str, tuple[str, ...]] = {"": b.helm_paths} if b.helm_paths else {}
     if env is not None and cfg is not None and not b.helm_paths:
         helm = {c.image.name: env.helm_paths[c.name] for c in cfg.components if c.name in env.helm_paths}
@@ -151,6 +149,8 @@ def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secr
         directory = Path(g.directory)
         if not directory.is_dir():
             raise InputError("gitops-dir", g.directory, "an existing directory (a checked-out GitOps tree)")
+        if b.environment:
+            environment_paths(b.environment, paths, cfg)
         return GitOps(b.environment, paths, MappingProxyType(helm), directory=directory,
                       dry_run=given(g.dry_run, default=False), env_file=b.env_file, pin_digest=pin)
     url, github_repo = _repository(g, ctx, env)
@@ -164,8 +164,10 @@ def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secr
         return None
     environment = required(b.environment, "environment", "the environment to bump (it names the branch and "
                            "the pull request), e.g. staging")
+    destination = _destination(g, ctx, secrets, env, url, github_repo)
+    environment_paths(environment, paths, cfg)  # after the repository's own checks: the first doubt is named
     delivery = DeliveryRequest(
-        destination=_destination(g, ctx, secrets, env, url, github_repo), environment=environment, targets=(),
+        destination=destination, environment=environment, targets=(),
         paths=paths, source_sha=ctx.revision, source_repo=ctx.source, run_url=ctx.run_url,
         **_delivery_extras(g, b))
     return GitOps(environment, paths, MappingProxyType(helm), delivery=delivery, env_file=b.env_file,
