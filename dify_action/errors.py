@@ -101,7 +101,10 @@ class DockerError(DifyActionError):
 
 
 class GateFailed(DifyActionError):
-    """A quality gate (smoke test, scan policy, size budget) did not pass."""
+    """A quality gate (smoke test, scan policy, size budget) did not pass. ``planned``: what a dry
+    run would have done, when it was refused (the front end shows it beside the refusal)."""
+
+    planned: object = None
 
 
 class BadManifest(ManifestError):

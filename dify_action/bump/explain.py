@@ -51,6 +51,9 @@ def not_deployed(
     hint = "check --image (registry and path) and --path; the image may be set by a chart default"
     if misses:
         hint = "check --image against the repositories above"
+        if any(line.startswith("the same image name") for line in misses):
+            hint = ("edit the repository value once to your own registry's (README: \"Switching from the upstream "
+                    "image\"), then run bump again")
     elif elsewhere:
         hint = "set the image in the values the HelmRelease reads (valuesFrom), or in spec.values here"
     if any("Helm/Go template" in skip.reason for skip in mentioned):
@@ -169,4 +172,11 @@ def _near_misses(
     others = [deployed[repo] for repo in close if deployed[repo] not in same_path]
     if others:
         lines.append("near-miss repositories the tree does contain: " + ", ".join(others))
+    name = image.path.rsplit("/", 1)[-1]
+    renamed = [text for repo, text in deployed.items()
+               if repo.rsplit("/", 1)[-1] == name and text not in same_path and text not in others]
+    if renamed:  # issue 23: the first switch from upstream (docker.io/langgenius/dify-api) to your registry
+        lines.append(f"the same image name from another repository: {', '.join(renamed[:_MAX_LISTED])}; bump "
+                     f"changes tags, never repositories: switching to {image.repository} is a one-time edit of that "
+                     "repository value (README: \"Switching from the upstream image\"), then bump keeps it current")
     return lines

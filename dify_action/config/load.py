@@ -133,7 +133,7 @@ class Environment:
     branch: str = "main"
     helm_paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     provider: str = "github"
-    mode: str = "pull-request"
+    push_mode: str = "branch"  # the push-mode input's values: branch (+ a PR with github) or direct
     pin_digest: bool | None = None  # None: not in the file (promote: as the source does; bump: no)
     # issue 18: the schema-checked ``verify:`` section, read by dify_action.verify.spec (its own model)
     verify: Mapping[str, Any] | None = None
@@ -165,6 +165,17 @@ class Config:
     environments: Mapping[str, Environment] = field(default_factory=lambda: MappingProxyType({}))
     registry: RegistryConfig = RegistryConfig()
     apps: tuple[AppPattern, ...] = ()
+    official: tuple[str, ...] = ()  # promote.official: upstream repositories promote moves ungated
+
+    @property
+    def root(self) -> Path:
+        """The repository root the config's paths are relative to (as the schema says): the config's
+        folder, or the folder holding ``.github/`` for a config kept there (``.github/dify-action.yaml``)."""
+        folder = Path(self.source).resolve().parent
+        for parent in (folder, *folder.parents):
+            if parent.name == ".github":
+                return parent.parent
+        return folder
 
     def component(self, name: str, *, input_name: str = "component") -> Component:
         """The component called ``name``; InputError listing the declared ones otherwise."""
@@ -281,7 +292,19 @@ class _Builder:
             environments=MappingProxyType(environments),
             registry=RegistryConfig(registry.get("host"), registry.get("username")),
             apps=tuple(AppPattern(p, self.lines.get(("apps", i))) for i, p in enumerate(self.data.get("apps", []))),
+            official=self.official(self.data.get("promote", {}).get("official", [])),
         )
+
+    def official(self, raw: list[str]) -> tuple[str, ...]:
+        from dify_action.dify.official import expand
+
+        try:
+            return expand(raw)
+        except ValueError as error:
+            index = raw.index(str(error))
+            self.fail(("promote", "official", index), raw[index], "an image repository without tag or digest "
+                      "(e.g. langgenius/dify-web), or dify (Dify's own images)")
+            raise
 
     def component(self, index: int, raw: dict[str, Any]) -> Component:
         key: Key = ("components", index)
@@ -371,7 +394,7 @@ class _Builder:
             branch=raw.get("branch", "main"),
             helm_paths=MappingProxyType({k: tuple(v) for k, v in raw.get("helm-paths", {}).items()}),
             provider=raw.get("provider", "github"),
-            mode=raw.get("mode", "pull-request"),
+            push_mode=raw.get("push-mode", "branch"),
             pin_digest=raw.get("pin-digest"),
             verify=MappingProxyType(raw["verify"]) if "verify" in raw else None,  # issue 18
         )

@@ -193,7 +193,7 @@ def validate(
         extra = next(k for k in error.instance if k not in known)
         key, value = (*key, extra), error.instance[extra]
         allowed = f"one of the keys {', '.join(known)}" if known else "no other key"
-        near = difflib.get_close_matches(extra, known, n=1)
+        near = [RENAMED[extra]] if extra in RENAMED else difflib.get_close_matches(extra, known, n=1)
         if near:
             allowed = f"{allowed} (did you mean {near[0]}?)"
     elif error.validator == "required":
@@ -210,6 +210,11 @@ def validate(
     if isinstance(value, dict | list):
         value = "a mapping" if isinstance(value, dict) else "a list"
     raise_for(source, key, value, allowed, lines, overridden)
+
+
+# keys renamed so that the config and the inputs say one thing one way (issue 23): the old name is
+# refused, pointing at the new one and its values
+RENAMED: Mapping[str, str] = {"mode": "push-mode: branch (was pull-request) or direct, as the push-mode input"}
 
 
 def _line_of(key: Key, lines: Mapping[Key, int]) -> int:

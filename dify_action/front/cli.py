@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, Protocol, cast
 
 from dify_action import __version__, interrupt
-from dify_action.errors import DifyActionError
+from dify_action.errors import DifyActionError, InputError
 
 # command name -> module under dify_action.front.commands
 COMMANDS: dict[str, str] = {
@@ -98,14 +98,60 @@ def _main(argv: Sequence[str] | None) -> int:
     args, unknown = parser.parse_known_args(words)
     if unknown:  # the subcommand's own usage and a suggestion, not the top-level usage
         args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    repeated = _repeated(args._parser, list(argv if argv is not None else sys.argv[1:]))
+    if repeated:  # a single-value flag given twice: argparse would keep the last one, silently
+        args._parser.error(f"{repeated} takes one value and was given more than once: {args.subcommand} "
+                           f"works on one {repeated.lstrip('-')}")
     interrupt.install()  # SIGTERM (a cancelled job) unwinds like Ctrl-C
     try:
         return cast(int, args._run(args))
     except DifyActionError as error:
-        print(f"dify-action {args.subcommand}: error: {error}", file=sys.stderr)
+        print(f"dify-action {args.subcommand}: error: {_in_flags(error, args._parser)}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt as stop:
         print(f"dify-action {args.subcommand}: interrupted", file=sys.stderr)
         return interrupt.exit_code(stop)
     except BrokenPipeError:
         return 1
+
+
+# the core names the action's inputs; a CLI user sees the flag that carries the same value
+_FLAG_OF_INPUT = {"tags": "--tag", "pull-request-number": "--pr-number", "pr-labels": "--label",
+                  "sarif-file": "--sarif", "registry-password": "$DIFY_ACTION_REGISTRY_PASSWORD",
+                  "token": "$GITOPS_TOKEN (or $GITHUB_TOKEN)", "config": "--config"}
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {s: action for action in parser._actions for s in action.option_strings}
+
+
+def flag_of(name: str, parser: argparse.ArgumentParser) -> str | None:
+    """The flag (or variable) of this subcommand that carries the action input ``name``."""
+    flags = _flags(parser)
+    for flag in (_FLAG_OF_INPUT.get(name), f"--{name}", f"--{name.removesuffix('s')}"):
+        if flag and (flag in flags or flag.startswith("$")):
+            return flag
+    return None
+
+
+def _in_flags(error: DifyActionError, parser: argparse.ArgumentParser) -> str:
+    text = str(error)
+    if isinstance(error, InputError) and isinstance(error.name, str):
+        flag = flag_of(error.name, parser)
+        if flag and text.startswith(f"invalid {error.name} "):
+            return f"invalid {flag} " + text[len(f"invalid {error.name} "):]
+    return text
+
+
+def _repeated(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The first single-value flag given twice (any of its spellings), before ``--``."""
+    flags = _flags(parser)
+    seen: set[int] = set()
+    for word in argv[: argv.index("--")] if "--" in argv else argv:
+        action = flags.get(word.split("=", 1)[0]) if word.startswith("--") else None
+        if action is None or type(action) is not argparse._StoreAction:
+            continue  # append, count, booleans and help take several on purpose
+        if id(action) in seen:
+            return action.option_strings[0]
+        seen.add(id(action))
+    return None

@@ -5,6 +5,7 @@ environment, the CLI's secrets, access and context, and the CLI's one path throu
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -98,6 +99,14 @@ def cli_context(*, source: str | None = None, revision: str | None = None, ref: 
                       pr_head_sha=pr_head_sha, environ=os.environ)
 
 
+def error_document(error: DifyActionError) -> dict[str, object]:
+    """A failure as data: what --json prints beside (or instead of) the result."""
+    doc: dict[str, object] = {"message": error.message, "hint": error.hint, "exit_code": error.exit_code}
+    if isinstance(error, InputError):
+        doc["input"] = error.name
+    return doc
+
+
 def run_cli(request: Command, secrets: Secrets, environ: Mapping[str, str], *, as_json: bool,
             summary: str | None = None) -> int:
     """Every CLI command's one path: resolve (every check, before any side effect), run the core's
@@ -107,7 +116,12 @@ def run_cli(request: Command, secrets: Secrets, environ: Mapping[str, str], *, a
     from dify_action.pipeline.stages import CoreStages
     from dify_action.resolve import resolve
 
-    plan = resolve(request, secrets)
+    try:
+        plan = resolve(request, secrets)
+    except DifyActionError as error:
+        if as_json:  # --json means one JSON document on stdout, a refusal too
+            print(json.dumps({"command": request.command, "error": error_document(error)}, sort_keys=True, indent=2))
+        raise
     pipeline = Pipeline(plan, CoreStages(tool_environ(environ)), StderrReporter())
     try:
         result = pipeline.run()
@@ -115,7 +129,8 @@ def run_cli(request: Command, secrets: Secrets, environ: Mapping[str, str], *, a
         partial = pipeline.result()
         append_summary(summary, partial.markdown(f"failed ({error.message})"))
         if as_json:
-            print(render.document(partial))
+            document = json.loads(render.document(partial)) | {"error": error_document(error)}
+            print(json.dumps(document, sort_keys=True, indent=2))
         else:
             render.print_text(partial, sys.stdout, sys.stderr)
         raise

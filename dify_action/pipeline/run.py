@@ -15,12 +15,14 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from dify_action.bump import BumpPlan, Change
+from dify_action.bump.vprefix import v_prefix_warnings
 from dify_action.errors import DifyActionError, EditRefused, GateFailed
 from dify_action.markdown import code, escape, row, url
 from dify_action.pipeline.model import Built, Delivery, Result, Row
 from dify_action.pipeline.stages import Stages
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback.guard import guard_markdown
+from dify_action.rollback.model import RollbackResult
 from dify_action.scan import report as scanreport
 from dify_action.smoke import run as smoke
 
@@ -141,12 +143,15 @@ class Pipeline:
                 for warning in error.warnings:
                     self.reporter.warning(warning)
                 raise
+        for warning in v_prefix_warnings(outcome.changes):  # issue 23: a v that never was there
+            self.reporter.warning(warning)
         if isinstance(outcome, BumpPlan):
             for skip in outcome.skipped:
                 self.reporter.warning(f"skipped: {skip.reason}", file=skip.file)
             for note in outcome.notes:
                 self.reporter.info(f"note: {note}")
-            operation = "none" if outcome.nothing_to_do else "dry-run" if gitops.dry_run else "edited"
+            # a dry run is "planned" in every command (promote, rollback): one word for one thing
+            operation = "none" if outcome.nothing_to_do else "planned" if gitops.dry_run else "edited"
             self._detail("bump", outcome.as_dict() | {"dry_run": gitops.dry_run,
                                                       "nothing_to_do": outcome.nothing_to_do})
             return self._delivered(Delivery("bump", operation, outcome.changes, images=names,
@@ -169,6 +174,11 @@ class Pipeline:
             self._fragments.append(f"### promote: planned diff\n\n```diff\n{r.diff.replace('```', '` ` `')}\n```")
         if r.delivery is not None:
             self._fragments.extend(r.delivery.sections)  # the migrations the promotion runs
+        if r.left:  # a release is never split silently (issue 23)
+            self._fragments.append("\n".join([
+                f"### promote: NOT promoted ({len(r.left)})", "", row("image", r.source, r.target, "why"),
+                row(*["---"] * 4), *(row(code(x.image), code(x.source or "-"), code(x.target or "-"), escape(x.reason))
+                                     for x in r.left)]))
         self._detail("promote", r.as_dict() | {"dry_run": self.plan.promote is not None and self.plan.promote.dry_run})
         delivery = Delivery.of("promote", r.delivery, r.operation, tuple(p.ref.name for p in r.images), r.notes)
         return self._delivered(delivery if r.operation != "planned" else
@@ -176,8 +186,16 @@ class Pipeline:
                                         notes=delivery.notes))
 
     def rollback(self) -> Delivery:
-        with self.reporter.group("dify-action rollback"):
-            r = self.stages.rollback(self.plan)
+        try:
+            with self.reporter.group("dify-action rollback"):
+                r = self.stages.rollback(self.plan)
+        except GateFailed as refused:
+            if isinstance(refused.planned, RollbackResult):  # a refused dry run still shows its plan
+                self._show_rollback(refused.planned)
+            raise
+        return self._show_rollback(r)
+
+    def _show_rollback(self, r: RollbackResult) -> Delivery:
         for note in r.notes:
             self.reporter.info(f"note: {note}")
         for check in r.guard:

@@ -166,6 +166,15 @@ class CoreStages:
 
         from dify_action.bump import apply_plan, plan_bump
 
+        if gitops.delivery is not None and gitops.dry_run:  # the diff on a clone, as promote and rollback do
+            from dify_action.delivery import Git
+            from dify_action.delivery.git import workspace
+
+            dest = gitops.delivery.destination
+            with workspace("bump") as root:
+                git = Git(dest.repo_url, root, dest.token, base_env=dest.environ)
+                git.clone(dest.base, gitops.paths)
+                return plan_bump(git.workdir, list(targets), gitops.paths)
         if gitops.delivery is not None:  # PyGithub, requests: loaded only for a delivery
             from dify_action.delivery import deliver
             from dify_action.dify.registryfacts import forward_sections

@@ -27,6 +27,7 @@ from dify_action.delivery.git import workspace
 from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.markdown import escape
+from dify_action.promote.left import Left, left_behind
 from dify_action.promote.platforms import check_digest
 from dify_action.registry import CopyResult, RegistryFor
 from dify_action.registry.gates import GateRecord
@@ -46,6 +47,7 @@ class PromoteRequest:
     target_paths: tuple[str, ...]
     images: tuple[str, ...] = ()
     ours: tuple[str, ...] = ()  # the config's component repositories: a filter, not a requirement
+    official: tuple[str, ...] = ()  # promote.official: upstream repositories moved without a gate record here
     helm_paths: tuple[str, ...] = ()
     registry_tag: str | None = None
     require_gates: bool = True
@@ -110,6 +112,7 @@ class PromoteResult:
     delivery: DeliveryResult | None = None
     notes: tuple[str, ...] = ()
     diff: str = ""
+    left: tuple[Left, ...] = ()  # differs between the environments, not moved, and why
 
     def as_dict(self) -> dict[str, object]:
         d = self.delivery
@@ -120,6 +123,7 @@ class PromoteResult:
             "branch": d.branch if d else None, "commit": d.commit if d else None,
             "changes": [c.as_dict() for c in d.changes] if d else [],
             "notes": list(self.notes) + (list(d.notes) if d else []),
+            "left": [item.as_dict() for item in self.left],
         }
 
 
@@ -152,8 +156,17 @@ def _single(repo: str, items: list[FoundImage], env: str) -> refs.ImageRef:
     return ref
 
 
-def select(request: PromoteRequest, root: Path) -> tuple[list[tuple[refs.ImageRef, refs.ImageRef | None]], list[str]]:
+Chosen = list[tuple[refs.ImageRef, refs.ImageRef | None]]
+
+
+def select(request: PromoteRequest, root: Path) -> tuple[Chosen, list[str]]:
     """(what A runs, what B runs) for each image to promote that differs, and notes."""
+    chosen, notes, _ = select_all(request, root)
+    return chosen, notes
+
+
+def select_all(request: PromoteRequest, root: Path) -> tuple[Chosen, list[str], tuple[Left, ...]]:
+    """``select``, and every image that differs and is left behind, with the reason."""
     source = _versions(find_images(root, request.source_paths))
     target = _versions(find_images(root, request.target_paths))
     notes: list[str] = []
@@ -165,6 +178,7 @@ def select(request: PromoteRequest, root: Path) -> tuple[list[tuple[refs.ImageRe
                                  f"({request.source}); deployed there: {', '.join(sorted(source)) or 'nothing'}")
     else:
         ours = {refs.parse_repository(i, input_name="image").repository for i in request.ours}
+        ours |= set(request.official) if ours else set()
         mine = sorted(repo for repo in source if not ours or repo in ours)
         wanted = [repo for repo in mine if repo in target]
         notes += [f"{repo} runs in {request.source} only: not promoted" for repo in mine if repo not in target]
@@ -177,7 +191,10 @@ def select(request: PromoteRequest, root: Path) -> tuple[list[tuple[refs.ImageRe
             notes.append(f"{repo} is already {ref.tag} in {request.target}")
             continue
         chosen.append((ref, current[0].ref if current else None))
-    return chosen, notes
+    ours = {refs.parse_repository(i, input_name="image").repository for i in request.ours}
+    left = left_behind(source, target, {ref.repository for ref, _ in chosen}, asked=request.images, ours=ours,
+                       official=set(request.official), source_env=request.source, target_env=request.target)
+    return chosen, notes, left
 
 
 def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageRef | None]],
@@ -206,9 +223,13 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
         checked = check_digest(client, ref.remote_path, ref.name, digest, require_sbom=request.require_sbom,
                                require_provenance=request.require_provenance, source=request.source_repository)
         record = checked.record
-        refused += checked.refused
-        unproven += checked.unproven
-        notes += checked.notes
+        if record is None and ref.repository in request.official:  # upstream's: never built, so never gated, here
+            notes.append(f"{ref.name}: an official upstream image (promote.official), promoted without a gate "
+                         "record or provenance of ours")
+        else:
+            refused += checked.refused
+            unproven += checked.unproven
+            notes += checked.notes
         new_version = base_version(client, ref.with_version(None, digest))
         old_version = None
         if current is not None and current.registry == ref.registry:
@@ -239,16 +260,17 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
     """Promote ``request.source`` to ``request.target``; see PromoteResult."""
     request.validate()
     with _clone(request) as root:
-        chosen, notes = select(request, root)
+        chosen, notes, left = select_all(request, root)
+        notes += [item.note(request.source, request.target) for item in left]
         if not chosen:
-            return PromoteResult("none", request.source, request.target, notes=tuple(notes))
+            return PromoteResult("none", request.source, request.target, notes=tuple(notes), left=left)
         promotions, more = check(request, chosen, registry_for)
         notes += more
         targets = tuple(_target(request, p) for p in promotions)
         if request.dry_run:
             plan = plan_bump(root, targets, request.target_paths)
             return PromoteResult("planned", request.source, request.target, tuple(promotions),
-                                 notes=tuple(notes), diff=plan.diff())
+                                 notes=tuple(notes), diff=plan.diff(), left=left)
     try:
         delivery = _deliver(request, targets, promotions, registry_for)
     except DifyActionError as error:
@@ -264,7 +286,7 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
             f"moved after the GitOps change was delivered ({_where(delivery)})" if moved
             else "already pointed at the promoted digest"))
     return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
-                         tuple(notes))
+                         tuple(notes), left=left)
 
 
 def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion],

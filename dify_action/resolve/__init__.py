@@ -86,6 +86,8 @@ class Plan:
             out["build"] = [{"component": s.name, "image": s.repository.name, "tags": list(s.tags),
                              "dockerfile": str(s.dockerfile), "context": str(s.context)} for s in self.build.specs]
             out["push"] = self.build.push
+            if self.build.tag_notes:
+                out["tag_notes"] = list(self.build.tag_notes)
         if self.smoke:
             out["test"] = {name: {"http_probe": spec.http_probe.url if spec.http_probe else None,
                                   "commands": list(spec.commands), "healthcheck": spec.healthcheck}
@@ -127,16 +129,38 @@ def resolve(request: Command, secrets: Secrets) -> Plan:
         if not checked.context.revision and not (isinstance(checked, BuildCommand | PipelineCommand)
                                                   and checked.build.tags):
             checked = replace(checked, context=replace(checked.context, revision="0" * 40))  # shows the tag shapes
-        return replace(resolve(checked, secrets), command="check")
+        # check changes nothing: it asks for no password and no token (issue 23), it says what a run will need
+        return replace(_resolve(checked, secrets), command="check")
+    return _need_credentials(_resolve(request, secrets), request, secrets)
+
+
+def _need_credentials(plan: Plan, request: Command, secrets: Secrets) -> Plan:
+    """The secrets a run will use, checked before its first side effect (a missing token used to be
+    found by a 404 halfway): the registry password of a user that writes, the token of a forge API."""
+    access = getattr(request, "access", None)
+    writes = plan.command in ("promote", "rollback") or (plan.build is not None and plan.build.push)
+    if writes and isinstance(access, Access):
+        _need_password(plan, access, secrets)
+    destinations = [plan.gitops.delivery.destination] if plan.gitops and plan.gitops.delivery else []
+    destinations += [r.destination for r in (plan.promote, plan.rollback) if r is not None]
+    dry = any(bool(r and r.dry_run) for r in (plan.promote, plan.rollback, plan.gitops))
+    for dest in destinations:
+        if dest.provider == "github" and not secrets.token and not dry:
+            raise InputError("token", "", f"a token for {dest.github_repo or dest.repo_url} on GitHub (contents and "
+                             "pull-requests write; the CLI reads $GITOPS_TOKEN, then $GITHUB_TOKEN), or provider "
+                             "git to push a branch with git's own credentials")
+    return plan
+
+
+def _resolve(request: Command, secrets: Secrets) -> Plan:
+    assert not isinstance(request, CheckCommand)  # resolve unwraps it
     cfg = _load_config(request)
     if isinstance(request, PromoteCommand):
-        plan = Plan("promote", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+        return Plan("promote", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                     promote=promote_request(request, secrets, cfg))
-        return _need_password(plan, request.access, secrets)
     if isinstance(request, RollbackCommand):
-        plan = Plan("rollback", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
+        return Plan("rollback", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                     rollback=rollback_request(request, secrets, cfg))
-        return _need_password(plan, request.access, secrets)
     if isinstance(request, BumpCommand):
         _check_gitops(request.gitops, request.bump, "bump")
         gitops = gitops_target(request.bump, request.gitops, request.context, secrets, cfg, needed=True)
@@ -147,7 +171,7 @@ def resolve(request: Command, secrets: Secrets) -> Plan:
                                        "registry.example.com/acme/dify-api:sha-1234"))
         if len(request.components) > 1:
             raise InputError("components", ",".join(request.components), "one component: test runs one image")
-        name = request.components[0] if request.components else None
+        name = request.components[0] if request.components else _component_of(image, cfg)
         return Plan("test", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                     smoke=MappingProxyType({name or "": smoke_spec(request.smoke, cfg, name, standalone=True)}),
                     smoke_run_id=request.smoke.run_id, test_image=image)
@@ -177,15 +201,20 @@ def _pipeline(request: PipelineCommand, cfg: Config | None, secrets: Secrets) ->
     apps: tuple[Path, ...] = ()
     root = None
     if cfg is not None and cfg.apps:
-        root = Path(cfg.source).resolve().parent
+        root = cfg.root
         apps = expand([a.pattern for a in cfg.apps], root, source=cfg.source, lines=[a.line for a in cfg.apps])
     scan = scan_plan(request.components, None, request.scan, cfg or config_module.load(None, overrides(request.scan)),
                      cfg is not None)
     gitops = gitops_target(request.bump, request.gitops, request.context, secrets, cfg, needed=False)
+    if gitops is not None and not build.push:  # never deploy an image the registry does not have (issue 23)
+        raise InputError("push", "false", f"push to deploy: the pipeline bumps environment {gitops.environment or ''!r}"
+                         f" ({'gitops-dir' if gitops.directory else 'gitops-repo or the config environment'}), and "
+                         "an image that was not pushed cannot be pulled there; push, or drop environment, "
+                         "gitops-repo and gitops-dir to stop after the gates")
     plan = Plan("pipeline", cfg, _credentials(request.access, secrets, cfg), request.access.docker_host,
                 build=build, smoke=smoke, smoke_run_id=request.smoke.run_id, scan=scan, gitops=gitops, apps=apps,
                 apps_root=root)
-    return _need_password(plan, request.access, secrets) if build.push else plan
+    return plan
 
 
 def _load_config(request: Command) -> Config | None:
@@ -199,9 +228,6 @@ def _check_gitops(g: GitOpsInputs, b: BumpInputs, command: str) -> None:
     if g.directory and g.repo:
         raise InputError("gitops-dir", g.directory, "either gitops-dir (a checked-out tree, edited in place) or "
                          "gitops-repo (cloned, committed, pushed), not both")
-    if g.dry_run and not g.directory:
-        raise InputError("dry-run", "true", f"{command} takes dry-run only with gitops-dir (a checked-out tree); "
-                         "promote and rollback take it with gitops-repo")
     check_destination_inputs(g)
     if b.environment is not None:
         check_environment(b.environment, "environment")
@@ -224,6 +250,20 @@ def _need_password(plan: Plan, access: Access, secrets: Secrets) -> Plan:
         raise InputError("registry-password", "", f"the password or token of registry user {username!r} (the CLI "
                          f"reads it from ${PASSWORD_ENV})")
     return plan
+
+
+def _component_of(image: str, cfg: Config | None) -> str | None:
+    """The config component whose smoke settings test an image given without ``components``: the one
+    building that repository, else the config's only one. A config whose settings would be ignored
+    is refused (issue 23: an input a command cannot use as given is an error, not a silent skip)."""
+    if cfg is None:
+        return None
+    repository = refs.parse(image, input_name="image").repository
+    named = [c.name for c in cfg.components if c.image.repository == repository]
+    if len(named) == 1 or len(cfg.components) == 1:
+        return named[0] if named else cfg.components[0].name
+    raise InputError("components", "", f"the component of {cfg.source} whose smoke settings test {image} (declared: "
+                     f"{', '.join(c.name for c in cfg.components) or 'none'}); test reads one component's settings")
 
 
 def _engine_image(image: str) -> str:

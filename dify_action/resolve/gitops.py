@@ -4,6 +4,8 @@ three, with one precedence: input > the config's environment > built-in."""
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,11 +91,16 @@ def _is_path_or_url(repository: str) -> bool:
     return "://" in repository or repository.startswith(("/", "."))
 
 
+_OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+")
+
+
 def _repository(g: GitOpsInputs, ctx: RunContext, env: Environment | None) -> tuple[str | None, str | None]:
     """(clone URL, owner/name for the API) from the inputs or the config's environment."""
     declared = env.repository if env else None
     github_repo = g.github_repo or (declared if declared and not _is_path_or_url(declared) else None)
     if g.repo:
+        if not _is_path_or_url(g.repo) and _OWNER_NAME.fullmatch(g.repo):  # owner/name, as the config takes it
+            return f"{_server(g, ctx)}/{g.repo}.git", g.github_repo or g.repo
         return g.repo, github_repo
     if declared:
         return (declared if _is_path_or_url(declared) else f"{_server(g, ctx)}/{declared}.git"), github_repo
@@ -119,9 +126,7 @@ def _destination(g: GitOpsInputs, ctx: RunContext, secrets: Secrets, env: Enviro
         default = Identity()
         person = Identity(g.author_name or default.name, g.author_email or default.email)
         who = {"author": person, "committer": person}
-    # the config's mode is pull-request (a branch, and a PR with github) or direct
-    declared = ("direct" if env.mode == "direct" else "branch") if env is not None else None
-    mode = given(g.push_mode, declared, default="branch")
+    mode = given(g.push_mode, env.push_mode if env is not None else None, default="branch")
     return Destination(
         url, base=g.base or (env.branch if env else None),
         provider=provider or _provider(g, ctx, env, url, github_repo), push_mode=mode,
@@ -144,6 +149,8 @@ def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secr
         directory = Path(g.directory)
         if not directory.is_dir():
             raise InputError("gitops-dir", g.directory, "an existing directory (a checked-out GitOps tree)")
+        if b.environment:
+            environment_paths(b.environment, paths, cfg)
         return GitOps(b.environment, paths, MappingProxyType(helm), directory=directory,
                       dry_run=given(g.dry_run, default=False), env_file=b.env_file, pin_digest=pin)
     url, github_repo = _repository(g, ctx, env)
@@ -157,12 +164,45 @@ def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secr
         return None
     environment = required(b.environment, "environment", "the environment to bump (it names the branch and "
                            "the pull request), e.g. staging")
+    destination = _destination(g, ctx, secrets, env, url, github_repo)
+    environment_paths(environment, paths, cfg)  # after the repository's own checks: the first doubt is named
     delivery = DeliveryRequest(
-        destination=_destination(g, ctx, secrets, env, url, github_repo), environment=environment, targets=(),
+        destination=destination, environment=environment, targets=(),
         paths=paths, source_sha=ctx.revision, source_repo=ctx.source, run_url=ctx.run_url,
         **_delivery_extras(g, b))
     return GitOps(environment, paths, MappingProxyType(helm), delivery=delivery, env_file=b.env_file,
-                  pin_digest=pin)
+                  pin_digest=pin, dry_run=given(g.dry_run, default=False))
+
+
+def environment_paths(environment: str, paths: tuple[str, ...], cfg: Config | None) -> None:
+    """An environment's change stays in its files: without paths the bump would walk the whole
+    tree and change every environment in it (issue 23), and a path that takes in the files another
+    environment of the config declares would change that one too. ``.`` is the whole tree, said."""
+    if not paths:
+        raise InputError("paths", "", f"the files of environment {environment!r} in the GitOps tree: give paths "
+                         "(the CLI's --path), or a config (config, the CLI's --config) whose environment "
+                         f"{environment} declares paths; without them the bump would change every environment in "
+                         "the tree (paths: . says the whole tree)")
+    if cfg is None:
+        return
+    ours = [_norm(p) for p in paths]
+    for name, other in cfg.environments.items():
+        if name == environment:
+            continue
+        for theirs in map(_norm, other.paths):
+            for mine in ours:
+                if _within(theirs, mine) or _within(mine, theirs):
+                    raise InputError("paths", mine, f"files of environment {environment!r} only: {mine} overlaps "
+                                     f"{theirs}, a path of environment {name!r} in {cfg.source}, so the change "
+                                     f"would deploy to {name} too (name the files of {environment} alone)")
+
+
+def _norm(path: str) -> str:
+    return posixpath.normpath(path.strip().lstrip("/")) if path.strip().lstrip("/") else "."
+
+
+def _within(inner: str, outer: str) -> bool:
+    return outer == "." or inner == outer or inner.startswith(outer.rstrip("/") + "/")
 
 
 def _delivery_extras(g: GitOpsInputs, b: BumpInputs) -> dict[str, Any]:
@@ -200,7 +240,7 @@ def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> 
         source=source, target=target, images=r.images,
         source_paths=r.from_paths or (src.paths if src else ()),
         target_paths=r.to_paths or (dst.paths if dst else ()),
-        ours=tuple(c.image.name for c in cfg.components) if cfg else (),
+        ours=tuple(c.image.name for c in cfg.components) if cfg else (), official=cfg.official if cfg else (),
         helm_paths=r.helm_paths or (tuple(p for ps in dst.helm_paths.values() for p in ps) if dst else ()),
         registry_tag=r.registry_tag, require_gates=given(r.require_gates, default=True),
         require_verified=given(r.require_verified, default=True),

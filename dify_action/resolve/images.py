@@ -31,6 +31,7 @@ class BuildPlan:
     builder: Literal["auto", "buildkit", "legacy"]
     by_digest: bool = False  # issue 20: push each platform by digest only (a matrix job; merge tags)
     provenance: Provenance = field(default_factory=Provenance)
+    tag_notes: tuple[str, ...] = ()  # the tag rules that made no tag, and why
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,16 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
         raise InputError("push-by-digest", "true", "push true: a push by digest is a push")
     budget = _budget(s.size_budget, s.size_warn)
     specs: list[BuildSpec] = []
+    notes: list[str] = []
     if cfg is not None:
-        root = Path(cfg.source).resolve().parent
+        root = cfg.root
         for name in components or tuple(c.name for c in cfg.components):
             c = cfg.component(name)
             merged = {**c.build_args, **args}
             dockerfile = root / (s.file or c.dockerfile)
             cbudget = budget or c.size_budget
             specs.append(BuildSpec(c.name, dockerfile, root / (s.context or c.context), c.image,
-                                   _tags(s, ctx, cfg, dockerfile, merged), s.target or c.target, merged, labels,
+                                   _tags(s, ctx, cfg, dockerfile, merged, notes), s.target or c.target, merged, labels,
                                    s.cache_from, s.platforms, cbudget, values, files))
         if not specs:
             raise InputError("config", cfg.source, "a config with at least one component to build")
@@ -96,8 +98,8 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
         context = Path(s.context or ".")
         dockerfile = Path(s.file) if s.file else context / "Dockerfile"
         specs.append(BuildSpec(s.name or repository.path.rsplit("/", 1)[-1], dockerfile, context, repository,
-                               _tags(s, ctx, None, dockerfile, args), s.target, args, labels, s.cache_from, s.platforms,
-                               budget, values, files))
+                               _tags(s, ctx, None, dockerfile, args, notes), s.target, args, labels, s.cache_from,
+                               s.platforms, budget, values, files))
     for spec in specs:
         validate_spec(spec)
     builder = s.builder or "auto"
@@ -108,11 +110,12 @@ def build_plan(components: tuple[str, ...], s: BuildInputs, ctx: RunContext, cfg
                          "platform; several build and merge in one run with push)")
     who = Provenance(s.builder_id or LOCAL_BUILDER, ctx.run_url)
     return BuildPlan(tuple(specs), BuildMetadata(ctx.source, ctx.revision, s.version), push,
-                     cast(Literal["auto", "buildkit", "legacy"], builder), by_digest, who)
+                     cast(Literal["auto", "buildkit", "legacy"], builder), by_digest, who,
+                     tuple(dict.fromkeys(notes)))
 
 
 def _tags(b: BuildInputs, s: RunContext, cfg: Config | None, dockerfile: Path,
-          build_args: Mapping[str, str]) -> tuple[str, ...]:
+          build_args: Mapping[str, str], notes: list[str]) -> tuple[str, ...]:
     if b.tags:
         return b.tags
     if not s.revision:
@@ -129,11 +132,12 @@ def _tags(b: BuildInputs, s: RunContext, cfg: Config | None, dockerfile: Path,
         run_number = int(s.run_number) if s.run_number and s.run_number.isdigit() else None
         context = tag_policy.GitContext(sha=s.revision, ref=s.ref or "refs/heads/main", event=s.event or "push",
                                         run_number=run_number, dify_version=version)
-    computed = tag_policy.compute_tags(cfg.tags.rules if cfg else None, context,
-                                       cfg.tags.flavor if cfg else None).tags
-    if not computed:
-        raise InputError("tags", "", "the tag policy made no tag for this ref and event; give tags")
-    return computed
+    result = tag_policy.compute_tags(cfg.tags.rules if cfg else None, context, cfg.tags.flavor if cfg else None)
+    notes += [f"tag rule {rule!r} made no tag: {why}" for rule, why in result.skipped]
+    if not result.tags:
+        raise InputError("tags", "", "tags to push: the tag policy made no tag for this ref and event ("
+                         + "; ".join(f"{rule!r}: {why}" for rule, why in result.skipped) + ")")
+    return result.tags
 
 
 _SECRET_ID = r"[A-Za-z0-9_.-]{1,128}"  # noqa: S105 - the pattern of a secret id, not a secret
@@ -198,7 +202,7 @@ def scan_plan(components: tuple[str, ...], image: str | None, s: ScanInputs, cfg
               from_file: bool) -> ScanPlan:
     dockerfiles: dict[str, tuple[Path, ...]] = {}
     if from_file:
-        root = Path(cfg.source).resolve().parent
+        root = cfg.root
         for name in components or tuple(c.name for c in cfg.components):
             dockerfiles[name] = (root / cfg.component(name).dockerfile,)
     elif components:

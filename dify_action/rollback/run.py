@@ -18,7 +18,7 @@ from dify_action.bump import Change, Target
 from dify_action.delivery import BumpMetadata, DeliveryRequest, Git, Identity, render_body
 from dify_action.delivery.git import workspace
 from dify_action.delivery.pr_body import metadata_from_changes
-from dify_action.errors import DifyActionError, GitError
+from dify_action.errors import DifyActionError, GateFailed, GitError
 from dify_action.markdown import code, url
 from dify_action.retry import RetryPolicy
 from dify_action.rollback.guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
@@ -50,7 +50,12 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
         bump = find_bump(request, git, caller)
         moves = tuple(image_moves(git, bump.commit, bump.parent))
         notes = list(bump.notes)
-        guard = tuple(check_guard(request, moves, bump.meta, registry_for, notes))
+        try:
+            guard = tuple(check_guard(request, moves, bump.meta, registry_for, notes))
+        except GateFailed as refused:
+            if request.dry_run:  # a dry run shows the plan it refused (issue 23): the moves and why
+                refused.planned = _result("refused", "none", bump, moves, (), [*notes, refused.message])
+            raise
         if request.dry_run:
             return _result("planned", "none", bump, moves, guard, notes)
         reverted = _revert(git, bump, request.destination.author)

@@ -21,6 +21,7 @@ _TAG_RULE = "a tag is 1-128 characters of [A-Za-z0-9_.-], not starting with '.' 
 @dataclass(frozen=True)
 class TagSet:
     tags: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (rule, why it made no tag): a silent rule is a doubt
 
     @property
     def primary(self) -> str | None:
@@ -177,11 +178,14 @@ def compute_tags(
         rules = tuple(sorted(rules, key=lambda rule: -rule.priority))  # stable: ties keep their order
     tags: list[str] = []
     decider: tuple[int, bool] | None = None  # (priority, latest) of the rule that decides latest=auto
+    skipped: list[tuple[str, str]] = []
     for rule in rules:
         if not _enabled(rule, context):
+            skipped.append((rule.source, f"disabled (enable={rule.enable_if or rule.enable})"))
             continue
         value = _rule_value(rule, context, renderer)
         if value is None:
+            skipped.append((rule.source, _why_none(rule, context)))
             continue
         if rule.type == "latest" and rule.prefix is None and rule.suffix is None:
             tags.append(latest_tag)
@@ -190,9 +194,12 @@ def compute_tags(
         prefix = _affix(rule.prefix, none if rule.type == "latest" else flavor_prefix, renderer, rule)
         suffix = _affix(rule.suffix, none if rule.type == "latest" else flavor_suffix, renderer, rule)
         if prefix is None or suffix is None:
+            skipped.append((rule.source, "its prefix or suffix names a value this build does not have (e.g. "
+                            "{{run_number}} outside Actions: give the run number)"))
             continue
         tag = _assemble(rule, prefix, value, suffix)
         if not tag:
+            skipped.append((rule.source, "it renders to an empty tag"))
             continue
         tags.append(tag)
         if rule.type == "latest":
@@ -201,7 +208,20 @@ def compute_tags(
             decider = (rule.priority, value.latest)
     if decider is not None and (flavor.latest == "true" or (flavor.latest == "auto" and decider[1])):
         tags.append(_assemble_latest(latest_tag))
-    return TagSet(tuple(dict.fromkeys(tags)))
+    return TagSet(tuple(dict.fromkeys(tags)), tuple(skipped))
+
+
+_NEEDS = {"branch": "a branch ref (refs/heads/...)", "tag": "a git tag ref (refs/tags/...)",
+          "pr": "a pull request event", "edge": "a push to the default branch", "schedule": "a schedule event",
+          "dify": "the Dify base version (FROM langgenius/dify-...:VERSION in the Dockerfile, or its build arg)",
+          "latest": "a push to the default branch", "semver": "a git tag that is a semantic version",
+          "pep440": "a git tag that is a PEP 440 version", "match": "a git ref matching its pattern"}
+
+
+def _why_none(rule: TagRule, ctx: GitContext) -> str:
+    """Why ``rule`` has no value in ``ctx``: what it needs, and what this build is."""
+    needs = _NEEDS.get(rule.type, "a value this build does not have")
+    return f"it needs {needs}; this build is {ctx.event} on {ctx.ref}"
 
 
 def _affix(own: str | None, flavor_affix: _Piece, renderer: _Renderer, rule: TagRule) -> _Piece | None:

@@ -84,6 +84,7 @@ jobs:
       contents: read
     uses: ./.github/workflows/bump.yml
     with:
+      config: ""  # this repository has no dify-action.yaml (the default)
       image: {api}:1.13.3-acme.9
       environment: staging
       gitops-repo: {repo}

@@ -387,7 +387,7 @@ def test_bump_finds_the_api_image(path: str, old: str) -> None:
         "--dry-run",
         "--json",
     )
-    report = json.loads(result.stdout)["bump"]
+    report = json.loads(result.stdout)["bump"]  # the bump stage's own document (one renderer, issue 17)
     changes = [(c["file"], c["old"], c["new"]) for c in report["changes"]]
     file = path if path.endswith(".yaml") else f"{path}/kustomization.yaml"
     assert changes == [(file, old, "1.13.3-acme.99")], report

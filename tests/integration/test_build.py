@@ -302,7 +302,7 @@ def test_build_secrets_need_buildkit(tmp_path: Path, docker_host: str, registry:
     assert cli_main(["build", "--repository", f"{registry.host}/acme/secret", "--context", str(context),
                      "--tag", "s2", "--no-push", "--builder", "legacy", "--docker-host", docker_host,
                      "--secret", "id=index,env=INDEX_TOKEN"]) == 2
-    assert "invalid secrets 'index': BuildKit" in capfd.readouterr().err
+    assert "invalid --secret 'index': BuildKit" in capfd.readouterr().err
     for bad in ("id=index", "id=a,src=/nonexistent", "id=a,env=NOT_SET_ANYWHERE_X"):
         assert cli_main(["build", "--repository", f"{registry.host}/acme/secret", "--context", str(context),
                          "--tag", "s3", "--no-push", "--docker-host", docker_host, "--secret", bad]) == 2

@@ -20,7 +20,7 @@ environments:
     paths: [overlays/staging]
     helm-paths: {{api: [image.api.tag]}}
     provider: git
-    mode: {mode}
+    push-mode: {mode}
     repository: {repository}
   production:
     paths: [overlays/production]
@@ -45,7 +45,7 @@ def tree(tmp_path: Path) -> Path:
 
 def test_local_bump_takes_paths_and_helm_paths_from_the_environment(tree: Path, tmp_path: Path) -> None:
     config = tmp_path / "dify-action.yaml"
-    config.write_text(CONFIG.format(mode="pull-request", repository="acme/gitops"))
+    config.write_text(CONFIG.format(mode="branch", repository="acme/gitops"))
     assert main(["bump", "--gitops-dir", str(tree), "--config", str(config), "--environment", "staging",
                  "--image", "127.0.0.1:5000/acme/dify-api", "--tag", "2.0"]) == 0
     assert (tree / "overlays/staging/kustomization.yaml").read_text() == OVERLAY.replace("'1.0'", "'2.0'")
@@ -56,7 +56,7 @@ def test_local_bump_takes_paths_and_helm_paths_from_the_environment(tree: Path, 
 
 def test_undeclared_environment_is_bad_input(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "dify-action.yaml"
-    config.write_text(CONFIG.format(mode="pull-request", repository="acme/gitops"))
+    config.write_text(CONFIG.format(mode="branch", repository="acme/gitops"))
     assert main(["bump", "--gitops-dir", str(tree), "--config", str(config), "--environment", "qa",
                  "--image", "127.0.0.1:5000/acme/dify-api", "--tag", "2.0"]) == 2
     assert "staging, production" in capsys.readouterr().err

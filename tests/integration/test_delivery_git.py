@@ -216,10 +216,11 @@ def test_cli_bad_input_has_no_side_effect(emulator: GitHubEmulator, monkeypatch:
     ]
     for extra, name in (
         (["--environment", "stag ing"], "environment"),
-        (["--environment", "staging", "--title-template", "{nope}"], "title-template"),
+        (["--environment", "staging", "--path", "environments/staging", "--title-template", "{nope}"],
+         "title-template"),
         (["--environment", "staging", "--path", "../outside"], None),
     ):
         assert main(["bump", *base, *extra]) == 2
         err = capfd.readouterr().err
-        assert name is None or f"invalid {name}" in err, err
+        assert name is None or f"invalid --{name}" in err, err  # the CLI names its flag
     assert emulator.repo.branches() == ["main"] and not emulator.pulls and not emulator.records

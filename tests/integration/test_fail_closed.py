@@ -108,7 +108,8 @@ def test_an_undeclared_environment_stops_every_front_end(world: dict[str, Path],
     before = _refs(world["bare"])
     assert FRONT_ENDS[front](world, "stagin", {}) == 2
     captured = capsys.readouterr()
-    assert "invalid environment 'stagin'" in captured.out + captured.err
+    assert ("invalid environment 'stagin'" if front == "action" else "invalid --environment 'stagin'") in \
+        captured.out + captured.err  # each front end names its own spelling
     assert "staging, production" in captured.out + captured.err
     _assert_nothing_happened(world, before)
 
@@ -180,7 +181,7 @@ def test_smaller_bad_inputs_are_named_before_any_engine_or_remote(world: dict[st
 
 def test_a_test_image_with_an_uppercase_host_never_reaches_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["test", "--image", "UPPER/case:1", "--docker-host", "unix:///nonexistent.sock"]) == 2
-    assert "invalid image 'UPPER/case:1'" in capsys.readouterr().err
+    assert "invalid --image 'UPPER/case:1'" in capsys.readouterr().err
 
 
 def test_check_prints_the_resolved_requests_and_changes_nothing(world: dict[str, Path],

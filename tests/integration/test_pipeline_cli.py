@@ -94,7 +94,7 @@ def test_a_failed_smoke_test_is_recorded_and_nothing_is_bumped(
     summary = tmp_path / "summary.md"
     config = source(tmp_path, registry, smoke="test -f /missing")
     code = main(argv(config, registry, docker_host, "--gitops-repo", gitops.path.as_uri(), "--environment",
-                     "staging", "--provider", "git", "--summary", str(summary)))
+                     "staging", "--path", "environments/staging", "--provider", "git", "--summary", str(summary)))
     captured = capsys.readouterr()
     assert code == 1 and "test of" in captured.err and "the gate did not pass" in captured.err
     assert "| gates | recorded | smoke=failed |" in summary.read_text()

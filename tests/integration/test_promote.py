@@ -265,7 +265,7 @@ def test_cli_json_and_exit_codes(world: World, tmp_path: Path) -> None:
     refused = run_cli(common, world.registry)
     assert refused.returncode == 1 and "no gate record" in refused.stderr
     bad = run_cli([*common[:4], "--to-environment", "staging", *common[6:]], world.registry)
-    assert bad.returncode == 2 and "invalid to-environment 'staging'" in bad.stderr
+    assert bad.returncode == 2 and "invalid --to-environment 'staging'" in bad.stderr
     env = {**os.environ, "DIFY_ACTION_REGISTRY_PASSWORD": world.registry.password}
     gates = [sys.executable, "-m", "dify_action", "gates", "--image", world.image, "--digest", digest,
              "--registry-username", world.registry.username, "--json"]

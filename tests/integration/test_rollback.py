@@ -222,6 +222,14 @@ def test_cli_git_branch_mode_json_and_bad_input(registry: Any, tmp_path: Path) -
     common = ["--gitops-repo", world.url, "--environment", "production", "--path", PRODUCTION, "--json"]
     refused = run_cli(common, registry)
     assert refused.returncode == 1 and "migration guard" in refused.stderr and "dify_plugin" in refused.stderr
+    assert "migration guard" in json.loads(refused.stdout)["error"]["message"]  # --json: a refusal is JSON too
+    planned = run_cli([*common, "--dry-run"], registry)  # a refused dry run still shows what it would move
+    assert planned.returncode == 1, planned.stderr
+    shown = json.loads(planned.stdout)
+    assert shown["rollback"]["operation"] == "refused" and shown["rollback"]["dry_run"] is True
+    assert [(m["current"], m["restored"]) for m in shown["rollback"]["images"]] == [
+        (f"{world.image}:b", f"{world.image}:a")] * 2
+    assert "migration guard" in shown["error"]["message"]
     assert bare.branches() == ["main"]
     ok = run_cli([*common, "--allow-schema-rollback"], registry)
     assert ok.returncode == 0, ok.stderr
@@ -229,5 +237,6 @@ def test_cli_git_branch_mode_json_and_bad_input(registry: Any, tmp_path: Path) -
     assert (data["operation"], data["method"], data["reverted_commit"]) == ("pushed", "revert", bumped.commit)
     assert data["branch"] == f"dify-action/production/rollback-{bumped.commit[:12]}"
     assert world.production(data["branch"]) == deployment(f"{world.image}:a")
-    bad = run_cli(["--gitops-repo", world.url, "--pr-number", "3", "--provider", "git"], registry)
-    assert bad.returncode == 2 and "invalid pull-request-number 3" in bad.stderr
+    bad = run_cli(["--gitops-repo", world.url, "--pr-number", "3", "--provider", "git", "--json"], registry)
+    assert bad.returncode == 2 and "invalid --pr-number 3" in bad.stderr
+    assert json.loads(bad.stdout)["error"]["input"] == "pull-request-number"

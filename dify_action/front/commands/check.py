@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--environment", metavar="ENV", help="resolve the bump of this environment too")
     add("--command", dest="checked", default="pipeline", choices=("pipeline", "build", "bump"),
         help="the command whose requests to resolve (default: pipeline)")
-    add("--revision", metavar="SHA", default="0" * 40, help="commit for the tag policy (default: zeros)")
+    add("--revision", metavar="SHA", help="commit for the tag policy (default: HEAD of the config's repository, "
+        "else zeros)")
+    add("--run-number", type=int, metavar="N", help="workflow run number for {{run_number}} in tag rules")
     add("--ref", default="refs/heads/main", help="git ref for the tag policy")
     add("--event", default="push", help="event name for the tag policy")
 
@@ -25,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from dify_action.resolve import resolve
     from dify_action.resolve.request import BuildCommand, BumpCommand, BumpInputs, CheckCommand, PipelineCommand
 
-    context = cli_context(revision=args.revision, ref=args.ref, event=args.event)
+    context = cli_context(revision=args.revision or head(args.config) or "0" * 40, ref=args.ref, event=args.event,
+                          run_number=args.run_number)
     access = cli_access(None, None, os.environ)
     checked: BuildCommand | BumpCommand | PipelineCommand
     if args.checked == "bump":
@@ -39,3 +42,18 @@ def run(args: argparse.Namespace) -> int:
     plan = resolve(CheckCommand(checked), cli_secrets(os.environ))
     print(json.dumps(plan.describe(), indent=2))
     return 0
+
+
+def head(config: str) -> str | None:
+    """The commit checked out where the config lives (a laptop's check shows the tags its HEAD gets)."""
+    import subprocess
+    from pathlib import Path
+
+    folder = Path(config).resolve().parent
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True,
+                              text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    sha = done.stdout.strip()
+    return sha if done.returncode == 0 and len(sha) == 40 else None

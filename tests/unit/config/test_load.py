@@ -71,7 +71,7 @@ environments:
     branch: release
     paths: [envs/production, charts/dify/values-prod.yaml]
     provider: git
-    mode: direct
+    push-mode: direct
     pin-digest: true
 """
 
@@ -121,15 +121,15 @@ def test_good_file_loads_into_frozen_values(tmp_path: Path) -> None:
     )
     assert cfg.scan.allow[1].expires is None
     staging, production = cfg.environments["staging"], cfg.environment("production")
-    assert (staging.branch, staging.provider, staging.mode, staging.pin_digest) == (
+    assert (staging.branch, staging.provider, staging.push_mode, staging.pin_digest) == (
         "main",
         "github",
-        "pull-request",
+        "branch",
         None,  # not in the file: promote pins as the source does, a pipeline bump does not
     )
     assert dict(staging.helm_paths) == {"api": ("image.api.tag",)}
     assert production.paths == ("envs/production", "charts/dify/values-prod.yaml")
-    assert (production.provider, production.mode, production.pin_digest) == ("git", "direct", True)
+    assert (production.provider, production.push_mode, production.pin_digest) == ("git", "direct", True)
     assert cfg.registry == config.RegistryConfig("registry.example.com:5000", "ci-bot")
     with pytest.raises(AttributeError):
         api.name = "other"  # type: ignore[misc]
@@ -243,10 +243,17 @@ def test_unknown_component_and_environment_name_what_is_declared(tmp_path: Path)
             3,
         ),
         (
-            "environments:\n  prod:\n    paths: [a]\n    mode: push\n",
-            "environments.prod.mode",
+            "environments:\n  prod:\n    paths: [a]\n    push-mode: push\n",
+            "environments.prod.push-mode",
             "push",
-            '"pull-request", "direct"',
+            '"branch", "direct"',
+            4,
+        ),
+        (  # one vocabulary with the push-mode input (issue 23): the old key points at the new one
+            "environments:\n  prod:\n    paths: [a]\n    mode: pull-request\n",
+            "environments.prod.mode",
+            "pull-request",
+            "did you mean push-mode: branch (was pull-request) or direct",
             4,
         ),
         ("environments:\n  prod:\n    branch: main\n", "environments.prod.paths", "(missing)", "required", 2),

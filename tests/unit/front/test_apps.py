@@ -45,7 +45,7 @@ def test_pending_stops_with_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(("argv", "name"), [
     (["apps", "check", "--dsl-version", "0.6.0"], "files"),
     (["apps", "check", "nowhere.yml", "--dsl-version", "0.6.0"], "file"),
-    (["apps", "check", "x.yml", "--root", "/nonexistent-root"], "root"),
+    (["apps", "check", "x.yml", "--root", "/nonexistent-root"], "--root"),
 ])
 def test_bad_input_exit_2(argv: list[str], name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
@@ -55,7 +55,7 @@ def test_bad_input_exit_2(argv: list[str], name: str, capsys: pytest.CaptureFixt
 def test_no_version_source_and_an_empty_glob(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = repo(tmp_path, "workflow-completed.yml")
     assert main(["apps", "check", "--config", str(root / "dify-action.yaml"), "--root", str(root)]) == 2
-    assert "invalid dsl-version" in capsys.readouterr().err
+    assert "invalid --dsl-version" in capsys.readouterr().err
     (root / "dify-action.yaml").write_text("version: 1\napps:\n  - apps/*.yml\n  - other/*.yaml\n")
     assert main(["apps", "check", "--config", str(root / "dify-action.yaml"), "--root", str(root),
                  "--dsl-version", "0.6.0"]) == 2

@@ -30,7 +30,7 @@ components:
   - {name: api, image: ghcr.io/acme/dify-api, dockerfile: Dockerfile}
 tags: {rules: ["type=ref,event=pr", "type=sha"]}
 environments:
-  staging: {repository: acme/gitops, paths: [overlays/staging], branch: deploy, provider: git, mode: direct}
+  staging: {repository: acme/gitops, paths: [overlays/staging], branch: deploy, provider: git, push-mode: direct}
   production: {repository: "file://BARE", paths: [overlays/production]}
 """
 
@@ -68,7 +68,7 @@ def test_explicit_inputs_always_win(tmp_path_factory: pytest.TempPathFactory, pr
     (root / "Dockerfile").write_text("FROM scratch\n")
     path = root / "dify-action.yaml"
     path.write_text(CONFIG.replace("file://BARE", "acme/prod"))
-    plan = resolve(_bump(str(path), provider=provider, push_mode=mode, base=base), Secrets())
+    plan = resolve(_bump(str(path), provider=provider, push_mode=mode, base=base), Secrets(token="t"))
     d = plan.gitops.delivery if plan.gitops else None
     assert d is not None
     dest = d.destination
@@ -78,9 +78,10 @@ def test_explicit_inputs_always_win(tmp_path_factory: pytest.TempPathFactory, pr
 
 def test_the_built_in_provider_follows_where_the_repository_is(config: str, tmp_path: Path) -> None:
     def provider(url: str, api_url: str | None = None) -> str:
-        s = BumpCommand(None, BumpInputs(environment="staging", images=("r.example/a:1",)), GitOpsInputs(repo=url),
+        s = BumpCommand(None, BumpInputs(environment="staging", images=("r.example/a:1",), paths=(".",)),
+                        GitOpsInputs(repo=url),
                         RunContext(api_url=api_url))
-        plan = resolve(s, Secrets())
+        plan = resolve(s, Secrets(token="t"))
         assert plan.gitops is not None and plan.gitops.delivery is not None
         return plan.gitops.delivery.destination.provider
 
