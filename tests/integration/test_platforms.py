@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dify_action.dify.lookup import image_facts
+from dify_action.dify.registryfacts import image_facts
 from testbed.images import BUSYBOX
 from testbed.qemu import aarch64_emulation, arm64_busybox
 
