@@ -189,7 +189,8 @@ class Pipeline:
         changes = tuple(Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name)
                         for m in r.moves)
         return self._delivered(Delivery("rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch, r.commit,
-                                        tuple(m.current.name for m in r.moves), notes=r.notes))
+                                        tuple(m.current.name for m in r.moves), notes=r.notes,
+                                        commits_verified=r.commits_verified))
 
     def _delivered(self, d: Delivery) -> Delivery:
         self._deliveries.append(d)
