@@ -1,0 +1,88 @@
+"""sign-commits (issue 19) against the emulator: commits made through the Git Data API are verified,
+in both push modes, idempotent and race-safe; a branch that requires signatures refuses a plain push
+with GH013's explanation, and nothing moves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from emulator import GitHubEmulator
+from emulator.bare import git
+from emulator.gitdata import protect, verified
+from emulator.scenario import STAGING, again, api_file, request
+
+from dify_action.delivery import Identity, deliver
+from dify_action.errors import ForgeError, GitError
+
+pytestmark = pytest.mark.integration
+BRANCH = "dify-action/staging/dify-api"
+
+
+def _author(em: GitHubEmulator, sha: str) -> str:
+    return git(em.repo.path, "show", "-s", "--format=%an <%ae>|%cn", sha)
+
+
+def test_branch_mode_commit_is_verified_and_rerun_makes_none(emulator: GitHubEmulator,
+                                                              clone_dirs: Callable[[], Path]) -> None:
+    person = Identity("Ops Bot", "ops@example.invalid")
+    req = request(emulator, clone_dirs(), sign_commits=True, author=person)
+    result = deliver(req)
+    assert result.operation == "created" and result.commits_verified is True
+    assert emulator.repo.sha(BRANCH) == result.commit and verified(emulator, result.commit or "")
+    assert _author(emulator, result.commit or "").endswith("|dify-action[bot]")  # GitHub authors it
+    message = git(emulator.repo.path, "show", "-s", "--format=%B", result.commit or "")
+    assert message.startswith("deploy(staging): dify-api 1.13.3-acme.42")
+    assert message.rstrip().endswith("Co-authored-by: Ops Bot <ops@example.invalid>")
+    assert "dify-api:1.13.3-acme.42" in api_file(emulator, BRANCH)
+    assert result.as_dict()["commits_verified"] is True
+    commits = git(emulator.repo.path, "rev-list", "--count", "--all")
+    rerun = deliver(again(req, clone_dirs()))
+    assert (rerun.operation, rerun.commit, rerun.commits_verified) == ("unchanged", result.commit, True)
+    assert git(emulator.repo.path, "rev-list", "--count", "--all") == commits  # no new commit
+
+
+def test_protected_base_refuses_a_plain_push_with_gh013(emulator: GitHubEmulator,
+                                                         clone_dirs: Callable[[], Path]) -> None:
+    protect(emulator, "main")
+    before = emulator.repo.sha("main")
+    with pytest.raises(GitError) as caught:
+        deliver(request(emulator, clone_dirs(), push_mode="direct"))
+    assert "GH013" in str(caught.value) and "verified signatures" in str(caught.value)
+    assert "sign-commits: true" in (caught.value.hint or "")
+    assert emulator.repo.sha("main") == before and emulator.repo.branches() == ["main"]  # nothing moved
+
+    result = deliver(request(emulator, clone_dirs(), push_mode="direct", sign_commits=True))
+    assert (result.operation, result.commits_verified) == ("pushed", True)
+    assert emulator.repo.sha("main") == result.commit and verified(emulator, result.commit or "")
+    assert git(emulator.repo.path, "rev-parse", f"{result.commit}^") == before  # a fast forward
+
+
+def test_base_moves_between_tree_and_ref_update(emulator: GitHubEmulator, clone_dirs: Callable[[], Path]) -> None:
+    """Someone pushes to the base after our tree and commit exist: the update is refused as not a
+    fast forward, the bump is planned again on the new tip, and both changes are on the base."""
+    def someone_else() -> None:
+        emulator.repo.commit_files("main", {f"{STAGING}/notes.txt": "hello\n"}, "someone else")
+
+    emulator.before[("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}")] = [someone_else]
+    result = deliver(request(emulator, clone_dirs(), push_mode="direct", sign_commits=True))
+    assert (result.operation, result.attempts, result.commits_verified) == ("pushed", 2, True)
+    assert emulator.repo.read("main", f"{STAGING}/notes.txt") == b"hello\n"
+    assert "dify-api:1.13.3-acme.42" in api_file(emulator, "main")
+    assert git(emulator.repo.path, "log", "-1", "--format=%s", f"{result.commit}^") == "someone else"
+
+
+def test_unsigned_token_is_reported_not_hidden(emulator: GitHubEmulator, clone_dirs: Callable[[], Path]) -> None:
+    emulator.signs = False  # GitHub does not sign API commits for a personal access token
+    result = deliver(request(emulator, clone_dirs(), sign_commits=True))
+    assert result.operation == "created" and result.commits_verified is False
+    assert any("is not verified" in note for note in result.notes)
+
+
+def test_token_without_contents_write(emulator: GitHubEmulator, clone_dirs: Callable[[], Path]) -> None:
+    emulator.read_only = True
+    with pytest.raises(ForgeError) as caught:
+        deliver(request(emulator, clone_dirs(), sign_commits=True))
+    assert "contents: write" in (caught.value.hint or "")
+    assert emulator.repo.branches() == ["main"]
