@@ -86,3 +86,22 @@ def test_token_without_contents_write(emulator: GitHubEmulator, clone_dirs: Call
         deliver(request(emulator, clone_dirs(), sign_commits=True))
     assert "contents: write" in (caught.value.hint or "")
     assert emulator.repo.branches() == ["main"]
+
+
+def test_fresh_objects_and_secondary_limits_are_retried(emulator: GitHubEmulator,
+                                                        clone_dirs: Callable[[], Path]) -> None:
+    """A commit whose new tree another replica does not see yet (422), a secondary rate limit on a
+    blob: both waited out under the one retry policy, one commit made."""
+    from emulator import Fault, secondary_rate_limit
+    from emulator.scenario import Sleeps
+
+    emulator.inject("POST", "/repos/{owner}/{repo}/git/blobs", secondary_rate_limit(retry_after=3))
+    emulator.inject("POST", "/repos/{owner}/{repo}/git/commits",
+                    Fault(422, {"message": "Tree SHA does not exist",
+                                "documentation_url": "https://docs.github.com/rest/git/commits#create-a-commit"}))
+    sleeps = Sleeps()
+    result = deliver(request(emulator, clone_dirs(), sign_commits=True, sleep=sleeps))
+    assert (result.operation, result.commits_verified) == ("created", True)
+    assert 3.0 in sleeps.waits  # Retry-After honoured
+    commits = [r for r in emulator.records if r.template.endswith("/git/commits") and r.method == "POST"]
+    assert [r.status for r in commits] == [422, 201]
