@@ -194,6 +194,8 @@ class Pipeline:
 
     def _delivered(self, d: Delivery) -> Delivery:
         self._deliveries.append(d)
+        if d.commits_verified is False:  # sign-commits asked, GitHub did not sign: warn (issue 19)
+            self.reporter.warning(next((n for n in d.notes if "not verified" in n), "the commit is not verified"))
         where = f"PR #{d.pr_number} {url(d.pr_url or '')}" if d.pr_number else code(d.branch or "")
         self._rows.append(Row(d.stage, escape(d.operation), f"{d.count} value(s) {where}".strip()))
         if d.changes:

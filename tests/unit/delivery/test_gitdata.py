@@ -57,7 +57,8 @@ def test_a_push_refused_for_signatures_names_the_rule_and_the_fix(tmp_path: Path
 
 def test_other_rule_refusals_do_not_ask_for_signing(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    text = "remote: error: GH013: Repository rule violations found for refs/heads/main.\n- Changes must be made through a pull request.\n"
+    text = ("remote: error: GH013: Repository rule violations found for refs/heads/main.\n"
+            "- Changes must be made through a pull request.\n")
     error = Git(str(tmp_path), tmp_path, base_env=os.environ).error("push", text)
     assert "GH013" in error.message and error.hint is not None and "sign-commits" not in error.hint
 
