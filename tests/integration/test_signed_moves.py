@@ -1,0 +1,54 @@
+"""sign-commits (issue 19) for rollback: the revert is shipped as tree edits through the Git Data API,
+its tree exactly git's revert, the commit verified; in branch mode (a PR) and direct mode on a base
+that requires signed commits. The guard, the metadata and the PR body are those of a plain revert."""
+
+from __future__ import annotations
+
+import pytest
+from emulator import GitHubEmulator
+from emulator.bare import git
+from emulator.gitdata import protect, verified
+from test_promote import World, deployment
+from test_rollback import bump_pr, gh_world, github_request, merge
+
+from dify_action.delivery import parse_metadata
+from dify_action.errors import GitError
+from dify_action.rollback.run import rollback
+
+pytestmark = pytest.mark.integration
+__all__ = ["gh_world"]  # the fixture, imported for pytest
+
+
+def test_rollback_revert_through_the_api_is_verified(gh_world: World, emulator: GitHubEmulator) -> None:
+    world = gh_world
+    number = bump_pr(emulator, world, "sha-111")
+    merged = merge(emulator, number)
+    result = rollback(github_request(emulator, pr=number, sign_commits=True), world.registry_for)
+    assert (result.operation, result.method, result.commits_verified) == ("created", "revert", True)
+    pull = emulator.pulls[result.pr_number or 0]
+    assert emulator.repo.sha(pull.head) == result.commit and verified(emulator, result.commit or "")
+    assert world.production(pull.head) == deployment(f"{world.image}:sha-000")  # exactly the old bytes
+    # the tree is git's own revert of the merge, hash for hash
+    assert git(emulator.repo.path, "rev-parse", f"{result.commit}^{{tree}}") == \
+        git(emulator.repo.path, "rev-parse", f"{merged}^1^{{tree}}")
+    meta = parse_metadata(pull.body)
+    assert meta is not None and meta.rollback_of == f"#{number}"
+    assert f"This reverts commit {merged}." in git(emulator.repo.path, "show", "-s", "--format=%B", result.commit or "")
+    assert result.as_dict()["commits_verified"] is True
+    rerun = rollback(github_request(emulator, pr=number, sign_commits=True), world.registry_for)
+    assert (rerun.operation, rerun.commit, rerun.commits_verified) == ("unchanged", result.commit, True)
+
+
+def test_direct_rollback_on_a_protected_base(gh_world: World, emulator: GitHubEmulator) -> None:
+    world = gh_world
+    number = bump_pr(emulator, world, "sha-111")
+    merge(emulator, number)
+    protect(emulator, "main")
+    tip = emulator.repo.sha("main")
+    with pytest.raises(GitError, match="GH013"):
+        rollback(github_request(emulator, pr=number, push_mode="direct"), world.registry_for)
+    assert emulator.repo.sha("main") == tip
+    result = rollback(github_request(emulator, pr=number, push_mode="direct", sign_commits=True), world.registry_for)
+    assert (result.operation, result.commits_verified) == ("pushed", True)
+    assert emulator.repo.sha("main") == result.commit and verified(emulator, result.commit or "")
+    assert world.production("main") == deployment(f"{world.image}:sha-000")
