@@ -105,3 +105,28 @@ def test_fresh_objects_and_secondary_limits_are_retried(emulator: GitHubEmulator
     assert 3.0 in sleeps.waits  # Retry-After honoured
     commits = [r for r in emulator.records if r.template.endswith("/git/commits") and r.method == "POST"]
     assert [r.status for r in commits] == [422, 201]
+
+
+def test_app_not_installed_is_named(emulator: GitHubEmulator, clone_dirs: Callable[[], Path]) -> None:
+    """An installation token whose App is not installed on the GitOps repository gets 404s from the
+    Git Data API: retried as a fresh object first, then named, and no branch is made."""
+    from emulator import Fault
+
+    emulator.inject("POST", "/repos/{owner}/{repo}/git/blobs",
+                    Fault(404, {"message": "Not Found",
+                                "documentation_url": "https://docs.github.com/rest/git/blobs#create-a-blob"},
+                          times=20))
+    with pytest.raises(ForgeError) as caught:
+        deliver(request(emulator, clone_dirs(), sign_commits=True))
+    assert "not installed" in (caught.value.hint or "") and "404" in str(caught.value)
+    assert emulator.repo.branches() == ["main"]
+
+
+def test_api_calls_of_a_signed_pull_request(emulator: GitHubEmulator, clone_dirs: Callable[[], Path]) -> None:
+    """What sign-commits costs: one blob per changed file, a tree, a commit, the ref, the read-back of
+    the verification, on top of the pull request's calls (printed, for the report)."""
+    plain = deliver(request(emulator, clone_dirs(), group="plain"))
+    signed = deliver(request(emulator, clone_dirs(), sign_commits=True))
+    files = len({c.file for c in signed.changes})
+    assert signed.api_calls == plain.api_calls + files + 4
+    print(f"api calls per PR: plain {plain.api_calls}, sign-commits {signed.api_calls} ({files} file(s))")
