@@ -1,6 +1,7 @@
-"""sign-commits (issue 19) for rollback: the revert is shipped as tree edits through the Git Data API,
-its tree exactly git's revert, the commit verified; in branch mode (a PR) and direct mode on a base
-that requires signed commits. The guard, the metadata and the PR body are those of a plain revert."""
+"""sign-commits (issue 19) for promote and rollback: promote's commit, and the revert shipped as tree
+edits, are made through the Git Data API (the revert's tree exactly git's), verified, in branch mode
+(a PR) and direct mode on a base that requires signed commits (GH013 without sign-commits). The
+guard, the metadata and the PR body are those of a plain revert."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import pytest
 from emulator import GitHubEmulator
 from emulator.bare import git
 from emulator.gitdata import protect, verified
-from test_promote import World, deployment
+from test_promote import World, deployment, push_image
 from test_rollback import bump_pr, gh_world, github_request, merge
 
 from dify_action.delivery import parse_metadata
 from dify_action.errors import GitError
+from dify_action.promote.run import promote
+from dify_action.registry.gates import record_gates
 from dify_action.rollback.run import rollback
 
 pytestmark = pytest.mark.integration
@@ -52,3 +55,19 @@ def test_direct_rollback_on_a_protected_base(gh_world: World, emulator: GitHubEm
     assert (result.operation, result.commits_verified) == ("pushed", True)
     assert emulator.repo.sha("main") == result.commit and verified(emulator, result.commit or "")
     assert world.production("main") == deployment(f"{world.image}:sha-000")
+
+
+def test_promote_direct_on_a_protected_base_is_verified(registry: object, emulator: GitHubEmulator) -> None:
+    world = World(registry, emulator.repo, emulator.clone_url)
+    digest = push_image(world.client, world.repository, "sha-222")
+    push_image(world.client, world.repository, "sha-000")
+    record_gates(world.client, world.repository, digest, {"smoke": "passed", "scan": "passed"})
+    world.deploy("sha-222", "sha-000")
+    protect(emulator, "main")
+    github = {"provider": "github", "token": emulator.token, "github_api_url": emulator.api_url, "push_mode": "direct"}
+    with pytest.raises(GitError, match="GH013"):
+        promote(world.request(**github), world.registry_for)
+    result = promote(world.request(**github, sign_commits=True), world.registry_for)
+    assert result.operation == "pushed" and result.delivery and result.delivery.commits_verified is True
+    assert verified(emulator, emulator.repo.sha("main") or "")
+    assert world.production("main") == deployment(f"{world.image}:sha-222")
