@@ -84,6 +84,10 @@ class GitData:
         if error.status == 404 and kind == "app":
             found = ForgeError(str(found), hint="the GitHub App is not installed on the GitOps repository, or "
                                "its installation token does not cover it: install the App there")
+        elif "rule violations" in error_message(error).lower() or "GH013" in error_message(error):
+            found = ForgeError(str(found), hint=f"the branch requires verified commits and GitHub did not sign this "
+                               f"one (the token is {'an' if kind[0] in 'aeiouO' else 'a'} {kind}): GitHub signs API "
+                               "commits only for a GitHub App installation token or GITHUB_TOKEN")
         elif error.status == 403 and "not accessible" in error_message(error).lower():
             found = ForgeError(str(found), hint="the token lacks 'contents: write' on the GitOps repository "
                                "(an App: grant Contents read and write; GITHUB_TOKEN: permissions: contents: write)")

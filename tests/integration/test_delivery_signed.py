@@ -130,3 +130,16 @@ def test_api_calls_of_a_signed_pull_request(emulator: GitHubEmulator, clone_dirs
     files = len({c.file for c in signed.changes})
     assert signed.api_calls == plain.api_calls + files + 4
     print(f"api calls per PR: plain {plain.api_calls}, sign-commits {signed.api_calls} ({files} file(s))")
+
+
+def test_unsigned_api_commit_on_a_protected_base_is_explained(emulator: GitHubEmulator,
+                                                               clone_dirs: Callable[[], Path]) -> None:
+    """sign-commits with a token GitHub does not sign for: the ruleset refuses the ref update, the
+    error says why (the token), and the base does not move."""
+    emulator.signs = False
+    protect(emulator, "main")
+    before = emulator.repo.sha("main")
+    with pytest.raises(ForgeError) as caught:
+        deliver(request(emulator, clone_dirs(), push_mode="direct", sign_commits=True))
+    assert "GH013" in str(caught.value) and "App installation token" in (caught.value.hint or "")
+    assert emulator.repo.sha("main") == before
