@@ -135,6 +135,7 @@ class Environment:
     provider: str = "github"
     push_mode: str = "branch"  # the push-mode input's values: branch (+ a PR with github) or direct
     pin_digest: bool | None = None  # None: not in the file (promote: as the source does; bump: no)
+    sign_commits: bool | None = None  # issue 19: commit through GitHub's API; None: not in the file
     # issue 18: the schema-checked ``verify:`` section, read by dify_action.verify.spec (its own model)
     verify: Mapping[str, Any] | None = None
 
@@ -396,6 +397,7 @@ class _Builder:
             provider=raw.get("provider", "github"),
             push_mode=raw.get("push-mode", "branch"),
             pin_digest=raw.get("pin-digest"),
+            sign_commits=raw.get("sign-commits"),
             verify=MappingProxyType(raw["verify"]) if "verify" in raw else None,  # issue 18
         )
 

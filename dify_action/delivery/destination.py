@@ -35,6 +35,7 @@ class Destination:
     draft: bool = False
     author: Identity = field(default_factory=Identity)
     committer: Identity = field(default_factory=Identity)
+    sign_commits: bool = False  # commit through GitHub's Git Data API (gitdata.py), which signs them
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # what git inherits
 
     def validate(self) -> None:
@@ -44,6 +45,9 @@ class Destination:
         if self.push_mode not in PUSH_MODES:
             raise InputError("push-mode", self.push_mode, f"one of {', '.join(PUSH_MODES)}")
         check_branch(self.base)
+        if self.sign_commits and self.provider != "github":
+            raise InputError("sign-commits", "true", "only with provider github (commits are made through "
+                             "GitHub's API); turn it off for a plain git remote")
         check_api_url(self.github_api_url)
         if self.provider == "github" and self.github_repo is not None and not _OWNER_NAME.fullmatch(self.github_repo):
             raise InputError("github-repo", self.github_repo, "owner/name")

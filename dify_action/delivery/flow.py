@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dify_action.bump import BumpPlan, apply_plan, plan_bump
 from dify_action.delivery.git import CloneInfo, Git, workspace
+from dify_action.delivery.gitdata import Signed, signer
 from dify_action.delivery.github import GitHubForge, PullOutcome, PullSpec
 from dify_action.delivery.github_calls import Caller
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult, render, template_values
@@ -34,11 +35,12 @@ def deliver(request: DeliveryRequest, caller: Caller | None = None) -> DeliveryR
         git = Git(request.destination.repo_url, workdir, request.destination.token,
                   base_env=request.destination.environ)
         base, clone = git.clone(request.destination.base, request.paths)
+        signed = signer(request.destination, git, caller)  # sign-commits: ship through the Git Data API
         if request.destination.push_mode == "direct":
-            return _direct(request, git, base, clone)
+            return _direct(request, git, base, clone, signed)
         forge = (GitHubForge(request.destination.github_api_url, request.destination.token, repository, caller)
                  if request.destination.provider == "github" else None)
-        return _branch(request, git, base, clone, forge, caller)
+        return _branch(request, git, base, clone, forge, caller, signed)
 
 
 def _plan(request: DeliveryRequest, git: Git) -> BumpPlan:
@@ -59,7 +61,7 @@ def _result(request: DeliveryRequest, operation: str, base: str, clone: CloneInf
 
 
 def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, forge: GitHubForge | None,
-            caller: Caller) -> DeliveryResult:
+            caller: Caller, signed: Signed | None = None) -> DeliveryResult:
     branch = request.branch
     plan = _plan(request, git)
     remote = git.remote_sha(branch)
@@ -76,11 +78,13 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
     _commit(request, git, plan, base)
     # everything the pull request needs is computed before the first push (no orphan branch)
     sections = tuple(request.sections(git.workdir, plan.changes)) if request.sections and forge else ()
-    published = publish_branch(git, branch, remote, request.max_attempts, request.sleep)
+    published = publish_branch(git, branch, remote, request.max_attempts, request.sleep, signed)
     commit, pushed, attempts = published.commit, published.pushed, published.attempts
+    verified = signed.fields() if signed else {}
+    notes += signed.notes() if signed else ()
     if forge is None:
         return _result(request, "pushed" if pushed else "unchanged", base, clone, branch=branch,
-                       commit=commit, changes=plan.changes, attempts=attempts, notes=tuple(notes))
+                       commit=commit, changes=plan.changes, attempts=attempts, notes=tuple(notes), **verified)
     meta = metadata_from_changes(
         request.environment, plan.changes, source_sha=request.source_sha, source_repo=request.source_repo,
         digest=request.targets[0].digest or request.metadata_digest, run_url=request.run_url,
@@ -93,7 +97,7 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
     return _result(request, outcome_pr.operation, base, clone, branch=branch, commit=commit,
                    pr_number=outcome_pr.number, pr_url=outcome_pr.url, changes=plan.changes,
                    attempts=attempts, api_calls=caller.calls, notes=tuple(notes + list(outcome_pr.notes)),
-                   sections=sections)
+                   sections=sections, **verified)
 
 
 @dataclass(frozen=True)
@@ -108,18 +112,22 @@ class Published:
 
 
 def publish_branch(git: Git, branch: str, remote: str | None, max_attempts: int,
-                   sleep: Callable[[float], None]) -> Published:
+                   sleep: Callable[[float], None], signed: Signed | None = None) -> Published:
     """Push HEAD to ``branch`` with a lease on ``remote`` (its sha, None: new), retrying when someone
-    else moves it; a branch that already holds exactly HEAD's tree is left as it is (idempotent)."""
+    else moves it; a branch that already holds exactly HEAD's tree is left as it is (idempotent).
+    ``signed``: HEAD is re-made through the API and the branch rebuilt on it (no lease there)."""
     fresh, attempts = remote is None, 0
     while True:
         attempts += 1
         if remote is not None and git.fetch(branch, _REMOTE_REF) == remote and \
                 git.rev_parse(f"{remote}^{{tree}}") == git.rev_parse("HEAD^{tree}"):
+            if signed:
+                signed.kept(remote)
             return Published(branch, remote, False, fresh, attempts)  # exactly this edit on this base
-        outcome = git.push("HEAD", branch, remote, leased=True)
+        outcome, commit = signed.push(branch, remote, force=True) if signed else \
+            (git.push("HEAD", branch, remote, leased=True), git.rev_parse("HEAD"))
         if outcome.status != "rejected":
-            return Published(branch, git.rev_parse("HEAD"), True, fresh, attempts)
+            return Published(branch, commit, True, fresh, attempts)
         if attempts >= max_attempts:
             raise GitError(f"branch {branch} keeps changing under us ({outcome.detail})",
                            hint="another job is changing the same environment and group; re-run later")
@@ -143,7 +151,7 @@ def _backoff(attempt: int) -> float:
     return float(min(4.0, 0.2 * 2 ** (attempt - 1)) * _jitter.uniform(0.5, 1.5))
 
 
-def _direct(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo) -> DeliveryResult:
+def _direct(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, signed: Signed | None) -> DeliveryResult:
     first: dict[tuple[str, str], str] = {}
     for attempt in range(1, request.max_attempts + 1):
         if attempt > 1:
@@ -164,10 +172,12 @@ def _direct(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo) -> 
             return _result(request, "none", base, clone, branch=base, commit=git.rev_parse("HEAD"),
                            attempts=attempt, notes=plan.notes)
         commit = _commit(request, git, plan, base)
-        outcome = git.push("HEAD", base)
+        outcome, commit = signed.push(base, git.rev_parse("HEAD^"), force=False) if signed else \
+            (git.push("HEAD", base), commit)
         if outcome.status != "rejected":
             return _result(request, "pushed", base, clone, branch=base, commit=commit, changes=plan.changes,
-                           attempts=attempt, notes=plan.notes)
+                           attempts=attempt, notes=plan.notes + (signed.notes() if signed else ()),
+                           **(signed.fields() if signed else {}))
         if attempt < request.max_attempts:
             request.sleep(_backoff(attempt))
     raise GitError(

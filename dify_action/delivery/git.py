@@ -155,10 +155,28 @@ class Git:
             raise self.error(args[0], proc.stderr or proc.stdout)
         return proc
 
+    def run_bytes(self, *args: str) -> bytes:
+        """Run ``git args`` and return its raw stdout (blobs, NUL-separated paths)."""
+        proc = subprocess.run(["git", *args], cwd=self.workdir, capture_output=True, env=self._env, check=False)
+        if proc.returncode != 0:
+            raise self.error(args[0], proc.stderr.decode(errors="replace"))
+        return proc.stdout
+
     def error(self, what: str, output: str) -> GitError:
         text = self.scrub(output).strip()
         lowered = text.lower()
         hint = None
+        rule = next((code for code in ("GH013", "GH006") if code in text), None)
+        if rule:  # GitHub refused the push by a ruleset (GH013) or classic branch protection (GH006)
+            kind = "a repository ruleset" if rule == "GH013" else "branch protection"
+            signed = "signature" in lowered
+            return GitError(
+                f"GitHub refused the push to {_strip_userinfo(self.url)} ({rule}: {kind}"
+                f"{', commits must have verified signatures' if signed else ''}): {text[-800:]}",
+                hint=("set sign-commits: true and give a GitHub App installation token (or GITHUB_TOKEN): "
+                      "GitHub then makes and signs the commit itself" if signed else
+                      "the branch's rules refuse this push: use push-mode branch (a pull request) or "
+                      "ask the repository's admins for an exception"))
         if any(s in lowered for s in ("authentication failed", "could not read username", "error: 401",
                                       "returned error: 403", "permission to", "denied")):
             hint = ("the token was refused: it needs 'contents: write' on the GitOps repository; the "

@@ -7,7 +7,8 @@ https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-res
   or a ``Retry-After``): wait ``Retry-After`` seconds, else until ``x-ratelimit-reset``, else one
   minute for a secondary limit; refuse to wait longer than ``max_wait``.
 - 5xx and connection errors: exponential backoff, bounded.
-- 422/404 right after a ref was pushed (the API may not see it yet) when the caller says so.
+- 422/404 right after a ref was pushed or a Git Data object was made (the API may not see it yet)
+  when the caller says so.
 Other 4xx are never retried blindly: they become errors for the caller to explain.
 """
 
@@ -118,10 +119,14 @@ def is_fresh_ref_error(error: GithubException) -> bool:
     if error.status == 404:
         return True
     data = error.data if isinstance(error.data, dict) else {}
-    return error.status == 422 and any(
+    message = error_message(error).lower()
+    # a blob, tree or commit made a moment ago that another replica does not see yet (Git Data API)
+    fresh_object = any(words in message for words in ("sha does not exist", "object does not exist",
+                                                      "is not a valid blob", "is not a valid tree"))
+    return error.status == 422 and (fresh_object or any(
         isinstance(item, dict) and item.get("field") == "head" and item.get("code") == "invalid"
         for item in data.get("errors") or []
-    )
+    ))
 
 
 def is_already_exists(error: GithubException) -> bool:

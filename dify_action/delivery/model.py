@@ -117,6 +117,7 @@ class DeliveryResult:
     attempts: int = 1
     api_calls: int = 0
     notes: tuple[str, ...] = ()
+    commits_verified: bool | None = None  # sign-commits: GitHub's verification of the commit; None: not asked
     sections: tuple[str, ...] = ()  # the extra PR body sections (Markdown), for the step summary too
 
     def as_dict(self) -> dict[str, object]:
@@ -127,4 +128,5 @@ class DeliveryResult:
             "changes": [c.as_dict() | {"image": c.image} for c in self.changes],
             "clone": self.clone.as_dict() if self.clone else None,
             "attempts": self.attempts, "api_calls": self.api_calls, "notes": list(self.notes),
+            "commits_verified": self.commits_verified,
         }

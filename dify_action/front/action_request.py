@@ -115,7 +115,8 @@ def _gitops(a: gha.Actions) -> GitOpsInputs:
         repo=_opt(a, "gitops-repo"), directory=_opt(a, "gitops-dir"), base=_opt(a, "base"),
         provider=_choice(a, "provider", PROVIDERS), push_mode=_choice(a, "push-mode", PUSH_MODES),
         github_api_url=_opt(a, "github-api-url"), github_repo=_opt(a, "github-repo"), pr_labels=a.items("pr-labels"),
-        reviewers=a.items("reviewers"), draft=a.boolean("draft"), dry_run=a.boolean("dry-run"))
+        reviewers=a.items("reviewers"), draft=a.boolean("draft"), dry_run=a.boolean("dry-run"),
+        sign_commits=a.boolean("sign-commits"))
 
 
 def _bump(a: gha.Actions, images: tuple[str, ...]) -> BumpInputs:

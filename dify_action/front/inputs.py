@@ -42,6 +42,7 @@ DEFAULTS: Mapping[str, str] = {
     "to-paths": "", "require-gates": "", "require-sbom": "", "require-verified": "", "require-provenance": "",
     "push-by-digest": "", "results": "", "registry-tag": "",
     "pull-request-number": "", "allow-schema-rollback": "",
+    "sign-commits": "",
 }
 
 # The default of ``token`` is the job's own token, a value the container cannot tell apart from one
@@ -55,7 +56,8 @@ _BUILD = ("config", "components", "repository", "file", "context", "target", "ta
           *_REGISTRY, "docker-host")
 _SMOKE = ("http-probe", "smoke-commands", "timeout")
 _SCAN = ("severity", "sarif-file", "trivy-reports", "scan-offline")
-_REMOTE = ("gitops-repo", "base", "provider", "push-mode", "token", "github-api-url", "github-repo", "pr-labels")
+_REMOTE = ("gitops-repo", "base", "provider", "push-mode", "token", "github-api-url", "github-repo", "pr-labels",
+           "sign-commits")
 _DELIVERY = (*_REMOTE, "gitops-dir", "environment", "paths", "helm-paths", "env-file", "reviewers", "draft",
              "dry-run")
 _PIPELINE = (*_BUILD, *_SMOKE, *_SCAN, *_DELIVERY, "pin-digest")
@@ -78,7 +80,7 @@ COMMAND_INPUTS: Mapping[str, frozenset[str]] = {
 
 _IMAGE_OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size")
 _DELIVERY_OUTPUTS = ("image", "pull-request-number", "pull-request-url", "pull-request-operation", "operation",
-                     "branch", "commit")
+                     "branch", "commit", "pull-request-commits-verified")
 _DOCUMENT = ("json", "metadata")
 # the outputs each command sets (front/action.py ``outputs``); check logs its plan and sets none
 COMMAND_OUTPUTS: Mapping[str, tuple[str, ...]] = {

@@ -16,7 +16,8 @@ from dify_action.text import safe_text
 
 OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
            "pull-request-number", "pull-request-url", "pull-request-operation", "operation", "branch", "commit",
-           "images")  # images: the merge job's (front/merge_action.py)
+           "images",  # the merge job's (front/merge_action.py)
+           "pull-request-commits-verified")
 PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
 NOTHING_TO_DO = "nothing to do: every matching reference is already at the target"
 
@@ -42,6 +43,8 @@ def outputs(result: Result) -> dict[str, str]:
                            ("pull-request-url", last.pr_url), ("branch", last.branch), ("commit", last.commit)):
             values[key] = "" if value is None else str(value)
         values["pull-request-operation"] = last.operation if last.operation in PR_OPERATIONS else "none"
+        if last.commits_verified is not None:  # create-pull-request's name; direct mode too (issue 19)
+            values["pull-request-commits-verified"] = str(last.commits_verified).lower()
         if last.images:
             values.setdefault("image", last.images[0])
     values["json"] = values["metadata"] = document(result)

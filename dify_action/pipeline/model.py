@@ -107,6 +107,7 @@ class Delivery:
     images: tuple[str, ...] = ()  # the repositories it set
     diff: str | None = None  # a dry run's unified diff
     notes: tuple[str, ...] = ()
+    commits_verified: bool | None = None  # sign-commits (issue 19): GitHub's verification; None: not asked
 
     @classmethod
     def of(cls, stage: str, d: DeliveryResult | None, operation: str, images: tuple[str, ...],
@@ -114,7 +115,7 @@ class Delivery:
         if d is None:
             return cls(stage, operation, images=images, notes=tuple(notes))
         return cls(stage, operation, d.changes, d.pr_number, d.pr_url, d.branch, d.commit, images,
-                   notes=(*notes, *d.notes))
+                   notes=(*notes, *d.notes), commits_verified=d.commits_verified)
 
     @property
     def count(self) -> int:
@@ -128,7 +129,7 @@ class Delivery:
         return {"stage": self.stage, "operation": self.operation, "count": self.count,
                 "changes": [c.as_dict() for c in self.changes], "pr_number": self.pr_number, "pr_url": self.pr_url,
                 "branch": self.branch, "commit": self.commit, "images": list(self.images), "diff": self.diff,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "commits_verified": self.commits_verified}
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ class Result:
         head = f"## dify-action {escape(self.command)}: {escape(status)}\n\n"
         body = "\n".join([row("stage", "result", "details"), row("---", "---", "---"),
                           *(row(r.stage, r.result, r.details) for r in self.rows)])
-        return head + body + "\n\n" + "\n\n".join(f.strip() for f in self.fragments if f.strip())
+        signing = [_signing(d) for d in self.deliveries if d.commits_verified is not None]  # sign-commits
+        return head + body + "\n\n" + "\n\n".join(f.strip() for f in (*signing, *self.fragments) if f.strip())
 
     def as_dict(self) -> dict[str, object]:
         return {"command": self.command, "components": [i.as_dict() for i in self.images],
@@ -158,3 +160,11 @@ class Result:
                 "deliveries": [d.as_dict() for d in self.deliveries],
                 "stages": [vars(r) for r in self.rows],
                 **self.details}
+
+
+def _signing(d: Delivery) -> str:
+    """The step summary's word on a sign-commits delivery: verified, or why not (issue 19)."""
+    if d.commits_verified:
+        return f"{escape(d.stage)}: commit {escape((d.commit or '')[:12])} is **verified** (signed by GitHub)"
+    why = next((n for n in d.notes if "not verified" in n), "GitHub did not sign it")
+    return f"> [!WARNING]\n> {escape(d.stage)}: {escape(why)}"

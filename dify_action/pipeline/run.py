@@ -207,10 +207,13 @@ class Pipeline:
         changes = tuple(Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name)
                         for m in r.moves)
         return self._delivered(Delivery("rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch, r.commit,
-                                        tuple(m.current.name for m in r.moves), notes=r.notes))
+                                        tuple(m.current.name for m in r.moves), notes=r.notes,
+                                        commits_verified=r.commits_verified))
 
     def _delivered(self, d: Delivery) -> Delivery:
         self._deliveries.append(d)
+        if d.commits_verified is False:  # sign-commits asked, GitHub did not sign: warn (issue 19)
+            self.reporter.warning(next((n for n in d.notes if "not verified" in n), "the commit is not verified"))
         where = f"PR #{d.pr_number} {url(d.pr_url or '')}" if d.pr_number else code(d.branch or "")
         self._rows.append(Row(d.stage, escape(d.operation), f"{d.count} value(s) {where}".strip()))
         if d.changes:

@@ -131,7 +131,8 @@ def _destination(g: GitOpsInputs, ctx: RunContext, secrets: Secrets, env: Enviro
         url, base=g.base or (env.branch if env else None),
         provider=provider or _provider(g, ctx, env, url, github_repo), push_mode=mode,
         token=secrets.token, github_api_url=_api(g, ctx), github_repo=github_repo, labels=g.pr_labels,
-        reviewers=g.reviewers, draft=given(g.draft, default=False), environ=ctx.environ, **who)
+        reviewers=g.reviewers, draft=given(g.draft, default=False), environ=ctx.environ,
+        sign_commits=given(g.sign_commits, env.sign_commits if env else None, default=False), **who)
 
 
 def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secrets, cfg: Config | None, *,

@@ -118,6 +118,7 @@ class GitOpsInputs:
     pr_labels: tuple[str, ...] = ()
     reviewers: tuple[str, ...] = ()
     draft: bool | None = None  # built-in: False
+    sign_commits: bool | None = None  # config environment's sign-commits, else False (issue 19)
     dry_run: bool | None = None  # built-in: False
     author_name: str | None = None
     author_email: str | None = None

@@ -70,9 +70,11 @@ class RollbackResult:
     moves: tuple[ImageMove, ...] = ()
     guard: tuple[GuardCheck, ...] = ()
     notes: tuple[str, ...] = ()
+    commits_verified: bool | None = None  # sign-commits (issue 19): GitHub's verification of the commit
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "commits_verified": self.commits_verified,
             "operation": self.operation, "method": self.method, "environment": self.environment,
             "reverted_commit": self.reverted_commit, "reverted_pr": self.reverted_pr, "branch": self.branch,
             "commit": self.commit, "pr_number": self.pr_number, "pr_url": self.pr_url,

@@ -125,26 +125,33 @@ def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardChec
 def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[ImageMove, ...],
           guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
     from dify_action.delivery.flow import publish_branch, sync_pull
+    from dify_action.delivery.gitdata import signer
     from dify_action.delivery.github import GitHubForge, PullSpec
 
     head = git.rev_parse("HEAD")
+    signed = signer(request.destination, git, caller)  # sign-commits: the revert's tree edits via the API
     if request.destination.push_mode == "direct":
-        if git.push("HEAD", bump.base).status == "rejected":
+        pushed, head = signed.push(bump.base, git.rev_parse("HEAD^"), force=False) if signed else \
+            (git.push("HEAD", bump.base), head)
+        if pushed.status == "rejected":
             raise GitError(f"{bump.base} moved while the rollback was pushed",
                            hint="re-run the rollback: it is planned again on the new tip")
-        return _result("pushed", "revert", bump, moves, guard, notes, branch=bump.base, commit=head)
+        return _result("pushed", "revert", bump, moves, guard, notes + list(signed.notes() if signed else ()),
+                       branch=bump.base, commit=head, **(signed.fields() if signed else {}))
     branch = rollback_branch(bump.environment, bump.key)
-    published = publish_branch(git, branch, git.remote_sha(branch), 8, request.sleep)
+    published = publish_branch(git, branch, git.remote_sha(branch), 8, request.sleep, signed)
+    notes += signed.notes() if signed else ()
+    verified = signed.fields() if signed else {}
     if request.destination.provider != "github":
         return _result("pushed" if published.pushed else "unchanged", "revert", bump, moves, guard, notes,
-                       branch=branch, commit=published.commit)
+                       branch=branch, commit=published.commit, **verified)
     d = request.destination
     forge = GitHubForge(d.github_api_url, d.token, d.github_repository(), caller)
     spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
                     _body(bump, moves, guard, request.allow_schema_rollback), ("rollback", *request.destination.labels))
     outcome = sync_pull(forge, spec, git, published)
     return _result(outcome.operation, "revert", bump, moves, guard, notes + list(outcome.notes), branch=branch,
-                   commit=published.commit, pr_number=outcome.number, pr_url=outcome.url)
+                   commit=published.commit, pr_number=outcome.number, pr_url=outcome.url, **verified)
 
 
 def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
@@ -179,4 +186,4 @@ def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMov
     ))
     return _result(delivery.operation, "bump-back", bump, moves, guard, notes + list(delivery.notes),
                    branch=delivery.branch, commit=delivery.commit, pr_number=delivery.pr_number,
-                   pr_url=delivery.pr_url)
+                   pr_url=delivery.pr_url, commits_verified=delivery.commits_verified)

@@ -181,3 +181,30 @@ def test_reusable_bump_workflow_pushes_to_the_gitops_repo(
 
 
 # The pipeline, promote and rollback workflows run in the runner bed: test_runner_bed_act.py.
+
+
+SIGNED_CALLER = CALLER.replace("      provider: git\n", "      provider: github\n      sign-commits: 'true'\n").replace(
+    "          OPERATION: ${{{{ needs.deploy.outputs.operation }}}}\n",
+    "          OPERATION: ${{{{ needs.deploy.outputs.operation }}}}\n"
+    "          VERIFIED: ${{{{ needs.deploy.outputs.pull-request-commits-verified }}}}\n").replace(
+    '          test "$OPERATION" = pushed\n',
+    '          echo "checked verified=$VERIFIED"\n          test "$OPERATION" = created\n'
+    '          test "$VERIFIED" = true\n')
+
+
+def test_reusable_bump_workflow_with_sign_commits(
+        docker_host: str, act_images: str, tmp_path: Path, emulator: GitHubEmulator, token: str) -> None:
+    """sign-commits through the reusable bump workflow (issue 19): the commit is made through the
+    emulator's Git Data API, marked verified, and the workflow's output says so."""
+    from emulator.gitdata import verified
+
+    assert "sign-commits: 'true'" in SIGNED_CALLER and "VERIFIED" in SIGNED_CALLER
+    repo = repository(tmp_path, SIGNED_CALLER.format(api=API, repo=emulator.clone_url), "caller.yml")
+    proc = act(docker_host, act_images, repo, "caller.yml", token, env={"GITHUB_API_URL": emulator.api_url})
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    assert "checked verified=true" in log and token not in log
+    branch = "dify-action/staging/dify-api"
+    sha = emulator.repo.sha(branch)
+    assert sha is not None and verified(emulator, sha)
+    assert [p.head for p in emulator.open_pulls()] == [branch]

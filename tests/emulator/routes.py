@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import objects as o
+from .gitdata import check_protected, create_blob, create_commit, create_tree, get_commit
 
 if TYPE_CHECKING:
     from .server import GitHubEmulator
@@ -173,6 +174,7 @@ def create_ref(em: GitHubEmulator, p: dict[str, str], q: Q, body: Any) -> tuple[
         raise ApiError(422, o.error("Object does not exist", "git/refs#create-a-reference", 422))
     from .bare import git
 
+    check_protected(em, ref, None, sha)
     git(em.repo.path, "update-ref", ref, sha, "0" * 40)
     return 201, o.git_ref(em.urls, em.full_name, ref, sha)
 
@@ -189,6 +191,7 @@ def update_ref(em: GitHubEmulator, p: dict[str, str], q: Q, body: Any) -> tuple[
         raise ApiError(422, o.error("Update is not a fast forward", "git/refs#update-a-reference", 422))
     from .bare import git
 
+    check_protected(em, ref, old, sha)
     git(em.repo.path, "update-ref", ref, sha, old)
     return 200, o.git_ref(em.urls, em.full_name, ref, sha)
 
@@ -301,4 +304,8 @@ ROUTES = [
     _route("PATCH", f"{R}/git/refs/{{ref}}", update_ref),
     _route("DELETE", f"{R}/git/refs/{{ref}}", delete_ref),
     _route("PUT", f"{R}/contents/{{path}}", put_contents),
+    _route("POST", f"{R}/git/blobs", create_blob),  # the Git Data API (issue 19)
+    _route("POST", f"{R}/git/trees", create_tree),
+    _route("POST", f"{R}/git/commits", create_commit),
+    _route("GET", f"{R}/git/commits/{{commit_sha}}", get_commit),
 ]

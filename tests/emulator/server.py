@@ -96,6 +96,9 @@ class GitHubEmulator:
         self.records: list[Record] = []
         self.faults: dict[tuple[str, str], list[Fault]] = {}
         self.read_only = False
+        # callables run once before a route's next request is handled (a race: someone moves a branch)
+        self.before: dict[tuple[str, str], list[Callable[[], None]]] = {}
+        self.signs = True  # the token is an App installation token: API commits are signed (issue 19)
         self.lock = threading.RLock()
         self._next = 1
         self._server: ThreadingHTTPServer | None = None
@@ -227,6 +230,10 @@ class GitHubEmulator:
         if auth.split(" ", 1)[-1].strip() != self.token:
             self._send(handler, template, 401, o.error("Bad credentials", "rest", 401))
             return
+        with self.lock:
+            hooks = self.before.pop((method, template), [])
+        for hook in hooks:
+            hook()
         fault = self._take_fault(method, template)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)

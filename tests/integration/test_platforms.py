@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dify_action.dify.registryfacts import image_facts
 from testbed.images import BUSYBOX
 from testbed.qemu import aarch64_emulation, arm64_busybox
 
 from dify_action import refs
 from dify_action.build.provenance import PREDICATE_TYPE, STATEMENT_TYPE, read_provenance
+from dify_action.dify.registryfacts import image_facts
 from dify_action.front.cli import main
 from dify_action.promote.platforms import check_digest
 from dify_action.registry import Credentials, RegistryClient

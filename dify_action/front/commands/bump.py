@@ -6,6 +6,8 @@ request or a direct commit (``--gitops-repo``). The token is read by the CLI lay
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from dify_action.choices import PROVIDERS, PUSH_MODES
 from dify_action.resolve.request import BumpCommand, BumpInputs, GitOpsInputs
@@ -58,7 +60,8 @@ def request(args: argparse.Namespace) -> BumpCommand:
         push_mode=args.push_mode, github_api_url=args.github_api_url, github_repo=args.github_repo,
         pr_labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft, dry_run=args.dry_run,
         author_name=args.author_name, author_email=args.author_email, title_template=args.title_template,
-        commit_message=args.commit_message, group=args.group, max_attempts=args.max_attempts)
+        commit_message=args.commit_message, group=args.group, max_attempts=args.max_attempts,
+        sign_commits=args.sign_commits)
     context = cli_context(source=args.source_repo, revision=args.source_sha, run_url=args.run_url)
     return BumpCommand(args.config, bump, gitops, context)
 
@@ -69,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
     from dify_action.front.common import cli_secrets, run_cli
 
     return run_cli(request(args), cli_secrets(os.environ), os.environ, as_json=args.json)
+
+
+def add_sign_commits(add: Callable[..., Any]) -> None:
+    """``--sign-commits`` (issue 19), shared by bump, pipeline, promote and rollback."""
+    add("--sign-commits", action=argparse.BooleanOptionalAction, default=None,
+        help="commit through GitHub's API so GitHub signs the commit (verified with a GitHub App token or "
+             "GITHUB_TOKEN; default: the config environment's sign-commits, else no)")
 
 
 def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,6 +101,7 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     add("--reviewer", action="append", default=[], metavar="LOGIN|ORG/TEAM", help="reviewer (repeatable)")
     add("--draft", action=argparse.BooleanOptionalAction, default=None,
         help="open the PR as a draft")
+    add_sign_commits(add)
     add("--title-template", metavar="TEMPLATE", help="PR title, default 'deploy({environment}): {images}'")
     add("--commit-message", metavar="TEMPLATE", help="commit message template (same placeholders)")
     add("--author-name", metavar="NAME", help="commit author and committer name")

@@ -11,6 +11,7 @@ import argparse
 import os
 
 from dify_action.choices import PASSWORD_ENV, PROVIDERS, PUSH_MODES
+from dify_action.front.commands.bump import add_sign_commits
 from dify_action.resolve.request import GitOpsInputs, PromoteCommand
 
 HELP = "Promote the images of one environment (e.g. staging) to another (e.g. production)."
@@ -31,6 +32,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     add("--github-api-url", metavar="URL", help="GitHub API base URL (default: https://api.github.com)")
     add("--github-repo", metavar="OWNER/NAME", help="repository for the API (default: from --gitops-repo)")
     add("--label", action="append", default=[], metavar="NAME", help="extra PR label (repeatable)")
+    add_sign_commits(add)
     add("--registry-username", metavar="USER", help=f"registry user (password from ${PASSWORD_ENV})")
     add("--run-url", metavar="URL", help="workflow run URL for the PR body")
     add("--dry-run", action=argparse.BooleanOptionalAction, default=None,
@@ -75,7 +77,7 @@ def gitops_inputs(args: argparse.Namespace) -> GitOpsInputs:
     """The destination flags promote and rollback share (``add_common``)."""
     return GitOpsInputs(repo=args.gitops_repo, base=args.base, provider=args.provider, push_mode=args.push_mode,
                         github_api_url=args.github_api_url, github_repo=args.github_repo, pr_labels=tuple(args.label),
-                        dry_run=args.dry_run)
+                        dry_run=args.dry_run, sign_commits=args.sign_commits)
 
 
 def request(args: argparse.Namespace) -> PromoteCommand:

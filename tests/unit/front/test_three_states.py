@@ -75,6 +75,20 @@ OPTIONS = [
     Option("rollback", "dry-run", lambda p: p.rollback and p.rollback.dry_run, False, None,
            (("environment", "staging"),), ("--environment", "staging")),
 ]
+# sign-commits (issue 19): commits through GitHub's API, so with provider github
+SIGNING = (("environment", "staging"), ("provider", "github"))
+SIGNING_ARGV = ("--environment", "staging", "--provider", "github")
+OPTIONS += [
+    Option("bump", "sign-commits", lambda p: p.gitops and p.gitops.delivery and
+           p.gitops.delivery.destination.sign_commits, False, "sign-commits",
+           (*SIGNING, ("image", "ghcr.io/acme/dify-api:2.0")), (*SIGNING_ARGV, "--image", "ghcr.io/acme/dify-api:2.0")),
+    Option("pipeline", "sign-commits", lambda p: p.gitops and p.gitops.delivery and
+           p.gitops.delivery.destination.sign_commits, False, "sign-commits", SIGNING, SIGNING_ARGV),
+    Option("promote", "sign-commits", lambda p: p.promote and p.promote.destination.sign_commits, False,
+           "sign-commits", (*PROMOTE, ("provider", "github")), (*PROMOTE_ARGV, "--provider", "github")),
+    Option("rollback", "sign-commits", lambda p: p.rollback and p.rollback.destination.sign_commits, False,
+           "sign-commits", SIGNING, SIGNING_ARGV),
+]
 CLI_FLAG = {("pipeline", "scan-offline"): "offline", ("test", "components"): "component"}
 ACTION_ONLY: set[tuple[str, str]] = set()
 CLI_ONLY = {("test", "healthcheck")}  # the action's test takes the config's smoke settings
@@ -89,7 +103,7 @@ def _config(tmp_path: Path, key: str | None, value: bool | None) -> Path:
     path = tmp_path / "dify-action.yaml"
     path.write_text(CONFIG.format(
         bare=bare, healthcheck=f"healthcheck: {said}" if key == "healthcheck" and said else "",
-        pin=f", pin-digest: {said}" if key == "pin-digest" and said else ""))
+        pin=f", {key}: {said}" if key in ("pin-digest", "sign-commits") and said else ""))
     return path
 
 
@@ -127,7 +141,7 @@ def test_true_false_and_not_given_are_three_outcomes(tmp_path: Path, option: Opt
                                                      config_value: bool | None) -> None:
     config = _config(tmp_path, option.config_key, config_value)
     via = _via_action if front == "action" else _via_cli
-    outcomes = {given: option.read(resolve(via(option, config, given), Secrets()))
+    outcomes = {given: option.read(resolve(via(option, config, given), Secrets(token="t0k")))
                 for given in (True, False, None)}
     assert outcomes[True] is True and outcomes[False] is False, outcomes  # a given value wins, both ways
     fallback = option.builtin if config_value is None else config_value
