@@ -71,10 +71,16 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 SHELL ["/bin/sh", "-eu", "-c"]
 # Exact pins, --no-deps: the lock files are the whole dependency set and `pip check` proves it.
 # pip itself is removed afterwards: nothing installs at run time.
-COPY requirements.lock .wheel[s] /tmp/req/
+# The default image (SCANNERS=true) also carries the kubernetes client (requirements-kubernetes.lock):
+# verify's flux and kubernetes sources; the slim image leaves it out.
+ARG SCANNERS=true
+COPY requirements.lock requirements-kubernetes.lock .wheel[s] /tmp/req/
 RUN if ls /tmp/req/*.whl >/dev/null 2>&1; then export PIP_NO_INDEX=1; fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install -q --no-deps --find-links /tmp/req -r /tmp/req/requirements.lock \
+ && if [ "$SCANNERS" = true ]; then \
+      /opt/venv/bin/pip install -q --no-deps --find-links /tmp/req -r /tmp/req/requirements-kubernetes.lock; \
+    fi \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/pip uninstall -q -y pip setuptools \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib

@@ -47,7 +47,7 @@ class Merged:
 
     def as_dict(self) -> dict[str, object]:
         return {"component": self.component, "image": self.image, "digest": self.digest,
-                "tags": [f"{self.image}:{t}" for t in self.tags], "tag-names": list(self.tags),
+                "tags": [f"{self.image}:{t}" for t in self.tags], "tag_names": list(self.tags),
                 "platforms": [p.as_dict() for p in self.platforms]}
 
 
@@ -64,7 +64,7 @@ def parse_results(documents: Sequence[tuple[str, Any]]) -> tuple[PlatformResult,
                 raise InputError("results", name, "a build result with platforms (build --platforms X "
                                  "--push-by-digest --json)")
             image = refs.parse_repository(str(item.get("image", "")), input_name=f"results ({name}) image").name
-            tags = tuple(str(t) for t in item.get("tag-names") or ())
+            tags = tuple(str(t) for t in item.get("tag_names") or ())
             for entry in platforms:
                 digest = refs.validate_digest(str(entry.get("digest") or ""), input_name=f"results ({name}) digest")
                 out.append(PlatformResult(str(item.get("component") or image), image, tags,

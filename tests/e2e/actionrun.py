@@ -17,7 +17,7 @@ from testbed.outputs import parse_output_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION_IMAGE = "dify-action:e2e"
-LOCKS = ("requirements.lock", "requirements-scanners.lock")
+LOCKS = ("requirements.lock", "requirements-scanners.lock", "requirements-kubernetes.lock")
 # the action files: the pipeline action, one action per command (they run the same Dockerfile)
 ACTION_FILES = ("action.yml", *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("*/action.yml")))
 CONTEXT_FILES = ("Dockerfile", ".dockerignore", "entrypoint.py", *LOCKS, *ACTION_FILES)

@@ -24,7 +24,7 @@ from testbed.appsource import write_app_source
 from testbed.runner import RunnerBed, expose
 from testbed.runnerjob import RunnerJob, new_job, run_container_action, transfer_image
 
-from dify_action.registry import Credentials, clients_for
+from dify_action.registry import Credentials, RegistryClient
 from dify_action.verify.record import Verification, now_text, record_verification
 
 pytestmark = pytest.mark.e2e
@@ -163,11 +163,11 @@ def test_pipeline_promote_and_rollback_workflows_in_the_bed(
         assert merged.status_code == 200, merged.text
 
         # verify ran in staging (issue 18 has its own tests): the record promote requires by default
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("REQUESTS_CA_BUNDLE", str(bed.ca))
-            client = clients_for(Credentials(bed.username, bed.password))(bed.registry)
-            record_verification(client, "acme/dify-api", digest, Verification(
-                "staging", "passed", "0" * 40, "0" * 40, now_text(), ("docker",), 0.0, None))
+        session = requests.Session()
+        session.verify = str(bed.ca)  # the bed's registry speaks TLS with the bed's own CA
+        client = RegistryClient(bed.registry, Credentials(bed.username, bed.password), session=session)
+        record_verification(client, "acme/dify-api", digest, Verification(
+            "staging", "passed", "0" * 40, "0" * 40, now_text(), ("docker",), 0.0, None))
         # the example callers, as written (their inputs' defaults: staging -> production), an App token minted
         minted = {**env, "STAND_IN_APP_TOKEN": token}
         app = {"GITOPS_APP_PRIVATE_KEY": "-----BEGIN stand-in key-----", "REGISTRY_PASSWORD": bed.password}

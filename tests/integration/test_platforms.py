@@ -226,7 +226,7 @@ def test_promote_checks_name_the_platform_that_fails(
     record_gates(client, repository, arm, {"smoke": "passed", "scan": "failed"})
     checked = check_digest(client, repository, "img", doc["components"][0]["digest"], require_sbom=False,
                            require_provenance=True, source="https://github.com/someone/else")
-    assert checked.refused == (f"img@{arm} (linux/arm64): gate(s) failed: scan",)
+    assert checked.refused == (f"img@{arm} (linux/arm64): gate(s) failed: scan (failed)",)
     assert len(checked.unproven) == 2 and all(f"was built from {SOURCE}, not" in u for u in checked.unproven)
 
 

@@ -17,6 +17,7 @@ from testbed.outputs import parse_output_file
 from dify_action.front import action
 from dify_action.promote.run import promote
 from dify_action.registry.gates import record_gates
+from dify_action.verify.record import Verification, now_text, record_verification
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +38,9 @@ class Release(World):
         push_image(self.client, self.repository, "sha-000")
         api = push_image(self.client, self.repository, "sha-111")
         record_gates(self.client, self.repository, api, {"smoke": "passed", "scan": "passed"})
+        # verify proved it in staging (issue 18): the record promote requires by default
+        record_verification(self.client, self.repository, api, Verification(
+            "staging", "passed", "0" * 40, "0" * 40, now_text(), ("docker",), 0.0, None))
         for tag in ("1.13.3", "1.13.4"):
             push_image(self.client, self.web_repository, tag)
         self.bare.commit_files("main", {

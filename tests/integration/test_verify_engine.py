@@ -198,7 +198,7 @@ def test_cli_exit_codes_and_bad_commit(tmp_path: Path, running: Stack, gitops: B
                                *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
     bad = cli("--environment", "staging", "--commit", "0123456789abcdef")
-    assert bad.returncode == 2 and "invalid commit '0123456789abcdef'" in bad.stderr, bad.stderr
+    assert bad.returncode == 2 and "invalid --commit '0123456789abcdef'" in bad.stderr, bad.stderr
     none = cli("--environment", "production")
     assert none.returncode == 2 and "with a verify section" in none.stderr
     stack.run(project, "1.13.2", port)

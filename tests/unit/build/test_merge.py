@@ -24,7 +24,7 @@ def result(platform: str, digest: str, tags: tuple[str, ...] = ("1.0",)) -> Plat
 
 
 def document(platform: str, digest: str) -> dict[str, Any]:
-    return {"command": "build", "components": [{"component": "api", "image": IMAGE, "tag-names": ["1.0"],
+    return {"command": "build", "components": [{"component": "api", "image": IMAGE, "tag_names": ["1.0"],
                                                 "digest": digest, "platforms": [{"platform": platform,
                                                                                  "digest": digest, "size": 1}]}]}
 
