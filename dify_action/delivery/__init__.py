@@ -8,6 +8,8 @@ Public API:
   (branch mode with a lease, or direct mode re-planned from scratch when the base moved), then
   create / update / close the pull request (provider ``github``).
 - ``parse_metadata(body)`` / ``render_body(...)``: the PR body and its hidden metadata block.
+- ``Destination.sign_commits``: the commit git made is re-made through GitHub's Git Data API
+  (``gitdata.py``), so GitHub signs it; ``DeliveryResult.commits_verified`` is GitHub's verdict.
 
 The values (request, result, git identity, PR body) load eagerly; ``deliver`` and the GitHub
 client load on first use (PEP 562 ``__getattr__``): PyGithub and requests cost about 150 ms, which

@@ -165,7 +165,10 @@ def test_pipeline_promote_and_rollback_workflows_in_the_bed(
         # verify ran in staging (issue 18 has its own tests): the record promote requires by default
         session = requests.Session()
         session.verify = str(bed.ca)  # the bed's registry speaks TLS with the bed's own CA
-        client = RegistryClient(bed.registry, Credentials(bed.username, bed.password), session=session)
+        session.trust_env = False  # a REQUESTS_CA_BUNDLE of this process (another bed's CA) must not win
+        # the host reaches the bed's registry through its relay on loopback, still over the bed's TLS
+        client = RegistryClient(f"127.0.0.1:{bed.host_port}", Credentials(bed.username, bed.password),
+                                scheme="https", session=session)
         record_verification(client, "acme/dify-api", digest, Verification(
             "staging", "passed", "0" * 40, "0" * 40, now_text(), ("docker",), 0.0, None))
         # the example callers, as written (their inputs' defaults: staging -> production), an App token minted
