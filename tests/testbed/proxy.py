@@ -141,6 +141,10 @@ class FaultProxy:
                 return self.rfile.read(length) if length else b""
 
             def _answer(self, status: int, headers: dict[str, str], data: bytes, head: bool = False) -> None:
+                # recorded before the answer leaves: once a client has it, a test can count it (no race)
+                with proxy._lock:
+                    proxy.bytes_out += len(data) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + 20
+                    proxy.requests.append((self.command, self.path, status))
                 self.send_response(status)
                 for key, value in headers.items():
                     if key.lower() not in ("content-length", "date", "server"):
@@ -150,9 +154,6 @@ class FaultProxy:
                 self.end_headers()
                 if not head:
                     self.wfile.write(data)
-                with proxy._lock:
-                    proxy.bytes_out += len(data) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + 20
-                    proxy.requests.append((self.command, self.path, status))
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _relay
 
