@@ -18,7 +18,6 @@ a command that builds a request and never delivers (``bump --gitops-dir``) must 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from dify_action.delivery.destination import Destination
@@ -26,6 +25,7 @@ from dify_action.delivery.git import CloneInfo, Git, Identity
 from dify_action.delivery.github_address import check_api_url
 from dify_action.delivery.model import DeliveryRequest, DeliveryResult
 from dify_action.delivery.pr_body import BumpMetadata, ImageChange, parse_metadata, render_body
+from dify_action.lazy import loader
 from dify_action.retry import RetryPolicy
 
 if TYPE_CHECKING:  # the real names for the type checker; at run time __getattr__ loads them
@@ -62,10 +62,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # once loaded, a plain attribute
-    return value
+__getattr__ = loader(__name__, _LAZY, globals())

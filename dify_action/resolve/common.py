@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from dify_action.choices import GITHUB_API
 from dify_action.errors import InputError
 
-DEFAULT_API = GITHUB_API
 T = TypeVar("T")
 
 

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from dify_action import refs
 from dify_action.bump import Target
-from dify_action.choices import PROVIDERS, PUSH_MODES, check_environment
+from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
 from dify_action.config.load import Config, Environment
 from dify_action.delivery import DeliveryRequest, Destination, Identity
 from dify_action.delivery.github_address import check_api_url
 from dify_action.errors import InputError
 from dify_action.promote.run import PromoteRequest
-from dify_action.resolve.common import DEFAULT_API, given, required
+from dify_action.resolve.common import given, required
 from dify_action.resolve.request import (
     BumpInputs,
     GitOpsInputs,
@@ -75,14 +75,14 @@ def _environment(cfg: Config | None, name: str | None, input_name: str) -> Envir
 
 
 def _api(g: GitOpsInputs, ctx: RunContext) -> str:
-    return g.github_api_url or ctx.api_url or DEFAULT_API
+    return g.github_api_url or ctx.api_url or GITHUB_API
 
 
 def _server(g: GitOpsInputs, ctx: RunContext) -> str:
     if ctx.server_url:
         return ctx.server_url.rstrip("/")
     api = _api(g, ctx).rstrip("/")
-    if api == DEFAULT_API:
+    if api == GITHUB_API:
         return "https://github.com"
     return api.removesuffix("/api/v3")
 

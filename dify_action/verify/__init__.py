@@ -11,8 +11,9 @@ Public API (the front ends, CoreStages and promote use only these):
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from dify_action.lazy import loader
 
 if TYPE_CHECKING:  # the real names for the type checker; at run time __getattr__ loads them on first use
     from dify_action.verify.model import Verdict, VerifyResult
@@ -46,10 +47,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, _LAZY, globals())
