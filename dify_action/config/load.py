@@ -31,6 +31,7 @@ __all__ = [
     "AppPattern",
     "Component",
     "Config",
+    "DifyRelease",
     "Environment",
     "Flavor",
     "HttpProbe",
@@ -135,6 +136,15 @@ class Environment:
     provider: str = "github"
     mode: str = "pull-request"
     pin_digest: bool = False
+    start_migrations: str = "warn"  # issue 21: refuse a Dify upgrade whose api migrates at start in several containers
+
+
+@dataclass(frozen=True)
+class DifyRelease:
+    """``dify:`` (issue 21): the release the pipeline moves the official images to, and the skew override."""
+
+    release: str | None = None
+    allow_version_skew: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,7 @@ class Config:
     environments: Mapping[str, Environment] = field(default_factory=lambda: MappingProxyType({}))
     registry: RegistryConfig = RegistryConfig()
     apps: tuple[AppPattern, ...] = ()
+    dify: DifyRelease = DifyRelease()  # issue 21
 
     def component(self, name: str, *, input_name: str = "component") -> Component:
         """The component called ``name``; InputError listing the declared ones otherwise."""
@@ -279,6 +290,8 @@ class _Builder:
             environments=MappingProxyType(environments),
             registry=RegistryConfig(registry.get("host"), registry.get("username")),
             apps=tuple(AppPattern(p, self.lines.get(("apps", i))) for i, p in enumerate(self.data.get("apps", []))),
+            dify=DifyRelease(self.data.get("dify", {}).get("release"),  # issue 21
+                             self.data.get("dify", {}).get("allow-version-skew", False)),
         )
 
     def component(self, index: int, raw: dict[str, Any]) -> Component:
@@ -371,6 +384,7 @@ class _Builder:
             provider=raw.get("provider", "github"),
             mode=raw.get("mode", "pull-request"),
             pin_digest=raw.get("pin-digest", False),
+            start_migrations=raw.get("start-migrations", "warn"),  # issue 21
         )
 
 

@@ -57,6 +57,11 @@ def _plan(request: DeliveryRequest, git: Git) -> BumpPlan:
     return plan_bump(git.workdir, request.targets, request.paths)
 
 
+def _prechecked(request: DeliveryRequest, git: Git, plan: BumpPlan) -> tuple[str, ...]:
+    """Issue 21: the request's check of the plan on the real base, before any commit or push."""
+    return tuple(request.precheck(git.workdir, plan)) if request.precheck and not plan.nothing_to_do else ()
+
+
 def _commit(request: DeliveryRequest, git: Git, plan: BumpPlan, base: str) -> str:
     apply_plan(plan)
     message = render(request.message_template, template_values(request, base, plan.changes))
@@ -73,6 +78,7 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
             caller: Caller) -> DeliveryResult:
     branch = request.branch
     plan = _plan(request, git)
+    checked = _prechecked(request, git, plan)  # issue 21
     remote = git.remote_sha(branch)
     notes = [*plan.notes]
     if plan.nothing_to_do:
@@ -96,7 +102,7 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
         dify_version_old=request.dify_version_old, dify_version_new=request.dify_version_new,
         promoted_from=request.promoted_from, rollback_of=request.rollback_of)
     values = template_values(request, base, plan.changes)
-    sections = tuple(request.sections(git.workdir, plan.changes)) if request.sections else ()
+    sections = checked + (tuple(request.sections(git.workdir, plan.changes)) if request.sections else ())
     spec = PullSpec(branch, base, render(request.title_template, values), render_body(meta, plan.changes, sections),
                     request.labels, request.reviewers, request.draft)
     outcome_pr = sync_pull(forge, spec, git, published)
@@ -160,6 +166,7 @@ def _direct(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo) -> 
             # Never replay a stale diff: plan again from scratch on the new tip of base.
             git.reset_to(git.fetch(base, _BASE_REF))
         plan = _plan(request, git)
+        _prechecked(request, git, plan)  # issue 21
         for change in plan.changes:
             key = (change.file, change.where)
             if key in first and first[key] != change.old:

@@ -24,7 +24,7 @@ from dify_action.front import gha
 from dify_action.front.common import tool_environ
 from dify_action.pipeline.run import Pipeline, Result
 from dify_action.pipeline.stages import CoreStages
-from dify_action.resolve import resolve
+from dify_action.resolve import Plan, resolve
 from dify_action.resolve.request import Secrets, Settings
 from dify_action.tags import load_event
 from dify_action.text import protected_stdio
@@ -32,7 +32,7 @@ from dify_action.text import protected_stdio
 SECRET_INPUTS = ("registry-password", "token")
 OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
            "pull-request-number", "pull-request-url", "pull-request-operation", "pr-number", "pr-url", "operation",
-           "branch", "commit")
+           "branch", "commit", "dify-set")
 PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
 
 
@@ -120,6 +120,7 @@ def read_inputs(a: gha.Actions) -> Settings:
         registry_tag=opt("registry-tag"),
         pr_number=a.integer(_name(a, "pull-request-number"), minimum=1),
         allow_schema_rollback=a.boolean("allow-schema-rollback"),
+        allow_version_skew=a.boolean("allow-version-skew"), dify_release=opt("dify-release"),  # issue 21
         docker_host=opt("docker-host"),
     )
 
@@ -173,8 +174,25 @@ def outputs(result: Result) -> dict[str, str]:
         values["pr-number"], values["pr-url"] = values["pull-request-number"], values["pull-request-url"]  # old names
         if last.images:
             values.setdefault("image", last.images[0])
+        if last.dify_set is not None:  # issue 21
+            values["dify-set"] = json.dumps(last.dify_set, sort_keys=True)
     values["json"] = values["metadata"] = json.dumps(result.as_dict(), sort_keys=True)
     return values
+
+
+def _check_set(a: gha.Actions, plan: Plan, env: Mapping[str, str]) -> str:
+    """Issue 21: ``check`` with an environment: its Dify release set, refused like a change would be."""
+    from dify_action.releaseset import enforce
+
+    if plan.gitops is None or not plan.gitops.environment:
+        return ""
+    checked = CoreStages(tool_environ(env)).release_set(plan, plan.gitops, ())
+    for line in checked.lines():
+        a.info(line)
+    for warning in enforce(checked):
+        a.warning(warning)
+    a.set_output("dify-set", json.dumps(checked.as_dict(), sort_keys=True))
+    return checked.markdown()
 
 
 def _write_outputs(a: gha.Actions, result: Result) -> None:
@@ -207,8 +225,9 @@ def _main(env: MutableMapping[str, str]) -> int:
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):
                 a.info(json.dumps(plan.describe(), indent=2))
+            section = _check_set(a, plan, env)  # issue 21: the environment's Dify release set
             a.summary("## dify-action check: passed\n\nThe inputs and the config are valid; the log shows the "
-                      "resolved requests.")
+                      "resolved requests." + (f"\n\n{section}" if section else ""))
             return 0
         trust_workspace(env, workspace)
         pipeline = Pipeline(plan, CoreStages(tool_environ(env)), a)

@@ -10,18 +10,21 @@ workflow commands.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dify_action import refs
 from dify_action.build.component import BuildResult
-from dify_action.bump import BumpPlan
+from dify_action.bump import BumpPlan, Target
 from dify_action.delivery import DeliveryResult
 from dify_action.dify.facts import ImageFacts
 from dify_action.errors import DifyActionError, GateFailed
 from dify_action.markdown import code, escape, row, url
 from dify_action.pipeline.stages import Stages
+from dify_action.releaseset import SetCheck
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback.guard import guard_markdown
 from dify_action.scan import report as scanreport
@@ -125,6 +128,7 @@ class Delivery:
     branch: str | None = None
     commit: str | None = None
     images: tuple[str, ...] = ()  # the repositories it set
+    dify_set: dict[str, object] | None = None  # issue 21: the Dify release set before and after
 
     @property
     def count(self) -> int:
@@ -137,7 +141,7 @@ class Delivery:
     def as_dict(self) -> dict[str, object]:
         return {"stage": self.stage, "operation": self.operation, "count": self.count,
                 "changes": [vars(c) for c in self.changes], "pr_number": self.pr_number, "pr_url": self.pr_url,
-                "branch": self.branch, "commit": self.commit, "images": list(self.images)}
+                "branch": self.branch, "commit": self.commit, "images": list(self.images), "dify_set": self.dify_set}
 
 
 def _from_delivery(stage: str, d: DeliveryResult | None, operation: str, images: tuple[str, ...]) -> Delivery:
@@ -254,12 +258,40 @@ class Pipeline:
         if any(b.digest for b in images):
             self._rows.append(Row("gates", "recorded", escape(", ".join(results))))
 
-    def bump(self, gitops: GitOps, images: Sequence[tuple[str, str, str | None]]) -> Delivery:
-        """Set every image (repository, tag, digest) in one change: one commit, one PR."""
+    def bump(self, gitops: GitOps, images: Sequence[tuple[str, str, str | None]],
+             built: Sequence[BuiltImage] = ()) -> Delivery:
+        """Set every image (repository, tag, digest) in one change: one commit, one PR; the Dify release
+        set is checked (and moved to its release) first, before any side effect (issue 21)."""
         targets = [gitops.target(repo, tag, digest) for repo, tag, digest in images]
-        names = tuple(t.image.name for t in targets)
         with self.reporter.group("dify-action bump"):
+            checked = self._release_set(gitops, targets, built)
+            targets = list(checked.targets)
             outcome = self.stages.bump(self.plan, gitops, targets)
+        names = tuple(t.image.name for t in targets)
+        if isinstance(outcome, DeliveryResult) and outcome.sections:
+            outcome = dataclasses.replace(outcome, sections=tuple(s for s in outcome.sections
+                                                                  if not s.startswith("### Dify release set")))
+        return self._with_set(self._bumped(gitops, outcome, names), checked)
+
+    def _release_set(self, gitops: GitOps, targets: list[Target], built: Sequence[BuiltImage]) -> SetCheck:
+        """Issue 21: the set check, with the Dify versions the build read from the images it made."""
+        from dify_action.releaseset.guard import enforce
+        from dify_action.releaseset.view import version_key_for
+
+        known = {key: (b.facts.dify_version, "build") for b in built if b.facts and b.facts.dify_version
+                 for ref in (refs.parse(b.ref), refs.parse(f"{b.image}@{b.digest}") if b.digest else None) if ref
+                 for key in version_key_for(ref)}
+        if known:
+            self.plan = dataclasses.replace(self.plan, dify_set=dataclasses.replace(self.plan.dify_set, known=known))
+        checked = self.stages.release_set(self.plan, gitops, targets)
+        for line in checked.lines():
+            self.reporter.info(line)
+        for warning in enforce(checked):
+            self.reporter.warning(warning)
+        self._fragments.append(checked.markdown())
+        return checked
+
+    def _bumped(self, gitops: GitOps, outcome: BumpPlan | DeliveryResult, names: tuple[str, ...]) -> Delivery:
         if isinstance(outcome, BumpPlan):
             for skip in outcome.skipped:
                 self.reporter.warning(f"skipped: {skip.reason}", file=skip.file)
@@ -280,10 +312,13 @@ class Pipeline:
             self.reporter.info(f"note: {note}")
         if r.operation == "planned" and r.diff:
             self._fragments.append(f"### promote: planned diff\n\n```diff\n{r.diff.replace('```', '` ` `')}\n```")
+        if r.dify_set is not None:  # issue 21: the set the promotion leaves in the target environment
+            self._fragments.append(r.dify_set.markdown())
         if r.delivery is not None:
-            self._fragments.extend(r.delivery.sections)  # the migrations the promotion runs
-        return self._delivered(_from_delivery("promote", r.delivery, r.operation,
-                                              tuple(p.ref.name for p in r.images)))
+            self._fragments.extend(s for s in r.delivery.sections if not s.startswith("### Dify release set"))
+        delivery = self._delivered(_from_delivery("promote", r.delivery, r.operation,
+                                                  tuple(p.ref.name for p in r.images)))
+        return self._with_set(delivery, r.dify_set)
 
     def rollback(self) -> Delivery:
         with self.reporter.group("dify-action rollback"):
@@ -294,9 +329,17 @@ class Pipeline:
             self.reporter.info(f"guard: {check.describe()}")
         if r.guard:
             self._fragments.append(guard_markdown(r.guard, allowed=self.plan.settings.allow_schema_rollback))
+        if r.dify_set is not None:  # issue 21
+            self._fragments.append(r.dify_set.markdown())
         changes = tuple(Change(m.file, m.line, str(m.current), str(m.restored)) for m in r.moves)
-        return self._delivered(Delivery("rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch, r.commit,
-                                        tuple(m.current.name for m in r.moves)))
+        delivery = self._delivered(Delivery("rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch,
+                                            r.commit, tuple(m.current.name for m in r.moves)))
+        return self._with_set(delivery, r.dify_set)
+
+    def _with_set(self, delivery: Delivery, checked: SetCheck | None) -> Delivery:
+        if checked is not None:
+            self._deliveries[-1] = dataclasses.replace(delivery, dify_set=checked.as_dict())
+        return self._deliveries[-1]
 
     def _delivered(self, d: Delivery) -> Delivery:
         self._deliveries.append(d)
@@ -356,7 +399,7 @@ class Pipeline:
         self.gates(built, ["smoke=passed", "scan=passed", *(["apps=passed"] if self.plan.apps else [])])
         if self.plan.gitops is not None:
             pin = self.plan.settings.pin_digest
-            self.bump(self.plan.gitops, [(b.image, b.deploy_tag, b.digest if pin else None) for b in built])
+            self.bump(self.plan.gitops, [(b.image, b.deploy_tag, b.digest if pin else None) for b in built], built)
 
 
 def deploy_tag(tags: Sequence[str]) -> str:

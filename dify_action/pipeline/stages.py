@@ -18,6 +18,7 @@ from dify_action.dify.facts import ImageFacts
 from dify_action.promote.run import PromoteResult
 from dify_action.refs import ImageRef
 from dify_action.registry import RegistryFor, clients_for
+from dify_action.releaseset import SetCheck
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback.run import RollbackResult
 from dify_action.scan.policy import ScanReport
@@ -49,6 +50,8 @@ class Stages(Protocol):
     def scan(self, plan: Plan, image: str | None, component: str | None) -> ScanReport: ...
 
     def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None: ...
+
+    def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck: ...
 
     def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult: ...
 
@@ -156,12 +159,32 @@ class CoreStages:
 
         if gitops.delivery is not None:
             sections = forward_sections(registry_for(plan), targets, gitops.paths)
-            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections))
+            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections,
+                                               precheck=self._precheck(plan, gitops, targets)))
         assert gitops.directory is not None
         planned = plan_bump(gitops.directory, list(targets), gitops.paths)
         if not gitops.dry_run:
             apply_plan(planned)
         return planned
+
+    # -- issue 21: the Dify release set ---------------------------------------------------------
+    def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck:
+        """The set check of a bump before any side effect (SetRefused unless allowed); its targets are
+        ``targets`` plus the release's (``dify-release``, ``dify.release`` or the built api's version)."""
+        from dify_action.releaseset import hooks
+
+        versions = hooks.registry_versions(registry_for(plan), plan.dify_set)
+        if gitops.directory is not None:
+            return hooks.check_tree(gitops.directory, gitops.paths, targets, plan.dify_set, versions,
+                                    gitops.environment)
+        assert gitops.delivery is not None
+        return hooks.check_remote(gitops.delivery, targets, plan.dify_set, versions)
+
+    def _precheck(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> Callable[[Path, BumpPlan], list[str]]:
+        from dify_action.releaseset import hooks
+
+        versions = hooks.registry_versions(registry_for(plan), plan.dify_set)
+        return hooks.precheck(targets, gitops.paths, plan.dify_set, versions, gitops.environment)
 
     def promote(self, plan: Plan) -> PromoteResult:
         from dify_action.promote.run import promote

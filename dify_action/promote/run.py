@@ -29,6 +29,8 @@ from dify_action.dify.versions import base_version
 from dify_action.errors import DifyActionError, GateFailed, InputError, RegistryError
 from dify_action.registry import CopyResult, RegistryFor
 from dify_action.registry.gates import GateRecord, read_gates, refusal
+from dify_action.releaseset import SetCheck, SetPolicy, Versions, enforce
+from dify_action.releaseset.members import official_role
 from dify_action.scan.sbom import read_sboms
 
 
@@ -61,6 +63,7 @@ class PromoteRequest:
     author: Identity = field(default_factory=Identity)
     run_url: str | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    set_policy: SetPolicy = field(default_factory=SetPolicy)  # issue 21: the Dify release set of --to
 
     def validate(self) -> None:
         """InputError (exit 2) before any side effect."""
@@ -117,6 +120,7 @@ class PromoteResult:
     delivery: DeliveryResult | None = None
     notes: tuple[str, ...] = ()
     diff: str = ""
+    dify_set: SetCheck | None = None  # issue 21
 
     def as_dict(self) -> dict[str, object]:
         d = self.delivery
@@ -127,6 +131,7 @@ class PromoteResult:
             "branch": d.branch if d else None, "commit": d.commit if d else None,
             "changes": [c.as_dict() for c in d.changes] if d else [],
             "notes": list(self.notes) + (list(d.notes) if d else []),
+            "dify_set": self.dify_set.as_dict() if self.dify_set else None,
         }
 
 
@@ -171,7 +176,8 @@ def select(request: PromoteRequest, root: Path) -> tuple[list[tuple[refs.ImageRe
                                  f"({request.source}); deployed there: {', '.join(sorted(source)) or 'nothing'}")
     else:
         ours = {refs.parse_repository(i, input_name="image").repository for i in request.ours}
-        mine = sorted(repo for repo in source if not ours or repo in ours)
+        # issue 21: the official members of the Dify set travel with our components (one release set)
+        mine = sorted(repo for repo in source if not ours or repo in ours or _official(source[repo]))
         wanted = [repo for repo in mine if repo in target]
         notes += [f"{repo} runs in {request.source} only: not promoted" for repo in mine if repo not in target]
     chosen: list[tuple[refs.ImageRef, refs.ImageRef | None]] = []
@@ -193,6 +199,10 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
     refused: list[str] = []
     notes: list[str] = []
     for ref, current in chosen:
+        if official_role(ref) is not None and not _ours(request, ref):  # issue 21: upstream's own image
+            notes.append(f"{ref}: an official Dify image, carried with the release set (not gated: not built here)")
+            promotions.append(Promotion(ref, ref.digest or "", current))
+            continue
         client = registry_for(ref.registry)
         if ref.digest:
             if client.head_manifest(ref.remote_path, ref.digest) is None:
@@ -235,12 +245,14 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
         promotions, more = check(request, chosen, registry_for)
         notes += more
         targets = tuple(_target(request, p) for p in promotions)
+        checked, versions = _release_set(request, root, targets, promotions, registry_for)  # issue 21
+        notes += enforce(checked)
         if request.dry_run:
             plan = plan_bump(root, targets, request.target_paths)
             return PromoteResult("planned", request.source, request.target, tuple(promotions),
-                                 notes=tuple(notes), diff=plan.diff())
+                                 notes=tuple(notes), diff=plan.diff(), dify_set=checked)
     try:
-        delivery = _deliver(request, targets, promotions, registry_for)
+        delivery = _deliver(request, targets, promotions, registry_for, versions)
     except DifyActionError as error:
         if request.registry_tag:  # say what the registry looks like now: untouched
             error.message += (f" (registry tag {request.registry_tag} not moved: it moves only after the GitOps "
@@ -254,12 +266,31 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
             f"moved after the GitOps change was delivered ({_where(delivery)})" if moved
             else "already pointed at the promoted digest"))
     return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
-                         tuple(notes))
+                         tuple(notes), dify_set=checked)
+
+
+def _ours(request: PromoteRequest, ref: refs.ImageRef) -> bool:
+    return any(refs.parse_repository(i, input_name="image").same_repository(ref) for i in request.ours)
+
+
+def _official(items: list[FoundImage]) -> bool:
+    return any(official_role(i.ref) is not None for i in items)
+
+
+def _release_set(request: PromoteRequest, root: Path, targets: tuple[Target, ...], promotions: list[Promotion],
+                 registry_for: RegistryFor) -> tuple[SetCheck, Versions]:
+    """Issue 21: the set --to runs once the promoted images land, checked before any side effect."""
+    from dify_action.releaseset.hooks import check_targets
+
+    known = {p.ref.with_version(p.ref.tag, p.digest or None): p.dify_version_new for p in promotions}
+    return check_targets(root, request.target_paths, targets, known, request.set_policy, registry_for, request.target,
+                         "label")
 
 
 def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion],
-             registry_for: RegistryFor) -> DeliveryResult:
+             registry_for: RegistryFor, versions: Versions) -> DeliveryResult:
     from dify_action.dify.lookup import forward_sections  # the PR lists the migrations the promotion runs
+    from dify_action.releaseset.hooks import precheck
 
     first = promotions[0]
     return deliver(DeliveryRequest(
@@ -272,6 +303,7 @@ def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: l
         promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,
         dify_version_old=first.dify_version_old, dify_version_new=first.dify_version_new, sleep=request.sleep,
         sections=forward_sections(registry_for, targets, request.target_paths),
+        precheck=precheck(targets, request.target_paths, request.set_policy, versions, request.target),  # issue 21
     ))
 
 
@@ -304,5 +336,5 @@ def _move_tag(request: PromoteRequest, promotions: list[Promotion], delivery: De
 
 def _target(request: PromoteRequest, promotion: Promotion) -> Target:
     pin = bool(promotion.ref.digest) if request.pin_digest is None else request.pin_digest
-    return Target(promotion.ref.with_version(None), promotion.ref.tag or "", promotion.digest if pin else None,
-                  request.helm_paths)
+    digest = (promotion.digest or None) if pin else None  # an official image carried by tag has no digest read
+    return Target(promotion.ref.with_version(None), promotion.ref.tag or "", digest, request.helm_paths)

@@ -29,9 +29,11 @@ from dify_action.dify.dsl import expand
 from dify_action.errors import InputError
 from dify_action.promote.run import PromoteRequest
 from dify_action.registry import Credentials
+from dify_action.releaseset import SetPolicy
 from dify_action.resolve.common import required
 from dify_action.resolve.gitops import GitOps, gitops_target, promote_request, rollback_request
 from dify_action.resolve.images import BuildPlan, ScanPlan, build_plan, overrides, scan_plan
+from dify_action.resolve.releaseset import set_policy
 from dify_action.resolve.request import Secrets, Settings
 from dify_action.resolve.smoke import smoke_spec
 from dify_action.rollback.run import RollbackRequest
@@ -59,6 +61,7 @@ class Plan:
     rollback: RollbackRequest | None = None
     apps: tuple[Path, ...] = ()  # the config's app DSL files, checked against the api image built
     apps_root: Path | None = None
+    dify_set: SetPolicy = field(default_factory=SetPolicy)  # issue 21: how the Dify release set is checked and moved
 
     @property
     def command(self) -> str:
@@ -128,8 +131,21 @@ def resolve(settings: Settings, secrets: Secrets) -> Plan:
         plan = replace(plan, promote=promote_request(s, secrets, cfg))
     if command == "rollback":
         plan = replace(plan, rollback=rollback_request(s, secrets, cfg))
+    plan = _with_set_policy(plan, s, cfg, command)  # issue 21
     if command in ("promote", "rollback") or (command in ("build", "pipeline") and s.push):
         _need_password(plan, s, secrets)  # a user without a password would fail at the first registry write
+    return plan
+
+
+def _with_set_policy(plan: Plan, s: Settings, cfg: Config | None, command: str) -> Plan:
+    """Issue 21: the release-set policy, into the plan and the promote / rollback requests."""
+    environment = s.to_environment if command == "promote" else s.environment
+    policy = set_policy(s, cfg, environment, pipeline=command == "pipeline")
+    plan = replace(plan, dify_set=policy)
+    if plan.promote is not None:
+        plan = replace(plan, promote=replace(plan.promote, set_policy=policy))
+    if plan.rollback is not None:
+        plan = replace(plan, rollback=replace(plan.rollback, set_policy=policy))
     return plan
 
 
@@ -189,6 +205,8 @@ def _engine_image(image: str) -> str:
 def bump_targets(s: Settings, gitops: GitOps) -> tuple[Target, ...]:
     """The images of a bump: several ``repo:tag[@digest]`` (one change), or one image with tag/digest."""
     images = s.images or ((s.image,) if s.image else ())
+    if not images and s.dify_release:  # issue 21: --dify-release alone moves the official images
+        return ()
     if not images:
         raise InputError("image", "", "the image to deploy, repository:tag (several, one per line, make one change)")
     if len(images) > 1 and (s.tag or s.digest):

@@ -74,6 +74,9 @@ class Settings:
     registry_tag: str | None = None
     pr_number: int | None = None
     allow_schema_rollback: bool = False
+    # issue 21: the Dify release set (dify_action/releaseset)
+    allow_version_skew: bool = False  # warn instead of refusing a mismatched set
+    dify_release: str | None = None  # bump: move every official member of the set to this release
     docker_host: str | None = None
     # CLI-only refinements of the stages (the action leaves them at their defaults)
     image_labels: tuple[str, ...] = ()  # KEY=VALUE, on the built images

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dify_action import refs
 from dify_action.bump import Change, Target
@@ -28,6 +29,7 @@ from dify_action.dify.lookup import image_facts
 from dify_action.errors import DifyActionError, GitError, InputError
 from dify_action.markdown import code, url
 from dify_action.registry import RegistryFor
+from dify_action.releaseset import SetCheck, SetPolicy, Versions, enforce
 from dify_action.retry import RetryPolicy
 from dify_action.rollback.guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
 from dify_action.rollback.source import MergedBump, find_bump, image_moves, repository_name
@@ -53,6 +55,7 @@ class RollbackRequest:
     labels: tuple[str, ...] = ()
     author: Identity = field(default_factory=Identity)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    set_policy: SetPolicy = field(default_factory=SetPolicy)  # issue 21: the Dify set the rollback restores
 
     def validate(self) -> None:
         given = [name for name, value in (("pr", self.pr), ("commit", self.commit),
@@ -97,9 +100,11 @@ class RollbackResult:
     moves: tuple[ImageMove, ...] = ()
     guard: tuple[GuardCheck, ...] = ()
     notes: tuple[str, ...] = ()
+    dify_set: SetCheck | None = None  # issue 21
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "dify_set": self.dify_set.as_dict() if self.dify_set else None,
             "operation": self.operation, "method": self.method, "environment": self.environment,
             "reverted_commit": self.reverted_commit, "reverted_pr": self.reverted_pr, "branch": self.branch,
             "commit": self.commit, "pr_number": self.pr_number, "pr_url": self.pr_url,
@@ -124,17 +129,32 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
         moves = tuple(image_moves(git, bump.commit, bump.parent))
         notes = list(bump.notes)
         guard = tuple(check_guard(request, moves, bump.meta, registry_for, notes))
+        checked, versions = release_set(request, git.workdir, bump, moves, guard, registry_for)  # issue 21
+        notes += enforce(checked, f"the rollback of {bump.label}")
         if request.dry_run:
-            return _result("planned", "none", bump, moves, guard, notes)
+            return _result("planned", "none", bump, moves, guard, notes, dify_set=checked)
         reverted = _revert(git, bump, request.author)
         if reverted == "empty":
             notes.append(f"{bump.base} already has the references from before {bump.label}: nothing to roll back")
-            return _result("none", "none", bump, moves, guard, notes)
+            return _result("none", "none", bump, moves, guard, notes, dify_set=checked)
         if reverted == "applied":
-            return _ship(request, git, bump, moves, guard, notes, caller)
+            return _ship(request, git, bump, moves, guard, notes, caller, checked)
     notes.append(f"the revert of {bump.commit[:12]} does not apply cleanly on {bump.base}: bumping back to "
                  "the previous references instead")
-    return _bump_back(request, bump, moves, guard, notes)
+    return _bump_back(request, bump, moves, guard, notes, checked, versions)
+
+
+def release_set(request: RollbackRequest, root: Path, bump: MergedBump, moves: tuple[ImageMove, ...],
+                guard: tuple[GuardCheck, ...], registry_for: RegistryFor | None) -> tuple[SetCheck, Versions]:
+    """Issue 21: the set once the rollback lands (the bump's whole set goes back), with the guard's versions."""
+    from dify_action.releaseset.hooks import check_targets, restore_targets
+
+    versions = {g.image: (g.current, g.restored) for g in guard}
+    known = {ref: versions.get(m.current.name, (None, None))[side] for m in moves
+             for side, ref in enumerate((m.current, m.restored))}
+    pairs = [(m.current, m.restored) for m in moves]
+    return check_targets(root, request.paths or tuple(sorted({m.file for m in moves})), restore_targets(pairs), known,
+                         request.set_policy, registry_for, bump.environment)
 
 
 def _result(operation: str, method: str, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
@@ -175,11 +195,13 @@ def _revert(git: Git, bump: MergedBump, author: Identity) -> str:
     return "applied"
 
 
-def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...], allowed: bool) -> str:
+def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...], allowed: bool,
+          checked: SetCheck | None = None) -> str:
     link = f"#{bump.pr}" + (f" ({url(bump.pr_url)})" if bump.pr_url else "") if bump.pr else \
         f"commit {code(bump.commit)}"
     lines = [f"Rolls back {link}: `git revert` of {code(bump.commit)} on {code(bump.base)}.", ""]
     lines += [guard_markdown(guard, allowed=allowed)]  # the verdict, and every migration it would strand
+    lines += [checked.markdown()] if checked is not None else []  # issue 21: the Dify set before and after
     changes = [Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name) for m in moves]
     first = guard[0] if guard else None
     meta = metadata_from_changes(bump.environment, changes, rollback_of=bump.label if bump.pr else bump.commit,
@@ -189,28 +211,30 @@ def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardChec
 
 
 def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[ImageMove, ...],
-          guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
+          guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller, checked: SetCheck) -> RollbackResult:
     head = git.rev_parse("HEAD")
     if request.push_mode == "direct":
         if git.push("HEAD", bump.base).status == "rejected":
             raise GitError(f"{bump.base} moved while the rollback was pushed",
                            hint="re-run the rollback: it is planned again on the new tip")
-        return _result("pushed", "revert", bump, moves, guard, notes, branch=bump.base, commit=head)
+        return _result("pushed", "revert", bump, moves, guard, notes, branch=bump.base, commit=head, dify_set=checked)
     branch = rollback_branch(bump.environment, bump.key)
     published = publish_branch(git, branch, git.remote_sha(branch), 8, request.sleep)
     if request.provider != "github":
         return _result("pushed" if published.pushed else "unchanged", "revert", bump, moves, guard, notes,
-                       branch=branch, commit=published.commit)
+                       branch=branch, commit=published.commit, dify_set=checked)
     forge = GitHubForge(request.github_api_url, request.token, repository_name(request), caller)
     spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
-                    _body(bump, moves, guard, request.allow_schema_rollback), ("rollback", *request.labels))
+                    _body(bump, moves, guard, request.allow_schema_rollback, checked), ("rollback", *request.labels))
     outcome = sync_pull(forge, spec, git, published)
     return _result(outcome.operation, "revert", bump, moves, guard, notes + list(outcome.notes), branch=branch,
                    commit=published.commit, pr_number=outcome.number, pr_url=outcome.url)
 
 
 def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
-               notes: list[str]) -> RollbackResult:
+               notes: list[str], checked: SetCheck, versions: Versions) -> RollbackResult:
+    from dify_action.releaseset.hooks import precheck
+
     by_repo: dict[str, set[refs.ImageRef]] = {}
     for move in moves:
         by_repo.setdefault(move.restored.repository, set()).add(move.restored.with_version(
@@ -238,7 +262,9 @@ def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMov
         author=request.author, committer=request.author, rollback_of=bump.label if bump.pr else bump.commit,
         dify_version_old=first.current if first else None, dify_version_new=first.restored if first else None,
         sleep=request.sleep,
+        precheck=precheck(targets, tuple(sorted({m.file for m in moves})), request.set_policy, versions,
+                          bump.environment),  # issue 21
     ))
     return _result(delivery.operation, "bump-back", bump, moves, guard, notes + list(delivery.notes),
                    branch=delivery.branch, commit=delivery.commit, pr_number=delivery.pr_number,
-                   pr_url=delivery.pr_url)
+                   pr_url=delivery.pr_url, dify_set=checked)

@@ -21,7 +21,7 @@ HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tr
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit")
     parser.add_argument(
-        "--image", metavar="REPO:TAG[@DIGEST]", action="append", required=True,
+        "--image", metavar="REPO:TAG[@DIGEST]", action="append", default=[],
         help="image to set, e.g. registry.example.com/acme/dify-api:1.14.0 (repeatable: every image goes "
              "into one change, one commit, one PR); a single repository without tag takes --tag/--digest",
     )
@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dify-action.yaml: with --environment, its paths, helm-paths, repository, branch, provider and "
              "mode are the defaults of the flags not given",
     )
+    add_release_arguments(parser, bump=True)  # issue 21
     parser.add_argument("--dry-run", action="store_true", help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_remote_arguments(parser)
@@ -61,34 +62,42 @@ def settings(args: argparse.Namespace) -> Settings:
         title_template=args.title_template, commit_message=args.commit_message, author_name=args.author_name,
         author_email=args.author_email, revision=args.source_sha, source=args.source_repo, run_url=args.run_url,
         dify_version_old=args.dify_version_old, dify_version_new=args.dify_version_new,
-        max_attempts=args.max_attempts)
+        max_attempts=args.max_attempts, dify_release=args.dify_release, allow_version_skew=args.allow_version_skew)
 
 
 def run(args: argparse.Namespace) -> int:
     import os
 
     from dify_action.bump import BumpPlan
-    from dify_action.errors import EditRefused
+    from dify_action.errors import EditRefused, InputError
     from dify_action.front.common import cli_secrets, tool_environ
     from dify_action.pipeline.stages import CoreStages
+    from dify_action.releaseset import enforce
     from dify_action.resolve import resolve
 
+    if not args.image and not args.dify_release:
+        raise InputError("image", "", "the image to deploy (--image REPO:TAG, repeatable), or --dify-release VERSION")
     plan = resolve(settings(args), cli_secrets(os.environ))
     assert plan.gitops is not None
+    stages = CoreStages(tool_environ(os.environ))
     try:
-        outcome = CoreStages(tool_environ(os.environ)).bump(plan, plan.gitops, plan.bump)
+        checked = stages.release_set(plan, plan.gitops, plan.bump)  # issue 21: refuses before any side effect
+        for line in (*checked.lines(), *(f"warning: {w}" for w in enforce(checked))):
+            print(line, file=sys.stderr)
+        outcome = stages.bump(plan, plan.gitops, checked.targets)
     except EditRefused as error:  # the skipped files explain a refusal: print them beside it
         for warning in error.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         raise
     if not isinstance(outcome, BumpPlan):
-        return report(outcome, as_json=args.json)
+        return report(outcome, as_json=args.json, extra={"dify_set": checked.as_dict()})
     for skip in outcome.skipped:
         print(f"warning: skipped {skip.file}: {skip.reason}", file=sys.stderr)
     for note in outcome.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
-        result = outcome.as_dict() | {"dry_run": bool(args.dry_run), "nothing_to_do": outcome.nothing_to_do}
+        result = outcome.as_dict() | {"dry_run": bool(args.dry_run), "nothing_to_do": outcome.nothing_to_do,
+                                      "dify_set": checked.as_dict()}
         print(json.dumps(result, indent=2))
     elif args.dry_run:
         sys.stdout.write(outcome.diff())
@@ -142,14 +151,24 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-attempts", type=int, default=8, metavar="N", help="direct mode: push attempts when base moves")
 
 
-def report(result: DeliveryResult, *, as_json: bool) -> int:
+def add_release_arguments(parser: argparse.ArgumentParser, *, bump: bool = False) -> None:
+    """Issue 21: the Dify release set's flags (bump, pipeline, promote, rollback, check)."""
+    if bump:
+        parser.add_argument("--dify-release", metavar="VERSION",
+                            help="move every official Dify image of the environment (api, web, agent images, sandbox, "
+                                 "plugin-daemon) to this release's pairing, in the same change")
+    parser.add_argument("--allow-version-skew", action="store_true",
+                        help="warn (in the PR body) instead of refusing a mismatched Dify release set")
+
+
+def report(result: DeliveryResult, *, as_json: bool, extra: dict[str, object] | None = None) -> int:
     """Print what a delivery did (the CLI's rendering of ``DeliveryResult``)."""
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if result.clone and result.clone.reason:
         print(f"note: clone {result.clone.strategy}: {result.clone.reason}", file=sys.stderr)
     if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps(result.as_dict() | (extra or {}), indent=2))
         return 0
     where = f"PR #{result.pr_number} {result.pr_url}" if result.pr_number else f"branch {result.branch}"
     print(f"{result.operation}: {where} (commit {result.commit or '-'}, {len(result.changes)} value(s))")

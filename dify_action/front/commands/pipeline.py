@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gitops.add_argument("--reviewer", action="append", default=[], metavar="LOGIN", help="reviewer (repeatable)")
     gitops.add_argument("--draft", action="store_true", help="open the PR as a draft")
     gitops.add_argument("--dry-run", action="store_true", help="with --gitops-dir: print the diff, write nothing")
+    gitops.add_argument("--allow-version-skew", action="store_true",  # issue 21
+                        help="warn (in the PR body) instead of refusing a mismatched Dify release set")
     add("--summary", metavar="FILE", help="append the Markdown report (e.g. $GITHUB_STEP_SUMMARY)")
     add("--json", action="store_true", help="print the result as JSON")
 
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         revision=args.revision, ref=args.ref, event=args.event,
         run_number=str(args.run_number) if args.run_number is not None else None, run_url=args.run_url,
         event_payload=load_event(args.event_path, input_name="event-path") if args.event_path else None,
-        secret_files=secret_files(args.secret),
+        secret_files=secret_files(args.secret), allow_version_skew=args.allow_version_skew,
     )
     plan = resolve(settings, cli_secrets(os.environ, args.secret))  # every check, before any side effect
     pipeline = Pipeline(plan, CoreStages(tool_environ(os.environ)), StderrReporter())

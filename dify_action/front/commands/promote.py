@@ -11,9 +11,13 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from dify_action.choices import PASSWORD_ENV, USERNAME_ENV
 from dify_action.resolve.request import Settings
+
+if TYPE_CHECKING:
+    from dify_action.releaseset import SetCheck
 
 HELP = "Promote the images of one environment (e.g. staging) to another (e.g. production)."
 
@@ -37,6 +41,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     add("--run-url", metavar="URL", help="workflow run URL for the PR body")
     add("--dry-run", action="store_true", help="check everything and print the plan; change nothing")
     add("--json", action="store_true", help="print the result as JSON")
+    add("--allow-version-skew", action="store_true",  # issue 21
+        help="warn (in the PR body) instead of refusing a mismatched Dify release set")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,10 +76,12 @@ def remote_settings(args: argparse.Namespace) -> dict[str, object]:
     return dict(gitops_repo=args.gitops_repo, config=args.config, base=args.base, provider=args.provider or "",
                 push_mode=args.push_mode or "", github_api_url=args.github_api_url, github_repo=args.github_repo,
                 labels=tuple(args.label), registry_username=args.registry_username or os.environ.get(USERNAME_ENV),
-                run_url=args.run_url, dry_run=args.dry_run)
+                run_url=args.run_url, dry_run=args.dry_run, allow_version_skew=args.allow_version_skew)
 
 
-def print_notes(notes: list[str]) -> None:
+def print_notes(notes: list[str], dify_set: SetCheck | None = None) -> None:
+    for line in dify_set.lines() if dify_set is not None else ():  # issue 21: the Dify set before and after
+        print(line, file=sys.stderr)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
@@ -91,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                         pin_digest=bool(args.pin_digest),
                         **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common
     result = CoreStages(tool_environ(os.environ)).promote(resolve(settings, cli_secrets(os.environ)))
-    print_notes([*result.notes, *(result.delivery.notes if result.delivery else ())])
+    print_notes([*result.notes, *(result.delivery.notes if result.delivery else ())], result.dify_set)
     if args.json:
         print(json.dumps(result.as_dict() | {"dry_run": bool(args.dry_run)}, indent=2))
         return 0

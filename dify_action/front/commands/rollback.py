@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                         paths=tuple(args.path), allow_schema_rollback=args.allow_schema_rollback,
                         **remote_settings(args))  # type: ignore[arg-type]  # typed by add_common
     result = CoreStages(tool_environ(os.environ)).rollback(resolve(settings, cli_secrets(os.environ)))
-    print_notes(list(result.notes))
+    print_notes(list(result.notes), result.dify_set)
     if args.json:
         print(json.dumps(result.as_dict() | {"dry_run": bool(args.dry_run)}, indent=2))
         return 0
