@@ -29,6 +29,7 @@ from dify_action.markdown import code, escape
 from dify_action.pipeline.run import Pipeline
 from dify_action.pipeline.stages import Built
 from dify_action.promote.run import PromoteResult
+from dify_action.releaseset import ReleaseSet, SetCheck, SetReport
 from dify_action.resolve import GitOps, Plan, resolve
 from dify_action.resolve.request import Secrets, Settings
 from dify_action.rollback.guard import ImageMove
@@ -76,6 +77,10 @@ class Script:
 
     def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None:
         self.calls.append(("gates", image, digest, dict(results)))
+
+    def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck:
+        """No Dify set in these scripted trees (the set's own tests: tests/unit/releaseset)."""
+        return SetCheck(tuple(targets), SetReport(ReleaseSet(()), ReleaseSet(())))
 
     def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
         self.calls.append(("bump", tuple(f"{t.image.name}:{t.tag}@{t.digest}" for t in targets)))
@@ -143,6 +148,7 @@ def test_pipeline_runs_the_stages_in_order_and_bumps_every_component_in_one_chan
         assert row in text, text
     outputs = entrypoint.outputs(result)
     assert json.loads(outputs.pop("json")) == json.loads(outputs.pop("metadata")) == result.as_dict()
+    assert json.loads(outputs.pop("dify-set")) == result.deliveries[-1].dify_set  # issue 21: the set, as JSON
     assert outputs == {
         "image": API, "ref": f"{API}:1.13.3-acme.7", "tags": f"{API}:latest\n{API}:1.13.3-acme.7",
         "tag-names": "latest\n1.13.3-acme.7", "digest": DIGEST, "imageid": "sha256:" + "1" * 64,
