@@ -146,8 +146,9 @@ def _downgrades(before: ReleaseSet, after: ReleaseSet, lookup: Lookup | None) ->
             continue
         own = pairing is not None and pairing.plugin_daemon is not None and \
             same_version(PLUGIN_DAEMON, m.version or "", pairing.plugin_daemon)
-        why = (f" ({m.version} is Dify {pairing.release}'s own pairing: upstream itself moved the daemon back, "
-               "as it did from 0.5.4-local to 0.5.3-local at 1.13.3)") if own and pairing else ""
+        why = (f" ({m.version} is Dify {pairing.release}'s own pairing: upstream itself moved the daemon back"
+               + ("" if pairing.release == "1.13.3" else ", as from 0.5.4-local to 0.5.3-local at 1.13.3") + ")"
+               ) if own and pairing else ""
         items.append((m, was.version, f"plugin-daemon moves back from {was.version} to {m.version}{why}: "
                                       f"{DAEMON_DOWNGRADE}"))
     return _grouped(items, "downgrade")

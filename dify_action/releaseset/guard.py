@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dify_action.bump import Target
-from dify_action.errors import GateFailed
+from dify_action.bump import Target, plan_bump
+from dify_action.errors import DifyActionError, GateFailed
 from dify_action.releaseset import checks, render
 from dify_action.releaseset.members import API
 from dify_action.releaseset.move import merge_targets, release_targets
 from dify_action.releaseset.table import PairingTable, load
 from dify_action.releaseset.upgrade import MigrationMode, migration_mode
-from dify_action.releaseset.view import ReleaseSet, Versions, after_targets, read_set
+from dify_action.releaseset.view import ReleaseSet, Versions, after_plan, after_targets, read_set
 
 START_MIGRATIONS = ("warn", "refuse")
 HINT = ("move the whole set together (bump --dify-release VERSION, or dify: {release: VERSION} in the config), "
@@ -84,7 +84,7 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
         move = release_targets(before, release, table)
         chosen = merge_targets(targets, move)
         notes += move.notes
-    after = after_targets(before, chosen, versions)
+    after = _after(root, paths, before, chosen, policy, versions)
     report = checks.evaluate(before, after, table)
     migrations = None
     if _api_moves(before, after):
@@ -96,6 +96,19 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
     if environment:
         notes = [f"{environment}: {n}" for n in notes]
     return SetCheck(chosen, report, migrations, policy.allow_skew, tuple(notes))
+
+
+def _after(root: Path, paths: Sequence[str], before: ReleaseSet, targets: Sequence[Target], policy: SetPolicy,
+           versions: Versions | None) -> ReleaseSet:
+    """The set once ``targets`` are written: read back from the bump engine's own plan (pure), else, when
+    the engine refuses the change (it will refuse it again, naming why), as ``after_targets`` predicts."""
+    if not targets:
+        return before
+    try:
+        plan = plan_bump(root, list(targets), paths)
+    except DifyActionError:
+        return after_targets(before, targets, versions)
+    return after_plan(before, plan, policy.customized, versions)
 
 
 def _followed(before: ReleaseSet, after: ReleaseSet) -> str | None:

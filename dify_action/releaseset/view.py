@@ -9,13 +9,14 @@ the caller's source of facts (the build's own facts, the facts recorded in the r
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dify_action import refs
-from dify_action.bump import FoundImage, Target, find_images
+from dify_action.bump import BumpPlan, FoundImage, Target, find_images
 from dify_action.releaseset.members import API, RELEASE_TAGGED, ROLES, Member, guess_role, official_role, tag_version
 
 # ref -> (version, source) or None: what the caller knows about a customized image
@@ -97,7 +98,7 @@ def after_targets(current: ReleaseSet, targets: Sequence[Target], versions: Vers
     moved: list[Member] = []
     for member in current.members:
         target = next((t for t in targets if t.image.same_repository(member.ref)), None)
-        if target is None:
+        if target is None or not (member.ref.tag or member.ref.digest):  # a bare kustomize placeholder stays bare
             moved.append(member)
             continue
         ref = member.ref.with_version(target.tag, target.digest)
@@ -106,6 +107,25 @@ def after_targets(current: ReleaseSet, targets: Sequence[Target], versions: Vers
             version, source = versions(ref) or (None, "unknown")
         moved.append(replace(member, ref=ref, version=version, source=source if version else "unknown"))
     return ReleaseSet(tuple(moved))
+
+
+def after_plan(current: ReleaseSet, plan: BumpPlan, customized: Mapping[str, str] | None = None,
+               versions: Versions | None = None) -> ReleaseSet:
+    """The set once ``plan`` is written: its edited files read back (their new bytes, in a scratch
+    tree, with the bump engine's reader), every other member as it was. Exact where ``after_targets``
+    can only predict (a kustomize placeholder stays bare, an empty Helm tag gets one)."""
+    edited = {item.relpath: item.after for item in plan.edits}
+    if not edited:
+        return current
+    with tempfile.TemporaryDirectory(prefix="dify-action-set-") as scratch:
+        for relpath, data in edited.items():
+            target = Path(scratch, relpath)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        found = find_images(Path(scratch), sorted(edited))
+    kept = [m for m in current.members if m.file not in edited]
+    fresh = build_set(found, customized, versions).members
+    return ReleaseSet(tuple(sorted([*kept, *fresh], key=lambda m: (m.file, m.line))))
 
 
 def known_versions(known: Mapping[str, tuple[str, str]], fallback: Versions | None = None) -> Versions:

@@ -8,7 +8,16 @@ from hypothesis import strategies as st
 
 from dify_action import refs
 from dify_action.releaseset.members import (
-    PLUGIN_DAEMON, RELEASE_TAGGED, ROLES, SANDBOX, guess_role, numbers, official_role, same_version, tag_version)
+    PLUGIN_DAEMON,
+    RELEASE_TAGGED,
+    ROLES,
+    SANDBOX,
+    guess_role,
+    numbers,
+    official_role,
+    same_version,
+    tag_version,
+)
 
 num = st.integers(0, 30).map(str)
 release = st.tuples(num, num, num).map(".".join)

@@ -65,7 +65,7 @@ def test_the_compose_files_derive_the_same_rows(release: str) -> None:
 
 def test_a_compose_file_of_another_release_is_refused() -> None:
     text = (FIXTURES / "1.13.3" / "docker-compose.yaml").read_text()
-    with pytest.raises(DifyActionError, match="not the release 1.13.2"):
+    with pytest.raises(DifyActionError, match=r"not the release 1\.13\.2"):
         row_from_compose(text, "1.13.2", "fixture")
 
 
