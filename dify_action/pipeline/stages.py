@@ -173,7 +173,7 @@ class CoreStages:
         ``targets`` plus the release's (``dify-release``, ``dify.release`` or the built api's version)."""
         from dify_action.releaseset import hooks
 
-        versions = hooks.registry_versions(registry_for(plan), plan.dify_set)
+        versions = hooks.registry_versions(registry_for(plan), plan.dify_set, targets)
         if gitops.directory is not None:
             return hooks.check_tree(gitops.directory, gitops.paths, targets, plan.dify_set, versions,
                                     gitops.environment)
@@ -183,7 +183,7 @@ class CoreStages:
     def _precheck(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> Callable[[Path, BumpPlan], list[str]]:
         from dify_action.releaseset import hooks
 
-        versions = hooks.registry_versions(registry_for(plan), plan.dify_set)
+        versions = hooks.registry_versions(registry_for(plan), plan.dify_set, targets)
         return hooks.precheck(targets, gitops.paths, plan.dify_set, versions, gitops.environment)
 
     def promote(self, plan: Plan) -> PromoteResult:

@@ -28,12 +28,17 @@ if TYPE_CHECKING:
     from dify_action.registry import RegistryFor
 
 
-def registry_versions(registry_for: RegistryFor | None, policy: SetPolicy) -> Versions:
-    """What the caller knows (``policy.known``: the build's facts), then the registry's records."""
+def registry_versions(registry_for: RegistryFor | None, policy: SetPolicy, targets: Sequence[Target] = ()) -> Versions:
+    """What the caller knows (``policy.known``: the build's facts), then the registry's records of our
+    components: the config's (``policy.customized``) and the images this change ships (``targets``).
+    Other images are not looked up: a repository that only looks like Dify's is no reason to call a
+    registry, and its version stays unknown (said in the report)."""
     cache: dict[str, tuple[str, str] | None] = {}
+    ours = {*policy.customized, *(t.image.match_key for t in targets)}
 
     def lookup(ref: refs.ImageRef) -> tuple[str, str] | None:
-        if registry_for is None or official_role(ref) is not None or not (ref.tag or ref.digest):
+        if registry_for is None or official_role(ref) is not None or not (ref.tag or ref.digest) or \
+                ref.with_version(None).match_key not in ours:
             return None
         key = str(ref)
         if key not in cache:
@@ -87,7 +92,7 @@ def check_targets(root: Path, paths: Sequence[str], targets: Sequence[Target],
     the Dify versions the caller read (``known``: reference -> version, from its labels or guard)."""
     facts = {key: (version, source) for ref, version in known.items() if version for key in version_key_for(ref)}
     exact = replace(policy, release=None, follow_api=False, known=facts)
-    versions = registry_versions(registry_for, exact)
+    versions = registry_versions(registry_for, exact, targets)
     return check_change(root, paths, targets, exact, versions, environment=environment), versions
 
 

@@ -88,6 +88,10 @@ class Plan:
                            "images": [f"{t.image.name}:{t.tag}" for t in self.bump]}
         if self.apps:
             out["apps"] = [str(p) for p in self.apps]
+        if self.gitops or self.promote or self.rollback:  # issue 21
+            out["dify_set"] = {"release": self.dify_set.release, "allow_version_skew": self.dify_set.allow_skew,
+                               "start_migrations": self.dify_set.start_migrations,
+                               "customized": dict(self.dify_set.customized)}
         for name, request in (("promote", self.promote), ("rollback", self.rollback)):
             if request is not None:
                 out[name] = {"repository": request.repo_url, "provider": request.provider,
