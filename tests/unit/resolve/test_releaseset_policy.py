@@ -52,7 +52,7 @@ def test_bump_moves_only_with_its_own_input_and_the_config_can_allow_skew(tmp_pa
 
 
 def test_a_release_is_bad_input_wherever_it_comes_from(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="invalid dify-release '1.17'"):
+    with pytest.raises(InputError, match=r"invalid dify-release '1\.17'"):
         resolve(Settings(command="bump", gitops_dir=str(tmp_path), dify_release="1.17"), Secrets())
     subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "g.git")], check=True)
     with pytest.raises(InputError, match="only with bump"):
