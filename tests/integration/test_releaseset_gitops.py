@@ -6,6 +6,7 @@ and refuses the plugin-daemon downgrade unless allow-version-skew. The CLI, as u
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from emulator import BareRepo
@@ -89,3 +90,28 @@ def test_rollback_restores_the_set_and_guards_the_plugin_daemon(tmp_path: Path,
     assert main([*args, "--allow-version-skew"]) == 0
     branch = next(b for b in bare.branches() if b != "main")
     assert bare.read(branch, "staging/docker-compose.yaml") == compose("1.10.1-fix.1", HOST).encode()
+
+
+def test_the_pull_request_shows_the_set_and_a_refusal_opens_none(emulator: Any, clone_dirs: Any) -> None:
+    """Through the GitHub emulator: the delivery's re-check on the base it cloned puts the set table in
+    the PR body; a refusal there happens before the commit: no branch, no pull request."""
+    from emulator.scenario import request
+
+    from dify_action.bump import Target
+    from dify_action.delivery import deliver
+    from dify_action.releaseset import SetPolicy, SetRefused
+    from dify_action.releaseset.hooks import precheck
+
+    emulator.repo.commit_files("main", {"dify/docker-compose.yaml": compose("1.13.2")}, "the official set")
+    moved = tuple(Target.from_reference(f"langgenius/dify-{role}:1.13.3") for role in ("api", "web"))
+    hook = precheck(moved, ("dify",), SetPolicy(allow_skew=True), lambda ref: None, "staging")
+    result = deliver(request(emulator, clone_dirs(), targets=moved, paths=("dify",), precheck=hook))
+    body = emulator.pulls[result.pr_number or 0].body or ""
+    assert "### Dify release set" in body and "| Component | From | To | Paired? |" in body
+    assert "Release: <code>1.13.2</code> → <code>1.13.3</code>" in body and "Overridden with" in body
+    before = (sorted(emulator.repo.branches()), len(emulator.open_pulls()))
+    strict = precheck(moved[:1], ("dify",), SetPolicy(), lambda ref: None, "staging")
+    with pytest.raises(SetRefused, match=r"web runs Dify 1\.13\.2 but the set.s api runs 1\.13\.3"):
+        deliver(request(emulator, clone_dirs(), targets=moved[:1], paths=("dify",), group="api-only",
+                        precheck=strict))
+    assert (sorted(emulator.repo.branches()), len(emulator.open_pulls())) == before
