@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dify_action.bump import Target, plan_bump
+from dify_action.bump import BumpPlan, Target, plan_bump
 from dify_action.errors import DifyActionError, GateFailed
 from dify_action.releaseset import checks, render
 from dify_action.releaseset.members import API
@@ -73,18 +73,21 @@ class SetCheck:
 def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], policy: SetPolicy,
                  versions: Versions | None = None, *, table: PairingTable | None = None,
                  environment: str | None = None) -> SetCheck:
-    """The set check of setting ``targets`` under ``paths`` of the tree at ``root`` (reads, writes nothing)."""
+    """The set check of setting ``targets`` under ``paths`` of the tree at ``root`` (writes nothing but
+    what the bump engine's planning does first: an interrupted earlier write finished or undone)."""
     table = table or load()
-    before = read_set(root, paths, policy.customized, versions)
     notes: list[str] = []
-    chosen = tuple(targets)
-    release = policy.release or (_followed(before, after_targets(before, chosen, versions)) if policy.follow_api
-                                 else None)
-    if release:
-        move = release_targets(before, release, table)
-        chosen = merge_targets(targets, move)
-        notes += move.notes
-    after = _after(root, paths, before, chosen, policy, versions)
+    for attempt in (1, 2):
+        before = read_set(root, paths, policy.customized, versions)
+        chosen, moved = _targets(before, targets, policy, table, versions)
+        plan = _plan(root, paths, chosen)
+        if attempt == 1 and plan is not None and plan.notes:  # it may have recovered the tree: read it again
+            notes += plan.notes
+            continue
+        break
+    notes += moved
+    after = after_plan(before, plan, policy.customized, versions) if plan is not None else \
+        after_targets(before, chosen, versions)
     report = checks.evaluate(before, after, table)
     migrations = None
     if _api_moves(before, after):
@@ -98,17 +101,27 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
     return SetCheck(chosen, report, migrations, policy.allow_skew, tuple(notes))
 
 
-def _after(root: Path, paths: Sequence[str], before: ReleaseSet, targets: Sequence[Target], policy: SetPolicy,
-           versions: Versions | None) -> ReleaseSet:
-    """The set once ``targets`` are written: read back from the bump engine's own plan (pure), else, when
-    the engine refuses the change (it will refuse it again, naming why), as ``after_targets`` predicts."""
+def _targets(before: ReleaseSet, targets: Sequence[Target], policy: SetPolicy, table: PairingTable,
+             versions: Versions | None) -> tuple[tuple[Target, ...], list[str]]:
+    """``targets`` and the release's (``policy.release``, or the built api's version when it follows it)."""
+    chosen = tuple(targets)
+    release = policy.release or (_followed(before, after_targets(before, chosen, versions)) if policy.follow_api
+                                 else None)
+    if not release:
+        return chosen, []
+    move = release_targets(before, release, table)
+    return merge_targets(targets, move), list(move.notes)
+
+
+def _plan(root: Path, paths: Sequence[str], targets: Sequence[Target]) -> BumpPlan | None:
+    """The bump engine's own plan of ``targets`` (pure but for recovering an interrupted write); None when
+    there is nothing to plan or the engine refuses (it refuses again in the bump itself, naming why)."""
     if not targets:
-        return before
+        return None
     try:
-        plan = plan_bump(root, list(targets), paths)
+        return plan_bump(root, list(targets), paths)
     except DifyActionError:
-        return after_targets(before, targets, versions)
-    return after_plan(before, plan, policy.customized, versions)
+        return None
 
 
 def _followed(before: ReleaseSet, after: ReleaseSet) -> str | None:
