@@ -66,13 +66,24 @@ def print_report() -> None:
 
 
 def cli(*args: str, env: dict[str, str], expect: int = 0) -> str:
+    return run_cli(*args, env=env, expect=expect).stdout
+
+
+def run_cli(*args: str, env: dict[str, str], expect: int = 0) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "dify_action", *args], env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != expect:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"demo: `dify-action {args[0]}` exited {result.returncode}, expected {expect}")
-    return result.stdout
+    return result
+
+
+def set_lines(stderr: str) -> list[str]:
+    """The Dify release set's lines of a run's log (issue 21): the release, one line per component."""
+    lines = stderr.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Dify release set:")), len(lines))
+    return [lines[start], *(line for line in lines[start + 1:] if line.startswith("  "))][:8] if lines[start:] else []
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -241,8 +252,14 @@ def main(argv: list[str] | None = None) -> int:
         bump_args = ["bump", "--gitops-repo", url, "--base", "main", "--environment", "staging",
                      "--provider", "git", "--push-mode", "branch", "--path", "overlays/staging",
                      "--image", repository, "--tag", tags[0], "--digest", digest, "--json"]
-        delivered = json.loads(cli(*bump_args, env=env))["bump"]
+        bumped = run_cli(*bump_args, env=env)
+        document = json.loads(bumped.stdout)
+        delivered = document["bump"]
         assert delivered["operation"] == "pushed", delivered
+        dify_set = document["deliveries"][-1]["dify_set"]  # one release set: api beside web, sandbox, plugin-daemon
+        assert dify_set["release"] == {"before": "1.13.3", "after": "1.13.3"} and not dify_set["findings"], dify_set
+        for line in set_lines(bumped.stderr):
+            print(f"   {line}")
         branch = delivered["branch"]
         diff = git("diff", "main", branch, cwd=bare)
         print(diff, end="")
@@ -282,16 +299,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   {observation['source']} {observation['subject']}: {observation['detail']}")
         done(start, f"verified at {verified['revision'][:12]} after {verified['verdict']['rounds']} reading(s); "
                     f"tag sha256-{digest[7:19]}....verify pushed (promote requires it)")
-        start = stage("promote staging -> production: registry tag copy + bump branch")
-        promoted = json.loads(cli(
-            "promote", "--gitops-repo", url, "--from-environment", "staging", "--to-environment", "production",
-            "--from-path", "overlays/staging", "--to-path", "overlays/production",
-            "--provider", "git", "--push-mode", "branch", "--registry-tag", "production",
-            "--registry-username", env["DA_REGISTRY_USERNAME"], "--json", env=env,
-        ))["promote"]
+        promote_args = ["promote", "--gitops-repo", url, "--from-environment", "staging", "--to-environment",
+                        "production", "--from-path", "overlays/staging", "--to-path", "overlays/production",
+                        "--provider", "git", "--push-mode", "branch", "--registry-tag", "production",
+                        "--registry-username", env["DA_REGISTRY_USERNAME"], "--json"]
+        start = stage("promote staging -> production: the whole Dify 1.13.3 set travels (api, web, sandbox, "
+                      "plugin-daemon)")
+        refused = run_cli(*promote_args, env=env, expect=1)
+        reason = next(line for line in refused.stderr.splitlines() if "mismatched Dify set" in line)
+        print(f"   {reason}")
+        assert "plugin-daemon moves back from 0.5.4-local to 0.5.3-local" in reason and "dify_plugin" in reason, reason
+        assert not git("branch", "--list", "dify-action/production/*", cwd=bare).strip(), "a refused promote pushed"
+        done(start, "refused: Dify 1.13.3 pairs plugin-daemon 0.5.3-local, a downgrade of production's 0.5.4-local "
+                    "whose dify_plugin database cannot migrate down; nothing pushed")
+        start = stage("promote again, after backing up dify_plugin: --allow-version-skew (registry tag copy + "
+                      "bump branch)")
+        promoted = json.loads(cli(*promote_args, "--allow-version-skew", env=env))["promote"]
         assert promoted["operation"] == "pushed", promoted
         promote_diff = git("diff", "main", promoted["branch"], cwd=bare)
-        assert f"newTag: {tags[0]}" in promote_diff, promote_diff
+        assert f"newTag: {tags[0]}" in promote_diff and "+    newTag: 0.5.3-local" in promote_diff, promote_diff
         done(start, f"{promoted['branch']} at {promoted['commit'][:12]}; "
                     f"{repository}:production now points at {digest[:19]}...")
 

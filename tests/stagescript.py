@@ -12,6 +12,7 @@ from dify_action.config.load import ScanPolicy
 from dify_action.delivery import DeliveryResult
 from dify_action.pipeline.model import Built
 from dify_action.promote.run import PromoteResult, Promotion
+from dify_action.releaseset import ReleaseSet, SetCheck, SetReport
 from dify_action.resolve import GitOps, Plan
 from dify_action.rollback.guard import ImageMove
 from dify_action.rollback.run import RollbackResult
@@ -58,6 +59,10 @@ class Script:
 
     def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None:
         self.calls.append(("gates", image, digest, dict(results)))
+
+    def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck:
+        """No Dify set in these scripted trees (the set's own tests: tests/unit/releaseset)."""
+        return SetCheck(tuple(targets), SetReport(ReleaseSet(()), ReleaseSet(())))
 
     def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
         self.calls.append(("bump", tuple(f"{t.image.name}:{t.tag}@{t.digest}" for t in targets)))

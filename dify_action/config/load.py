@@ -31,6 +31,7 @@ __all__ = [
     "AppPattern",
     "Component",
     "Config",
+    "DifyRelease",
     "Environment",
     "Flavor",
     "HttpProbe",
@@ -138,6 +139,15 @@ class Environment:
     sign_commits: bool | None = None  # issue 19: commit through GitHub's API; None: not in the file
     # issue 18: the schema-checked ``verify:`` section, read by dify_action.verify.spec (its own model)
     verify: Mapping[str, Any] | None = None
+    start_migrations: str = "warn"  # issue 21: refuse a Dify upgrade whose api migrates at start in several containers
+
+
+@dataclass(frozen=True)
+class DifyRelease:
+    """``dify:`` (issue 21): the release the pipeline moves the official images to, and the skew override."""
+
+    release: str | None = None
+    allow_version_skew: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,8 @@ class Config:
     registry: RegistryConfig = RegistryConfig()
     apps: tuple[AppPattern, ...] = ()
     official: tuple[str, ...] = ()  # promote.official: upstream repositories promote moves ungated
+
+    dify: DifyRelease = DifyRelease()  # issue 21
 
     @property
     def root(self) -> Path:
@@ -294,6 +306,8 @@ class _Builder:
             registry=RegistryConfig(registry.get("host"), registry.get("username")),
             apps=tuple(AppPattern(p, self.lines.get(("apps", i))) for i, p in enumerate(self.data.get("apps", []))),
             official=self.official(self.data.get("promote", {}).get("official", [])),
+            dify=DifyRelease(self.data.get("dify", {}).get("release"),  # issue 21
+                             self.data.get("dify", {}).get("allow-version-skew", False)),
         )
 
     def official(self, raw: list[str]) -> tuple[str, ...]:
@@ -399,6 +413,7 @@ class _Builder:
             pin_digest=raw.get("pin-digest"),
             sign_commits=raw.get("sign-commits"),
             verify=MappingProxyType(raw["verify"]) if "verify" in raw else None,  # issue 18
+            start_migrations=raw.get("start-migrations", "warn"),  # issue 21
         )
 
 

@@ -47,6 +47,11 @@ def _plan(request: DeliveryRequest, git: Git) -> BumpPlan:
     return plan_bump(git.workdir, request.targets, request.paths)
 
 
+def _prechecked(request: DeliveryRequest, git: Git, plan: BumpPlan) -> tuple[str, ...]:
+    """Issue 21: the request's check of the plan on the real base, before any commit or push."""
+    return tuple(request.precheck(git.workdir, plan)) if request.precheck and not plan.nothing_to_do else ()
+
+
 def _commit(request: DeliveryRequest, git: Git, plan: BumpPlan, base: str) -> str:
     apply_plan(plan)
     message = render(request.message_template, template_values(request, base, plan.changes))
@@ -64,6 +69,7 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
             caller: Caller, signed: Signed | None = None) -> DeliveryResult:
     branch = request.branch
     plan = _plan(request, git)
+    checked = _prechecked(request, git, plan)  # issue 21
     remote = git.remote_sha(branch)
     notes = [*plan.notes]
     if plan.nothing_to_do:
@@ -77,7 +83,7 @@ def _branch(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, for
     git.run("checkout", "--quiet", "-B", branch)
     _commit(request, git, plan, base)
     # everything the pull request needs is computed before the first push (no orphan branch)
-    sections = tuple(request.sections(git.workdir, plan.changes)) if request.sections and forge else ()
+    sections = checked + (tuple(request.sections(git.workdir, plan.changes)) if request.sections and forge else ())
     published = publish_branch(git, branch, remote, request.max_attempts, request.sleep, signed)
     commit, pushed, attempts = published.commit, published.pushed, published.attempts
     verified = signed.fields() if signed else {}
@@ -158,6 +164,7 @@ def _direct(request: DeliveryRequest, git: Git, base: str, clone: CloneInfo, sig
             # Never replay a stale diff: plan again from scratch on the new tip of base.
             git.reset_to(git.fetch(base, _BASE_REF))
         plan = _plan(request, git)
+        _prechecked(request, git, plan)  # issue 21
         for change in plan.changes:
             key = (change.file, change.where)
             if key in first and first[key] != change.old:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dify_action.bump import Change, Target
+from dify_action.bump import BumpPlan, Change, Target
 from dify_action.choices import check_environment
 from dify_action.delivery.destination import Destination
 from dify_action.delivery.git import CloneInfo
@@ -45,6 +45,9 @@ class DeliveryRequest:
     # more PR body sections from the planned tree and changes (the migrations a change runs)
     sections: Callable[[Path, Sequence[Change]], Sequence[str]] | None = field(default=None, repr=False,
                                                                                compare=False)
+    # issue 21: checks the planned change on the real base before anything is committed (raises to refuse);
+    # returns more PR body sections (the Dify release set before and after)
+    precheck: Callable[[Path, BumpPlan], Sequence[str]] | None = field(default=None, repr=False, compare=False)
     max_attempts: int = 8
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 

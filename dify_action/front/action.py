@@ -92,8 +92,11 @@ def _main(env: MutableMapping[str, str], argv: list[str]) -> int:
         if plan.command == "check":
             with a.group("dify-action check: the resolved requests"):
                 a.info(json.dumps(plan.describe(), indent=2))
+            checked = Pipeline(plan, CoreStages(tool_environ(env)), a).check_set()  # issue 21: the Dify set
+            if checked is not None:
+                a.set_output("dify-set", json.dumps(checked.as_dict(), sort_keys=True))
             a.summary("## dify-action check: passed\n\nThe inputs and the config are valid; the log shows the "
-                      "resolved requests.")
+                      "resolved requests." + (f"\n\n{checked.markdown()}" if checked is not None else ""))
             return 0
         pipeline = Pipeline(plan, CoreStages(tool_environ(env)), a)
         result = pipeline.run()

@@ -116,13 +116,13 @@ def _gitops(a: gha.Actions) -> GitOpsInputs:
         provider=_choice(a, "provider", PROVIDERS), push_mode=_choice(a, "push-mode", PUSH_MODES),
         github_api_url=_opt(a, "github-api-url"), github_repo=_opt(a, "github-repo"), pr_labels=a.items("pr-labels"),
         reviewers=a.items("reviewers"), draft=a.boolean("draft"), dry_run=a.boolean("dry-run"),
-        sign_commits=a.boolean("sign-commits"))
+        sign_commits=a.boolean("sign-commits"), allow_version_skew=a.boolean("allow-version-skew"))
 
 
 def _bump(a: gha.Actions, images: tuple[str, ...]) -> BumpInputs:
     return BumpInputs(environment=_opt(a, "environment"), images=images, tag=_opt(a, "tag"), digest=_opt(a, "digest"),
                       paths=a.items("paths"), helm_paths=a.items("helm-paths"), env_file=_opt(a, "env-file"),
-                      pin_digest=a.boolean("pin-digest"))
+                      pin_digest=a.boolean("pin-digest"), dify_release=_opt(a, "dify-release"))
 
 
 def _one_image(a: gha.Actions, command: str) -> str | None:

@@ -42,7 +42,7 @@ DEFAULTS: Mapping[str, str] = {
     "to-paths": "", "require-gates": "", "require-sbom": "", "require-verified": "", "require-provenance": "",
     "push-by-digest": "", "results": "", "registry-tag": "",
     "pull-request-number": "", "allow-schema-rollback": "",
-    "sign-commits": "",
+    "sign-commits": "", "allow-version-skew": "", "dify-release": "",
 }
 
 # The default of ``token`` is the job's own token, a value the container cannot tell apart from one
@@ -57,7 +57,7 @@ _BUILD = ("config", "components", "repository", "file", "context", "target", "ta
 _SMOKE = ("http-probe", "smoke-commands", "timeout")
 _SCAN = ("severity", "sarif-file", "trivy-reports", "scan-offline")
 _REMOTE = ("gitops-repo", "base", "provider", "push-mode", "token", "github-api-url", "github-repo", "pr-labels",
-           "sign-commits")
+           "sign-commits", "allow-version-skew")
 _DELIVERY = (*_REMOTE, "gitops-dir", "environment", "paths", "helm-paths", "env-file", "reviewers", "draft",
              "dry-run")
 _PIPELINE = (*_BUILD, *_SMOKE, *_SCAN, *_DELIVERY, "pin-digest")
@@ -66,21 +66,22 @@ COMMAND_INPUTS: Mapping[str, frozenset[str]] = {
     "build": frozenset(_BUILD),
     "test": frozenset(("config", "components", "image", *_SMOKE, *_REGISTRY, "docker-host")),
     "scan": frozenset(("config", "components", "image", "file", *_SCAN, *_REGISTRY, "docker-host")),
-    "bump": frozenset(("config", "image", "tag", "digest", *_DELIVERY)),
+    "bump": frozenset(("config", "image", "tag", "digest", "dify-release", *_DELIVERY)),
     "promote": frozenset(("config", *_REMOTE, "from-environment", "to-environment", "from-paths", "to-paths",
                           "paths", "helm-paths", "reviewers", "dry-run", "require-gates", "require-sbom",
                           "require-verified", "require-provenance", "pin-digest", "registry-tag", *_REGISTRY)),
     "rollback": frozenset(("config", *_REMOTE, "environment", "paths", "pull-request-number",
                            "allow-schema-rollback", "dry-run", *_REGISTRY)),
     "pipeline": frozenset(_PIPELINE),
-    "check": frozenset(_PIPELINE),  # check resolves what pipeline would run, and changes nothing
+    # check resolves what pipeline would run (and the environment's Dify release set), and changes nothing
+    "check": frozenset((*_PIPELINE, "dify-release")),
     # the platform matrix's merge job (issue 20): the platform jobs' results -> one index, tagged
     "merge": frozenset(("results", "platforms", "tags", *_REGISTRY)),
 }
 
 _IMAGE_OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size")
 _DELIVERY_OUTPUTS = ("image", "pull-request-number", "pull-request-url", "pull-request-operation", "operation",
-                     "branch", "commit", "pull-request-commits-verified")
+                     "branch", "commit", "pull-request-commits-verified", "dify-set")
 _DOCUMENT = ("json", "metadata")
 # the outputs each command sets (front/action.py ``outputs``); check logs its plan and sets none
 COMMAND_OUTPUTS: Mapping[str, tuple[str, ...]] = {
@@ -91,7 +92,7 @@ COMMAND_OUTPUTS: Mapping[str, tuple[str, ...]] = {
     "promote": (*_DELIVERY_OUTPUTS, *_DOCUMENT),
     "rollback": (*_DELIVERY_OUTPUTS, *_DOCUMENT),
     "pipeline": tuple(dict.fromkeys((*_IMAGE_OUTPUTS, *_DELIVERY_OUTPUTS, *_DOCUMENT))),
-    "check": (),
+    "check": ("dify-set",),
     "merge": ("image", "ref", "digest", "tags", "tag-names", "images", *_DOCUMENT),
 }
 

@@ -17,7 +17,7 @@ from dify_action.text import safe_text
 OUTPUTS = ("image", "ref", "tags", "tag-names", "labels", "digest", "imageid", "size", "json", "metadata",
            "pull-request-number", "pull-request-url", "pull-request-operation", "operation", "branch", "commit",
            "images",  # the merge job's (front/merge_action.py)
-           "pull-request-commits-verified")
+           "pull-request-commits-verified", "dify-set")
 PR_OPERATIONS = ("created", "updated", "closed")  # create-pull-request's values; anything else is "none"
 NOTHING_TO_DO = "nothing to do: every matching reference is already at the target"
 
@@ -47,6 +47,8 @@ def outputs(result: Result) -> dict[str, str]:
             values["pull-request-commits-verified"] = str(last.commits_verified).lower()
         if last.images:
             values.setdefault("image", last.images[0])
+        if last.dify_set is not None:  # issue 21: the Dify release set before and after
+            values["dify-set"] = json.dumps(last.dify_set, sort_keys=True)
     values["json"] = values["metadata"] = document(result)
     return values
 

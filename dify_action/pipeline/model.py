@@ -108,6 +108,7 @@ class Delivery:
     diff: str | None = None  # a dry run's unified diff
     notes: tuple[str, ...] = ()
     commits_verified: bool | None = None  # sign-commits (issue 19): GitHub's verification; None: not asked
+    dify_set: dict[str, object] | None = None  # issue 21: the Dify release set before and after
 
     @classmethod
     def of(cls, stage: str, d: DeliveryResult | None, operation: str, images: tuple[str, ...],
@@ -129,7 +130,8 @@ class Delivery:
         return {"stage": self.stage, "operation": self.operation, "count": self.count,
                 "changes": [c.as_dict() for c in self.changes], "pr_number": self.pr_number, "pr_url": self.pr_url,
                 "branch": self.branch, "commit": self.commit, "images": list(self.images), "diff": self.diff,
-                "notes": list(self.notes), "commits_verified": self.commits_verified}
+                "notes": list(self.notes), "commits_verified": self.commits_verified,
+                "dify_set": self.dify_set}
 
 
 @dataclass(frozen=True)

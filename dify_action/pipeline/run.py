@@ -10,11 +10,12 @@ workflow commands.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dify_action.bump import BumpPlan, Change
+from dify_action.bump import BumpPlan, Change, Target
 from dify_action.bump.vprefix import v_prefix_warnings
 from dify_action.errors import DifyActionError, EditRefused, GateFailed
 from dify_action.markdown import code, escape, row, url
@@ -25,6 +26,10 @@ from dify_action.rollback.guard import guard_markdown
 from dify_action.rollback.model import RollbackResult
 from dify_action.scan import report as scanreport
 from dify_action.smoke import run as smoke
+
+if TYPE_CHECKING:
+    from dify_action.delivery import DeliveryResult
+    from dify_action.releaseset import SetCheck
 
 __all__ = ["Pipeline", "Reporter"]
 
@@ -132,11 +137,14 @@ class Pipeline:
         if any(b.digest for b in images):
             self._rows.append(Row("gates", "recorded", escape(", ".join(results))))
 
-    def bump(self, gitops: GitOps, images: Sequence[tuple[str, str, str | None]]) -> Delivery:
-        """Set every image (repository, tag, digest) in one change: one commit, one PR."""
+    def bump(self, gitops: GitOps, images: Sequence[tuple[str, str, str | None]],
+             built: Sequence[Built] = ()) -> Delivery:
+        """Set every image (repository, tag, digest) in one change: one commit, one PR; the Dify release
+        set is checked (and moved to its release) first, before any side effect (issue 21)."""
         targets = [gitops.target(repo, tag, digest) for repo, tag, digest in images]
-        names = tuple(t.image.name for t in targets)
         with self.reporter.group("dify-action bump"):
+            checked = self._release_set(gitops, targets, built)
+            targets = list(checked.targets) if checked is not None else targets
             try:
                 outcome = self.stages.bump(self.plan, gitops, targets)
             except EditRefused as error:  # the skipped files explain a refusal: report them beside it
@@ -145,6 +153,44 @@ class Pipeline:
                 raise
         for warning in v_prefix_warnings(outcome.changes):  # issue 23: a v that never was there
             self.reporter.warning(warning)
+        return self._with_set(self._bumped(gitops, outcome, tuple(t.image.name for t in targets)), checked)
+
+    def _release_set(self, gitops: GitOps, targets: list[Target], built: Sequence[Built]) -> SetCheck | None:
+        """Issue 21: the set check, with the Dify versions the build read from the images it made (None:
+        the targets cannot change the set, so it is not read)."""
+        from dify_action.releaseset import enforce, touches_set, version_keys
+
+        if not touches_set(targets, self.plan.dify_set):
+            return None
+
+        known = {key: (b.facts.dify_version, "build") for b in built if b.facts and b.facts.dify_version
+                 for key in version_keys(b.ref, f"{b.image}@{b.digest}" if b.digest else None)}
+        if known:
+            self.plan = dataclasses.replace(self.plan, dify_set=dataclasses.replace(self.plan.dify_set, known=known))
+        checked = self.stages.release_set(self.plan, gitops, targets)
+        for line in checked.lines():
+            self.reporter.info(line)
+        for warning in enforce(checked):
+            self.reporter.warning(warning)
+        self._fragments.append(checked.markdown())
+        return checked
+
+    def check_set(self) -> SetCheck | None:
+        """``check`` of an environment (issue 21): the Dify release set it runs (with ``dify-release``:
+        the set once moved), refused like a change would be (SetRefused unless allow-version-skew)."""
+        from dify_action.releaseset import enforce
+
+        gitops = self.plan.gitops
+        if gitops is None or not gitops.environment:
+            return None
+        checked = self.stages.release_set(self.plan, gitops, ())
+        for line in checked.lines():
+            self.reporter.info(line)
+        for warning in enforce(checked):
+            self.reporter.warning(warning)
+        return checked
+
+    def _bumped(self, gitops: GitOps, outcome: BumpPlan | DeliveryResult, names: tuple[str, ...]) -> Delivery:
         if isinstance(outcome, BumpPlan):
             for skip in outcome.skipped:
                 self.reporter.warning(f"skipped: {skip.reason}", file=skip.file)
@@ -161,7 +207,7 @@ class Pipeline:
             self.reporter.info(f"note: {note}")
         if outcome.clone and outcome.clone.reason:
             self.reporter.info(f"note: clone {outcome.clone.strategy}: {outcome.clone.reason}")
-        self._fragments.extend(outcome.sections)
+        self._fragments.extend(_without_set(outcome.sections))  # the set's table is already there
         self._detail("bump", outcome.as_dict())
         return self._delivered(Delivery.of("bump", outcome, outcome.operation, names))
 
@@ -172,8 +218,10 @@ class Pipeline:
             self.reporter.info(f"note: {note}")
         if r.operation == "planned" and r.diff:
             self._fragments.append(f"### promote: planned diff\n\n```diff\n{r.diff.replace('```', '` ` `')}\n```")
+        if r.dify_set is not None:  # issue 21: the set the promotion leaves in the target environment
+            self._fragments.append(r.dify_set.markdown())
         if r.delivery is not None:
-            self._fragments.extend(r.delivery.sections)  # the migrations the promotion runs
+            self._fragments.extend(_without_set(r.delivery.sections))  # the migrations the promotion runs
         if r.left:  # a release is never split silently (issue 23)
             self._fragments.append("\n".join([
                 f"### promote: NOT promoted ({len(r.left)})", "", row("image", r.source, r.target, "why"),
@@ -181,9 +229,9 @@ class Pipeline:
                                      for x in r.left)]))
         self._detail("promote", r.as_dict() | {"dry_run": self.plan.promote is not None and self.plan.promote.dry_run})
         delivery = Delivery.of("promote", r.delivery, r.operation, tuple(p.ref.name for p in r.images), r.notes)
-        return self._delivered(delivery if r.operation != "planned" else
-                               Delivery("promote", "planned", delivery.changes, images=delivery.images, diff=r.diff,
-                                        notes=delivery.notes))
+        return self._with_set(self._delivered(delivery if r.operation != "planned" else
+                                              Delivery("promote", "planned", delivery.changes, images=delivery.images,
+                                                       diff=r.diff, notes=delivery.notes)), r.dify_set)
 
     def rollback(self) -> Delivery:
         try:
@@ -203,12 +251,20 @@ class Pipeline:
         assert self.plan.rollback is not None
         if r.guard:
             self._fragments.append(guard_markdown(r.guard, allowed=self.plan.rollback.allow_schema_rollback))
+        if r.dify_set is not None:  # issue 21
+            self._fragments.append(r.dify_set.markdown())
         self._detail("rollback", r.as_dict() | {"dry_run": self.plan.rollback.dry_run})
         changes = tuple(Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name)
                         for m in r.moves)
-        return self._delivered(Delivery("rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch, r.commit,
-                                        tuple(m.current.name for m in r.moves), notes=r.notes,
-                                        commits_verified=r.commits_verified))
+        return self._with_set(self._delivered(Delivery(
+            "rollback", r.operation, changes, r.pr_number, r.pr_url, r.branch, r.commit,
+            tuple(m.current.name for m in r.moves), notes=r.notes, commits_verified=r.commits_verified)), r.dify_set)
+
+    def _with_set(self, delivery: Delivery, checked: SetCheck | None) -> Delivery:
+        """The delivery with the Dify release set it leaves (issue 21), in the one document."""
+        if checked is not None:
+            self._deliveries[-1] = delivery = dataclasses.replace(delivery, dify_set=checked.as_dict())
+        return delivery
 
     def _delivered(self, d: Delivery) -> Delivery:
         self._deliveries.append(d)
@@ -270,5 +326,10 @@ class Pipeline:
         self.gates(built, ["smoke=passed", "scan=passed", *(["apps=passed"] if self.plan.apps else [])])
         if self.plan.gitops is not None:
             pin = self.plan.gitops.pin_digest
-            self.bump(self.plan.gitops, [(b.image, b.deploy_tag, b.digest if pin else None) for b in built])
+            self.bump(self.plan.gitops, [(b.image, b.deploy_tag, b.digest if pin else None) for b in built], built)
+
+
+def _without_set(sections: Sequence[str]) -> list[str]:
+    """A delivery's PR body sections less the Dify set table, which the run shows once already."""
+    return [s for s in sections if not s.startswith("### Dify release set")]
 

@@ -25,6 +25,7 @@ from dify_action.smoke.run import SmokeResult
 if TYPE_CHECKING:
     from dify_action.engine.docker import DockerEngine
     from dify_action.registry import Credentials
+    from dify_action.releaseset import SetCheck
     from dify_action.verify import VerifyRequest, VerifyResult
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -39,6 +40,8 @@ class Stages(Protocol):
 
     def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None: ...
 
+    def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck: ...
+
     def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult: ...
 
     def promote(self, plan: Plan) -> PromoteResult: ...
@@ -52,6 +55,14 @@ class Stages(Protocol):
 def registry_for(plan: Plan) -> RegistryFor:
     """Registry clients per host with the run's credentials."""
     return clients_for(plan.credentials)
+
+
+def advisory_registry(plan: Plan) -> RegistryFor:
+    """Clients for reads whose failure only makes a fact unknown (the Dify version of a deployed image,
+    issue 21): one attempt, short limits, so an unreachable registry costs a bump seconds, not minutes."""
+    from dify_action.retry import RetryPolicy
+
+    return clients_for(plan.credentials, retry=RetryPolicy(attempts=1), timeout=10.0, deadline=20.0)
 
 
 class CoreStages:
@@ -180,12 +191,32 @@ class CoreStages:
             from dify_action.dify.registryfacts import forward_sections
 
             sections = forward_sections(registry_for(plan), targets, gitops.paths)
-            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections))
+            return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections,
+                                               precheck=self._precheck(plan, gitops, targets)))
         assert gitops.directory is not None
         planned = plan_bump(gitops.directory, list(targets), gitops.paths)
         if not gitops.dry_run:
             apply_plan(planned)
         return planned
+
+    # -- issue 21: the Dify release set ---------------------------------------------------------
+    def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck:
+        """The set check of a bump before any side effect (SetRefused unless allowed); its targets are
+        ``targets`` plus the release's (``dify-release``, ``dify.release`` or the built api's version)."""
+        from dify_action.releaseset import hooks
+
+        versions = hooks.registry_versions(advisory_registry(plan), plan.dify_set, targets)
+        if gitops.directory is not None:
+            return hooks.check_tree(gitops.directory, gitops.paths, targets, plan.dify_set, versions,
+                                    gitops.environment)
+        assert gitops.delivery is not None
+        return hooks.check_remote(gitops.delivery, targets, plan.dify_set, versions)
+
+    def _precheck(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> Callable[[Path, BumpPlan], list[str]]:
+        from dify_action.releaseset import hooks
+
+        versions = hooks.registry_versions(advisory_registry(plan), plan.dify_set, targets)
+        return hooks.precheck(targets, gitops.paths, plan.dify_set, versions, gitops.environment)
 
     def promote(self, plan: Plan) -> PromoteResult:
         from dify_action.promote.run import promote

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dify_action import refs
 from dify_action.bump import Change, FoundImage, Target, find_images, plan_bump
@@ -29,10 +30,15 @@ from dify_action.errors import DifyActionError, GateFailed, InputError, Registry
 from dify_action.markdown import escape
 from dify_action.promote.left import Left, left_behind
 from dify_action.promote.platforms import check_digest
+from dify_action.promote.sets import carried, dify_member, release_set
 from dify_action.registry import CopyResult, RegistryFor
 from dify_action.registry.gates import GateRecord
+from dify_action.releaseset import SetPolicy, enforce
 from dify_action.verify.record import read_verifications
 from dify_action.verify.record import refusal as verification_refusal
+
+if TYPE_CHECKING:
+    from dify_action.releaseset import SetCheck, Versions
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class PromoteRequest:
     dry_run: bool = False
     run_url: str | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    set_policy: SetPolicy = field(default_factory=SetPolicy)  # issue 21: the Dify release set of --to
 
     def validate(self) -> None:
         """InputError (exit 2) before any side effect."""
@@ -113,6 +120,7 @@ class PromoteResult:
     notes: tuple[str, ...] = ()
     diff: str = ""
     left: tuple[Left, ...] = ()  # differs between the environments, not moved, and why
+    dify_set: SetCheck | None = None  # issue 21: the Dify release set --to runs after the promotion
 
     def as_dict(self) -> dict[str, object]:
         d = self.delivery
@@ -124,6 +132,7 @@ class PromoteResult:
             "changes": [c.as_dict() for c in d.changes] if d else [],
             "notes": list(self.notes) + (list(d.notes) if d else []),
             "left": [item.as_dict() for item in self.left],
+            "dify_set": self.dify_set.as_dict() if self.dify_set else None,
         }
 
 
@@ -179,7 +188,8 @@ def select_all(request: PromoteRequest, root: Path) -> tuple[Chosen, list[str], 
     else:
         ours = {refs.parse_repository(i, input_name="image").repository for i in request.ours}
         ours |= set(request.official) if ours else set()
-        mine = sorted(repo for repo in source if not ours or repo in ours)
+        # issue 21: the official members of the Dify set travel with our components (one release set)
+        mine = sorted(repo for repo in source if not ours or repo in ours or dify_member(source[repo]))
         wanted = [repo for repo in mine if repo in target]
         notes += [f"{repo} runs in {request.source} only: not promoted" for repo in mine if repo not in target]
     chosen: list[tuple[refs.ImageRef, refs.ImageRef | None]] = []
@@ -193,7 +203,8 @@ def select_all(request: PromoteRequest, root: Path) -> tuple[Chosen, list[str], 
         chosen.append((ref, current[0].ref if current else None))
     ours = {refs.parse_repository(i, input_name="image").repository for i in request.ours}
     left = left_behind(source, target, {ref.repository for ref, _ in chosen}, asked=request.images, ours=ours,
-                       official=set(request.official), source_env=request.source, target_env=request.target)
+                       official={*request.official, *(r for r in source if dify_member(source[r]))},
+                       source_env=request.source, target_env=request.target)
     return chosen, notes, left
 
 
@@ -206,6 +217,10 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
     unproven: list[str] = []
     notes: list[str] = []
     for ref, current in chosen:
+        if carried(request.ours, request.official, ref):  # issue 21: Dify's own image, moved with the release set
+            notes.append(f"{ref}: an official Dify image, carried with the release set (not gated: not built here)")
+            promotions.append(Promotion(ref, ref.digest or "", current))
+            continue
         client = registry_for(ref.registry)
         if ref.digest:
             if client.head_manifest(ref.remote_path, ref.digest) is None:
@@ -267,12 +282,16 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
         promotions, more = check(request, chosen, registry_for)
         notes += more
         targets = tuple(_target(request, p) for p in promotions)
+        known = {p.ref.with_version(p.ref.tag, p.digest or None): p.dify_version_new for p in promotions}
+        checked, versions = release_set(root, request.target_paths, targets, known, request.set_policy,  # issue 21
+                                        registry_for, request.target)
+        notes += enforce(checked)
         if request.dry_run:
             plan = plan_bump(root, targets, request.target_paths)
             return PromoteResult("planned", request.source, request.target, tuple(promotions),
-                                 notes=tuple(notes), diff=plan.diff(), left=left)
+                                 notes=tuple(notes), diff=plan.diff(), left=left, dify_set=checked)
     try:
-        delivery = _deliver(request, targets, promotions, registry_for)
+        delivery = _deliver(request, targets, promotions, registry_for, versions)
     except DifyActionError as error:
         if request.registry_tag:  # say what the registry looks like now: untouched
             error.message += (f" (registry tag {request.registry_tag} not moved: it moves only after the GitOps "
@@ -286,13 +305,14 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
             f"moved after the GitOps change was delivered ({_where(delivery)})" if moved
             else "already pointed at the promoted digest"))
     return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
-                         tuple(notes), left=left)
+                         tuple(notes), left=left, dify_set=checked)
 
 
 def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: list[Promotion],
-             registry_for: RegistryFor) -> DeliveryResult:
+             registry_for: RegistryFor, versions: Versions) -> DeliveryResult:
     from dify_action.delivery.flow import deliver  # PyGithub and requests: only when delivering
     from dify_action.dify.registryfacts import forward_sections  # the PR lists the migrations the promotion runs
+    from dify_action.releaseset.hooks import precheck
 
     first = promotions[0]
     return deliver(DeliveryRequest(
@@ -303,6 +323,7 @@ def _deliver(request: PromoteRequest, targets: tuple[Target, ...], promotions: l
         promoted_from=request.source, metadata_digest=first.digest if len(promotions) == 1 else None,
         dify_version_old=first.dify_version_old, dify_version_new=first.dify_version_new, sleep=request.sleep,
         sections=_with_verification(request, forward_sections(registry_for, targets, request.target_paths)),
+        precheck=precheck(targets, request.target_paths, request.set_policy, versions, request.target),  # issue 21
     ))
 
 

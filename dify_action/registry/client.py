@@ -15,7 +15,7 @@ import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin
 
 from dify_action import refs
@@ -250,13 +250,14 @@ class RegistryClient(Transport):
 RegistryFor = Callable[[str], RegistryClient]  # registry host -> client (with the run's credentials)
 
 
-def clients_for(credentials: Credentials | None) -> RegistryFor:
-    """One client per registry host, made on first use, all with ``credentials``."""
+def clients_for(credentials: Credentials | None, **options: Any) -> RegistryFor:
+    """One client per registry host, made on first use, all with ``credentials`` (and ``options``:
+    RegistryClient's retry, timeout and deadline)."""
     clients: dict[str, RegistryClient] = {}
 
     def get(host: str) -> RegistryClient:
         if host not in clients:
-            clients[host] = RegistryClient(host, credentials)
+            clients[host] = RegistryClient(host, credentials, **options)
         return clients[host]
 
     return get

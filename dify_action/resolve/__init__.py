@@ -28,6 +28,7 @@ from dify_action.dify.dsl import expand
 from dify_action.errors import InputError
 from dify_action.promote.run import PromoteRequest
 from dify_action.registry import Credentials
+from dify_action.releaseset import SetPolicy
 from dify_action.resolve.common import required
 from dify_action.resolve.gitops import (
     GitOps,
@@ -37,6 +38,7 @@ from dify_action.resolve.gitops import (
     rollback_request,
 )
 from dify_action.resolve.images import BuildPlan, ScanPlan, build_plan, overrides, scan_plan
+from dify_action.resolve.releaseset import set_policy
 from dify_action.resolve.request import (
     Access,
     BuildCommand,
@@ -78,6 +80,7 @@ class Plan:
     rollback: RollbackRequest | None = None
     apps: tuple[Path, ...] = ()  # the config's app DSL files, checked against the api image built
     apps_root: Path | None = None
+    dify_set: SetPolicy = field(default_factory=SetPolicy)  # issue 21: how the Dify release set is checked and moved
 
     def describe(self) -> dict[str, object]:
         """The resolved requests, for ``check`` (no secrets: they are not part of any repr)."""
@@ -106,6 +109,10 @@ class Plan:
                            "images": [f"{t.image.name}:{t.tag}" for t in self.bump]}
         if self.apps:
             out["apps"] = [str(p) for p in self.apps]
+        if self.gitops or self.promote or self.rollback:  # issue 21
+            out["dify_set"] = {"release": self.dify_set.release, "allow_version_skew": self.dify_set.allow_skew,
+                               "start_migrations": self.dify_set.start_migrations,
+                               "customized": dict(self.dify_set.customized)}
         if self.promote is not None:
             p = self.promote
             out["promote"] = _destination(p.destination) | {
@@ -130,8 +137,26 @@ def resolve(request: Command, secrets: Secrets) -> Plan:
                                                   and checked.build.tags):
             checked = replace(checked, context=replace(checked.context, revision="0" * 40))  # shows the tag shapes
         # check changes nothing: it asks for no password and no token (issue 23), it says what a run will need
-        return replace(_resolve(checked, secrets), command="check")
-    return _need_credentials(_resolve(request, secrets), request, secrets)
+        return replace(_with_set_policy(_resolve(checked, secrets), checked, check=True), command="check")
+    return _need_credentials(_with_set_policy(_resolve(request, secrets), request), request, secrets)
+
+
+def _with_set_policy(plan: Plan, request: Command, *, check: bool = False) -> Plan:
+    """Issue 21: the Dify release-set policy (one precedence), into the plan and the promote / rollback
+    requests: allow-version-skew, the release bump moves to, the target environment's start-migrations."""
+    gitops, bump = getattr(request, "gitops", None), getattr(request, "bump", None)
+    environment = (request.to_environment if isinstance(request, PromoteCommand)
+                   else request.environment if isinstance(request, RollbackCommand)
+                   else bump.environment if isinstance(bump, BumpInputs) else None)
+    policy = set_policy(gitops.allow_version_skew if isinstance(gitops, GitOpsInputs) else None,
+                        bump.dify_release if isinstance(bump, BumpInputs) else None, plan.config, environment,
+                        command=plan.command, check=check)
+    plan = replace(plan, dify_set=policy)
+    if plan.promote is not None:
+        plan = replace(plan, promote=replace(plan.promote, set_policy=policy))
+    if plan.rollback is not None:
+        plan = replace(plan, rollback=replace(plan.rollback, set_policy=policy))
+    return plan
 
 
 def _need_credentials(plan: Plan, request: Command, secrets: Secrets) -> Plan:
@@ -277,6 +302,8 @@ def _engine_image(image: str) -> str:
 
 def bump_targets(b: BumpInputs, gitops: GitOps) -> tuple[Target, ...]:
     """The images of a bump: several ``repo:tag[@digest]`` (one change), or one image with tag/digest."""
+    if not b.images and b.dify_release:  # issue 21: --dify-release alone moves the official images
+        return ()
     if not b.images:
         raise InputError("image", "", "the image to deploy, repository:tag (several, one per line, make one change)")
     if len(b.images) > 1 and (b.tag or b.digest):

@@ -126,6 +126,7 @@ class GitOpsInputs:
     commit_message: str | None = None
     group: str | None = None  # component group in the branch name
     max_attempts: int | None = None
+    allow_version_skew: bool | None = None  # config's dify.allow-version-skew, else False (issue 21)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class BumpInputs:
     pin_digest: bool | None = None  # config environment's, else built-in: False
     dify_version_old: str | None = None
     dify_version_new: str | None = None
+    dify_release: str | None = None  # bump only: move every official Dify image to this release (issue 21)
 
 
 @dataclass(frozen=True)

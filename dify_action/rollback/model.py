@@ -14,6 +14,7 @@ from dify_action.choices import check_environment
 from dify_action.delivery.destination import Destination
 from dify_action.delivery.pr_body import BumpMetadata
 from dify_action.errors import InputError
+from dify_action.releaseset import SetCheck, SetPolicy
 from dify_action.rollback.guard import GuardCheck, ImageMove
 
 
@@ -29,6 +30,7 @@ class RollbackRequest:
     allow_schema_rollback: bool = False
     dry_run: bool = False
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    set_policy: SetPolicy = field(default_factory=SetPolicy)  # issue 21: the Dify set the rollback restores
 
     def validate(self) -> None:
         given = [name for name, value in (("pr", self.pr), ("commit", self.commit),
@@ -71,10 +73,12 @@ class RollbackResult:
     guard: tuple[GuardCheck, ...] = ()
     notes: tuple[str, ...] = ()
     commits_verified: bool | None = None  # sign-commits (issue 19): GitHub's verification of the commit
+    dify_set: SetCheck | None = None  # issue 21: the Dify release set the rollback leaves
 
     def as_dict(self) -> dict[str, object]:
         return {
             "commits_verified": self.commits_verified,
+            "dify_set": self.dify_set.as_dict() if self.dify_set else None,
             "operation": self.operation, "method": self.method, "environment": self.environment,
             "reverted_commit": self.reverted_commit, "reverted_pr": self.reverted_pr, "branch": self.branch,
             "commit": self.commit, "pr_number": self.pr_number, "pr_url": self.pr_url,

@@ -20,14 +20,17 @@ from dify_action.delivery.git import workspace
 from dify_action.delivery.pr_body import metadata_from_changes
 from dify_action.errors import DifyActionError, GateFailed, GitError
 from dify_action.markdown import code, url
+from dify_action.releaseset import enforce
 from dify_action.retry import RetryPolicy
 from dify_action.rollback.guard import TRAILER, GuardCheck, ImageMove, guard_markdown, guard_moves
 from dify_action.rollback.model import MergedBump, RollbackRequest, RollbackResult
+from dify_action.rollback.sets import release_set
 from dify_action.rollback.source import find_bump, image_moves
 
 if TYPE_CHECKING:
     from dify_action.delivery.github_calls import Caller
     from dify_action.registry import RegistryFor
+    from dify_action.releaseset import SetCheck, Versions
 
 __all__ = ["RollbackRequest", "RollbackResult", "check_guard", "rollback", "rollback_branch"]
 
@@ -50,23 +53,26 @@ def rollback(request: RollbackRequest, registry_for: RegistryFor | None = None,
         bump = find_bump(request, git, caller)
         moves = tuple(image_moves(git, bump.commit, bump.parent))
         notes = list(bump.notes)
+        guard: tuple[GuardCheck, ...] = ()
         try:
             guard = tuple(check_guard(request, moves, bump.meta, registry_for, notes))
+            checked, versions = release_set(request, git.workdir, bump, moves, guard, registry_for)  # issue 21
+            notes += enforce(checked, f"the rollback of {bump.label}")
         except GateFailed as refused:
             if request.dry_run:  # a dry run shows the plan it refused (issue 23): the moves and why
-                refused.planned = _result("refused", "none", bump, moves, (), [*notes, refused.message])
+                refused.planned = _result("refused", "none", bump, moves, guard, [*notes, refused.message])
             raise
         if request.dry_run:
-            return _result("planned", "none", bump, moves, guard, notes)
+            return _result("planned", "none", bump, moves, guard, notes, dify_set=checked)
         reverted = _revert(git, bump, request.destination.author)
         if reverted == "empty":
             notes.append(f"{bump.base} already has the references from before {bump.label}: nothing to roll back")
-            return _result("none", "none", bump, moves, guard, notes)
+            return _result("none", "none", bump, moves, guard, notes, dify_set=checked)
         if reverted == "applied":
-            return _ship(request, git, bump, moves, guard, notes, caller)
+            return _ship(request, git, bump, moves, guard, notes, caller, checked)
     notes.append(f"the revert of {bump.commit[:12]} does not apply cleanly on {bump.base}: bumping back to "
                  "the previous references instead")
-    return _bump_back(request, bump, moves, guard, notes)
+    return _bump_back(request, bump, moves, guard, notes, checked, versions)
 
 
 def _result(operation: str, method: str, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
@@ -109,11 +115,13 @@ def _revert(git: Git, bump: MergedBump, author: Identity) -> str:
     return "applied"
 
 
-def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...], allowed: bool) -> str:
+def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...], allowed: bool,
+          checked: SetCheck | None = None) -> str:
     link = f"#{bump.pr}" + (f" ({url(bump.pr_url)})" if bump.pr_url else "") if bump.pr else \
         f"commit {code(bump.commit)}"
     lines = [f"Rolls back {link}: `git revert` of {code(bump.commit)} on {code(bump.base)}.", ""]
     lines += [guard_markdown(guard, allowed=allowed)]  # the verdict, and every migration it would strand
+    lines += [checked.markdown()] if checked is not None else []  # issue 21: the Dify set before and after
     changes = [Change(m.file, m.line, str(m.current), str(m.restored), m.where, m.current.name) for m in moves]
     first = guard[0] if guard else None
     meta = metadata_from_changes(bump.environment, changes, rollback_of=bump.label if bump.pr else bump.commit,
@@ -123,7 +131,7 @@ def _body(bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardChec
 
 
 def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[ImageMove, ...],
-          guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller) -> RollbackResult:
+          guard: tuple[GuardCheck, ...], notes: list[str], caller: Caller, checked: SetCheck) -> RollbackResult:
     from dify_action.delivery.flow import publish_branch, sync_pull
     from dify_action.delivery.gitdata import signer
     from dify_action.delivery.github import GitHubForge, PullSpec
@@ -137,26 +145,29 @@ def _ship(request: RollbackRequest, git: Git, bump: MergedBump, moves: tuple[Ima
             raise GitError(f"{bump.base} moved while the rollback was pushed",
                            hint="re-run the rollback: it is planned again on the new tip")
         return _result("pushed", "revert", bump, moves, guard, notes + list(signed.notes() if signed else ()),
-                       branch=bump.base, commit=head, **(signed.fields() if signed else {}))
+                       branch=bump.base, commit=head, dify_set=checked, **(signed.fields() if signed else {}))
     branch = rollback_branch(bump.environment, bump.key)
     published = publish_branch(git, branch, git.remote_sha(branch), 8, request.sleep, signed)
     notes += signed.notes() if signed else ()
     verified = signed.fields() if signed else {}
     if request.destination.provider != "github":
         return _result("pushed" if published.pushed else "unchanged", "revert", bump, moves, guard, notes,
-                       branch=branch, commit=published.commit, **verified)
+                       branch=branch, commit=published.commit, dify_set=checked, **verified)
     d = request.destination
     forge = GitHubForge(d.github_api_url, d.token, d.github_repository(), caller)
     spec = PullSpec(branch, bump.base, f"rollback({bump.environment}): revert {bump.label}",
-                    _body(bump, moves, guard, request.allow_schema_rollback), ("rollback", *request.destination.labels))
+                    _body(bump, moves, guard, request.allow_schema_rollback, checked),
+                    ("rollback", *request.destination.labels))
     outcome = sync_pull(forge, spec, git, published)
     return _result(outcome.operation, "revert", bump, moves, guard, notes + list(outcome.notes), branch=branch,
-                   commit=published.commit, pr_number=outcome.number, pr_url=outcome.url, **verified)
+                   commit=published.commit, pr_number=outcome.number, pr_url=outcome.url, dify_set=checked,
+                   **verified)
 
 
 def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMove, ...], guard: tuple[GuardCheck, ...],
-               notes: list[str]) -> RollbackResult:
+               notes: list[str], checked: SetCheck, versions: Versions) -> RollbackResult:
     from dify_action.delivery.flow import deliver
+    from dify_action.releaseset.hooks import precheck
 
     by_repo: dict[str, set[refs.ImageRef]] = {}
     for move in moves:
@@ -183,7 +194,9 @@ def _bump_back(request: RollbackRequest, bump: MergedBump, moves: tuple[ImageMov
         rollback_of=bump.label if bump.pr else bump.commit,
         dify_version_old=first.current if first else None, dify_version_new=first.restored if first else None,
         sleep=request.sleep,
+        precheck=precheck(targets, tuple(sorted({m.file for m in moves})), request.set_policy, versions,
+                          bump.environment),  # issue 21
     ))
     return _result(delivery.operation, "bump-back", bump, moves, guard, notes + list(delivery.notes),
                    branch=delivery.branch, commit=delivery.commit, pr_number=delivery.pr_number,
-                   pr_url=delivery.pr_url, commits_verified=delivery.commits_verified)
+                   pr_url=delivery.pr_url, commits_verified=delivery.commits_verified, dify_set=checked)

@@ -18,7 +18,7 @@ HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tr
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gitops-dir", metavar="DIR", help="local GitOps working tree to edit")
     parser.add_argument(
-        "--image", metavar="REPO:TAG[@DIGEST]", action="append", required=True,
+        "--image", metavar="REPO:TAG[@DIGEST]", action="append", default=[],
         help="image to set, e.g. registry.example.com/acme/dify-api:1.14.0 (repeatable: every image goes "
              "into one change, one commit, one PR); a single repository without tag takes --tag/--digest",
     )
@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dify-action.yaml: with --environment, its paths, helm-paths, repository, branch, provider and "
              "mode are the defaults of the flags not given",
     )
+    add_release_arguments(parser.add_argument, bump=True)  # issue 21
     parser.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=None,
         help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -54,14 +55,14 @@ def request(args: argparse.Namespace) -> BumpCommand:
     bump = BumpInputs(environment=args.environment, images=tuple(args.image), tag=args.tag, digest=args.digest,
                       paths=tuple(args.path), helm_paths=tuple(args.helm_path), env_file=args.env_file,
                       dify_version_old=args.dify_version_old,
-                      dify_version_new=args.dify_version_new)
+                      dify_version_new=args.dify_version_new, dify_release=args.dify_release)
     gitops = GitOpsInputs(
         repo=args.gitops_repo, directory=args.gitops_dir, base=args.base, provider=args.provider,
         push_mode=args.push_mode, github_api_url=args.github_api_url, github_repo=args.github_repo,
         pr_labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft, dry_run=args.dry_run,
         author_name=args.author_name, author_email=args.author_email, title_template=args.title_template,
         commit_message=args.commit_message, group=args.group, max_attempts=args.max_attempts,
-        sign_commits=args.sign_commits)
+        sign_commits=args.sign_commits, allow_version_skew=args.allow_version_skew)
     context = cli_context(source=args.source_repo, revision=args.source_sha, run_url=args.run_url)
     return BumpCommand(args.config, bump, gitops, context)
 
@@ -79,6 +80,17 @@ def add_sign_commits(add: Callable[..., Any]) -> None:
     add("--sign-commits", action=argparse.BooleanOptionalAction, default=None,
         help="commit through GitHub's API so GitHub signs the commit (verified with a GitHub App token or "
              "GITHUB_TOKEN; default: the config environment's sign-commits, else no)")
+
+
+def add_release_arguments(add: Callable[..., Any], *, bump: bool = False) -> None:
+    """The Dify release set's flags (issue 21): bump, pipeline, promote and rollback."""
+    if bump:
+        add("--dify-release", metavar="VERSION",
+            help="move every official Dify image of the environment (api, web, agent images, sandbox, plugin-daemon) "
+                 "to this release's pairing, in the same change")
+    add("--allow-version-skew", action=argparse.BooleanOptionalAction, default=None,
+        help="warn (in the PR body) instead of refusing a mismatched Dify release set (default: the config's "
+             "dify.allow-version-skew, else no)")
 
 
 def add_remote_arguments(parser: argparse.ArgumentParser) -> None:

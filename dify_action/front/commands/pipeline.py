@@ -12,7 +12,7 @@ import argparse
 import os
 
 from dify_action.choices import BUILDERS, PASSWORD_ENV, PROVIDERS, PUSH_MODES
-from dify_action.front.commands.bump import add_sign_commits
+from dify_action.front.commands.bump import add_release_arguments, add_sign_commits
 from dify_action.resolve.request import BuildInputs, BumpInputs, GitOpsInputs, PipelineCommand, ScanInputs, SmokeInputs
 
 HELP = "Run the whole pipeline: build, smoke-test, scan, record the gates, bump the GitOps repository."
@@ -68,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gitops.add_argument("--draft", action=argparse.BooleanOptionalAction, default=None,
         help="open the PR as a draft")
     add_sign_commits(gitops.add_argument)
+    add_release_arguments(gitops.add_argument)  # issue 21
     gitops.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=None,
                         help="with --gitops-dir: print the diff, write nothing")
     add("--summary", metavar="FILE", help="append the Markdown report (e.g. $GITHUB_STEP_SUMMARY)")
@@ -85,7 +86,8 @@ def request(args: argparse.Namespace) -> PipelineCommand:
     gitops = GitOpsInputs(repo=args.gitops_repo, directory=args.gitops_dir, base=args.base, provider=args.provider,
                           push_mode=args.push_mode, github_api_url=args.github_api_url, github_repo=args.github_repo,
                           pr_labels=tuple(args.label), reviewers=tuple(args.reviewer), draft=args.draft,
-                          dry_run=args.dry_run, sign_commits=args.sign_commits)
+                          dry_run=args.dry_run, sign_commits=args.sign_commits,
+                          allow_version_skew=args.allow_version_skew)
     context = cli_context(source=args.source, revision=args.revision, ref=args.ref, event=args.event,
                           run_number=args.run_number, run_url=args.run_url, event_path=args.event_path)
     return PipelineCommand(args.config, tuple(args.component),

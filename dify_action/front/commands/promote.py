@@ -11,7 +11,7 @@ import argparse
 import os
 
 from dify_action.choices import PASSWORD_ENV, PROVIDERS, PUSH_MODES
-from dify_action.front.commands.bump import add_sign_commits
+from dify_action.front.commands.bump import add_release_arguments, add_sign_commits
 from dify_action.resolve.request import GitOpsInputs, PromoteCommand
 
 HELP = "Promote the images of one environment (e.g. staging) to another (e.g. production)."
@@ -38,6 +38,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     add("--dry-run", action=argparse.BooleanOptionalAction, default=None,
         help="check everything and print the plan; change nothing")
     add("--json", action="store_true", help="print the result as JSON")
+    add_release_arguments(add)  # issue 21
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +78,8 @@ def gitops_inputs(args: argparse.Namespace) -> GitOpsInputs:
     """The destination flags promote and rollback share (``add_common``)."""
     return GitOpsInputs(repo=args.gitops_repo, base=args.base, provider=args.provider, push_mode=args.push_mode,
                         github_api_url=args.github_api_url, github_repo=args.github_repo, pr_labels=tuple(args.label),
-                        dry_run=args.dry_run, sign_commits=args.sign_commits)
+                        dry_run=args.dry_run, sign_commits=args.sign_commits,
+                        allow_version_skew=args.allow_version_skew)
 
 
 def request(args: argparse.Namespace) -> PromoteCommand:

@@ -205,7 +205,7 @@ def test_unknown_component_and_environment_name_what_is_declared(tmp_path: Path)
             "required",
             3,
         ),
-        ("version: 1\nfoo: 1\n", "foo", 1, "one of the keys apps, components, environments", 2),
+        ("version: 1\nfoo: 1\n", "foo", 1, "one of the keys apps, components, dify, environments", 2),
         (
             "components:\n  - name: a\n    image: a/b\n    size-budget: big\n",
             "components[0].size-budget",

@@ -1,0 +1,102 @@
+"""The members of a Dify release set and the versions their references name.
+
+A Dify release is api (also run as worker, beat and the migration Job), web and, from 1.16, the
+agent-backend and agent-local-sandbox images, all tagged with the Dify version; beside them
+dify-sandbox and dify-plugin-daemon at their own versions, which the release's compose file pairs.
+
+Only upstream's tag grammar names a version on an official image (``1.13.3``, ``1.16.0-rc1``,
+``1.10.1-fix.1``; plugin-daemon ``0.6.3-local``, ``0.6.10-local-linux-amd64``): a branch, a sha or a
+tag upstream never publishes (``1.14.0-acme.7``) is a customized build whose Dify version only its
+recorded facts or base label can say (see ``view.py``), never guessed from its spelling.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dify_action import refs
+
+API, WEB, AGENT, AGENT_SANDBOX, SANDBOX, PLUGIN_DAEMON = (
+    "api", "web", "agent-backend", "agent-local-sandbox", "sandbox", "plugin-daemon")
+ROLES = (API, WEB, AGENT, AGENT_SANDBOX, SANDBOX, PLUGIN_DAEMON)
+RELEASE_TAGGED = (API, WEB, AGENT, AGENT_SANDBOX)  # tagged with the Dify version itself
+PAIRED = (SANDBOX, PLUGIN_DAEMON)  # own versions, paired by the release
+OFFICIAL = {role: f"langgenius/dify-{role}" for role in ROLES}
+_OFFICIAL_RE = re.compile(r"(?:^|/)langgenius/dify-(" + "|".join(map(re.escape, ROLES)) + r")$")
+_SEGMENT_RE = re.compile(r"(?:^|[/_-])dify[-_](" + "|".join(map(re.escape, ROLES)) + r")$")
+# Dify's git tags: 1.13.3, 1.16.0-rc1, 1.0.0-beta.1, 1.10.1-fix.1 (../shared/DIFY.md "Upstream tags")
+_DIFY_TAG = re.compile(r"v?\d+\.\d+\.\d+(?:-(?:rc|beta|alpha)\.?\d+|-fix\.?\d+)?")
+# dify-sandbox: 0.2.12; dify-plugin-daemon: 0.5.3-local, 0.6.10-local-linux-amd64 (not always ending in -local)
+_SANDBOX_TAG = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+_DAEMON_TAG = re.compile(r"v?(\d+)\.(\d+)\.(\d+)-local(?:-[a-z0-9]+)*")
+
+
+def official_role(ref: refs.ImageRef) -> str | None:
+    """The role of an official image (any registry or mirror in front of ``langgenius/dify-*``)."""
+    match = _OFFICIAL_RE.search(ref.path)
+    return match.group(1) if match else None
+
+
+def guess_role(name: str) -> str | None:
+    """The role a customized repository or component name says (``acme/dify-api``, ``api``)."""
+    last = name.rsplit("/", 1)[-1].lower()
+    if last in ROLES:
+        return last
+    match = _SEGMENT_RE.search(last)
+    return match.group(1) if match else None
+
+
+def tag_version(role: str, tag: str | None) -> str | None:
+    """The version an official image's tag names, or None when it is not an upstream release tag."""
+    if not tag:
+        return None
+    if role in RELEASE_TAGGED:
+        return tag.removeprefix("v") if _DIFY_TAG.fullmatch(tag) else None
+    pattern = _DAEMON_TAG if role == PLUGIN_DAEMON else _SANDBOX_TAG
+    return tag if pattern.fullmatch(tag) else None
+
+
+def numbers(role: str, version: str) -> tuple[int, int, int] | None:
+    """The numeric version of a sandbox or plugin-daemon tag (its arch suffix is a flavour, not a version)."""
+    match = (_DAEMON_TAG if role == PLUGIN_DAEMON else _SANDBOX_TAG).fullmatch(version)
+    if match is None:
+        return None
+    major, minor, patch = (int(part) for part in match.group(1, 2, 3))
+    return major, minor, patch
+
+
+def same_version(role: str, a: str, b: str) -> bool:
+    """Release-tagged roles compare exactly; sandbox and plugin-daemon by their numbers
+    (``0.6.10-local`` and ``0.6.10-local-linux-amd64`` are the same daemon)."""
+    if role in RELEASE_TAGGED:
+        return a.removeprefix("v") == b.removeprefix("v")
+    return numbers(role, a) is not None and numbers(role, a) == numbers(role, b)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One deployed reference of a set member. ``version``: the Dify version (release-tagged roles) or
+    the member's own version (sandbox, plugin-daemon); None when unknown, ``source`` says why:
+    tag | facts | label | input | build | unknown."""
+
+    role: str
+    ref: refs.ImageRef
+    file: str
+    line: int
+    where: str
+    version: str | None
+    source: str
+    official: bool = True
+
+    @property
+    def place(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def describe(self) -> str:
+        return f"{self.role} {self.ref} ({self.place} {self.where})"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"role": self.role, "image": str(self.ref), "file": self.file, "line": self.line,
+                "where": self.where, "version": self.version, "version_source": self.source,
+                "official": self.official}
