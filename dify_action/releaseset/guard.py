@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dify_action.bump import BumpPlan, Target, plan_bump
+from dify_action.bump import BumpPlan, Target, find_images, plan_bump
 from dify_action.errors import DifyActionError, GateFailed
 from dify_action.releaseset import checks, render
 from dify_action.releaseset.members import API
 from dify_action.releaseset.move import merge_targets, release_targets
 from dify_action.releaseset.table import PairingTable, load
 from dify_action.releaseset.upgrade import MigrationMode, migration_mode
-from dify_action.releaseset.view import ReleaseSet, Versions, after_plan, after_targets, read_set
+from dify_action.releaseset.view import ReleaseSet, Versions, after_plan, after_targets, build_set, known_versions
 
 START_MIGRATIONS = ("warn", "refuse")
 HINT = ("move the whole set together (bump --dify-release VERSION, or dify: {release: VERSION} in the config), "
@@ -78,7 +78,7 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
     table = table or load()
     notes: list[str] = []
     for attempt in (1, 2):
-        before = read_set(root, paths, policy.customized, versions)
+        before, versions = _read(root, paths, policy, versions)
         chosen, moved = _targets(before, targets, policy, table, versions)
         plan = _plan(root, paths, chosen)
         if attempt == 1 and plan is not None and plan.notes:  # it may have recovered the tree: read it again
@@ -99,6 +99,19 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
     if environment:
         notes = [f"{environment}: {n}" for n in notes]
     return SetCheck(chosen, report, migrations, policy.allow_skew, tuple(notes))
+
+
+def _read(root: Path, paths: Sequence[str], policy: SetPolicy, versions: Versions | None
+          ) -> tuple[ReleaseSet, Versions | None]:
+    """The set under ``paths``, and the versions to judge it with. ``versions`` (which may call a
+    registry) is used only when the set has something to compare a member with: an official image, or
+    members of two roles; a lone customized api (a local bump of one image) calls no registry."""
+    found = find_images(root, paths)
+    cheap = known_versions(policy.known)
+    before = build_set(found, policy.customized, cheap)
+    if versions is None or not (any(m.official for m in before.members) or len({m.role for m in before.members}) > 1):
+        return before, cheap
+    return build_set(found, policy.customized, versions), versions
 
 
 def _targets(before: ReleaseSet, targets: Sequence[Target], policy: SetPolicy, table: PairingTable,
