@@ -251,13 +251,15 @@ def main(argv: list[str] | None = None) -> int:
         start = stage("bump staging: branch dify-action/staging/... in the local GitOps repository")
         bump_args = ["bump", "--gitops-repo", url, "--base", "main", "--environment", "staging",
                      "--provider", "git", "--push-mode", "branch", "--path", "overlays/staging",
-                     "--image", repository, "--tag", tags[0], "--digest", digest, "--json"]
+                     "--image", repository, "--tag", tags[0], "--digest", digest,
+                     "--registry-username", env["DA_REGISTRY_USERNAME"], "--json"]
         bumped = run_cli(*bump_args, env=env)
         document = json.loads(bumped.stdout)
         delivered = document["bump"]
         assert delivered["operation"] == "pushed", delivered
         dify_set = document["deliveries"][-1]["dify_set"]  # one release set: api beside web, sandbox, plugin-daemon
         assert dify_set["release"] == {"before": "1.13.3", "after": "1.13.3"} and not dify_set["findings"], dify_set
+        assert [m["version"] for m in dify_set["after"] if m["role"] == "api"] == ["1.13.3"], dify_set  # facts
         for line in set_lines(bumped.stderr):
             print(f"   {line}")
         branch = delivered["branch"]
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         start = stage("promote staging -> production: the whole Dify 1.13.3 set travels (api, web, sandbox, "
                       "plugin-daemon)")
         refused = run_cli(*promote_args, env=env, expect=1)
-        reason = next(line for line in refused.stderr.splitlines() if "mismatched Dify set" in line)
+        reason = json.loads(refused.stdout)["error"]["message"]
         print(f"   {reason}")
         assert "plugin-daemon moves back from 0.5.4-local to 0.5.3-local" in reason and "dify_plugin" in reason, reason
         assert not git("branch", "--list", "dify-action/production/*", cwd=bare).strip(), "a refused promote pushed"

@@ -145,7 +145,7 @@ def read_request(a: gha.Actions, env: Mapping[str, str], command: str | None = N
     if command == "scan":
         return ScanCommand(_one_image(a, "scan"), config, components, access, _scan(a, lint_file=True))
     if command == "bump":
-        return BumpCommand(config, _bump(a, _lines(a, "image")), _gitops(a), context)
+        return BumpCommand(config, _bump(a, _lines(a, "image")), _gitops(a), context, access)
     if command == "promote":
         return PromoteCommand(
             from_environment=_opt(a, "from-environment"), to_environment=_opt(a, "to-environment"), config=config,

@@ -66,7 +66,7 @@ COMMAND_INPUTS: Mapping[str, frozenset[str]] = {
     "build": frozenset(_BUILD),
     "test": frozenset(("config", "components", "image", *_SMOKE, *_REGISTRY, "docker-host")),
     "scan": frozenset(("config", "components", "image", "file", *_SCAN, *_REGISTRY, "docker-host")),
-    "bump": frozenset(("config", "image", "tag", "digest", "dify-release", *_DELIVERY)),
+    "bump": frozenset(("config", "image", "tag", "digest", "dify-release", *_DELIVERY, *_REGISTRY)),
     "promote": frozenset(("config", *_REMOTE, "from-environment", "to-environment", "from-paths", "to-paths",
                           "paths", "helm-paths", "reviewers", "dry-run", "require-gates", "require-sbom",
                           "require-verified", "require-provenance", "pin-digest", "registry-tag", *_REGISTRY)),

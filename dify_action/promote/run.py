@@ -350,11 +350,14 @@ def _move_tag(request: PromoteRequest, promotions: list[Promotion], delivery: De
     assert request.registry_tag is not None
     moved: list[Promotion] = []
     for promotion in promotions:
+        if not promotion.digest:  # upstream's image carried with the Dify set (issue 21): not ours to tag
+            moved.append(promotion)
+            continue
         try:
             copy = registry_for(promotion.ref.registry).copy_tag(promotion.ref.remote_path, promotion.digest,
                                                                  request.registry_tag)
         except RegistryError as error:
-            done = ", ".join(f"{p.ref.name}:{request.registry_tag}" for p in moved) or "none"
+            done = ", ".join(f"{p.ref.name}:{request.registry_tag}" for p in moved if p.tag_copy) or "none"
             raise RegistryError(
                 f"the GitOps change was delivered ({_where(delivery)}) but registry tag {request.registry_tag} "
                 f"of {promotion.ref.name} was not moved: {error.message} (tags already moved: {done})",

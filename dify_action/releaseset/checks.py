@@ -140,7 +140,7 @@ def _downgrades(before: ReleaseSet, after: ReleaseSet, lookup: Lookup | None) ->
     items: list[tuple[Member, str | None, str]] = []
     pairing = lookup.pairing if lookup else None
     for m in after.role(PLUGIN_DAEMON):
-        was = next((b for b in before.role(PLUGIN_DAEMON) if b.place == m.place), None)
+        was = next((b for b in before.role(PLUGIN_DAEMON) if b.slot == m.slot), None)
         old, new = (numbers(PLUGIN_DAEMON, was.version or "") if was else None), numbers(PLUGIN_DAEMON, m.version or "")
         if was is None or old is None or new is None or new >= old:
             continue

@@ -93,6 +93,12 @@ class Member:
     def place(self) -> str:
         return f"{self.file}:{self.line}"
 
+    @property
+    def slot(self) -> tuple[str, str]:
+        """Where the reference sits, the same before and after a change: the file and the key path (a
+        line moves when an edit above it adds one, e.g. a digest pinned next to another image's tag)."""
+        return self.file, self.where
+
     def describe(self) -> str:
         return f"{self.role} {self.ref} ({self.place} {self.where})"
 

@@ -190,7 +190,8 @@ def _resolve(request: Command, secrets: Secrets) -> Plan:
         _check_gitops(request.gitops, request.bump, "bump")
         gitops = gitops_target(request.bump, request.gitops, request.context, secrets, cfg, needed=True)
         assert gitops is not None
-        return Plan("bump", cfg, gitops=gitops, bump=bump_targets(request.bump, gitops))
+        return Plan("bump", cfg, _credentials(request.access, secrets, cfg), gitops=gitops,
+                    bump=bump_targets(request.bump, gitops))
     if isinstance(request, TestCommand):
         image = _engine_image(required(request.image, "image", "the image to smoke-test, e.g. "
                                        "registry.example.com/acme/dify-api:sha-1234"))

@@ -181,6 +181,7 @@ class BumpCommand:
     bump: BumpInputs = BumpInputs()
     gitops: GitOpsInputs = GitOpsInputs()
     context: RunContext = RunContext()
+    access: Access = Access()  # reads only: the images' recorded Dify facts (PR body, release set)
 
 
 @dataclass(frozen=True)

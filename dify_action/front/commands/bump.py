@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from dify_action.choices import PROVIDERS, PUSH_MODES
+from dify_action.choices import PASSWORD_ENV, PROVIDERS, PUSH_MODES
 from dify_action.resolve.request import BumpCommand, BumpInputs, GitOpsInputs
 
 HELP = "Set an image's tag (and digest) everywhere it is deployed in a GitOps tree."
@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "mode are the defaults of the flags not given",
     )
     add_release_arguments(parser.add_argument, bump=True)  # issue 21
+    parser.add_argument("--registry-username", metavar="USER",
+                        help=f"registry user to read the images' recorded Dify facts (password from ${PASSWORD_ENV}; "
+                             "default: the config's registry.username)")
     parser.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=None,
         help="print the unified diff, write nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -50,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def request(args: argparse.Namespace) -> BumpCommand:
-    from dify_action.front.common import cli_context
+    import os
+
+    from dify_action.front.common import cli_access, cli_context
 
     bump = BumpInputs(environment=args.environment, images=tuple(args.image), tag=args.tag, digest=args.digest,
                       paths=tuple(args.path), helm_paths=tuple(args.helm_path), env_file=args.env_file,
@@ -64,7 +69,7 @@ def request(args: argparse.Namespace) -> BumpCommand:
         commit_message=args.commit_message, group=args.group, max_attempts=args.max_attempts,
         sign_commits=args.sign_commits, allow_version_skew=args.allow_version_skew)
     context = cli_context(source=args.source_repo, revision=args.source_sha, run_url=args.run_url)
-    return BumpCommand(args.config, bump, gitops, context)
+    return BumpCommand(args.config, bump, gitops, context, cli_access(args.registry_username, None, os.environ))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -120,3 +120,17 @@ def test_a_customized_api_takes_its_version_from_the_facts_not_its_tag(pairing: 
     assert (api.version, api.source, api.official) == (facts[0], facts[1], False)
     report = evaluate(found, found, TABLE)
     assert {f.role for f in report.findings if f.kind == "skew"} >= {"web"}
+
+
+@given(st.integers(min_value=1, max_value=40))
+def test_a_downgrade_is_seen_wherever_the_edit_moved_its_line(shift: int) -> None:
+    """Lines move when an edit above adds one (a digest pinned under another image's tag, in the same
+    file): a member is the same reference by its file and key path, never by its line number."""
+    old, new = TABLE.lookup("1.13.2").pairing, TABLE.lookup("1.13.3").pairing
+    assert old is not None and new is not None
+    before = [Found("kustomization.yaml", 3, f.ref.__str__()) for f in tree_of(old)]
+    after = [Found("kustomization.yaml", 3 + shift, f.ref.__str__()) for f in tree_of(new)]
+    for found in (*before, *after):
+        found.where = f"images[{found.ref.with_version(None)}].newTag"
+    report = evaluate(build_set(before), build_set(after), TABLE)  # type: ignore[arg-type]
+    assert [(f.kind, f.found, f.expected) for f in report.blocking] == [("downgrade", "0.5.3-local", "0.5.4-local")]
