@@ -303,7 +303,8 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
         moved = any(p.tag_copy and p.tag_copy.changed for p in promotions)
         notes.append(f"registry tag {request.registry_tag} " + (
             f"moved after the GitOps change was delivered ({_where(delivery)})" if moved
-            else "already pointed at the promoted digest"))
+            else "already pointed at the promoted digest" if any(p.tag_copy for p in promotions)
+            else "not moved: only upstream's Dify images were promoted, and they are not ours to tag"))
     return PromoteResult(delivery.operation, request.source, request.target, tuple(promotions), delivery,
                          tuple(notes), left=left, dify_set=checked)
 

@@ -84,13 +84,17 @@ def _result(operation: str, method: str, bump: MergedBump, moves: tuple[ImageMov
 def check_guard(request: RollbackRequest, moves: tuple[ImageMove, ...], meta: BumpMetadata | None,
                 registry_for: RegistryFor | None, notes: list[str]) -> list[GuardCheck]:
     """The images' own migration graphs on both sides of every move (guard.guard_moves);
-    GateFailed when the running one has migrations the restored one lacks."""
+    GateFailed when the running one has migrations the restored one lacks. Dify's official web,
+    sandbox, plugin-daemon and agent images hold no Alembic graph (the plugin daemon's own database is
+    the release-set check's, issue 21): only the api's moves, official or ours, and our other images."""
     from dify_action.dify.registryfacts import image_facts
+    from dify_action.releaseset.members import API, official_role
 
     facts_for = None if registry_for is None else (
         lambda ref: image_facts(registry_for(ref.registry), ref))
     versions = (meta.dify_version_new, meta.dify_version_old) if meta is not None else (None, None)
-    return guard_moves(moves, facts_for, versions, allow=request.allow_schema_rollback, notes=notes)
+    guarded = tuple(m for m in moves if official_role(m.current) in (None, API))
+    return guard_moves(guarded, facts_for, versions, allow=request.allow_schema_rollback, notes=notes)
 
 
 def _revert(git: Git, bump: MergedBump, author: Identity) -> str:

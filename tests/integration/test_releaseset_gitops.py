@@ -64,8 +64,12 @@ def promote(bare: BareRepo, *args: str) -> int:
 def test_promote_carries_the_set_and_refuses_a_mismatched_one(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     bare = repo(tmp_path, "1.13.2", "1.10.1-fix.1")
-    assert promote(bare) == 0
-    assert "an official Dify image, carried with the release set (not gated" in capsys.readouterr().err
+    # --registry-tag moves tags of our digests only: upstream's carried images are never tagged (no registry
+    # call to docker.io, which this machine cannot reach: a call would fail the promotion)
+    assert promote(bare, "--registry-tag", "production") == 0
+    err = capsys.readouterr().err
+    assert "an official Dify image, carried with the release set (not gated" in err
+    assert "registry tag production not moved: only upstream's Dify images were promoted" in err
     branch = next(b for b in bare.branches() if b != "main")
     assert (bare.read(branch, "production/docker-compose.yaml") or b"").decode() == compose("1.13.2").replace(
         "Dify 1.13.2", "Dify 1.10.1-fix.1")
