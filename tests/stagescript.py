@@ -64,7 +64,8 @@ class Script:
         """No Dify set in these scripted trees (the set's own tests: tests/unit/releaseset)."""
         return SetCheck(tuple(targets), SetReport(ReleaseSet(()), ReleaseSet(())))
 
-    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target],
+             planned: BumpPlan | None = None) -> BumpPlan | DeliveryResult:
         self.calls.append(("bump", tuple(f"{t.image.name}:{t.tag}@{t.digest}" for t in targets)))
         changes = tuple(Change(f"staging/{t.image.path.rsplit('/', 1)[-1]}.yaml", 3, f"{t.image.name}:1",
                                         f"{t.image.name}:{t.tag}", "image", t.image.name) for t in targets)

@@ -40,13 +40,16 @@ def target_hits(
     return mine + by_path
 
 
-def find_images(root: Path, paths: Sequence[str] = ()) -> list[FoundImage]:
+def find_images(root: Path, paths: Sequence[str] = (), needles: Sequence[bytes] = ()) -> list[FoundImage]:
     """Every image reference deployed under ``paths``, in every shape ``plan_bump`` edits (Argo CD
     ``helm.values`` blocks included; tags from compose variables are left out: their value is not
-    in the manifest)."""
+    in the manifest). ``needles``: only files whose bytes hold one of them are parsed (a caller that
+    looks for some images only: a file without their names cannot deploy them)."""
     files, _ = tree.collect(root, paths)
     found: list[FoundImage] = []
     for source in files:
+        if needles and not any(needle in source.data for needle in needles):
+            continue
         parsed = load(source)
         if isinstance(parsed, Skipped):
             continue

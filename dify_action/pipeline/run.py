@@ -146,7 +146,7 @@ class Pipeline:
             checked = self._release_set(gitops, targets, built)
             targets = list(checked.targets) if checked is not None else targets
             try:
-                outcome = self.stages.bump(self.plan, gitops, targets)
+                outcome = self.stages.bump(self.plan, gitops, targets, checked.plan if checked else None)
             except EditRefused as error:  # the skipped files explain a refusal: report them beside it
                 for warning in error.warnings:
                     self.reporter.warning(warning)

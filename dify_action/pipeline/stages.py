@@ -42,7 +42,8 @@ class Stages(Protocol):
 
     def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck: ...
 
-    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult: ...
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target],
+             planned: BumpPlan | None = None) -> BumpPlan | DeliveryResult: ...
 
     def promote(self, plan: Plan) -> PromoteResult: ...
 
@@ -170,9 +171,11 @@ class CoreStages:
         ref = refs.parse_repository(image, input_name="image")
         record_gates(registry_for(plan)(ref.registry), ref.remote_path, digest, results)
 
-    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> BumpPlan | DeliveryResult:
-        """One change for every target: a local plan (written unless dry-run) or a delivery whose PR
-        body lists the migrations the change runs (read from the images in the registry)."""
+    def bump(self, plan: Plan, gitops: GitOps, targets: Sequence[Target],
+             planned: BumpPlan | None = None) -> BumpPlan | DeliveryResult:
+        """One change for every target: a local plan (written unless dry-run; ``planned``: the release-set
+        check's plan of these targets on this tree, not made twice) or a delivery whose PR body lists the
+        migrations the change runs (read from the images in the registry)."""
         import dataclasses
 
         from dify_action.bump import apply_plan, plan_bump
@@ -194,7 +197,7 @@ class CoreStages:
             return deliver(dataclasses.replace(gitops.delivery, targets=tuple(targets), sections=sections,
                                                precheck=self._precheck(plan, gitops, targets)))
         assert gitops.directory is not None
-        planned = plan_bump(gitops.directory, list(targets), gitops.paths)
+        planned = planned or plan_bump(gitops.directory, list(targets), gitops.paths)
         if not gitops.dry_run:
             apply_plan(planned)
         return planned
@@ -203,14 +206,16 @@ class CoreStages:
     def release_set(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> SetCheck:
         """The set check of a bump before any side effect (SetRefused unless allowed); its targets are
         ``targets`` plus the release's (``dify-release``, ``dify.release`` or the built api's version)."""
+        import dataclasses
+
         from dify_action.releaseset import hooks
 
         versions = hooks.registry_versions(advisory_registry(plan), plan.dify_set, targets)
         if gitops.directory is not None:
             return hooks.check_tree(gitops.directory, gitops.paths, targets, plan.dify_set, versions,
                                     gitops.environment)
-        assert gitops.delivery is not None
-        return hooks.check_remote(gitops.delivery, targets, plan.dify_set, versions)
+        assert gitops.delivery is not None  # the check's clone is gone: its plan is no plan of the delivery's
+        return dataclasses.replace(hooks.check_remote(gitops.delivery, targets, plan.dify_set, versions), plan=None)
 
     def _precheck(self, plan: Plan, gitops: GitOps, targets: Sequence[Target]) -> Callable[[Path, BumpPlan], list[str]]:
         from dify_action.releaseset import hooks

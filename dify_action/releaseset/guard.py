@@ -15,7 +15,7 @@ from pathlib import Path
 from dify_action.bump import BumpPlan, Target, find_images, plan_bump
 from dify_action.errors import DifyActionError, GateFailed
 from dify_action.releaseset import checks, render
-from dify_action.releaseset.members import API
+from dify_action.releaseset.members import API, named_role, needles, official_role
 from dify_action.releaseset.move import merge_targets, release_targets
 from dify_action.releaseset.table import PairingTable, load
 from dify_action.releaseset.upgrade import MigrationMode, migration_mode
@@ -53,6 +53,9 @@ class SetCheck:
     migrations: MigrationMode | None = None
     allowed: bool = False
     notes: tuple[str, ...] = ()
+    # the bump engine's plan of ``targets`` on the tree checked: a bump of that same tree reuses it
+    # instead of walking and parsing it again (None: nothing planned, or another clone was checked)
+    plan: BumpPlan | None = field(default=None, repr=False, compare=False)
 
     @property
     def refused(self) -> bool:
@@ -76,6 +79,8 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
     """The set check of setting ``targets`` under ``paths`` of the tree at ``root`` (writes nothing but
     what the bump engine's planning does first: an interrupted earlier write finished or undone)."""
     table = table or load()
+    if not policy.release and not _others_deployed(root, paths, targets, policy):
+        return SetCheck(tuple(targets), checks.SetReport(ReleaseSet(()), ReleaseSet(())), allowed=policy.allow_skew)
     notes: list[str] = []
     for attempt in (1, 2):
         before, versions = _read(root, paths, policy, versions)
@@ -98,7 +103,21 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
             report = replace(report, findings=(*report.findings, extra))
     if environment:
         notes = [f"{environment}: {n}" for n in notes]
-    return SetCheck(chosen, report, migrations, policy.allow_skew, tuple(notes))
+    return SetCheck(chosen, report, migrations, policy.allow_skew, tuple(notes), plan)
+
+
+def _others_deployed(root: Path, paths: Sequence[str], targets: Sequence[Target], policy: SetPolicy) -> bool:
+    """Whether any file under ``paths`` could deploy a member the targets' own roles do not account for.
+    Without one, the set after the change is the targets' role alone: nothing to pair or compare it
+    with, so the check costs one read of the bytes (as ``grep``), not a parse of every file."""
+    from dify_action.bump.tree import collect
+    from dify_action.releaseset.members import other_needles
+
+    roles = {policy.customized.get(t.image.match_key) or official_role(t.image) or named_role(t.image.path)
+             for t in targets}
+    wanted = other_needles({r for r in roles if r}, policy.customized)
+    files, _ = collect(root, paths)
+    return any(needle in source.data for source in files for needle in wanted)
 
 
 def _read(root: Path, paths: Sequence[str], policy: SetPolicy, versions: Versions | None
@@ -106,7 +125,7 @@ def _read(root: Path, paths: Sequence[str], policy: SetPolicy, versions: Version
     """The set under ``paths``, and the versions to judge it with. ``versions`` (which may call a
     registry) is used only when the set has something to compare a member with: an official image, or
     members of two roles; a lone customized api (a local bump of one image) calls no registry."""
-    found = find_images(root, paths)
+    found = find_images(root, paths, needles(policy.customized))
     cheap = known_versions(policy.known)
     before = build_set(found, policy.customized, cheap)
     if versions is None or not (any(m.official for m in before.members) or len({m.role for m in before.members}) > 1):
@@ -155,10 +174,10 @@ def touches_set(targets: Sequence[Target], policy: SetPolicy) -> bool:
     """Whether setting ``targets`` can change an environment's Dify set: a release to move to, or a
     target that is one of Dify's images (official, a configured component, or named like one). A bump
     of anything else (an ingress controller, a sidecar) leaves the set as it is: no read, no table."""
-    from dify_action.releaseset.members import guess_role, official_role
+    from dify_action.releaseset.members import named_role, official_role
 
     return bool(policy.release) or any(
-        official_role(t.image) or policy.customized.get(t.image.match_key) or guess_role(t.image.path)
+        official_role(t.image) or policy.customized.get(t.image.match_key) or named_role(t.image.path)
         for t in targets)
 
 

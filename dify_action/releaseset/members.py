@@ -13,6 +13,7 @@ recorded facts or base label can say (see ``view.py``), never guessed from its s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dify_action import refs
@@ -45,6 +46,29 @@ def guess_role(name: str) -> str | None:
         return last
     match = _SEGMENT_RE.search(last)
     return match.group(1) if match else None
+
+
+def named_role(path: str) -> str | None:
+    """The role a deployed repository's name says by itself (``acme/dify-api``, ``dify_web``): the
+    name must say Dify, so an unrelated ``acme/api`` in a GitOps tree is no member unless the config
+    names it as a component."""
+    match = _SEGMENT_RE.search(path.rsplit("/", 1)[-1].lower())
+    return match.group(1) if match else None
+
+
+def needles(customized: Iterable[str]) -> tuple[bytes, ...]:
+    """Bytes every file deploying a member holds: ``dify`` (official images and Dify-named ones), or the
+    path of a configured component's repository (``acme/api``, whatever its registry or tag)."""
+    return (b"dify", *(key.split("/", 1)[-1].encode() for key in customized if "/" in key))
+
+
+def other_needles(roles: Iterable[str], customized: Mapping[str, str]) -> tuple[bytes, ...]:
+    """Bytes a file must hold to deploy a member the change's own ``roles`` cannot account for: any
+    official image (``langgenius/dify-`` covers an upstream api too), a Dify-named image of another
+    role, or a configured component of another role."""
+    others = [role for role in ROLES if role not in roles]
+    return (b"langgenius/dify-", *(f"dify{sep}{role}".encode() for role in others for sep in "-_"),
+            *(key.split("/", 1)[-1].encode() for key, role in customized.items() if role not in roles and "/" in key))
 
 
 def tag_version(role: str, tag: str | None) -> str | None:

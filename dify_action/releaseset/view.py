@@ -17,7 +17,16 @@ from pathlib import Path
 
 from dify_action import refs
 from dify_action.bump import BumpPlan, FoundImage, Target, find_images
-from dify_action.releaseset.members import API, RELEASE_TAGGED, ROLES, Member, guess_role, official_role, tag_version
+from dify_action.releaseset.members import (
+    API,
+    RELEASE_TAGGED,
+    ROLES,
+    Member,
+    named_role,
+    needles,
+    official_role,
+    tag_version,
+)
 
 # ref -> (version, source) or None: what the caller knows about a customized image
 Versions = Callable[[refs.ImageRef], "tuple[str, str] | None"]
@@ -68,7 +77,7 @@ def member_of(found: FoundImage, customized: Mapping[str, str], versions: Versio
     role = official_role(ref)
     official = role is not None
     if role is None:
-        role = customized.get(ref.with_version(None).match_key) or guess_role(ref.path)
+        role = customized.get(ref.with_version(None).match_key) or named_role(ref.path)
     if role is None:
         return None
     version, source = (tag_version(role, ref.tag), "tag") if official else (None, "unknown")
@@ -89,7 +98,7 @@ def build_set(found: Iterable[FoundImage], customized: Mapping[str, str] | None 
 def read_set(root: Path, paths: Sequence[str], customized: Mapping[str, str] | None = None,
              versions: Versions | None = None) -> ReleaseSet:
     """The set deployed under ``paths`` of the GitOps tree at ``root`` (the bump engine's reader)."""
-    return build_set(find_images(root, paths), customized, versions)
+    return build_set(find_images(root, paths, needles(customized or {})), customized, versions)
 
 
 def after_targets(current: ReleaseSet, targets: Sequence[Target], versions: Versions | None = None) -> ReleaseSet:
