@@ -89,6 +89,19 @@ OPTIONS += [
     Option("rollback", "sign-commits", lambda p: p.rollback and p.rollback.destination.sign_commits, False,
            "sign-commits", SIGNING, SIGNING_ARGV),
 ]
+# allow-version-skew (issue 21): the config says it once, for every environment (dify.allow-version-skew)
+SKEW = "dify.allow-version-skew"
+OPTIONS += [
+    Option("bump", "allow-version-skew", lambda p: p.dify_set.allow_skew, False, SKEW,
+           (("environment", "staging"), ("image", "ghcr.io/acme/dify-api:2.0")),
+           ("--environment", "staging", "--image", "ghcr.io/acme/dify-api:2.0")),
+    Option("pipeline", "allow-version-skew", lambda p: p.dify_set.allow_skew, False, SKEW,
+           (("environment", "staging"),), ("--environment", "staging")),
+    Option("promote", "allow-version-skew", lambda p: p.promote and p.promote.set_policy.allow_skew, False, SKEW,
+           PROMOTE, PROMOTE_ARGV),
+    Option("rollback", "allow-version-skew", lambda p: p.rollback and p.rollback.set_policy.allow_skew, False,
+           SKEW, (("environment", "staging"),), ("--environment", "staging")),
+]
 CLI_FLAG = {("pipeline", "scan-offline"): "offline", ("test", "components"): "component"}
 ACTION_ONLY: set[tuple[str, str]] = set()
 CLI_ONLY = {("test", "healthcheck")}  # the action's test takes the config's smoke settings
@@ -103,7 +116,8 @@ def _config(tmp_path: Path, key: str | None, value: bool | None) -> Path:
     path = tmp_path / "dify-action.yaml"
     path.write_text(CONFIG.format(
         bare=bare, healthcheck=f"healthcheck: {said}" if key == "healthcheck" and said else "",
-        pin=f", {key}: {said}" if key in ("pin-digest", "sign-commits") and said else ""))
+        pin=f", {key}: {said}" if key in ("pin-digest", "sign-commits") and said else "")
+        + (f"dify: {{allow-version-skew: {said}}}\n" if key == SKEW and said else ""))
     return path
 
 
