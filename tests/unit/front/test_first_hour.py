@@ -167,6 +167,23 @@ def test_paths_reaching_into_another_environment_are_refused(tmp_path: Path, pat
         assert plan.gitops is not None and plan.gitops.paths == (path,)
 
 
+def test_paths_reaching_into_another_environment_are_refused_on_both_fronts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    config = tmp_path / "dify-action.yaml"
+    config.write_text(CONFIG)
+    root = tree(tmp_path / "gitops")
+    before = snapshot(root)
+    code, log = run_action(tmp_path, {"command": "bump", "config": str(config), "gitops-dir": str(root),
+                                      "environment": "staging", "paths": "envs", "image": "ghcr.io/acme/dify-api:2"},
+                           capsys)
+    assert code == 2 and "invalid paths 'envs'" in log and "a path of environment 'production'" in log, log
+    code, log = run_cli(["bump", "--config", str(config), "--gitops-dir", str(root), "--environment", "staging",
+                         "--path", "envs", "--image", "ghcr.io/acme/dify-api:2"], capsys)
+    assert code == 2 and "invalid --path 'envs'" in log and "a path of environment 'production'" in log, log
+    assert snapshot(root) == before
+
+
 # -- 3. push false never deploys ------------------------------------------------------------------
 def test_a_pipeline_that_does_not_push_deploys_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tree(tmp_path / "gitops")
