@@ -220,6 +220,24 @@ def test_push_false_with_a_config_environment_that_declares_its_repository(tmp_p
     assert plan.gitops is None
 
 
+# -- 8. the first switch from the upstream image: the refusal names the upstream near-miss ----------
+def test_switching_from_upstream_names_the_near_miss_on_both_fronts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "gitops"
+    root.mkdir()
+    (root / "values-staging.yaml").write_text("image:\n  api:\n    repository: langgenius/dify-api\n"
+                                              "    tag: 1.13.3\n")
+    before = snapshot(root)
+    expected = "the same image name from another repository: langgenius/dify-api (values-staging.yaml:"
+    code, log = run_action(tmp_path, {"command": "bump", "gitops-dir": str(root), "paths": "values-staging.yaml",
+                                      "image": "ghcr.io/acme/dify-api:1.13.3-acme.1"}, capsys)
+    assert code == 2 and expected in log and "Switching from the upstream image" in log, log
+    code, log = run_cli(["bump", "--gitops-dir", str(root), "--path", "values-staging.yaml",
+                         "--image", "ghcr.io/acme/dify-api:1.13.3-acme.1"], capsys)
+    assert code == 2 and expected in log and "Switching from the upstream image" in log, log
+    assert snapshot(root) == before
+
+
 # -- 9. owner/name is a repository on the run's server, on every front end ------------------------
 def test_gitops_repo_owner_name_is_the_repository_on_the_server() -> None:
     request = BumpCommand(None, BumpInputs(environment="staging", images=("ghcr.io/acme/dify-api:2",),
