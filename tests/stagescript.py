@@ -55,7 +55,7 @@ class Script:
     def scan(self, plan: Plan, image: str | None, component: str | None) -> ScanReport:
         self.calls.append(("scan", image, component))
         finding = Finding("secret", "aws-key", "CRITICAL", "a key", "trivy", "/app/key")
-        return ScanReport(ScanPolicy(), () if self.scan_ok else (Verdict(finding, FAIL),))
+        return ScanReport(ScanPolicy(), () if self.scan_ok else (Verdict(finding, FAIL),), ran=("a scripted scan",))
 
     def record(self, plan: Plan, image: str, digest: str, results: Mapping[str, str]) -> None:
         self.calls.append(("gates", image, digest, dict(results)))

@@ -97,13 +97,17 @@ class Pipeline:
             report = self.stages.scan(self.plan, image, component)
         self._fragments.append(scanreport.markdown(report))
         self._detail("scans", report.as_dict())
-        self._gate("scan", report.passed, image or "dockerfiles", f"{len(report.blocking)} blocking finding(s)")
+        for skipped in report.skipped:  # issue 23: a check that did not run is said, pass or fail
+            self.reporter.warning(f"scan: {skipped.scanner} did not run: {skipped.reason}")
+        self._gate("scan", report.passed, image or "dockerfiles", report.failure() or "",
+                   None if report.ran else "install the scanners (the action's image bundles them), enable one in "
+                   "scan.scanners, or give a Trivy JSON report (trivy-report)")
 
-    def _gate(self, stage: str, passed: bool, what: str, why: str) -> None:
+    def _gate(self, stage: str, passed: bool, what: str, why: str, hint: str | None = None) -> None:
         self._rows.append(Row(stage, "passed" if passed else "failed", code(what)))
         if not passed:
             raise GateFailed(f"{stage} of {what} failed ({why}): the gate did not pass",
-                             hint="see the step summary and the log group above")
+                             hint=hint or "see the step summary and the log group above")
 
     def apps(self, built: Sequence[Built]) -> None:
         """The config's app DSL files against the DSL version of the api image just built (its

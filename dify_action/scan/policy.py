@@ -84,7 +84,17 @@ class ScanReport:
 
     @property
     def passed(self) -> bool:
-        return not self.blocking
+        # a gate that ran no check never passes (issue 23): skipped or disabled scanners pass nothing
+        return not self.blocking and bool(self.ran)
+
+    def failure(self) -> str | None:
+        """Why the gate did not pass, in words (None: it passed)."""
+        if not self.ran:
+            why = "; ".join(f"{s.scanner} {s.reason}" for s in self.skipped) or (
+                "every scanner it needed is disabled (scan.scanners) or there was nothing to scan")
+            return f"no check ran: {why}; a gate that ran no check never passes"
+        n = len(self.blocking)
+        return f"{n} blocking finding{'s' * (n != 1)}" if n else None
 
     @property
     def blocking(self) -> tuple[Verdict, ...]:

@@ -25,7 +25,7 @@ def markdown(report: ScanReport, *, title: str = "Scan") -> str:
     """A summary: verdict, policy, counts, blocking and allowed findings, expiries, skips."""
     policy = report.policy
     blocking = report.blocking
-    head = "passed" if report.passed else f"failed: {len(blocking)} blocking finding{'s' * (len(blocking) != 1)}"
+    head = "passed" if report.passed else f"failed: {escape(report.failure() or '')}"
     lines = [f"### {title} {head}", ""]
     lines.append(
         f"Policy: fail at **{policy.severity}** or above; "

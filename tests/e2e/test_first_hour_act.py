@@ -1,8 +1,9 @@
 """Issue 23's fail-open classes on the third front end: the actions and a reusable workflow run by act
 (the in-process fronts are tests/unit/front/test_first_hour.py). One workflow, every case a step that
-must fail with exit 2 and the message naming the input, nothing changed in the GitOps tree; and a
-caller pinned to ``org/dify-action/...@<sha>`` the way examples/workflows/ call the reusable
-workflows, mapped to this checkout through act's --local-repository (no text of the caller changed)."""
+must fail (exit 2 naming the input; a scan gate that ran no check, exit 1 saying so), nothing
+changed in the GitOps tree; and a caller pinned to ``org/dify-action/...@<sha>`` the way
+examples/workflows/ call the reusable workflows, mapped to this checkout through act's
+--local-repository (no text of the caller changed)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,18 @@ jobs:
           image: |
             {API}:1
             {API}:2
+      - id: scan-two-images
+        uses: ./scan
+        continue-on-error: true
+        with:
+          image: |
+            {API}:1
+            {API}:2
+      - id: scan-checks-nothing
+        uses: ./scan
+        continue-on-error: true
+        with:
+          config: scan-off.yaml
       - id: no-paths
         uses: ./bump
         continue-on-error: true
@@ -76,11 +89,12 @@ jobs:
       - name: every gate refused, nothing changed
         env:
           OUTCOMES: >-
-            ${{{{ steps.two-images.outcome }}}} ${{{{ steps.no-paths.outcome }}}}
+            ${{{{ steps.two-images.outcome }}}} ${{{{ steps.scan-two-images.outcome }}}}
+            ${{{{ steps.scan-checks-nothing.outcome }}}} ${{{{ steps.no-paths.outcome }}}}
             ${{{{ steps.reaches-production.outcome }}}} ${{{{ steps.not-pushed.outcome }}}}
         run: |
           echo "checked outcomes=$OUTCOMES"
-          test "$OUTCOMES" = "failure failure failure failure"
+          test "$OUTCOMES" = "failure failure failure failure failure failure"
           grep -q 'dify-api:1.13.3   # the api' gitops/staging/api.yaml
 """
 
@@ -129,6 +143,9 @@ def test_the_actions_refuse_every_gate_that_would_check_nothing(docker_host: str
                                                                tmp_path: Path) -> None:
     repo = repository(tmp_path, FAIL_OPEN, "first-hour.yml")
     (repo / "dify-action.yaml").write_text(CONFIG.format(api=API))
+    # a scan gate with every scanner off would run no check: it must fail, not pass
+    (repo / "scan-off.yaml").write_text(CONFIG.format(api=API) + "scan:\n  scanners: {vuln: false, misconfig: false, "
+                                        "secret: false, hadolint: false}\n")
     (repo / "api.Dockerfile").write_text("FROM scratch\n")  # the root Dockerfile is the action's
     (repo / "gitops" / "production").mkdir()
     shutil.copy2(repo / "gitops" / "staging" / "api.yaml", repo / "gitops" / "production" / "api.yaml")
@@ -137,8 +154,9 @@ def test_the_actions_refuse_every_gate_that_would_check_nothing(docker_host: str
                     "config"], check=True)
     log = run_act(docker_host, job, repo, "first-hour.yml")
     assert log.startswith("rc=0"), log[-8000:]
-    assert "checked outcomes=failure failure failure failure" in log
-    assert "invalid image" in log and "test works on one image" in log
+    assert "checked outcomes=failure failure failure failure failure failure" in log
+    assert "invalid image" in log and "test works on one image" in log and "scan works on one image" in log
+    assert "no check ran: every scanner it needed is disabled (scan.scanners)" in log
     assert "invalid paths ''" in log and "would change every environment" in log
     assert "overlaps gitops/production, a path of environment 'production'" in log
     assert "invalid push 'false'" in log and "cannot be pulled there" in log

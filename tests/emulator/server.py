@@ -104,6 +104,11 @@ class GitHubEmulator:
         self._server: ThreadingHTTPServer | None = None
         # host:port the emulator's URLs name, when clients reach it through a relay (the runner bed)
         self.advertise: str | None = None
+        # the public host it plays (e.g. "github.com": the runner bed resolves github.com and
+        # api.github.com to it over TLS): URLs say https://HOST and https://api.HOST, and a request
+        # for api.HOST is an API call at the root, as on github.com (issue 23: examples as written)
+        self.public: str | None = None
+        self._tls_server: ThreadingHTTPServer | None = None
         from .routes import ROUTES
 
         self.routes: list[tuple[str, re.Pattern[str], str, Callable[..., tuple[int, Any]]]] = ROUTES
@@ -123,12 +128,32 @@ class GitHubEmulator:
 
             do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
 
+        self._handler = Handler
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
+    def serve_tls(self, cert: Path, key: Path) -> int:
+        """The same emulator over TLS on another 127.0.0.1 port (returned), with ``cert``/``key``."""
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler, bind_and_activate=False)
+        server.daemon_threads = True
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.server_bind()
+        server.server_activate()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._tls_server = server
+        return int(server.server_address[1])
+
     def stop(self) -> None:
+        if self._tls_server is not None:
+            self._tls_server.shutdown()
+            self._tls_server.server_close()
+            self._tls_server = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -141,6 +166,8 @@ class GitHubEmulator:
 
     @property
     def urls(self) -> o.Urls:
+        if self.public:
+            return o.Urls(api=f"https://api.{self.public}", html=f"https://{self.public}")
         where = self.advertise or f"127.0.0.1:{self.port}"
         return o.Urls(api=f"http://{where}{API}", html=f"http://{where}")
 
@@ -199,6 +226,8 @@ class GitHubEmulator:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
         path = unquote(parts.path)
+        if self.public and handler.headers.get("Host", "").split(":")[0] == f"api.{self.public}":
+            path = API + path  # api.github.com serves the API at its root
         if not path.startswith(API + "/"):
             if re.match(r"^/[^/]+/[^/]+\.git/", path):
                 serve_git(handler, self.git, path, parts.query)

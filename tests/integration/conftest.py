@@ -79,6 +79,11 @@ def emulator(
         yield em
     finally:
         em.stop()
+    check_emulator(em, openapi, secret_watch)
+
+
+def check_emulator(em: GitHubEmulator, openapi: OpenApiValidator, secret_watch: SecretWatch) -> None:
+    """Every answer the emulator gave matches GitHub's OpenAPI description; no PR carries the token."""
     problems = []
     for record in em.records:
         if record.template == "?":

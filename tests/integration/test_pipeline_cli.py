@@ -109,3 +109,46 @@ def test_registry_user_without_password_is_bad_input(
     config.write_text("version: 1\ncomponents: [{name: api, image: r.example/a/b, dockerfile: Dockerfile}]\n")
     assert main(["pipeline", "--config", str(config), "--registry-username", "ci", "--tag", "1"]) == 2
     assert "DIFY_ACTION_REGISTRY_PASSWORD" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env", "base_image")
+@pytest.mark.parametrize("installed", [(), ("hadolint",)])
+def test_a_pipeline_whose_scanners_were_all_skipped_stops_at_the_gate(
+        tmp_path: Path, registry: Any, docker_host: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, installed: tuple[str, ...]) -> None:
+    """Issue 23: ``scan.missing-scanner: skip`` with no scanner on the runner ran no check, so the
+    scan gate fails on both front ends (CLI and action); with one scanner present it passes and the
+    skipped one is named in a warning."""
+    import shutil
+
+    from dify_action.front import action
+
+    tools = tmp_path / "bin"  # the runner's PATH: only these scanners
+    tools.mkdir()
+    for name in installed:
+        found = shutil.which(name)
+        assert found, f"{name} is needed on PATH for this test"
+        (tools / name).symlink_to(found)
+    config = source(tmp_path, registry)
+    with config.open("a") as handle:
+        handle.write("  missing-scanner: skip\n")
+    monkeypatch.setenv("PATH", str(tools))
+    cli_code = main(argv(config, registry, docker_host))
+    captured = capsys.readouterr()
+    out = tmp_path / "github-output"
+    action_code = action.main({
+        "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(out), "GITHUB_WORKSPACE": str(tmp_path), "PATH": str(tools),
+        "GITHUB_SHA": "b" * 40, "GITHUB_REF": "refs/heads/main", "GITHUB_EVENT_NAME": "push",
+        "GITHUB_RUN_NUMBER": "43", "INPUT_COMMAND": "pipeline", "INPUT_CONFIG": str(config),
+        "INPUT_BUILDER": "legacy", "INPUT_DOCKER-HOST": docker_host, "INPUT_REGISTRY-USERNAME": registry.username,
+        "INPUT_REGISTRY-PASSWORD": registry.password})
+    acted = capsys.readouterr()
+    for front, code, log in (("cli", cli_code, captured.err), ("action", action_code, acted.out + acted.err)):
+        assert "trivy did not run: not installed (scan.missing-scanner: skip)" in log, (front, log[-3000:])
+        if installed:
+            assert code == 0, (front, log[-3000:])
+        else:
+            assert code == 1, (front, log[-3000:])
+            assert "scan of" in log and "no check ran: trivy not installed (scan.missing-scanner: skip); hadolint " \
+                   "not installed (scan.missing-scanner: skip); a gate that ran no check never passes" in log, (
+                       front, log[-3000:])

@@ -178,10 +178,14 @@ def test_missing_scanner_fails_or_is_skipped_and_said(dockerfiles: dict[str, Pat
     assert "missing-scanner: skip" in str(caught.value)
     report = run_scan(request, ScanPolicy(missing_scanner="skip"), nothing, today=TODAY)
     assert [s.scanner for s in report.skipped] == ["trivy", "hadolint"] and report.verdicts == ()
+    # ...and a gate that ran no check never passes (issue 23)
+    assert not report.passed and "no check ran: trivy not installed" in (report.failure() or "")
     assert "**trivy** was skipped: not installed" in scanreport.markdown(report)
     # A disabled scanner is not needed, so its absence is no error.
     off = ScanPolicy(scanners=Scanners(vuln=False, misconfig=False, secret=False, hadolint=False))
-    assert run_scan(request, off, nothing, today=TODAY).skipped == ()
+    disabled = run_scan(request, off, nothing, today=TODAY)
+    assert disabled.skipped == () and not disabled.passed and "every scanner it needed is disabled" in (
+        disabled.failure() or "")
 
 
 def test_vulnerability_scan_without_a_database_says_what_to_do(

@@ -1,9 +1,10 @@
 """The runner bed's supervisor: the first process after ``docker-init`` inside the bed's namespaces.
 
 Run as ``unshare --net --pid --mount-proc --fork --kill-child docker-init -- python nsinit.py
-CONFIG``; standard library only. It brings ``lo`` up with the bed's 10.x address, mounts a private
-tmpfs on /run (so ``/var/run/docker.sock`` here is this engine's socket, as on a runner, and
-nothing of the host's /run is touched), starts the TLS registry and dockerd (bridge + iptables,
+CONFIG``; standard library only. It brings ``lo`` up with the bed's 10.x addresses, binds the bed's
+hosts file over /etc/hosts (the public names it stands in for), mounts a private tmpfs on /run (so
+``/var/run/docker.sock`` here is this engine's socket, as on a runner, and nothing of the host's
+/run or /etc is touched), starts the TLS registry and dockerd (bridge + iptables,
 private address pools), relays the configured TCP ports, writes ``ready.json`` and waits. SIGTERM
 (forwarded by docker-init) stops dockerd and the registry gracefully; if we die instead, the PID
 namespace dies with its init and the kernel ends everything in it.
@@ -69,8 +70,16 @@ def main(config_path: str) -> int:
     config = json.loads(Path(config_path).read_text())
     root = Path(config["root"])
     subprocess.run(["/usr/sbin/ip", "link", "set", "lo", "up"], check=True)
-    subprocess.run(["/usr/sbin/ip", "addr", "add", f"{config['address']}/32", "dev", "lo"], check=True)
+    for address in (config["address"], *config.get("more_addresses", ())):
+        subprocess.run(["/usr/sbin/ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+    # unshare makes our mounts private already; said again, so no mount below can reach the host's tree
+    subprocess.run(["/usr/bin/mount", "--make-rprivate", "/"], check=True)
     subprocess.run(["/usr/bin/mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/run"], check=True)
+    if "hosts" in config:  # the bed's own resolver for this namespace's processes (dockerd pushing
+        # to ghcr.io): a hosts file bound over /etc/hosts in our private mount namespace only
+        hosts = root / "hosts"
+        hosts.write_text(config["hosts"])
+        subprocess.run(["/usr/bin/mount", "--bind", str(hosts), "/etc/hosts"], check=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -13,6 +13,13 @@ fresh machine where only the registry carries images over. The bed reproduces th
   (dockerd trusts it through SSL_CERT_FILE); the host reaches it through a relayed 127.0.0.1 port.
 - ``new_job`` gives each job a fresh image store (every container and image removed but the
   ones the runner itself would fetch) and its own ``github_network_<hex>``; the registry persists.
+- public names stand in the way production sees them (issue 23: the example callers run as
+  written): ``ghcr.io`` is the bed registry on ``ADDRESS:443``, ``github.com`` and
+  ``api.github.com`` reach what ``expose(..., GITHUB_SOCKET)`` names on the host (the GitHub
+  emulator over TLS), each certificate from the bed's CA. The names resolve only inside the bed:
+  dockerd reads the namespace's own /etc/hosts, a job container gets the same file
+  (``container_hosts``, through act's ``--container-options``); anything without it resolves
+  nothing (no route leaves the namespace).
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ from .procs import TestbedError, pid_alive, stop_pid, wait_until
 from .tlsca import make_tls
 
 ADDRESS = "10.215.0.1"  # on lo inside the namespace; outside both docker pools
+GITHUB_ADDRESS = "10.215.0.2"  # github.com and api.github.com in the bed (TLS on 443)
+STAND_INS = {"ghcr.io": ADDRESS, "github.com": GITHUB_ADDRESS, "api.github.com": GITHUB_ADDRESS}
+GITHUB_SOCKET = "github.sock"  # expose(bed, port, GITHUB_SOCKET): the host service that is github.com
 REGISTRY_PORT = 5443
 HOST_SERVICE_PORT = 8080  # ADDRESS:8080 in the bed reaches what ``expose`` names on the host
 POOLS = ("--bip", "10.213.0.1/24", "--default-address-pool", "base=10.214.0.0/16,size=24")
@@ -72,6 +82,24 @@ class RunnerBed:
     def ca(self) -> Path:
         return self.root / "tls" / "ca.pem"
 
+    @property
+    def server_tls(self) -> tuple[Path, Path]:
+        """(certificate, key) the bed's CA signed for its addresses and every name in STAND_INS: a
+        host service exposed as github.com serves TLS with it."""
+        return self.root / "tls" / "server.pem", self.root / "tls" / "server-key.pem"
+
+    @property
+    def container_hosts(self) -> str:
+        """Docker options giving a container the bed's stand-in names: the bed's hosts file as its
+        /etc/hosts (not --add-host: act gives a job's options to its action containers too, which
+        join the job's network namespace, and Docker refuses host mappings there)."""
+        return f"-v {self.root / 'hosts'}:/etc/hosts:ro"
+
+    def add_user(self, username: str, password: str) -> None:
+        """One more registry account (the registry reads its htpasswd file again when it changes)."""
+        subprocess.run(["/usr/bin/htpasswd", "-Bb", str(self.root / "htpasswd"), username, password], check=True,
+                       capture_output=True)
+
     def docker(self, *args: str, stdin: int | None = None, timeout: float = 600,
                check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "DOCKER_HOST": self.docker_host, "DOCKER_BUILDKIT": "0"}
@@ -91,7 +119,7 @@ def start_runner_bed(root: Path, timeout: float = 60.0) -> RunnerBed:
     if len(str(root / "docker.sock")) >= 100:
         raise TestbedError(f"state dir {root} too long for a unix socket path")
     root.mkdir(parents=True, exist_ok=True)
-    tls = make_tls(root / "tls", (ADDRESS, "127.0.0.1"))
+    tls = make_tls(root / "tls", (ADDRESS, "127.0.0.1"), tuple(STAND_INS))
     username, password = f"ci-{secrets.token_hex(3)}", secrets.token_urlsafe(18)
     subprocess.run(["/usr/bin/htpasswd", "-Bbc", str(root / "htpasswd"), username, password], check=True,
                    capture_output=True)
@@ -112,13 +140,17 @@ def start_runner_bed(root: Path, timeout: float = 60.0) -> RunnerBed:
     listener.listen(64)
     host_port = int(listener.getsockname()[1])
     config = {
-        "root": str(root), "address": ADDRESS,
+        "root": str(root), "address": ADDRESS, "more_addresses": [GITHUB_ADDRESS],
+        "hosts": "127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in STAND_INS.items()),
         "processes": [["dockerd", dockerd], ["registry", ["/usr/bin/docker-registry", "serve",
                                                          str(root / "registry.yml")]]],
         "env": {"SSL_CERT_FILE": str(tls.ca)},
         "relays": [{"listen": {"fd": listener.fileno()}, "connect": {"host": ADDRESS, "port": REGISTRY_PORT}},
                    {"listen": {"host": ADDRESS, "port": HOST_SERVICE_PORT},
-                    "connect": {"unix": str(root / "host-service.sock")}}],
+                    "connect": {"unix": str(root / "host-service.sock")}},
+                   # ghcr.io:443 is the registry (TLS passes through); github.com:443 the exposed service
+                   {"listen": {"host": ADDRESS, "port": 443}, "connect": {"host": ADDRESS, "port": REGISTRY_PORT}},
+                   {"listen": {"host": GITHUB_ADDRESS, "port": 443}, "connect": {"unix": str(root / GITHUB_SOCKET)}}],
     }
     (root / "nsinit.json").write_text(json.dumps(config))
     (root / "nsinit.json").chmod(0o600)
@@ -156,10 +188,11 @@ def stop_runner_bed(bed: RunnerBed, timeout: float = 45.0) -> None:
 
 
 @contextlib.contextmanager
-def expose(bed: RunnerBed, port: int) -> Iterator[str]:
+def expose(bed: RunnerBed, port: int, socket_name: str = "host-service.sock") -> Iterator[str]:
     """Make 127.0.0.1:``port`` on the host reachable in the bed as ``ADDRESS:8080`` (a unix socket
-    crosses the network namespaces); yields that address. One service at a time."""
-    path = bed.root / "host-service.sock"
+    crosses the network namespaces); yields that address. One service at a time per socket; with
+    ``GITHUB_SOCKET`` the service is github.com and api.github.com on 443 in the bed instead."""
+    path = bed.root / socket_name
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -185,7 +218,7 @@ def expose(bed: RunnerBed, port: int) -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"{ADDRESS}:{HOST_SERVICE_PORT}"
+        yield "github.com" if socket_name == GITHUB_SOCKET else f"{ADDRESS}:{HOST_SERVICE_PORT}"
     finally:
         stop.set()
         listener.close()

@@ -90,8 +90,10 @@ def new_job(bed: RunnerBed, temp: Path, keep: Sequence[str] = ()) -> RunnerJob:
 
 def run_container_action(job: RunnerJob, image: str, inputs: Mapping[str, str], workspace: Path,
                          env: Mapping[str, str] | None = None, args: Sequence[str] = (),
-                         entrypoint: str | None = None, timeout: float = 600) -> StepRun:
-    """One step of ``image`` as the runner starts it; INPUT_ names keep their hyphens, upper-cased."""
+                         entrypoint: str | None = None, timeout: float = 600, options: Sequence[str] = ()
+                         ) -> StepRun:
+    """One step of ``image`` as the runner starts it; INPUT_ names keep their hyphens, upper-cased.
+    ``options``: what the runner's machine adds, e.g. the bed's public names (``container_hosts``)."""
     step = secrets.token_hex(4)
     output, summary = f"set_output_{step}", f"step_summary_{step}"
     for name in (output, summary):
@@ -122,7 +124,7 @@ def run_container_action(job: RunnerJob, image: str, inputs: Mapping[str, str], 
              "-v", f"{job.temp}/_github_home:/github/home",
              "-v", f"{job.temp}/_github_workflow:/github/workflow",
              "-v", f"{job.temp}/_runner_file_commands:/github/file_commands",
-             "-v", f"{workspace}:/github/workspace", "--network", job.network]
+             "-v", f"{workspace}:/github/workspace", "--network", job.network, *options]
     if entrypoint is not None:  # the runner's `entrypoint:` of a docker action
         argv += ["--entrypoint", entrypoint]
     argv += [image, *args]

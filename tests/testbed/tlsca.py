@@ -29,8 +29,9 @@ def _name(text: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
 
 
-def make_tls(directory: Path, addresses: tuple[str, ...]) -> TlsFiles:
-    """A CA (ca.pem) and a server certificate for ``addresses`` (IPs) signed by it."""
+def make_tls(directory: Path, addresses: tuple[str, ...], names: tuple[str, ...] = ()) -> TlsFiles:
+    """A CA (ca.pem) and a server certificate for ``addresses`` (IPs) and ``names`` (DNS: the public
+    hosts the bed stands in for, e.g. ghcr.io) signed by it."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -44,7 +45,8 @@ def make_tls(directory: Path, addresses: tuple[str, ...]) -> TlsFiles:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    sans = [x509.IPAddress(ipaddress.ip_address(address)) for address in addresses]
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(address)) for address in addresses]
+    sans += [x509.DNSName(name) for name in names]
     cert = (
         x509.CertificateBuilder().subject_name(_name(addresses[0])).issuer_name(ca.subject)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())

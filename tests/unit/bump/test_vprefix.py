@@ -33,3 +33,14 @@ def test_the_cli_bump_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert cli.main(["bump", "--gitops-dir", str(tmp_path), "--image", "ghcr.io/acme/dify-api:v1.14.0"]) == 0
     err = capsys.readouterr().err
     assert "warning: ghcr.io/acme/dify-api: the new tag 'v1.14.0' starts with 'v' but the deployed tag '1.13.3'" in err
+
+
+def test_the_action_bump_warns_as_an_annotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dify_action.front import action
+
+    (tmp_path / "values.yaml").write_text("image:\n  api:\n    repository: ghcr.io/acme/dify-api\n    tag: 1.13.3\n")
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_WORKSPACE": str(tmp_path),
+           "INPUT_COMMAND": "bump", "INPUT_GITOPS-DIR": str(tmp_path), "INPUT_IMAGE": "ghcr.io/acme/dify-api:v1.14.0"}
+    assert action.main(env) == 0
+    out = capsys.readouterr().out
+    assert "::warning" in out and "the new tag 'v1.14.0' starts with 'v' but the deployed tag '1.13.3'" in out

@@ -7,6 +7,7 @@ it takes, and nothing changed on disk. The reusable workflows run the same cases
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -42,8 +43,9 @@ def snapshot(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def run_action(tmp: Path, inputs: dict[str, str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp / "out"), "GITHUB_WORKSPACE": str(tmp)}
+def run_action(tmp: Path, inputs: dict[str, str], capsys: pytest.CaptureFixture[str],
+               environ: dict[str, str] | None = None) -> tuple[int, str]:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp / "out"), "GITHUB_WORKSPACE": str(tmp), **(environ or {})}
     env |= {f"INPUT_{k.upper()}": v for k, v in inputs.items()}
     code = action.main(env)
     captured = capsys.readouterr()
@@ -82,6 +84,45 @@ def test_a_scan_with_nothing_to_scan_never_passes(tmp_path: Path, capsys: pytest
     assert code == 2 and "a scan that checks nothing never passes" in log
     code, log = run_cli(["scan"], capsys)
     assert code == 2 and "a scan that checks nothing never passes" in log
+
+
+# -- 1. a gate that ran no check never passes: scanners skipped as missing are no pass -------------
+SKIPPING = """version: 1
+components:
+  - {name: api, image: ghcr.io/acme/dify-api, dockerfile: Dockerfile}
+scan: {missing-scanner: skip, scanners: {misconfig: false}}
+"""
+
+
+@pytest.mark.parametrize("installed", [(), ("hadolint",), ("trivy",)])
+def test_a_scan_whose_scanners_were_all_skipped_fails_and_a_partial_one_warns(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        installed: tuple[str, ...]) -> None:
+    tools = tmp_path / "bin"  # a runner with only these scanners on its PATH
+    tools.mkdir()
+    for name in installed:
+        found = shutil.which(name)
+        assert found, f"{name} is needed on PATH for this test (scripts/bootstrap installs it)"
+        (tools / name).symlink_to(found)
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY app /app\n")
+    (tmp_path / "dify-action.yaml").write_text(SKIPPING)
+    missing = [name for name in ("trivy", "hadolint") if name not in installed]
+    monkeypatch.setenv("PATH", str(tools))
+    monkeypatch.chdir(tmp_path)
+    config = str(tmp_path / "dify-action.yaml")
+    for front, (code, log) in {
+        "action": run_action(tmp_path, {"command": "scan", "config": config}, capsys, {"PATH": str(tools)}),
+        "cli": run_cli(["scan", "--config", config], capsys),
+    }.items():
+        for name in missing:  # said on every run, passed or not
+            assert f"{name} did not run: not installed (scan.missing-scanner: skip)" in log, (front, log)
+        if installed:
+            assert code == 0, (front, log)
+        else:
+            assert code == 1, (front, log)
+            assert "no check ran: trivy not installed (scan.missing-scanner: skip); hadolint not installed " \
+                   "(scan.missing-scanner: skip); a gate that ran no check never passes" in log, (front, log)
+            assert "install the scanners" in log, (front, log)
 
 
 # -- 2. an environment name without paths changes nothing ----------------------------------------
@@ -126,6 +167,23 @@ def test_paths_reaching_into_another_environment_are_refused(tmp_path: Path, pat
         assert plan.gitops is not None and plan.gitops.paths == (path,)
 
 
+def test_paths_reaching_into_another_environment_are_refused_on_both_fronts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    config = tmp_path / "dify-action.yaml"
+    config.write_text(CONFIG)
+    root = tree(tmp_path / "gitops")
+    before = snapshot(root)
+    code, log = run_action(tmp_path, {"command": "bump", "config": str(config), "gitops-dir": str(root),
+                                      "environment": "staging", "paths": "envs", "image": "ghcr.io/acme/dify-api:2"},
+                           capsys)
+    assert code == 2 and "invalid paths 'envs'" in log and "a path of environment 'production'" in log, log
+    code, log = run_cli(["bump", "--config", str(config), "--gitops-dir", str(root), "--environment", "staging",
+                         "--path", "envs", "--image", "ghcr.io/acme/dify-api:2"], capsys)
+    assert code == 2 and "invalid --path 'envs'" in log and "a path of environment 'production'" in log, log
+    assert snapshot(root) == before
+
+
 # -- 3. push false never deploys ------------------------------------------------------------------
 def test_a_pipeline_that_does_not_push_deploys_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tree(tmp_path / "gitops")
@@ -160,6 +218,24 @@ def test_push_false_with_a_config_environment_that_declares_its_repository(tmp_p
     plan = resolve(PipelineCommand(str(tmp_path / "dify-action.yaml"), build=BuildInputs(tags=("2.0",), push=False)),
                    Secrets())
     assert plan.gitops is None
+
+
+# -- 8. the first switch from the upstream image: the refusal names the upstream near-miss ----------
+def test_switching_from_upstream_names_the_near_miss_on_both_fronts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "gitops"
+    root.mkdir()
+    (root / "values-staging.yaml").write_text("image:\n  api:\n    repository: langgenius/dify-api\n"
+                                              "    tag: 1.13.3\n")
+    before = snapshot(root)
+    expected = "the same image name from another repository: langgenius/dify-api (values-staging.yaml:"
+    code, log = run_action(tmp_path, {"command": "bump", "gitops-dir": str(root), "paths": "values-staging.yaml",
+                                      "image": "ghcr.io/acme/dify-api:1.13.3-acme.1"}, capsys)
+    assert code == 2 and expected in log and "Switching from the upstream image" in log, log
+    code, log = run_cli(["bump", "--gitops-dir", str(root), "--path", "values-staging.yaml",
+                         "--image", "ghcr.io/acme/dify-api:1.13.3-acme.1"], capsys)
+    assert code == 2 and expected in log and "Switching from the upstream image" in log, log
+    assert snapshot(root) == before
 
 
 # -- 9. owner/name is a repository on the run's server, on every front end ------------------------

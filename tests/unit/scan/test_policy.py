@@ -11,14 +11,18 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dify_action.config.load import AllowEntry, Scanners, ScanPolicy
 from dify_action.errors import InputError
+from dify_action.markdown import escape
 from dify_action.scan import policy as scan
 from dify_action.scan import report as scanreport
 from dify_action.scan import sarif
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "trivy"
+RAN = ("trivy report",)  # a report from a run that checked something
 TODAY = dt.date(2026, 6, 15)
 
 
@@ -91,7 +95,7 @@ def test_parse_reads_every_entry_of_the_real_schema(api_findings: list[scan.Find
 @pytest.mark.parametrize("ignore_unfixed", [False, True])
 def test_threshold_and_ignore_unfixed(api_findings: list[scan.Finding], threshold: str, ignore_unfixed: bool) -> None:
     policy = ScanPolicy(severity=threshold, ignore_unfixed=ignore_unfixed)
-    report = scan.evaluate(api_findings, policy, today=TODAY)
+    report = scan.evaluate(api_findings, policy, today=TODAY, ran=RAN)
     expected = _expected_blocking(_raw_entries(_report("dify-api-image.json")), threshold, ignore_unfixed)
     assert _ids(report.blocking) == expected
     assert report.passed is (not expected)
@@ -102,7 +106,7 @@ def test_threshold_and_ignore_unfixed(api_findings: list[scan.Finding], threshol
 
 def test_secrets_fail_below_the_threshold() -> None:
     finding = scan.Finding("secret", "private-key", "HIGH", "Asymmetric Private Key", "trivy", "/root/.ssh/id_rsa")
-    report = scan.evaluate([finding], ScanPolicy(severity="CRITICAL"), today=TODAY)
+    report = scan.evaluate([finding], ScanPolicy(severity="CRITICAL"), today=TODAY, ran=RAN)
     assert not report.passed and report.blocking[0].finding is finding
 
 
@@ -114,7 +118,7 @@ def test_allow_list_with_reason_package_and_expiry(api_findings: list[scan.Findi
         AllowEntry("aws-access-key-id", "a documented fake key for tests", None),
         AllowEntry("AVD-DS-0002", "unused alias form", None),
     )
-    report = scan.evaluate(api_findings, ScanPolicy(allow=allow), today=TODAY)
+    report = scan.evaluate(api_findings, ScanPolicy(allow=allow), today=TODAY, ran=RAN)
     allowed = {v.finding.id: v.allow for v in report.verdicts if v.decision == scan.ALLOWED}
     assert set(allowed) == {"CVE-2024-6119", "aws-access-key-id"}
     assert allowed["CVE-2024-6119"] == allow[0]
@@ -145,7 +149,8 @@ def test_misconfig_allowed_by_its_avd_alias() -> None:
             ],
         }
     )
-    report = scan.evaluate(finding, ScanPolicy(allow=(AllowEntry("AVD-DS-0002", "base needs root"),)), today=TODAY)
+    allow = (AllowEntry("AVD-DS-0002", "base needs root"),)
+    report = scan.evaluate(finding, ScanPolicy(allow=allow), today=TODAY, ran=RAN)
     assert report.passed and report.verdicts[0].decision == scan.ALLOWED
 
 
@@ -153,14 +158,14 @@ def test_disabled_scanners_drop_their_findings_and_duplicates_count_once(
     api_findings: list[scan.Finding],
 ) -> None:
     policy = ScanPolicy(severity="LOW", scanners=Scanners(vuln=False, secret=False))
-    report = scan.evaluate(api_findings + api_findings, policy, today=TODAY)
+    report = scan.evaluate(api_findings + api_findings, policy, today=TODAY, ran=RAN)
     assert {v.finding.kind for v in report.verdicts} == {"misconfiguration"}
     assert len(report.verdicts) == len([f for f in api_findings if f.kind == "misconfiguration"])
 
 
 def test_not_affected_never_blocks() -> None:
     finding = scan.Finding("vulnerability", "CVE-1", "CRITICAL", "t", "trivy", "x", "p", "1", None, "not_affected")
-    assert scan.evaluate([finding], ScanPolicy(), today=TODAY).verdicts[0].decision == scan.NOT_AFFECTED
+    assert scan.evaluate([finding], ScanPolicy(), today=TODAY, ran=RAN).verdicts[0].decision == scan.NOT_AFFECTED
 
 
 @pytest.mark.parametrize("level", scan.HADOLINT_LEVELS)
@@ -193,7 +198,7 @@ def test_hadolint_levels(level: str) -> None:
         },
     ]
     findings = scan.parse_hadolint(items, file="api/Dockerfile")
-    report = scan.evaluate(findings, ScanPolicy(hadolint_level=level), today=TODAY)
+    report = scan.evaluate(findings, ScanPolicy(hadolint_level=level), today=TODAY, ran=RAN)
     floor = scan.HADOLINT_LEVELS.index(level)
     assert _ids(report.blocking) == {i["code"] for i in items if scan.HADOLINT_LEVELS.index(i["level"]) >= floor}
     assert all(f.file == "api/Dockerfile" for f in findings)
@@ -207,7 +212,7 @@ def test_malformed_reports_are_bad_input(bad: object) -> None:
 
 
 def test_clean_report_passes_and_says_so() -> None:
-    report = scan.evaluate(scan.parse_trivy(_report("dify-web-clean.json")), ScanPolicy(), today=TODAY)
+    report = scan.evaluate(scan.parse_trivy(_report("dify-web-clean.json")), ScanPolicy(), today=TODAY, ran=RAN)
     assert report.passed and report.verdicts == ()
     text = scanreport.markdown(report)
     assert "Scan passed" in text and "No findings." in text
@@ -269,7 +274,7 @@ def test_sarif(api_findings: list[scan.Finding]) -> None:
         file="./api/Dockerfile",
     )
     policy = ScanPolicy(allow=(AllowEntry("CVE-2024-6119", "next base image"),))
-    report = scan.evaluate([*api_findings, *lint], policy, today=TODAY)
+    report = scan.evaluate([*api_findings, *lint], policy, today=TODAY, ran=RAN)
     log = sarif.to_sarif(report, artifact_uri="api/Dockerfile")
     check_sarif(log, report)
     assert [run["tool"]["driver"]["name"] for run in log["runs"]] == ["hadolint", "trivy"]
@@ -294,7 +299,28 @@ def test_sarif(api_findings: list[scan.Finding]) -> None:
 
 
 def test_sarif_of_an_empty_report_is_valid() -> None:
-    report = scan.evaluate([], ScanPolicy(), today=TODAY)
+    report = scan.evaluate([], ScanPolicy(), today=TODAY, ran=RAN)
     log = sarif.to_sarif(report)
     check_sarif(log, report)
     assert log["runs"][0]["results"] == []
+
+
+# -- issue 23: a gate that ran no check never passes ----------------------------------------------
+@settings(max_examples=80, deadline=None)
+@given(skipped=st.lists(st.sampled_from(["trivy", "hadolint"]), unique=True),
+       ran=st.lists(st.sampled_from(["trivy image x (secret)", "trivy fs Dockerfile", "hadolint Dockerfile"]),
+                    unique=True),
+       missing=st.sampled_from(["not installed (scan.missing-scanner: skip)", "disabled"]))
+def test_a_scan_passes_only_when_a_check_ran(skipped: list[str], ran: list[str], missing: str) -> None:
+    skips = [scan.SkippedScanner(name, missing) for name in skipped]
+    report = scan.evaluate([], ScanPolicy(), today=TODAY, skipped=skips, ran=ran)
+    assert report.passed is bool(ran)
+    text = scanreport.markdown(report)
+    if ran:
+        assert report.failure() is None and "### Scan passed" in text
+        return
+    failure = report.failure()
+    assert failure is not None and "no check ran" in failure and "never passes" in failure
+    assert all(f"{name} {missing}" in failure for name in skipped)
+    assert f"### Scan failed: {escape(failure)}" in text
+    assert report.as_dict()["passed"] is False
