@@ -55,7 +55,8 @@ def left_behind(source: Mapping[str, Sequence[FoundImage]], target: Mapping[str,
             reason = "not among the images asked for (images / --image)"
         elif ours and repo not in ours and repo not in official:
             reason = ("not built here (not a component of the config) and not in promote.official: list it there "
-                      "(or `dify` for Dify's own images) to move it with the release, or promote it with images")
+                      "to move it with the release, or promote it with images (Dify's own images travel with "
+                      "the release set)")
         else:
             reason = "not moved"
         out.append(Left(repo, _runs(source.get(repo)), _runs(target.get(repo)), reason))

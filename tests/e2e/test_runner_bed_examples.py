@@ -5,8 +5,9 @@ for github.actor, as GHCR does); ``github.com`` and ``api.github.com`` are the G
 TLS, holding ``acme/dify-gitops``; the App token comes from the minting stand-in and the pinned
 ``org/dify-action@<sha>`` from this checkout (act's --local-repository: the runner's side, not the
 file's). What each produced is read back: images and tags in the registry, pull requests in the
-emulator, the step outputs in act's log; the promotion names the official web image it left behind
-(issue 23 item 7, on the third front end). A control shows the names resolve only through the
+emulator, the step outputs in act's log; the promotion carries Dify's official web with the api (one
+release set, issue 21) and names the upstream sidecar it left behind (issue 23 item 7, on the third
+front end). A control shows the names resolve only through the
 stand-in: without it nothing answers, and no route leaves the namespace."""
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ spec:
       containers:
         - name: web
           image: langgenius/dify-web:{tag}
+"""
+SIDECAR = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: dify-proxy
+spec:
+  template:
+    spec:
+      containers:
+        - name: proxy
+          image: nginx:{tag}
 """
 SET_OUTPUT = re.compile(r"\]\s+⚙\s+::set-output:: ([a-z-]+)=(.*)$")
 
@@ -93,10 +106,13 @@ def public_github(tmp_path: Path, token: str, openapi: OpenApiValidator, secret_
     em = GitHubEmulator(tmp_path / "srv", token, name="dify-gitops").start()
     em.public = "github.com"
     use_test_registry(em, IMAGE)
-    # issue 23 item 7: staging already runs the official web 1.13.4 beside the api, production 1.13.3
-    em.repo.commit_files("main", {"environments/staging/dify-web.yaml": WEB.format(tag="1.13.4"),
-                                  "environments/production/dify-web.yaml": WEB.format(tag="1.13.3")},
-                         "staging runs the official web 1.13.4")
+    # staging already runs Dify 1.13.3's official web (the api's release), production 1.13.2's (issue 21:
+    # promote carries it); and an upstream sidecar differs, which promote leaves behind and names (issue 23)
+    em.repo.commit_files("main", {"environments/staging/dify-web.yaml": WEB.format(tag="1.13.3"),
+                                  "environments/production/dify-web.yaml": WEB.format(tag="1.13.2"),
+                                  "environments/staging/dify-proxy.yaml": SIDECAR.format(tag="1.27.1"),
+                                  "environments/production/dify-proxy.yaml": SIDECAR.format(tag="1.27.0")},
+                         "staging runs Dify 1.13.3's web and a newer proxy")
     port = em.serve_tls(*runner_bed.server_tls)
     try:
         with expose(runner_bed, port, GITHUB_SOCKET):
@@ -178,10 +194,15 @@ def test_every_example_caller_runs_as_written_in_the_bed(
     assert outputs["pull-request-url"] == f"https://github.com/acme/dify-gitops/pull/{production.number}"
     text = emulator.repo.read(production.head, "environments/production/dify-api.yaml")
     assert text is not None and f"@{digest}" in text.decode()
-    # the official web was not moved (not built here, no promote.official): said, never silent
-    assert "NOT promoted: " in log and "dify-web (staging: 1.13.4, production: 1.13.3)" in log, log[-8000:]
+    # Dify's official web travels with the api (one release set, issue 21), shown in the PR's set table;
+    # the upstream proxy is not ours (not built here, no promote.official): left, and said, never silent
+    assert "an official Dify image, carried with the release set" in log, log[-8000:]
     assert emulator.repo.read(production.head, "environments/production/dify-web.yaml") == WEB.format(
         tag="1.13.3").encode()
+    assert "### Dify release set" in (production.body or "")
+    assert re.search(r"NOT promoted: \S*nginx \(staging: 1\.27\.1, production: 1\.27\.0\)", log), log[-8000:]
+    assert emulator.repo.read(production.head, "environments/production/dify-proxy.yaml") == SIDECAR.format(
+        tag="1.27.0").encode()
     assert manifest_digest(bed, "production") == digest  # registry-tag: production, a copy in ghcr.io
 
     rollback = bed_act(job, repo, "dify-rollback.yml", event="workflow_dispatch", inputs={
