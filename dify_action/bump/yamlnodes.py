@@ -18,6 +18,7 @@ import yaml
 from dify_action import refs
 from dify_action.bump.composer import AliasBomb, compose_tracking, may_share
 from dify_action.bump.model import Skipped
+from dify_action.bump.regions import compose_pruned
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.bump.variables import Variable
 from dify_action.yamlguard import Budget, BudgetExceeded, check
@@ -56,13 +57,15 @@ class Hit:
     variable: Variable | None = None
 
 
-def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None) -> Parsed | Skipped:
+def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None, prune: bool = False) -> Parsed | Skipped:
     """Decode and compose a file; return Skipped (with the reason) when it is not usable YAML.
 
     ``keep``: of a multi-document file, compose only the documents it accepts (their bytes); the
     others are blanked to spaces, one per character, so every mark still indexes the whole text
     and ``Parsed.text`` is the whole file. Anchors never cross documents, so nothing kept can
-    depend on a blanked one; the budget and duplicate-key checks apply to every kept document."""
+    depend on a blanked one; the budget and duplicate-key checks apply to every kept document.
+    ``prune``: also blank the root values of a large kept document that ``keep`` refuses, with the
+    answers of the whole document (``regions``)."""
     try:
         text = source.data.decode("utf-8")
         only = _only_documents(source.data, keep) if keep is not None else None
@@ -70,6 +73,12 @@ def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None) -> Par
     except UnicodeDecodeError:
         return Skipped(source.relpath, "not UTF-8 text")
     bom = _BOM if text.startswith(_BOM) else ""
+    if prune and keep is not None:
+        body = only if only is not None else source.data
+        body = body[(3 if body.startswith(_BOM.encode()) else 1):] if bom else body  # a blanked BOM is one space
+        docs = compose_pruned(body, keep, BUDGET)
+        if docs is not None:
+            return Parsed(source, text[len(bom):], tuple(docs), {}, bom)
     return compose(source, text[len(bom):], bom, composed=composed[len(bom):] if composed is not None else None)
 
 

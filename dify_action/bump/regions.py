@@ -1,0 +1,136 @@
+"""Compose only the part of a large document that can hold an image (issue 22, class 7).
+
+A chart's values file is one document of thousands of settings and one image mapping; libyaml
+makes a Python node of every scalar, so composing all of it costs more than the rest of a bump.
+A root key written ``key:`` alone on its line, whose value (the indented lines below it) does not
+mention the image, has that value blanked to spaces (one per character, line breaks kept: every
+mark is the whole text's), and only the rest is composed. The answers stay the whole text's:
+
+- the whole text passes libyaml's parser (``raw_parse``, in C, no Python objects); with no alias
+  in it, its event count bounds the node budget, and a bound of each blanked value's depth
+  (indentation columns, flow brackets) keeps within the depth budget (``_shallow``);
+- in the composed text, every blanked key is a root key with an empty value: the tokens up to
+  each blanked value are the whole text's, and a value whose lines all end outside quotes and flow
+  collections hands the same state to the tokens after it, so the composed nodes are the whole
+  text's nodes outside the blanked values;
+- anything else (an alias, anchor, tag, compose variable or tab in a value, a key the kinds read
+  such as ``global`` or ``kind``, a parse error or budget refusal) composes the whole text, so
+  refusals and their messages are the ones a full composition gives.
+``tests/unit/bump/test_regions.py`` checks on generated documents that both ways give one plan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import yaml
+from yaml._yaml import CParser
+
+from dify_action.bump.composer import may_share
+from dify_action.yamlguard import Budget, check
+
+PRUNE_AT = 16 * 1024  # bytes; below this, composing everything costs less than checking the bounds
+# root keys whose value the kinds read by name whatever it holds (``get(doc, "kind")``, a global
+# registry, Argo CD sources...): never blanked; tests/unit/bump/test_regions.py keeps it complete
+CONTEXT_KEYS = frozenset({
+    "apiVersion", "digest", "global", "helm", "image", "imageRegistry", "images", "kind", "kustomize",
+    "metadata", "name", "newName", "newTag", "registry", "repository", "services", "source", "sources",
+    "spec", "tag", "template", "value", "values", "valuesObject", "version",
+})
+
+_TOP = re.compile(rb"^[^ \r\n#][^\n]*\n?", re.MULTILINE)  # a line with content at column 0
+_KEY = re.compile(rb"([A-Za-z_][\w.-]*):[ ]*(?:#[^\n]*)?\r?\n")  # "key:" alone (a comment may follow)
+# alias, anchor, tag (they tie nodes across the text or start tokens mid-line), compose variable,
+# tab, and the line breaks beyond \r and \n (NEL, LS, PS), which blanking would remove
+_UNSAFE = re.compile(rb"[*&!$\t]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+_PREFIX = re.compile(rb"^ *(?:[-?:] +)*", re.MULTILINE)  # indentation and compact indicators
+_OPENS = re.compile(rb"^[^\n]*[\[{\"'][^\n]*", re.MULTILINE)  # lines that may open a flow or a quote
+_CONTINUATION = re.compile(rb"[\x80-\xbf]+")  # UTF-8 continuation bytes: one space per character
+_BLANK = bytes(byte if byte in (0x0A, 0x0D) else 0x20 for byte in range(256))
+
+
+@dataclass(frozen=True)
+class Blanked:
+    key: str
+    line: int  # 0-based, of the key
+
+
+def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -> list[yaml.Node] | None:
+    """The documents of ``data`` (UTF-8 without BOM) with the values ``keep`` refuses blanked, or
+    None when the whole text must be composed (small, nothing to blank, or any doubt)."""
+    if len(data) < PRUNE_AT:
+        return None
+    pruned = _prune(data, keep, budget.max_depth - 1)  # the root mapping holds each value: one level
+    if pruned is None:
+        return None
+    blanked_data, blanked = pruned
+    text = data.decode("utf-8")
+    if may_share(text):
+        return None
+    try:
+        if CParser(text).raw_parse() > budget.max_nodes:  # no alias: every node is at least one event
+            return None
+        part = blanked_data.decode("utf-8")
+        check(part, budget)
+        docs = [doc for doc in yaml.compose_all(part, Loader=yaml.CSafeLoader) if doc is not None]
+    except yaml.YAMLError:
+        return None
+    roots = {key.start_mark.line: (key, value) for doc in docs
+             if isinstance(doc, yaml.MappingNode) and not doc.flow_style for key, value in doc.value}
+    for item in blanked:
+        key, value = roots.get(item.line, (None, None))
+        if not (isinstance(key, yaml.ScalarNode) and key.value == item.key and key.start_mark.column == 0
+                and not key.style and isinstance(value, yaml.ScalarNode) and value.value == ""
+                and not value.style):
+            return None
+    return docs
+
+
+def _prune(data: bytes, keep: Callable[[bytes], bool], limit: int) -> tuple[bytes, list[Blanked]] | None:
+    tops = list(_TOP.finditer(data))
+    parts: list[bytes] = []
+    blanked: list[Blanked] = []
+    done = 0
+    for index, top in enumerate(tops):
+        key = _KEY.fullmatch(top.group())
+        end = tops[index + 1].start() if index + 1 < len(tops) else len(data)
+        body = data[top.end():end]
+        if key is None or not body.strip() or key.group(1).decode() in CONTEXT_KEYS:
+            continue
+        if keep(top.group() + body) or _UNSAFE.search(body) or not _shallow(body, limit):
+            continue
+        parts += [data[done:top.end()], _CONTINUATION.sub(b"", body).translate(_BLANK)]
+        done = end
+        blanked.append(Blanked(key.group(1).decode(), data.count(b"\n", 0, top.start())))
+    if not blanked:
+        return None
+    parts.append(data[done:])
+    return b"".join(parts), blanked
+
+
+def _shallow(body: bytes, limit: int) -> bool:
+    """True when the value's nesting is surely at most ``limit`` levels (False: not sure).
+
+    Block collections nest at most two to a column (a mapping and the sequence under one of its
+    keys), and one starts only where a line's indentation or compact indicators (``- ``, ``? ``)
+    end: twice the distinct columns bounds them. Flow collections add at most every bracket of
+    the value, or, when each line ends outside quotes and flow collections, the brackets of one
+    line. That is proven with libyaml: every line that has a bracket or a quote, alone as a
+    document after a ``---``; a line left open in the value would run into the next marker."""
+    columns: set[int] = set()
+    for prefix in set(_PREFIX.findall(body)):
+        columns.add(len(prefix))
+        columns.update(index for index, char in enumerate(prefix) if char in b"-?:")
+    block = 2 * len(columns)
+    if block + body.count(b"[") + body.count(b"{") <= limit:
+        return True
+    lines = _OPENS.findall(body)
+    if block + max((line.count(b"[") + line.count(b"{") for line in lines), default=0) > limit:
+        return False
+    try:
+        CParser(b"".join(b"---\n" + line + b"\n" for line in lines) + b"---\n").raw_parse()
+    except yaml.YAMLError:
+        return False
+    return True
