@@ -140,10 +140,15 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
                 hint="bump one image at a time, or check --helm-path",
                 file=parsed.source.relpath,
             )
+    composed = parsed.composed
     for item in reversed(ordered):
         text = text[: item.start] + item.text + text[item.end :]
-    try:  # libyaml's parser in C, no Python event objects: a cheap full parse
-        CParser(text).raw_parse()
+        if composed is not None:
+            composed = composed[: item.start] + item.text + composed[item.end :]
+    # the text composed, edited (libyaml's parser in C, no event objects): of a file with blanked
+    # parts, those were checked where they were blanked (yamlnodes, regions) and the edit leaves them
+    try:
+        CParser(text if composed is None else composed).raw_parse()
     except yaml.YAMLError as error:  # a bug of ours: refuse rather than write a broken file
         raise ManifestError(f"{parsed.source.relpath}: the edit would produce invalid YAML: {error}") from error
     return (parsed.bom + text).encode("utf-8")

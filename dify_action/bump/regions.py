@@ -40,15 +40,23 @@ CONTEXT_KEYS = frozenset({
     "spec", "tag", "template", "value", "values", "valuesObject", "version",
 })
 
-_TOP = re.compile(rb"^[^ \r\n#][^\n]*\n?", re.MULTILINE)  # a line with content at column 0
+_TOP = re.compile(rb"\n(?=[^ \r\n#])")  # before a line with content at column 0
 _KEY = re.compile(rb"([A-Za-z_][\w.-]*):[ ]*(?:#[^\n]*)?\r?\n")  # "key:" alone (a comment may follow)
 # alias, anchor, tag (they tie nodes across the text or start tokens mid-line), compose variable,
 # tab, and the line breaks beyond \r and \n (NEL, LS, PS), which blanking would remove
-_UNSAFE = re.compile(rb"[*&!$\t]|\xc2\x85|\xe2\x80[\xa8\xa9]")
-_PREFIX = re.compile(rb"^ *(?:[-?:] +)*", re.MULTILINE)  # indentation and compact indicators
-_OPENS = re.compile(rb"^[^\n]*[\[{\"'][^\n]*", re.MULTILINE)  # lines that may open a flow or a quote
+_UNSAFE = (b"*", b"&", b"!", b"$", b"\t", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+_PREFIX = re.compile(rb"\n( *(?:[-?:] +)*)")  # indentation and compact indicators of each line
+# a line that surely ends outside quotes and flow collections, and opens at most one of them:
+# [- ]* [scalar: ] value [# comment], the value a one-line scalar, or a flow mapping or sequence of
+# them; a quote only where a token starts, closed on the line, with no escapes
+_WORD = rb"[\w./+-]+"
+_SCALAR = rb"""(?:%s|"[^"\\\n]*"|'[^'\n]*')""" % _WORD
+_FLOW = rb"(?:\{ *(?:%s *: +%s *(?:, *%s *: +%s *)*)?\}|\[ *(?:%s *(?:, *%s *)*)?\])" % ((_SCALAR,) * 6)
+_CLOSED = rb" *(?:- +)*(?:%s *: +)?(?:%s|%s) *(?: #[^\n]*)?\r?" % (_SCALAR, _SCALAR, _FLOW)
+# the other lines with a bracket or a quote: each one is proven with libyaml
+_OPEN = re.compile(rb"\n(?!%s(?:\n|\Z))([^\n]*[\[{\"'][^\n]*)" % _CLOSED)
+_KEEP_BREAKS = bytes(byte if byte in (0x0A, 0x0D) else 0x20 for byte in range(256))
 _CONTINUATION = re.compile(rb"[\x80-\xbf]+")  # UTF-8 continuation bytes: one space per character
-_BLANK = bytes(byte if byte in (0x0A, 0x0D) else 0x20 for byte in range(256))
 
 
 @dataclass(frozen=True)
@@ -57,9 +65,9 @@ class Blanked:
     line: int  # 0-based, of the key
 
 
-def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -> list[yaml.Node] | None:
-    """The documents of ``data`` (UTF-8 without BOM) with the values ``keep`` refuses blanked, or
-    None when the whole text must be composed (small, nothing to blank, or any doubt)."""
+def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -> tuple[list[yaml.Node], str] | None:
+    """The documents of ``data`` (UTF-8 without BOM) with the values ``keep`` refuses blanked, and
+    the text composed; None when the whole text must be composed (small, nothing to blank, a doubt)."""
     if len(data) < PRUNE_AT:
         return None
     pruned = _prune(data, keep, budget.max_depth - 1)  # the root mapping holds each value: one level
@@ -85,25 +93,32 @@ def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -
                 and not key.style and isinstance(value, yaml.ScalarNode) and value.value == ""
                 and not value.style):
             return None
-    return docs
+    return docs, part
+
+
+def blank(data: bytes, table: bytes) -> bytes:
+    """One space per character of UTF-8 ``data`` (the bytes ``table`` maps to themselves stay)."""
+    return (data if data.isascii() else _CONTINUATION.sub(b"", data)).translate(table)
 
 
 def _prune(data: bytes, keep: Callable[[bytes], bool], limit: int) -> tuple[bytes, list[Blanked]] | None:
-    tops = list(_TOP.finditer(data))
+    tops = [0] if data[:1] not in (b" ", b"\r", b"\n", b"#") else []
+    tops += [match.end() for match in _TOP.finditer(data)]
     parts: list[bytes] = []
     blanked: list[Blanked] = []
     done = 0
     for index, top in enumerate(tops):
-        key = _KEY.fullmatch(top.group())
-        end = tops[index + 1].start() if index + 1 < len(tops) else len(data)
-        body = data[top.end():end]
+        line_end = data.find(b"\n", top) + 1
+        key = _KEY.fullmatch(data, top, line_end) if line_end else None
+        end = tops[index + 1] if index + 1 < len(tops) else len(data)
+        body = data[line_end:end]
         if key is None or not body.strip() or key.group(1).decode() in CONTEXT_KEYS:
             continue
-        if keep(top.group() + body) or _UNSAFE.search(body) or not _shallow(body, limit):
+        if keep(data[top:end]) or any(unsafe in body for unsafe in _UNSAFE) or not _shallow(body, limit):
             continue
-        parts += [data[done:top.end()], _CONTINUATION.sub(b"", body).translate(_BLANK)]
+        parts += [data[done:line_end], blank(body, _KEEP_BREAKS)]
         done = end
-        blanked.append(Blanked(key.group(1).decode(), data.count(b"\n", 0, top.start())))
+        blanked.append(Blanked(key.group(1).decode(), data.count(b"\n", 0, top)))
     if not blanked:
         return None
     parts.append(data[done:])
@@ -117,20 +132,24 @@ def _shallow(body: bytes, limit: int) -> bool:
     keys), and one starts only where a line's indentation or compact indicators (``- ``, ``? ``)
     end: twice the distinct columns bounds them. Flow collections add at most every bracket of
     the value, or, when each line ends outside quotes and flow collections, the brackets of one
-    line. That is proven with libyaml: every line that has a bracket or a quote, alone as a
-    document after a ``---``; a line left open in the value would run into the next marker."""
+    line. Lines of a simple shape (``_CLOSED``) surely do and open at most one level; every other
+    line with a bracket or a quote is proven with libyaml, alone as a document after a ``---``:
+    a line left open would run into the next marker. (The first line left open in the value
+    started clean, so libyaml reads it alone as it reads it in place.)"""
+    lined = b"\n" + body
     columns: set[int] = set()
-    for prefix in set(_PREFIX.findall(body)):
+    for prefix in set(_PREFIX.findall(lined)):
         columns.add(len(prefix))
         columns.update(index for index, char in enumerate(prefix) if char in b"-?:")
     block = 2 * len(columns)
     if block + body.count(b"[") + body.count(b"{") <= limit:
         return True
-    lines = _OPENS.findall(body)
-    if block + max((line.count(b"[") + line.count(b"{") for line in lines), default=0) > limit:
+    others = _OPEN.findall(lined)
+    if block + max([1, *(line.count(b"[") + line.count(b"{") for line in others)]) > limit:
         return False
-    try:
-        CParser(b"".join(b"---\n" + line + b"\n" for line in lines) + b"---\n").raw_parse()
-    except yaml.YAMLError:
-        return False
+    if others:
+        try:
+            CParser(b"".join(b"---\n" + line + b"\n" for line in others) + b"---\n").raw_parse()
+        except yaml.YAMLError:
+            return False
     return True

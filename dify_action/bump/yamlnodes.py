@@ -18,7 +18,7 @@ import yaml
 from dify_action import refs
 from dify_action.bump.composer import AliasBomb, compose_tracking, may_share
 from dify_action.bump.model import Skipped
-from dify_action.bump.regions import compose_pruned
+from dify_action.bump.regions import blank, compose_pruned
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.bump.variables import Variable
 from dify_action.yamlguard import Budget, BudgetExceeded, check
@@ -37,6 +37,7 @@ class Parsed:
     shared: dict[int, str] = field(default_factory=dict)  # id(node an alias points at) -> anchor
     bom: str = ""
     where: str = ""  # label prefix of an embedded document (Argo CD helm.values block)
+    composed: str | None = None  # the text composed, when parts of ``text`` were blanked to spaces
 
 
 @dataclass(frozen=True)
@@ -76,22 +77,22 @@ def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None, prune:
     if prune and keep is not None:
         body = only if only is not None else source.data
         body = body[(3 if body.startswith(_BOM.encode()) else 1):] if bom else body  # a blanked BOM is one space
-        docs = compose_pruned(body, keep, BUDGET)
-        if docs is not None:
-            return Parsed(source, text[len(bom):], tuple(docs), {}, bom)
+        pruned = compose_pruned(body, keep, BUDGET)
+        if pruned is not None:
+            return Parsed(source, text[len(bom):], tuple(pruned[0]), {}, bom, composed=pruned[1])
     return compose(source, text[len(bom):], bom, composed=composed[len(bom):] if composed is not None else None)
 
 
 # a document marker: "---" or "..." at a line start, then a space or the line's end; inside any
 # scalar such a line is forbidden (YAML 1.2 c-forbidden), so splitting there is exact
-_MARKER = re.compile(rb"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
-_CONTINUATION = re.compile(rb"[\x80-\xbf]+")  # UTF-8 continuation bytes: one space per character
+# (after a "\n": a literal first character lets the regex engine skip ahead; a file's start is added)
+_MARKER = re.compile(rb"\n(?:---|\.\.\.)(?=[ \t\r\n]|\Z)")
 _BLANK = bytes(0x0A if byte == 0x0A else 0x20 for byte in range(256))
 
 
 def _only_documents(data: bytes, keep: Callable[[bytes], bool]) -> bytes | None:
     """``data`` with the documents ``keep`` refuses blanked, or None when every one is kept."""
-    bounds = sorted({0, *(match.start() for match in _MARKER.finditer(data)), len(data)})
+    bounds = sorted({0, *(match.start() + 1 for match in _MARKER.finditer(data)), len(data)})
     if len(bounds) <= 2:
         return None
     parts: list[bytes] = []
@@ -104,7 +105,7 @@ def _only_documents(data: bytes, keep: Callable[[bytes], bool]) -> bytes | None:
             continue
         # a "---" stays (it starts the next document); a "..." only ends a document that stays
         head = 3 if part[:3] == b"---" or (part[:3] == b"..." and kept) else 0
-        parts.append(part[:head] + _CONTINUATION.sub(b"", part[head:]).translate(_BLANK))
+        parts.append(part[:head] + blank(part[head:], _BLANK))
         blanked, kept = True, False
     return b"".join(parts) if blanked else None
 
@@ -136,7 +137,7 @@ def compose(source: SourceFile, text: str, bom: str = "", where: str = "",
         if "{{" in text:
             return Skipped(source.relpath, f"not valid YAML{at}, a Helm/Go template ({{{{ ... }}}}): {problem}")
         return Skipped(source.relpath, f"not valid YAML{at}: {problem}")
-    return Parsed(source, text, tuple(docs), shared, bom, where)
+    return Parsed(source, text, tuple(docs), shared, bom, where, composed)
 
 
 def text_of(node: yaml.Node | None) -> str | None:
