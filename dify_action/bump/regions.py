@@ -8,7 +8,7 @@ mark is the whole text's), and only the rest is composed. The answers stay the w
 
 - the whole text passes libyaml's parser (``raw_parse``, in C, no Python objects); with no alias
   in it, its event count bounds the node budget, and a bound of each blanked value's depth
-  (indentation columns, flow brackets) keeps within the depth budget (``_shallow``);
+  (indentation columns, flow brackets) keeps within the depth budget (``_sealed``);
 - in the composed text, every blanked key is a root key with an empty value: the tokens up to
   each blanked value are the whole text's, and a value whose lines all end outside quotes and flow
   collections hands the same state to the tokens after it, so the composed nodes are the whole
@@ -36,8 +36,8 @@ PRUNE_AT = 16 * 1024  # bytes; below this, composing everything costs less than 
 # registry, Argo CD sources...): never blanked; tests/unit/bump/test_regions.py keeps it complete
 CONTEXT_KEYS = frozenset({
     "apiVersion", "digest", "global", "helm", "image", "imageRegistry", "images", "kind", "kustomize",
-    "metadata", "name", "newName", "newTag", "registry", "repository", "services", "source", "sources",
-    "spec", "tag", "template", "value", "values", "valuesObject", "version",
+    "metadata", "name", "newName", "newTag", "parameters", "registry", "repository", "services", "source", "sources",
+    "spec", "tag", "template", "value", "values", "valuesFrom", "valuesObject", "version",
 })
 
 _TOP = re.compile(rb"\n(?=[^ \r\n#])")  # before a line with content at column 0
@@ -114,7 +114,7 @@ def _prune(data: bytes, keep: Callable[[bytes], bool], limit: int) -> tuple[byte
         body = data[line_end:end]
         if key is None or not body.strip() or key.group(1).decode() in CONTEXT_KEYS:
             continue
-        if keep(data[top:end]) or any(unsafe in body for unsafe in _UNSAFE) or not _shallow(body, limit):
+        if keep(data[top:end]) or any(unsafe in body for unsafe in _UNSAFE) or not _sealed(body, limit):
             continue
         parts += [data[done:line_end], blank(body, _KEEP_BREAKS)]
         done = end
@@ -125,27 +125,27 @@ def _prune(data: bytes, keep: Callable[[bytes], bool], limit: int) -> tuple[byte
     return b"".join(parts), blanked
 
 
-def _shallow(body: bytes, limit: int) -> bool:
-    """True when the value's nesting is surely at most ``limit`` levels (False: not sure).
+def _sealed(body: bytes, limit: int) -> bool:
+    """True when the value surely ends outside quotes and flow collections and nests at most
+    ``limit`` levels (False: not sure).
 
-    Block collections nest at most two to a column (a mapping and the sequence under one of its
-    keys), and one starts only where a line's indentation or compact indicators (``- ``, ``? ``)
-    end: twice the distinct columns bounds them. Flow collections add at most every bracket of
-    the value, or, when each line ends outside quotes and flow collections, the brackets of one
-    line. Lines of a simple shape (``_CLOSED``) surely do and open at most one level; every other
-    line with a bracket or a quote is proven with libyaml, alone as a document after a ``---``:
-    a line left open would run into the next marker. (The first line left open in the value
-    started clean, so libyaml reads it alone as it reads it in place.)"""
+    Each line must end so: lines of a simple shape (``_CLOSED``) surely do; every other line with
+    a bracket or a quote is proven with libyaml, alone as a document after a ``---`` (a line left
+    open would run into the next marker; the first line left open in the value started clean,
+    so libyaml reads it alone as it reads it in place). Block collections nest at most two to a
+    column (a mapping and the sequence under one of its keys), and one starts only where a line's
+    indentation or compact indicators (``- ``, ``? ``) end: twice the distinct columns bounds them.
+    Flow collections add at most every bracket of the value, or, as every line ends outside them,
+    the brackets of one line (one for a simple line)."""
     lined = b"\n" + body
     columns: set[int] = set()
     for prefix in set(_PREFIX.findall(lined)):
         columns.add(len(prefix))
         columns.update(index for index, char in enumerate(prefix) if char in b"-?:")
     block = 2 * len(columns)
-    if block + body.count(b"[") + body.count(b"{") <= limit:
-        return True
     others = _OPEN.findall(lined)
-    if block + max([1, *(line.count(b"[") + line.count(b"{") for line in others)]) > limit:
+    if block + body.count(b"[") + body.count(b"{") > limit and \
+            block + max([1, *(line.count(b"[") + line.count(b"{") for line in others)]) > limit:
         return False
     if others:
         try:
