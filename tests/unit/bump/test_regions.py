@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def test_a_line_of_the_closed_shape_ends_outside_quotes_and_flows(line: str, ind
     """What ``_CLOSED`` certifies without libyaml, libyaml confirms: such a line, read where a
     line starts (also as a value's continuation), never leaves a quote or a flow collection open."""
     text = " " * indent + line
-    if regions.re.fullmatch(regions._CLOSED, text.encode()) is None:
+    if re.fullmatch(regions._CLOSED, text.encode()) is None:
         return
     for before in ("", "key:\n", "- x\n", "key: plain\n"):
         try:
