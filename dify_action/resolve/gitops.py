@@ -10,17 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dify_action import refs
 from dify_action.bump import Target
 from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
-from dify_action.config.load import Config, Environment
 from dify_action.delivery import DeliveryRequest, Destination, Identity
 from dify_action.delivery.github_address import check_api_url
 from dify_action.errors import InputError
-from dify_action.promote.run import PromoteRequest
 from dify_action.resolve.common import given, required
 from dify_action.resolve.request import (
     BumpInputs,
@@ -30,7 +28,11 @@ from dify_action.resolve.request import (
     RunContext,
     Secrets,
 )
-from dify_action.rollback.run import RollbackRequest
+
+if TYPE_CHECKING:  # types only: a bump loads neither the config reader nor promote's or rollback's stage
+    from dify_action.config.load import Config, Environment
+    from dify_action.promote.run import PromoteRequest
+    from dify_action.rollback.run import RollbackRequest
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,8 @@ def _check_local_repository(url: str) -> None:
 
 
 def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> PromoteRequest:
+    from dify_action.promote.run import PromoteRequest
+
     check_destination_inputs(r.gitops)
     source = required(r.from_environment, "from-environment", "the environment to promote from, e.g. staging")
     target = required(r.to_environment, "to-environment", "the environment to promote to, e.g. production")
@@ -255,6 +259,8 @@ def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> 
 
 
 def rollback_request(r: RollbackCommand, secrets: Secrets, cfg: Config | None) -> RollbackRequest:
+    from dify_action.rollback.run import RollbackRequest
+
     check_destination_inputs(r.gitops)
     if not (r.pull_request or r.commit or r.environment):
         raise InputError("pull-request-number", "", "the merged bump PR to roll back (or a commit), or environment "
