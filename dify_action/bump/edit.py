@@ -15,6 +15,7 @@ import yaml
 from yaml._yaml import CParser
 
 from dify_action.bump.model import Replacement
+from dify_action.bump.regions import blank_text
 from dify_action.bump.yamlnodes import Hit, Parsed
 from dify_action.errors import EditRefused, ManifestError
 
@@ -140,7 +141,7 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
                 hint="bump one image at a time, or check --helm-path",
                 file=parsed.source.relpath,
             )
-    composed = parsed.composed
+    composed = blank_text(text, parsed.blanked) if parsed.blanked else None
     for item in reversed(ordered):
         text = text[: item.start] + item.text + text[item.end :]
         if composed is not None:

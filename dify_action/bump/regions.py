@@ -59,28 +59,32 @@ _KEEP_BREAKS = bytes(byte if byte in (0x0A, 0x0D) else 0x20 for byte in range(25
 _CONTINUATION = re.compile(rb"[\x80-\xbf]+")  # UTF-8 continuation bytes: one space per character
 
 
+Spans = tuple[tuple[int, int], ...]
+
+
 @dataclass(frozen=True)
 class Blanked:
     key: str
     line: int  # 0-based, of the key
 
 
-def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -> tuple[list[yaml.Node], str] | None:
+def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -> tuple[list[yaml.Node], Spans] | None:
     """The documents of ``data`` (UTF-8 without BOM) with the values ``keep`` refuses blanked, and
-    the text composed; None when the whole text must be composed (small, nothing to blank, a doubt)."""
+    the character spans blanked; None when the whole text must be composed (small, nothing to
+    blank, a doubt)."""
     if len(data) < PRUNE_AT:
         return None
     pruned = _prune(data, keep, budget.max_depth - 1)  # the root mapping holds each value: one level
     if pruned is None:
         return None
-    blanked_data, blanked = pruned
+    spans, blanked = pruned
     text = data.decode("utf-8")
     if may_share(text):
         return None
     try:
         if CParser(text).raw_parse() > budget.max_nodes:  # no alias: every node is at least one event
             return None
-        part = blanked_data.decode("utf-8")
+        part = blank_spans(data, spans).decode("utf-8")
         check(part, budget)
         docs = [doc for doc in yaml.compose_all(part, Loader=yaml.CSafeLoader) if doc is not None]
     except yaml.YAMLError:
@@ -93,20 +97,44 @@ def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -
                 and not key.style and isinstance(value, yaml.ScalarNode) and value.value == ""
                 and not value.style):
             return None
-    return docs, part
+    return docs, char_spans(data, spans)
 
 
-def blank(data: bytes, table: bytes) -> bytes:
-    """One space per character of UTF-8 ``data`` (the bytes ``table`` maps to themselves stay)."""
-    return (data if data.isascii() else _CONTINUATION.sub(b"", data)).translate(table)
+def _blank(data: bytes) -> bytes:
+    """One space per character of UTF-8 ``data``; line breaks (\\n, \\r) stay."""
+    return (data if data.isascii() else _CONTINUATION.sub(b"", data)).translate(_KEEP_BREAKS)
 
 
-def _prune(data: bytes, keep: Callable[[bytes], bool], limit: int) -> tuple[bytes, list[Blanked]] | None:
+def blank_spans(data: bytes, spans: Spans) -> bytes:
+    """``data`` with the byte ``spans`` (in order, apart) blanked: every mark keeps its index and line."""
+    parts, done = [], 0
+    for start, end in spans:
+        parts += [data[done:start], _blank(data[start:end])]
+        done = end
+    return b"".join([*parts, data[done:]])
+
+
+def char_spans(data: bytes, spans: Spans) -> Spans:
+    """Byte spans of UTF-8 ``data`` as character spans of its text."""
+    if data.isascii():
+        return tuple(spans)
+    return tuple((len(data[:start].decode("utf-8")), len(data[:end].decode("utf-8"))) for start, end in spans)
+
+
+def blank_text(text: str, spans: Spans) -> str:
+    """``text`` with the character ``spans`` blanked as ``blank_spans`` blanks them."""
+    parts, done = [], 0
+    for start, end in spans:
+        parts += [text[done:start], _blank(text[start:end].encode("utf-8")).decode("ascii")]
+        done = end
+    return "".join([*parts, text[done:]])
+
+
+def _prune(data: bytes, keep: Callable[[bytes], bool], limit: int) -> tuple[Spans, list[Blanked]] | None:
     tops = [0] if data[:1] not in (b" ", b"\r", b"\n", b"#") else []
     tops += [match.end() for match in _TOP.finditer(data)]
-    parts: list[bytes] = []
+    spans: list[tuple[int, int]] = []
     blanked: list[Blanked] = []
-    done = 0
     for index, top in enumerate(tops):
         line_end = data.find(b"\n", top) + 1
         key = _KEY.fullmatch(data, top, line_end) if line_end else None
@@ -116,13 +144,9 @@ def _prune(data: bytes, keep: Callable[[bytes], bool], limit: int) -> tuple[byte
             continue
         if keep(data[top:end]) or any(unsafe in body for unsafe in _UNSAFE) or not _sealed(body, limit):
             continue
-        parts += [data[done:line_end], blank(body, _KEEP_BREAKS)]
-        done = end
+        spans.append((line_end, end))
         blanked.append(Blanked(key.group(1).decode(), data.count(b"\n", 0, top)))
-    if not blanked:
-        return None
-    parts.append(data[done:])
-    return b"".join(parts), blanked
+    return (tuple(spans), blanked) if blanked else None
 
 
 def _sealed(body: bytes, limit: int) -> bool:

@@ -8,6 +8,7 @@ through the pure-Python composer that records anchors (``composer``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import yaml
 from dify_action import refs
 from dify_action.bump.composer import AliasBomb, compose_tracking, may_share
 from dify_action.bump.model import Skipped
-from dify_action.bump.regions import blank, compose_pruned
+from dify_action.bump.regions import Spans, blank_spans, char_spans, compose_pruned
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.bump.variables import Variable
 from dify_action.yamlguard import Budget, BudgetExceeded, check
@@ -37,7 +38,7 @@ class Parsed:
     shared: dict[int, str] = field(default_factory=dict)  # id(node an alias points at) -> anchor
     bom: str = ""
     where: str = ""  # label prefix of an embedded document (Argo CD helm.values block)
-    composed: str | None = None  # the text composed, when parts of ``text`` were blanked to spaces
+    blanked: Spans = ()  # character spans of ``text`` blanked to spaces in the text composed
 
 
 @dataclass(frozen=True)
@@ -69,45 +70,45 @@ def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None, prune:
     answers of the whole document (``regions``)."""
     try:
         text = source.data.decode("utf-8")
-        only = _only_documents(source.data, keep) if keep is not None else None
-        composed = only.decode("utf-8") if only is not None else None
     except UnicodeDecodeError:
         return Skipped(source.relpath, "not UTF-8 text")
     bom = _BOM if text.startswith(_BOM) else ""
+    spans = _other_documents(source.data, keep) if keep is not None else ()
+    only = blank_spans(source.data, spans) if spans else source.data
+    blanked = tuple((max(start - len(bom), 0), end - len(bom)) for start, end in char_spans(source.data, spans))
     if prune and keep is not None:
-        body = only if only is not None else source.data
-        body = body[(3 if body.startswith(_BOM.encode()) else 1):] if bom else body  # a blanked BOM is one space
+        body = only[(3 if only.startswith(_BOM.encode()) else 1):] if bom else only  # a blanked BOM is one space
         pruned = compose_pruned(body, keep, BUDGET)
         if pruned is not None:
-            return Parsed(source, text[len(bom):], tuple(pruned[0]), {}, bom, composed=pruned[1])
-    return compose(source, text[len(bom):], bom, composed=composed[len(bom):] if composed is not None else None)
+            docs, values = pruned
+            return Parsed(source, text[len(bom):], tuple(docs), {}, bom, blanked=tuple(sorted(blanked + values)))
+    composed = only.decode("utf-8")[len(bom):] if spans else None
+    parsed = compose(source, text[len(bom):], bom, composed=composed)
+    return dataclasses.replace(parsed, blanked=blanked) if spans and isinstance(parsed, Parsed) else parsed
 
 
 # a document marker: "---" or "..." at a line start, then a space or the line's end; inside any
 # scalar such a line is forbidden (YAML 1.2 c-forbidden), so splitting there is exact
 # (after a "\n": a literal first character lets the regex engine skip ahead; a file's start is added)
 _MARKER = re.compile(rb"\n(?:---|\.\.\.)(?=[ \t\r\n]|\Z)")
-_BLANK = bytes(0x0A if byte == 0x0A else 0x20 for byte in range(256))
 
 
-def _only_documents(data: bytes, keep: Callable[[bytes], bool]) -> bytes | None:
-    """``data`` with the documents ``keep`` refuses blanked, or None when every one is kept."""
+def _other_documents(data: bytes, keep: Callable[[bytes], bool]) -> Spans:
+    """The byte spans of the documents ``keep`` refuses (none when every one is kept)."""
     bounds = sorted({0, *(match.start() + 1 for match in _MARKER.finditer(data)), len(data)})
     if len(bounds) <= 2:
-        return None
-    parts: list[bytes] = []
-    blanked, kept = False, False
+        return ()
+    spans: list[tuple[int, int]] = []
+    kept = False
     for start, end in itertools.pairwise(bounds):
-        part = data[start:end]
-        if keep(part):
-            parts.append(part)
+        if keep(data[start:end]):
             kept = True
             continue
         # a "---" stays (it starts the next document); a "..." only ends a document that stays
-        head = 3 if part[:3] == b"---" or (part[:3] == b"..." and kept) else 0
-        parts.append(part[:head] + blank(part[head:], _BLANK))
-        blanked, kept = True, False
-    return b"".join(parts) if blanked else None
+        head = 3 if data[start:start + 3] == b"---" or (data[start:start + 3] == b"..." and kept) else 0
+        spans.append((start + head, end))
+        kept = False
+    return tuple(spans)
 
 
 def compose(source: SourceFile, text: str, bom: str = "", where: str = "",
@@ -137,7 +138,7 @@ def compose(source: SourceFile, text: str, bom: str = "", where: str = "",
         if "{{" in text:
             return Skipped(source.relpath, f"not valid YAML{at}, a Helm/Go template ({{{{ ... }}}}): {problem}")
         return Skipped(source.relpath, f"not valid YAML{at}: {problem}")
-    return Parsed(source, text, tuple(docs), shared, bom, where, composed)
+    return Parsed(source, text, tuple(docs), shared, bom, where)
 
 
 def text_of(node: yaml.Node | None) -> str | None:
