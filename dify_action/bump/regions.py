@@ -82,7 +82,7 @@ def compose_pruned(data: bytes, keep: Callable[[bytes], bool], budget: Budget) -
     if may_share(text):
         return None
     try:
-        if CParser(text).raw_parse() > budget.max_nodes:  # no alias: every node is at least one event
+        if CParser(data).raw_parse() > budget.max_nodes:  # no alias: every node is at least one event
             return None
         part = blank_spans(data, spans).decode("utf-8")
         check(part, budget)
