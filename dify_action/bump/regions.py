@@ -45,7 +45,9 @@ _KEY = re.compile(rb"([A-Za-z_][\w.-]*):[ ]*(?:#[^\n]*)?\r?\n")  # "key:" alone 
 # alias, anchor, tag (they tie nodes across the text or start tokens mid-line), compose variable,
 # tab, and the line breaks beyond \r and \n (NEL, LS, PS), which blanking would remove
 _UNSAFE = (b"*", b"&", b"!", b"$", b"\t", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
-_PREFIX = re.compile(rb"\n( *(?:[-?:] +)*)")  # indentation and compact indicators of each line
+# indentation and compact indicators of a line that holds a token (spaces possessive: a long blank
+# line costs no backtracking)
+_PREFIX = re.compile(rb"\n( *+)((?:[-?:] +)*)(?=[^ \r\n])")
 # a line that surely ends outside quotes and flow collections, and opens at most one of them:
 # [- ]* [scalar: ] value [# comment], the value a one-line scalar, or a flow mapping or sequence of
 # them; a quote only where a token starts, closed on the line, with no escapes
@@ -163,9 +165,9 @@ def _sealed(body: bytes, limit: int) -> bool:
     the brackets of one line (one for a simple line)."""
     lined = b"\n" + body
     columns: set[int] = set()
-    for prefix in set(_PREFIX.findall(lined)):
-        columns.add(len(prefix))
-        columns.update(index for index, char in enumerate(prefix) if char in b"-?:")
+    for indent, indicators in set(_PREFIX.findall(lined)):
+        columns.add(len(indent) + len(indicators))
+        columns.update(len(indent) + index for index, char in enumerate(indicators) if char != 0x20)
     block = 2 * len(columns)
     others = _OPEN.findall(lined)
     if block + body.count(b"[") + body.count(b"{") > limit and \
