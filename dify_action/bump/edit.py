@@ -146,8 +146,9 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
         text = text[: item.start] + item.text + text[item.end :]
         if composed is not None:
             composed = composed[: item.start] + item.text + composed[item.end :]
-    # the text composed, edited (libyaml's parser in C, no event objects): of a file with blanked
-    # parts, those were checked where they were blanked (yamlnodes, regions) and the edit leaves them
+    # the text composed, edited (libyaml's parser in C, no event objects); the edit leaves blanked
+    # parts as they were: documents that do not mention the image are not read (yamlnodes), root
+    # values that do not were parsed whole where they were blanked (regions)
     try:
         CParser(text if composed is None else composed).raw_parse()
     except yaml.YAMLError as error:  # a bug of ours: refuse rather than write a broken file
