@@ -66,7 +66,7 @@ def test_the_probe_sees_a_heavy_client_when_one_is_used() -> None:
 
 
 # issue 22, class 7: a local bump loads its own stage only (half of a 3,000-file bump was imports)
-OTHER_STAGES = ("build", "smoke", "scan", "promote", "rollback", "registry", "engine", "config", "tags",
+OTHER_STAGES = ("build", "smoke", "scan", "promote", "rollback", "delivery", "registry", "engine", "config", "tags",
                 "verify", "dify")
 STAGE_PROBE = PROBE.replace('name.split(".")[0] for name in sys.modules',
                             'name for name in sys.modules if name.startswith("dify_action.")')
