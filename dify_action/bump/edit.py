@@ -148,9 +148,10 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
             composed = composed[: item.start] + item.text + composed[item.end :]
     # the text composed, edited (libyaml's parser in C, no event objects); the edit leaves blanked
     # parts as they were: documents that do not mention the image are not read (yamlnodes), root
-    # values that do not were parsed whole where they were blanked (regions)
+    # values that do not were parsed whole where they were blanked (regions); nothing but blanked
+    # documents comes before ``start``
     try:
-        CParser(text if composed is None else composed).raw_parse()
+        CParser((text if composed is None else composed)[parsed.start:]).raw_parse()
     except yaml.YAMLError as error:  # a bug of ours: refuse rather than write a broken file
         raise ManifestError(f"{parsed.source.relpath}: the edit would produce invalid YAML: {error}") from error
     return (parsed.bom + text).encode("utf-8")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -39,6 +39,7 @@ class Parsed:
     bom: str = ""
     where: str = ""  # label prefix of an embedded document (Argo CD helm.values block)
     blanked: Spans = ()  # character spans of ``text`` blanked to spaces in the text composed
+    start: int = 0  # the text composed starts here (all before it is blanked documents)
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,62 @@ def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None, prune:
     spans = _other_documents(source.data, keep) if keep is not None else ()
     only = blank_spans(source.data, spans) if spans else source.data
     blanked = tuple((max(start - len(bom), 0), end - len(bom)) for start, end in char_spans(source.data, spans))
+    body = only[(3 if only.startswith(_BOM.encode()) else 1):] if bom else only  # a blanked BOM is one space
+    start = 0 if bom else _first_kept(source.data, spans, len(body))
+    window = body[start:]  # the documents before ``start`` are blanked whole: libyaml need not scan them
     if prune and keep is not None:
-        body = only[(3 if only.startswith(_BOM.encode()) else 1):] if bom else only  # a blanked BOM is one space
-        pruned = compose_pruned(body, keep, BUDGET)
+        pruned = compose_pruned(window, keep, BUDGET)
         if pruned is not None:
             docs, values = pruned
-            return Parsed(source, text[len(bom):], tuple(docs), {}, bom, blanked=tuple(sorted(blanked + values)))
-    composed = only.decode("utf-8")[len(bom):] if spans else None
+            _shift(docs, start, _breaks(body[:start]))
+            values = tuple((a + start, b + start) for a, b in values)
+            return Parsed(source, text[len(bom):], tuple(docs), {}, bom, blanked=tuple(sorted(blanked + values)),
+                          start=start)
+    if start:
+        parsed = compose(source, text, composed=window.decode("utf-8"))
+        if isinstance(parsed, Parsed):
+            _shift(parsed.docs, start, _breaks(body[:start]))
+            return dataclasses.replace(parsed, blanked=blanked, start=start)
+    composed = body.decode("utf-8") if spans else None  # a refusal names the lines of the whole text
     parsed = compose(source, text[len(bom):], bom, composed=composed)
     return dataclasses.replace(parsed, blanked=blanked) if spans and isinstance(parsed, Parsed) else parsed
+
+
+def _first_kept(data: bytes, spans: Spans, size: int) -> int:
+    """Where the first kept document starts, when the blanked ones before it are much larger than
+    what follows (a CRD bundle ending with the one Deployment that runs the image); else 0. The
+    blanked text before it is ASCII, so the offset is the same in characters."""
+    end = 0
+    for start, stop in spans:
+        if start - end > 3:  # more than a "---" kept between them: a kept document
+            break
+        end = stop
+    consumed = len(blank_spans(data[:end], tuple(span for span in spans if span[1] <= end))) if end else 0
+    return consumed if consumed > 8 * (size - consumed) else 0
+
+
+def _breaks(blank: bytes) -> int:
+    """The line breaks libyaml counts in blanked text (\\n, \\r\\n, a lone \\r)."""
+    return blank.count(b"\n") + blank.count(b"\r") - blank.count(b"\r\n")
+
+
+def _shift(docs: Sequence[yaml.Node], index: int, line: int) -> None:
+    """Move the marks of nodes composed from a window of the text to the whole text's (the window
+    starts a line: columns stay)."""
+    seen: set[int] = set()
+    stack = list(docs)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for name in ("start_mark", "end_mark"):
+            mark = getattr(node, name)
+            setattr(node, name, yaml.error.Mark(mark.name, mark.index + index, mark.line + line, mark.column, None, 0))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
 
 
 # a document marker: "---" or "..." at a line start, then a space or the line's end; inside any
