@@ -5,12 +5,14 @@ Prints, from one run: our bump time (in-process and as a CLI process), a ruamel.
 Goals (issue 2): >= 10x faster than the round trip, within 3x of grep, peak RSS < 150 MB.
 
 --small (issue 22): the same mix on 3,000 files (goal <= 5x `grep -rl`, where start-up counts most).
+Both mixed trees also print the bare interpreter's start-up (``python -c pass``), the floor of the
+CLI process; --skip-ruamel prints one line per tree.
 --large (issue 11): a tree shaped like a checkout of many real repositories: about 20,000 files of
 mixed formats (Markdown, Python, Go, JSON, binaries; about 2,300 YAML: manifests, Helm values and
 templates, compose files, kustomizations, and some ~200 KB CRD bundles). Prints the whole bump
 process time over `grep -rl` (goal <= 3x), a ruamel.yaml round trip of the YAML files over the bump
 process (goal >= 30x) and the bump process's peak RSS (goal <= 150 MB).
-Usage: python benchmarks/bench_bump.py [--files N] [--large]
+Usage: python benchmarks/bench_bump.py [--files N] [--large | --small] [--skip-ruamel]
 """
 
 from __future__ import annotations
@@ -197,10 +199,12 @@ def large(count: int, label: str, goal: float, skip_ruamel: bool = False) -> Non
             runs.append(rss_of(cli))
         bump_s = min(run[0] for run in runs)
         rss_mb = max(run[1] for run in runs)
+        # the floor no bump goes under: this interpreter starting and importing nothing of ours
+        bare_s = min(rss_of([sys.executable, "-c", "pass"])[0] for _ in range(3))
         if skip_ruamel:
             print(f"{label} tree: {count} files ({yaml_count} YAML), bump {bump_s * 1000:.1f} ms = "
                   f"{bump_s / grep_s:.2f}x grep -rl ({grep_s * 1000:.1f} ms; goal <= {goal:g}x), "
-                  f"peak RSS {rss_mb:.1f} MB (goal <= 150 MB)")
+                  f"peak RSS {rss_mb:.1f} MB (goal <= 150 MB); bare interpreter start {bare_s * 1000:.1f} ms")
             return
         from ruamel.yaml import YAML
 
@@ -220,6 +224,7 @@ def large(count: int, label: str, goal: float, skip_ruamel: bool = False) -> Non
               f"goal <= {goal:g}x)")
         print(f"ruamel.yaml round trip:      {ruamel_s * 1000:8.1f} ms  ({ruamel_s / bump_s:.1f}x bump; goal >= 30x)")
         print(f"peak RSS, bump process:      {rss_mb:8.1f} MB  (goal <= 150 MB)")
+        print(f"bare interpreter start:      {bare_s * 1000:8.1f} ms  (the floor of any CLI process)")
     finally:
         shutil.rmtree(work)
 

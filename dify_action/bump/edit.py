@@ -12,8 +12,10 @@ import itertools
 import re
 
 import yaml
+from yaml._yaml import CParser
 
 from dify_action.bump.model import Replacement
+from dify_action.bump.regions import blank_text
 from dify_action.bump.yamlnodes import Hit, Parsed
 from dify_action.errors import EditRefused, ManifestError
 
@@ -139,11 +141,17 @@ def apply(parsed: Parsed, replacements: list[Replacement]) -> bytes:
                 hint="bump one image at a time, or check --helm-path",
                 file=parsed.source.relpath,
             )
+    composed = blank_text(text, parsed.blanked) if parsed.blanked else None
     for item in reversed(ordered):
         text = text[: item.start] + item.text + text[item.end :]
+        if composed is not None:
+            composed = composed[: item.start] + item.text + composed[item.end :]
+    # the text composed, edited (libyaml's parser in C, no event objects); the edit leaves blanked
+    # parts as they were: documents that do not mention the image are not read (yamlnodes), root
+    # values that do not were parsed whole where they were blanked (regions); nothing but blanked
+    # documents comes before ``start``
     try:
-        for _ in yaml.parse(text, Loader=yaml.CSafeLoader):  # libyaml events: a cheap full parse
-            pass
+        CParser((text if composed is None else composed)[parsed.start:]).raw_parse()
     except yaml.YAMLError as error:  # a bug of ours: refuse rather than write a broken file
         raise ManifestError(f"{parsed.source.relpath}: the edit would produce invalid YAML: {error}") from error
     return (parsed.bom + text).encode("utf-8")

@@ -75,7 +75,9 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
     for source in files:
         if not mentions(source.data):
             continue
-        parsed = load(source, mentions)  # of a multi-document file, only the documents that mention it
+        # of a multi-document file, only the documents that mention it; of a large document, only the
+        # root values that do (--helm-path keys: the whole document, helmpath reads any key path)
+        parsed = load(source, mentions, prune=not keys)
         if isinstance(parsed, Skipped):
             if source.explicit:
                 raise EditRefused(

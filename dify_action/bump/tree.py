@@ -143,7 +143,7 @@ def editable(rel: str) -> bool:
 
 def ci_system(rel: str) -> str | None:
     """The CI system whose pipeline definition ``rel`` is, or None (a deployment file)."""
-    parts = PurePosixPath(rel).parts
+    parts = [part for part in rel.split("/") if part not in ("", ".")]  # PurePosixPath's parts, for CI names
     if not parts:
         return None
     return CI_FILES.get(parts[-1]) or next((CI_FOLDERS[part] for part in parts[:-1] if part in CI_FOLDERS), None)
@@ -186,10 +186,12 @@ def _read(path: str, real_root: str, maybe_link: bool) -> tuple[bytes | None, st
                 return None, "not a regular file"
             if info.st_size > MAX_FILE_BYTES:
                 return None, f"file of {info.st_size} bytes is over the {MAX_FILE_BYTES} byte limit"
-            chunks = [os.read(fd, info.st_size + 1)]
-            while chunks[-1] and sum(map(len, chunks)) <= MAX_FILE_BYTES:
-                chunks.append(os.read(fd, 65536))
-            data = b"".join(chunks)
+            data = os.read(fd, info.st_size + 1)
+            if len(data) != info.st_size:  # it grew or shrank since fstat: read to its end, up to the limit
+                chunks = [data]
+                while chunks[-1] and sum(map(len, chunks)) <= MAX_FILE_BYTES:
+                    chunks.append(os.read(fd, 65536))
+                data = b"".join(chunks)
         finally:
             os.close(fd)
     except OSError as error:

@@ -8,9 +8,10 @@ through the pure-Python composer that records anchors (``composer``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -18,6 +19,7 @@ import yaml
 from dify_action import refs
 from dify_action.bump.composer import AliasBomb, compose_tracking, may_share
 from dify_action.bump.model import Skipped
+from dify_action.bump.regions import Spans, blank_spans, char_spans, compose_pruned
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.bump.variables import Variable
 from dify_action.yamlguard import Budget, BudgetExceeded, check
@@ -36,6 +38,8 @@ class Parsed:
     shared: dict[int, str] = field(default_factory=dict)  # id(node an alias points at) -> anchor
     bom: str = ""
     where: str = ""  # label prefix of an embedded document (Argo CD helm.values block)
+    blanked: Spans = ()  # character spans of ``text`` blanked to spaces in the text composed
+    start: int = 0  # the text composed starts here (all before it is blanked documents)
 
 
 @dataclass(frozen=True)
@@ -56,48 +60,103 @@ class Hit:
     variable: Variable | None = None
 
 
-def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None) -> Parsed | Skipped:
+def load(source: SourceFile, keep: Callable[[bytes], bool] | None = None, prune: bool = False) -> Parsed | Skipped:
     """Decode and compose a file; return Skipped (with the reason) when it is not usable YAML.
 
     ``keep``: of a multi-document file, compose only the documents it accepts (their bytes); the
     others are blanked to spaces, one per character, so every mark still indexes the whole text
     and ``Parsed.text`` is the whole file. Anchors never cross documents, so nothing kept can
-    depend on a blanked one; the budget and duplicate-key checks apply to every kept document."""
+    depend on a blanked one; the budget and duplicate-key checks apply to every kept document.
+    ``prune``: also blank the root values of a large kept document that ``keep`` refuses, with the
+    answers of the whole document (``regions``)."""
     try:
         text = source.data.decode("utf-8")
-        only = _only_documents(source.data, keep) if keep is not None else None
-        composed = only.decode("utf-8") if only is not None else None
     except UnicodeDecodeError:
         return Skipped(source.relpath, "not UTF-8 text")
     bom = _BOM if text.startswith(_BOM) else ""
-    return compose(source, text[len(bom):], bom, composed=composed[len(bom):] if composed is not None else None)
+    spans = _other_documents(source.data, keep) if keep is not None else ()
+    only = blank_spans(source.data, spans) if spans else source.data
+    blanked = tuple((max(start - len(bom), 0), end - len(bom)) for start, end in char_spans(source.data, spans))
+    body = only[(3 if only.startswith(_BOM.encode()) else 1):] if bom else only  # a blanked BOM is one space
+    start = 0 if bom else _first_kept(source.data, spans, len(body))
+    window = body[start:]  # the documents before ``start`` are blanked whole: libyaml need not scan them
+    if prune and keep is not None:
+        pruned = compose_pruned(window, keep, BUDGET)
+        if pruned is not None:
+            docs, values = pruned
+            _shift(docs, start, _breaks(body[:start]))
+            values = tuple((a + start, b + start) for a, b in values)
+            return Parsed(source, text[len(bom):], tuple(docs), {}, bom, blanked=tuple(sorted(blanked + values)),
+                          start=start)
+    if start:
+        parsed = compose(source, text, composed=window.decode("utf-8"))
+        if isinstance(parsed, Parsed):
+            _shift(parsed.docs, start, _breaks(body[:start]))
+            return dataclasses.replace(parsed, blanked=blanked, start=start)
+    composed = body.decode("utf-8") if spans else None  # a refusal names the lines of the whole text
+    parsed = compose(source, text[len(bom):], bom, composed=composed)
+    return dataclasses.replace(parsed, blanked=blanked) if spans and isinstance(parsed, Parsed) else parsed
+
+
+def _first_kept(data: bytes, spans: Spans, size: int) -> int:
+    """Where the first kept document starts, when the blanked ones before it are much larger than
+    what follows (a CRD bundle ending with the one Deployment that runs the image); else 0. The
+    blanked text before it is ASCII, so the offset is the same in characters."""
+    end = 0
+    for start, stop in spans:
+        if start - end > 3:  # more than a "---" kept between them: a kept document
+            break
+        end = stop
+    consumed = len(blank_spans(data[:end], tuple(span for span in spans if span[1] <= end))) if end else 0
+    return consumed if consumed > 8 * (size - consumed) else 0
+
+
+def _breaks(blank: bytes) -> int:
+    """The line breaks libyaml counts in blanked text (\\n, \\r\\n, a lone \\r)."""
+    return blank.count(b"\n") + blank.count(b"\r") - blank.count(b"\r\n")
+
+
+def _shift(docs: Sequence[yaml.Node], index: int, line: int) -> None:
+    """Move the marks of nodes composed from a window of the text to the whole text's (the window
+    starts a line: columns stay)."""
+    seen: set[int] = set()
+    stack = list(docs)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for name in ("start_mark", "end_mark"):
+            mark = getattr(node, name)
+            setattr(node, name, yaml.error.Mark(mark.name, mark.index + index, mark.line + line, mark.column, None, 0))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
 
 
 # a document marker: "---" or "..." at a line start, then a space or the line's end; inside any
 # scalar such a line is forbidden (YAML 1.2 c-forbidden), so splitting there is exact
-_MARKER = re.compile(rb"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
-_CONTINUATION = re.compile(rb"[\x80-\xbf]+")  # UTF-8 continuation bytes: one space per character
-_BLANK = bytes(0x0A if byte == 0x0A else 0x20 for byte in range(256))
+# (after a "\n": a literal first character lets the regex engine skip ahead; a file's start is added)
+_MARKER = re.compile(rb"\n(?:---|\.\.\.)(?=[ \t\r\n]|\Z)")
 
 
-def _only_documents(data: bytes, keep: Callable[[bytes], bool]) -> bytes | None:
-    """``data`` with the documents ``keep`` refuses blanked, or None when every one is kept."""
-    bounds = sorted({0, *(match.start() for match in _MARKER.finditer(data)), len(data)})
+def _other_documents(data: bytes, keep: Callable[[bytes], bool]) -> Spans:
+    """The byte spans of the documents ``keep`` refuses (none when every one is kept)."""
+    bounds = sorted({0, *(match.start() + 1 for match in _MARKER.finditer(data)), len(data)})
     if len(bounds) <= 2:
-        return None
-    parts: list[bytes] = []
-    blanked, kept = False, False
+        return ()
+    spans: list[tuple[int, int]] = []
+    kept = False
     for start, end in itertools.pairwise(bounds):
-        part = data[start:end]
-        if keep(part):
-            parts.append(part)
+        if keep(data[start:end]):
             kept = True
             continue
         # a "---" stays (it starts the next document); a "..." only ends a document that stays
-        head = 3 if part[:3] == b"---" or (part[:3] == b"..." and kept) else 0
-        parts.append(part[:head] + _CONTINUATION.sub(b"", part[head:]).translate(_BLANK))
-        blanked, kept = True, False
-    return b"".join(parts) if blanked else None
+        head = 3 if data[start:start + 3] == b"---" or (data[start:start + 3] == b"..." and kept) else 0
+        spans.append((start + head, end))
+        kept = False
+    return tuple(spans)
 
 
 def compose(source: SourceFile, text: str, bom: str = "", where: str = "",

@@ -9,7 +9,6 @@ maps errors to exit codes (0 ok, 1 failure, 2 bad input). Each command lives in
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -58,6 +57,8 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if "unrecognized arguments:" in message:
+            import difflib  # only a usage error pays for it
+
             flags = [s for action in self._actions for s in action.option_strings]
             hints = [f"{word}: did you mean {near[0]}?" for word in message.split(":", 1)[1].split()
                      if (near := difflib.get_close_matches(word.split("=")[0], flags, n=1))]

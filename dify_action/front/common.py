@@ -91,12 +91,14 @@ def cli_context(*, source: str | None = None, revision: str | None = None, ref: 
                 event: str | None = None, run_number: int | None = None, run_url: str | None = None,
                 event_path: str | None = None, pr_head_sha: bool = False) -> RunContext:
     """The run's context from the CLI's flags (the action reads GITHUB_* instead)."""
-    from dify_action.tags import load_event
+    payload = None
+    if event_path:  # the tag policy's package loads only for a command that reads an event
+        from dify_action.tags import load_event
 
+        payload = load_event(event_path, input_name="event-path")
     return RunContext(source=source, revision=revision, ref=ref, event=event,
                       run_number=str(run_number) if run_number is not None else None, run_url=run_url,
-                      event_payload=load_event(event_path, input_name="event-path") if event_path else None,
-                      pr_head_sha=pr_head_sha, environ=os.environ)
+                      event_payload=payload, pr_head_sha=pr_head_sha, environ=os.environ)
 
 
 def error_document(error: DifyActionError) -> dict[str, object]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dify_action.build.component import BuildResult
 from dify_action.bump import Change
-from dify_action.delivery import DeliveryResult
-from dify_action.dify.facts import ImageFacts
 from dify_action.markdown import escape, row
-from dify_action.scan.sbom import AttachedSbom
+
+if TYPE_CHECKING:  # types only: rendering a bump's result loads no build, delivery or scan code
+    from dify_action.build.component import BuildResult
+    from dify_action.delivery import DeliveryResult
+    from dify_action.dify.facts import ImageFacts
+    from dify_action.scan.sbom import AttachedSbom
 
 __all__ = ["Built", "Change", "Delivery", "Result", "Row", "deploy_tag"]
 

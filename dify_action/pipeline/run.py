@@ -22,10 +22,9 @@ from dify_action.markdown import code, escape, row, url
 from dify_action.pipeline.model import Built, Delivery, Result, Row
 from dify_action.pipeline.stages import Stages
 from dify_action.resolve import GitOps, Plan
-from dify_action.rollback.guard import guard_markdown
-from dify_action.rollback.model import RollbackResult
-from dify_action.scan import report as scanreport
-from dify_action.smoke import run as smoke
+
+if TYPE_CHECKING:  # each stage's own code loads when the stage runs (a bump loads no other stage)
+    from dify_action.rollback.model import RollbackResult
 
 if TYPE_CHECKING:
     from dify_action.delivery import DeliveryResult
@@ -85,6 +84,8 @@ class Pipeline:
         return built
 
     def test(self, image: str, component: str) -> None:
+        from dify_action.smoke import run as smoke
+
         with self.reporter.group(f"dify-action test ({component or 'image'})"):
             result = self.stages.smoke(self.plan, image, component)
         self._fragments.append(smoke.markdown(result))
@@ -93,6 +94,8 @@ class Pipeline:
         self._gate("test", result.passed, image, f"failed check: {failing.name}" if failing else "a check failed")
 
     def scan(self, image: str | None, component: str) -> None:
+        from dify_action.scan import report as scanreport
+
         with self.reporter.group(f"dify-action scan ({component or 'image'})"):
             report = self.stages.scan(self.plan, image, component)
         self._fragments.append(scanreport.markdown(report))
@@ -238,6 +241,8 @@ class Pipeline:
                                                        diff=r.diff, notes=delivery.notes)), r.dify_set)
 
     def rollback(self) -> Delivery:
+        from dify_action.rollback.model import RollbackResult
+
         try:
             with self.reporter.group("dify-action rollback"):
                 r = self.stages.rollback(self.plan)
@@ -248,6 +253,8 @@ class Pipeline:
         return self._show_rollback(r)
 
     def _show_rollback(self, r: RollbackResult) -> Delivery:
+        from dify_action.rollback.guard import guard_markdown
+
         for note in r.notes:
             self.reporter.info(f"note: {note}")
         for check in r.guard:

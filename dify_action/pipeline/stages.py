@@ -10,22 +10,21 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dify_action.build.component import BuildResult, BuildSpec
-from dify_action.bump import BumpPlan, Target
-from dify_action.delivery import DeliveryResult
 from dify_action.pipeline.model import Built
-from dify_action.promote.run import PromoteResult
-from dify_action.refs import ImageRef
-from dify_action.registry import RegistryFor, clients_for
-from dify_action.resolve import GitOps, Plan
-from dify_action.rollback.run import RollbackResult
-from dify_action.scan.policy import ScanReport
-from dify_action.smoke.run import SmokeResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: each stage loads its own code when it runs (a bump loads no other stage)
+    from dify_action.build.component import BuildResult, BuildSpec
+    from dify_action.bump import BumpPlan, Target
+    from dify_action.delivery import DeliveryResult
     from dify_action.engine.docker import DockerEngine
-    from dify_action.registry import Credentials
+    from dify_action.promote.run import PromoteResult
+    from dify_action.refs import ImageRef
+    from dify_action.registry import Credentials, RegistryFor
     from dify_action.releaseset import SetCheck
+    from dify_action.resolve import GitOps, Plan
+    from dify_action.rollback.run import RollbackResult
+    from dify_action.scan.policy import ScanReport
+    from dify_action.smoke.run import SmokeResult
     from dify_action.verify import VerifyRequest, VerifyResult
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -55,12 +54,15 @@ class Stages(Protocol):
 
 def registry_for(plan: Plan) -> RegistryFor:
     """Registry clients per host with the run's credentials."""
+    from dify_action.registry import clients_for
+
     return clients_for(plan.credentials)
 
 
 def advisory_registry(plan: Plan) -> RegistryFor:
     """Clients for reads whose failure only makes a fact unknown (the Dify version of a deployed image,
     issue 21): one attempt, short limits, so an unreachable registry costs a bump seconds, not minutes."""
+    from dify_action.registry import clients_for
     from dify_action.retry import RetryPolicy
 
     return clients_for(plan.credentials, retry=RetryPolicy(attempts=1), timeout=10.0, deadline=20.0)
@@ -238,6 +240,7 @@ class CoreStages:
     def verify(self, request: VerifyRequest, credentials: Credentials | None,
                progress: Callable[[str], None]) -> VerifyResult:
         """Prove what the environment runs (dify_action/verify, issue 18); its own typed request."""
+        from dify_action.registry import clients_for
         from dify_action.verify import verify
 
         return verify(request, clients_for(credentials), progress=progress)

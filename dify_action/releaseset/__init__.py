@@ -15,9 +15,10 @@ Public API (the hooks of bump, pipeline, promote, rollback and ``check`` call on
 from __future__ import annotations
 
 from dify_action.releaseset.checks import Finding, SetReport, evaluate
-from dify_action.releaseset.guard import SetCheck, SetPolicy, SetRefused, check_change, enforce, touches_set
+from dify_action.releaseset.guard import SetCheck, SetRefused, check_change, enforce, touches_set
 from dify_action.releaseset.members import ROLES, Member
 from dify_action.releaseset.move import ReleaseMove, check_release, release_targets
+from dify_action.releaseset.policy import SetPolicy
 from dify_action.releaseset.table import Lookup, Pairing, PairingTable
 from dify_action.releaseset.table import load as load_table
 from dify_action.releaseset.upgrade import MigrationMode, migration_mode

@@ -8,7 +8,7 @@ it, reads the environment's migration shape when the api's version changes, and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from dify_action.errors import DifyActionError, GateFailed
 from dify_action.releaseset import checks, render
 from dify_action.releaseset.members import API, named_role, needles, official_role
 from dify_action.releaseset.move import merge_targets, release_targets
+from dify_action.releaseset.policy import SetPolicy
 from dify_action.releaseset.table import PairingTable, load
 from dify_action.releaseset.upgrade import MigrationMode, migration_mode
 from dify_action.releaseset.view import ReleaseSet, Versions, after_plan, after_targets, build_set, known_versions
@@ -28,19 +29,6 @@ HINT = ("move the whole set together (bump --dify-release VERSION, or dify: {rel
 
 class SetRefused(GateFailed):
     """The change would leave the environment running a mismatched Dify set (exit 1, nothing changed)."""
-
-
-@dataclass(frozen=True)
-class SetPolicy:
-    """How the set is checked. ``customized``: repository -> role of the config's components;
-    ``start_migrations``: refuse makes migrations at api start with several replicas a refusal."""
-
-    allow_skew: bool = False
-    release: str | None = None
-    start_migrations: str = "warn"
-    customized: Mapping[str, str] = field(default_factory=dict)
-    follow_api: bool = False  # the pipeline: a built api at another Dify version moves the set to it
-    known: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # view.version_key_for -> (version, source)
 
 
 @dataclass(frozen=True)

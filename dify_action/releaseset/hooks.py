@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from dify_action import refs
 from dify_action.errors import DifyActionError
-from dify_action.releaseset.guard import SetCheck, SetPolicy, check_change, enforce
+from dify_action.releaseset.guard import SetCheck, check_change, enforce
 from dify_action.releaseset.members import official_role
+from dify_action.releaseset.policy import SetPolicy
 from dify_action.releaseset.view import Versions, known_versions, version_key_for
 
 if TYPE_CHECKING:

@@ -17,18 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from dify_action import refs
-from dify_action.bump import Target
 from dify_action.choices import PASSWORD_ENV, check_environment
-from dify_action.config import load as config_module
-from dify_action.config.load import Config, SmokeSpec
-from dify_action.delivery import Destination
-from dify_action.dify.dsl import expand
 from dify_action.errors import InputError
-from dify_action.promote.run import PromoteRequest
-from dify_action.registry import Credentials
-from dify_action.releaseset import SetPolicy
+from dify_action.lazy import loader
+from dify_action.releaseset.policy import SetPolicy
 from dify_action.resolve.common import required
 from dify_action.resolve.gitops import (
     GitOps,
@@ -37,7 +32,6 @@ from dify_action.resolve.gitops import (
     promote_request,
     rollback_request,
 )
-from dify_action.resolve.images import BuildPlan, ScanPlan, build_plan, overrides, scan_plan
 from dify_action.resolve.releaseset import set_policy
 from dify_action.resolve.request import (
     Access,
@@ -55,10 +49,18 @@ from dify_action.resolve.request import (
     Secrets,
     TestCommand,
 )
-from dify_action.resolve.smoke import smoke_spec
-from dify_action.rollback.run import RollbackRequest
+
+if TYPE_CHECKING:  # types only; each command imports the stages it runs (a bump loads no build, promote or config)
+    from dify_action.bump import Target
+    from dify_action.config.load import Config, SmokeSpec
+    from dify_action.delivery import Destination
+    from dify_action.promote.run import PromoteRequest
+    from dify_action.registry import Credentials
+    from dify_action.resolve.images import BuildPlan, ScanPlan
+    from dify_action.rollback.run import RollbackRequest
 
 __all__ = ["BuildPlan", "GitOps", "Plan", "ScanPlan", "resolve", "split_image"]
+__getattr__ = loader(__name__, {"BuildPlan": "images", "ScanPlan": "images"}, globals())
 
 @dataclass(frozen=True)
 class Plan:
@@ -192,6 +194,10 @@ def _resolve(request: Command, secrets: Secrets) -> Plan:
         assert gitops is not None
         return Plan("bump", cfg, _credentials(request.access, secrets, cfg), gitops=gitops,
                     bump=bump_targets(request.bump, gitops))
+    from dify_action.config import load as config_module
+    from dify_action.resolve.images import build_plan, overrides, scan_plan
+    from dify_action.resolve.smoke import smoke_spec
+
     if isinstance(request, TestCommand):
         image = _engine_image(required(request.image, "image", "the image to smoke-test, e.g. "
                                        "registry.example.com/acme/dify-api:sha-1234"))
@@ -220,6 +226,11 @@ def _resolve(request: Command, secrets: Secrets) -> Plan:
 
 
 def _pipeline(request: PipelineCommand, cfg: Config | None, secrets: Secrets) -> Plan:
+    from dify_action.config import load as config_module
+    from dify_action.dify.dsl import expand
+    from dify_action.resolve.images import build_plan, overrides, scan_plan
+    from dify_action.resolve.smoke import smoke_spec
+
     _check_gitops(request.gitops, request.bump, "pipeline")
     build = build_plan(request.components, request.build, request.context, cfg, secrets)
     names = [spec.name for spec in build.specs]
@@ -245,8 +256,13 @@ def _pipeline(request: PipelineCommand, cfg: Config | None, secrets: Secrets) ->
 
 def _load_config(request: Command) -> Config | None:
     config = getattr(request, "config", None)
+    if not config:
+        return None
+    from dify_action.config import load as config_module
+    from dify_action.resolve.images import overrides
+
     scan = getattr(request, "scan", None)
-    return config_module.load(config, overrides(scan) if isinstance(scan, ScanInputs) else []) if config else None
+    return config_module.load(config, overrides(scan) if isinstance(scan, ScanInputs) else [])
 
 
 # -- shared checks --------------------------------------------------------------------------------
@@ -262,6 +278,8 @@ def _check_gitops(g: GitOpsInputs, b: BumpInputs, command: str) -> None:
 
 
 def _credentials(access: Access, secrets: Secrets, cfg: Config | None) -> Credentials | None:
+    from dify_action.registry import Credentials
+
     username = access.registry_username or (cfg.registry.username if cfg else None)
     if secrets.registry_password and not username:
         raise InputError("registry-username", "", "the registry user that goes with registry-password (for GHCR: "

@@ -10,17 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dify_action import refs
 from dify_action.bump import Target
 from dify_action.choices import GITHUB_API, PROVIDERS, PUSH_MODES, check_environment
-from dify_action.config.load import Config, Environment
-from dify_action.delivery import DeliveryRequest, Destination, Identity
-from dify_action.delivery.github_address import check_api_url
 from dify_action.errors import InputError
-from dify_action.promote.run import PromoteRequest
 from dify_action.resolve.common import given, required
 from dify_action.resolve.request import (
     BumpInputs,
@@ -30,7 +26,12 @@ from dify_action.resolve.request import (
     RunContext,
     Secrets,
 )
-from dify_action.rollback.run import RollbackRequest
+
+if TYPE_CHECKING:  # types only: a bump loads neither the config reader nor promote's or rollback's stage
+    from dify_action.config.load import Config, Environment
+    from dify_action.delivery import DeliveryRequest, Destination
+    from dify_action.promote.run import PromoteRequest
+    from dify_action.rollback.run import RollbackRequest
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def check_destination_inputs(g: GitOpsInputs) -> None:
     if g.push_mode is not None and g.push_mode not in PUSH_MODES:
         raise InputError("push-mode", g.push_mode, " or ".join(PUSH_MODES))
     if g.github_api_url is not None:
+        from dify_action.delivery.github_address import check_api_url  # delivery loads for a repository only
+
         check_api_url(g.github_api_url)
 
 
@@ -120,6 +123,8 @@ def _provider(g: GitOpsInputs, ctx: RunContext, env: Environment | None, url: st
 def _destination(g: GitOpsInputs, ctx: RunContext, secrets: Secrets, env: Environment | None, url: str,
                  github_repo: str | None, provider: str | None = None) -> Destination:
     """The one way every command turns its inputs and the config's environment into a Destination."""
+    from dify_action.delivery import Destination, Identity
+
     _check_local_repository(url)
     who: dict[str, Identity] = {}
     if g.author_name or g.author_email:
@@ -165,6 +170,8 @@ def gitops_target(b: BumpInputs, g: GitOpsInputs, ctx: RunContext, secrets: Secr
         return None
     environment = required(b.environment, "environment", "the environment to bump (it names the branch and "
                            "the pull request), e.g. staging")
+    from dify_action.delivery import DeliveryRequest
+
     destination = _destination(g, ctx, secrets, env, url, github_repo)
     environment_paths(environment, paths, cfg)  # after the repository's own checks: the first doubt is named
     delivery = DeliveryRequest(
@@ -228,6 +235,8 @@ def _check_local_repository(url: str) -> None:
 
 
 def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> PromoteRequest:
+    from dify_action.promote.run import PromoteRequest
+
     check_destination_inputs(r.gitops)
     source = required(r.from_environment, "from-environment", "the environment to promote from, e.g. staging")
     target = required(r.to_environment, "to-environment", "the environment to promote to, e.g. production")
@@ -255,6 +264,8 @@ def promote_request(r: PromoteCommand, secrets: Secrets, cfg: Config | None) -> 
 
 
 def rollback_request(r: RollbackCommand, secrets: Secrets, cfg: Config | None) -> RollbackRequest:
+    from dify_action.rollback.run import RollbackRequest
+
     check_destination_inputs(r.gitops)
     if not (r.pull_request or r.commit or r.environment):
         raise InputError("pull-request-number", "", "the merged bump PR to roll back (or a commit), or environment "

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from dify_action.config.load import Config
 from dify_action.errors import InputError
-from dify_action.releaseset import SetPolicy, check_release
-from dify_action.releaseset.members import guess_role
+from dify_action.releaseset.policy import SetPolicy
+
+if TYPE_CHECKING:
+    from dify_action.config.load import Config
 
 
 def set_policy(allow_skew: bool | None, release: str | None, cfg: Config | None, environment: str | None, *,
@@ -15,6 +17,9 @@ def set_policy(allow_skew: bool | None, release: str | None, cfg: Config | None,
     """``allow-version-skew`` (input > config > false), the release to move to (bump: ``dify-release``;
     the pipeline: the config's ``dify.release``, else the built api's version when it changes), the
     target environment's ``start-migrations`` and the config's customized components (repository -> role)."""
+    from dify_action.releaseset.members import guess_role
+    from dify_action.releaseset.move import check_release
+
     pipeline = command == "pipeline"  # also a check of the pipeline's requests (``check``)
     if release is not None:
         if command != "bump" and not check:

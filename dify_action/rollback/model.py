@@ -9,13 +9,17 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dify_action.choices import check_environment
 from dify_action.delivery.destination import Destination
 from dify_action.delivery.pr_body import BumpMetadata
 from dify_action.errors import InputError
-from dify_action.releaseset import SetCheck, SetPolicy
+from dify_action.releaseset.policy import SetPolicy
 from dify_action.rollback.guard import GuardCheck, ImageMove
+
+if TYPE_CHECKING:
+    from dify_action.releaseset import SetCheck
 
 
 @dataclass(frozen=True)

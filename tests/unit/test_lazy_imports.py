@@ -63,3 +63,22 @@ def test_the_probe_sees_a_heavy_client_when_one_is_used() -> None:
                            "print(sorted({'github', 'requests'} & set(sys.modules)))"],
                           capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "['github', 'requests']"
+
+
+# issue 22, class 7: a local bump loads its own stage only (half of a 3,000-file bump was imports)
+OTHER_STAGES = ("build", "smoke", "scan", "promote", "rollback", "delivery", "registry", "engine", "config", "tags",
+                "verify", "dify")
+STAGE_PROBE = PROBE.replace('name.split(".")[0] for name in sys.modules',
+                            'name for name in sys.modules if name.startswith("dify_action.")')
+
+
+def test_a_local_bump_loads_no_other_stage(tmp_path: Path) -> None:
+    (tmp_path / "deploy.yaml").write_text(DEPLOYMENT)
+    proc = subprocess.run([sys.executable, "-c", STAGE_PROBE, "bump", "--gitops-dir", str(tmp_path), "--image",
+                           "registry.example.com/acme/dify-api:1.1", "--json"],
+                          capture_output=True, text=True, check=False)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    loaded = {name.split(".")[1] for name in report["loaded"]}
+    assert report["code"] == 0 and "dify_action.bump.engine" in report["loaded"]  # the bump really ran
+    assert sorted(loaded & set(OTHER_STAGES)) == []
+    assert "registry.example.com/acme/dify-api:1.1" in (tmp_path / "deploy.yaml").read_text()
