@@ -175,6 +175,8 @@ class Pipeline:
         if known:
             self.plan = dataclasses.replace(self.plan, dify_set=dataclasses.replace(self.plan.dify_set, known=known))
         checked = self.stages.release_set(self.plan, gitops, targets)
+        if not checked.report.before.members and not checked.report.after.members:
+            return None  # no Dify set there to show (the targets' role alone: nothing to pair it with)
         for line in checked.lines():
             self.reporter.info(line)
         for warning in enforce(checked):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # types only: each stage loads its own code when it runs (a b
     from dify_action.engine.docker import DockerEngine
     from dify_action.promote.run import PromoteResult
     from dify_action.refs import ImageRef
-    from dify_action.registry import Credentials, RegistryFor
+    from dify_action.registry import Credentials, RegistryClient, RegistryFor
     from dify_action.releaseset import SetCheck
     from dify_action.resolve import GitOps, Plan
     from dify_action.rollback.run import RollbackResult
@@ -62,10 +62,17 @@ def registry_for(plan: Plan) -> RegistryFor:
 def advisory_registry(plan: Plan) -> RegistryFor:
     """Clients for reads whose failure only makes a fact unknown (the Dify version of a deployed image,
     issue 21): one attempt, short limits, so an unreachable registry costs a bump seconds, not minutes."""
-    from dify_action.registry import clients_for
-    from dify_action.retry import RetryPolicy
+    made: list[RegistryFor] = []
 
-    return clients_for(plan.credentials, retry=RetryPolicy(attempts=1), timeout=10.0, deadline=20.0)
+    def client(host: str) -> RegistryClient:  # made on first use: a bump that reads no version loads no client
+        if not made:
+            from dify_action.registry import clients_for
+            from dify_action.retry import RetryPolicy
+
+            made.append(clients_for(plan.credentials, retry=RetryPolicy(attempts=1), timeout=10.0, deadline=20.0))
+        return made[0](host)
+
+    return client
 
 
 class CoreStages:

@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 
 from dify_action import refs
-from dify_action.dify.versions import version_key
 from dify_action.errors import DifyActionError
 from dify_action.releaseset.members import AGENT, AGENT_SANDBOX, API, PLUGIN_DAEMON, SANDBOX, WEB, official_role
 from dify_action.releaseset.table import FORMAT, parse
@@ -73,7 +72,14 @@ def merge(table: dict[str, Any], rows: Iterable[dict[str, Any]]) -> tuple[dict[s
             was = ", ".join(f"{k} {old.get(k)} -> {row.get(k)}" for k in pairs if old.get(k) != row.get(k))
             changes.append(f"{row['release']}: {was} (was {old.get('confidence')}: {old.get('source')})")
         by_release[row["release"]] = row
-    ordered = sorted(by_release.values(), key=lambda r: version_key(str(r["release"])) or ((), 0, ""))
+    ordered = sorted(by_release.values(), key=lambda r: _version_key(str(r["release"])) or ((), 0, ""))
     merged = {**table, "format": FORMAT, "releases": ordered}
     parse(merged, "the refreshed table")
     return merged, changes
+
+
+def _version_key(text: str) -> tuple[tuple[int, ...], int, str] | None:
+    """Dify's version order (dify/versions.py), loaded when a version is compared, not when a bump starts."""
+    from dify_action.dify.versions import version_key
+
+    return version_key(text)

@@ -66,9 +66,9 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
                  environment: str | None = None) -> SetCheck:
     """The set check of setting ``targets`` under ``paths`` of the tree at ``root`` (writes nothing but
     what the bump engine's planning does first: an interrupted earlier write finished or undone)."""
-    table = table or load()
     if not policy.release and not _others_deployed(root, paths, targets, policy):
         return SetCheck(tuple(targets), checks.SetReport(ReleaseSet(()), ReleaseSet(())), allowed=policy.allow_skew)
+    table = table or load()
     notes: list[str] = []
     for attempt in (1, 2):
         before, versions = _read(root, paths, policy, versions)

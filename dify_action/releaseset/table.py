@@ -14,7 +14,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from dify_action.dify.versions import version_key
 from dify_action.errors import DifyActionError
 from dify_action.releaseset.members import AGENT, AGENT_SANDBOX, API, PLUGIN_DAEMON, SANDBOX, WEB
 
@@ -85,13 +84,13 @@ class PairingTable:
         return self.releases[-1].release
 
     def lookup(self, release: str) -> Lookup:
-        key = version_key(release)
+        key = _version_key(release)
         if key is None:
             return Lookup(release, None, "unversioned")
         for row in self.releases:
-            if version_key(row.release) == key:
+            if _version_key(row.release) == key:
                 return Lookup(release, row, "known")
-        keys = [version_key(r.release) for r in self.releases]
+        keys = [_version_key(r.release) for r in self.releases]
         position = "older" if key < min(k for k in keys if k) else "newer" if key > max(k for k in keys if k) \
             else "gap"
         return Lookup(release, None, position)
@@ -101,7 +100,7 @@ class PairingTable:
         found = self.lookup(release)
         if found.pairing is not None and found.pairing.agents is not None:
             return found.pairing.agents
-        key, since = version_key(release), version_key(self.agents_since)
+        key, since = _version_key(release), _version_key(self.agents_since)
         return None if key is None or since is None else key >= since
 
     def as_dict(self) -> dict[str, Any]:
@@ -118,13 +117,13 @@ def parse(doc: Any, source: str) -> PairingTable:
         raise bad(f"not a {FORMAT!r} document")
     rows: list[Pairing] = []
     for index, raw in enumerate(doc["releases"]):
-        if not isinstance(raw, dict) or version_key(str(raw.get("release"))) is None:
+        if not isinstance(raw, dict) or _version_key(str(raw.get("release"))) is None:
             raise bad(f"releases[{index}] has no release version")
         if raw.get("confidence") not in CONFIDENCE or not raw.get("source"):
             raise bad(f"releases[{index}] ({raw['release']}) needs a source and a confidence of {CONFIDENCE}")
         rows.append(Pairing(str(raw["release"]), raw.get("sandbox"), raw.get("plugin-daemon"), raw.get("agents"),
                             raw["confidence"], str(raw["source"]), str(raw.get("note") or "")))
-    keys = [version_key(r.release) for r in rows]
+    keys = [_version_key(r.release) for r in rows]
     if not rows or keys != sorted(keys) or len(set(keys)) != len(keys):  # type: ignore[type-var]
         raise bad("releases must be non-empty, sorted by version and unique")
     return PairingTable(tuple(rows), str(doc.get("agents-since") or "1.16.0-rc1"))
@@ -135,3 +134,10 @@ def load() -> PairingTable:
     """The table shipped with the package."""
     text = resources.files("dify_action.releaseset").joinpath("pairings.json").read_text("utf-8")
     return parse(json.loads(text), "dify_action/releaseset/pairings.json")
+
+
+def _version_key(text: str) -> tuple[tuple[int, ...], int, str] | None:
+    """Dify's version order (dify/versions.py), loaded when a version is compared, not when a bump starts."""
+    from dify_action.dify.versions import version_key
+
+    return version_key(text)

@@ -278,13 +278,15 @@ def _check_gitops(g: GitOpsInputs, b: BumpInputs, command: str) -> None:
 
 
 def _credentials(access: Access, secrets: Secrets, cfg: Config | None) -> Credentials | None:
-    from dify_action.registry import Credentials
-
     username = access.registry_username or (cfg.registry.username if cfg else None)
     if secrets.registry_password and not username:
         raise InputError("registry-username", "", "the registry user that goes with registry-password (for GHCR: "
                          "${{ github.actor }}); the password is not used without it")
-    return Credentials(username, secrets.registry_password) if username and secrets.registry_password else None
+    if not (username and secrets.registry_password):
+        return None
+    from dify_action.registry import Credentials  # the client's package: only when there is something to sign in
+
+    return Credentials(username, secrets.registry_password)
 
 
 def _need_password(plan: Plan, access: Access, secrets: Secrets) -> Plan:
