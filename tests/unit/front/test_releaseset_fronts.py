@@ -113,3 +113,17 @@ def test_the_action_refuses_before_any_side_effect_and_shows_the_set(tmp_path: P
     assert "### Dify release set" in summary and "| Component | From | To | Paired? |" in summary
     outputs = (tmp_path / "out").read_text()
     assert "\ndify-set=" in outputs and '"release": {"after": "1.13.2"' in outputs
+
+
+def test_check_of_a_repository_it_cannot_read_warns_and_changes_nothing(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """check asks for no token: a GitOps repository it cannot clone leaves the set unchecked, said as a
+    warning; the inputs and the config are still checked (exit 0)."""
+    config = tmp_path / "dify-action.yaml"
+    (tmp_path / "Dockerfile").write_text("FROM langgenius/dify-api:1.13.2\n")
+    config.write_text("version: 1\ncomponents:\n  - {name: api, image: registry.example/acme/dify-api, dockerfile: "
+                      "Dockerfile}\nenvironments:\n  staging: {repository: 'http://127.0.0.1:9/acme/gitops.git', "
+                      "paths: [staging], provider: git}\n")
+    assert main(["check", "--config", str(config), "--environment", "staging"]) == 0
+    err = capsys.readouterr().err
+    assert "the Dify release set of staging was not checked" in err
