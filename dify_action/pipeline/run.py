@@ -24,11 +24,9 @@ from dify_action.pipeline.stages import Stages
 from dify_action.resolve import GitOps, Plan
 
 if TYPE_CHECKING:  # each stage's own code loads when the stage runs (a bump loads no other stage)
-    from dify_action.rollback.model import RollbackResult
-
-if TYPE_CHECKING:
     from dify_action.delivery import DeliveryResult
     from dify_action.releaseset import SetCheck
+    from dify_action.rollback.model import RollbackResult
 
 __all__ = ["Pipeline", "Reporter"]
 
