@@ -9,8 +9,9 @@ is a built component; one ``Change`` (the bump engine's) is a changed value wher
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dify_action.bump import Change
 from dify_action.markdown import escape, row
@@ -23,6 +24,17 @@ if TYPE_CHECKING:  # types only: rendering a bump's result loads no build, deliv
 
 __all__ = ["Built", "Change", "Delivery", "Result", "Row", "deploy_tag"]
 
+
+
+class Reporter(Protocol):
+    """Where progress goes: a collapsible group per stage, warnings (with a file and line where one
+    exists), plain lines."""
+
+    def group(self, title: str) -> AbstractContextManager[None]: ...
+
+    def warning(self, message: str, *, file: str | None = None, line: int | None = None) -> None: ...
+
+    def info(self, message: str) -> None: ...
 
 @dataclass(frozen=True)
 class Row:

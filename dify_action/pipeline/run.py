@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from dify_action.bump import BumpPlan, Change, Target
 from dify_action.bump.vprefix import v_prefix_warnings
 from dify_action.errors import DifyActionError, EditRefused, GateFailed
 from dify_action.markdown import code, escape, row, url
-from dify_action.pipeline.model import Built, Delivery, Result, Row
+from dify_action.pipeline.model import Built, Delivery, Reporter, Result, Row
+from dify_action.pipeline.sets import without_set
 from dify_action.pipeline.stages import Stages
 from dify_action.resolve import GitOps, Plan
 
@@ -29,17 +29,6 @@ if TYPE_CHECKING:  # each stage's own code loads when the stage runs (a bump loa
     from dify_action.rollback.model import RollbackResult
 
 __all__ = ["Pipeline", "Reporter"]
-
-
-class Reporter(Protocol):
-    """Where progress goes: a collapsible group per stage, warnings (with a file and line where one
-    exists), plain lines."""
-
-    def group(self, title: str) -> AbstractContextManager[None]: ...
-
-    def warning(self, message: str, *, file: str | None = None, line: int | None = None) -> None: ...
-
-    def info(self, message: str) -> None: ...
 
 
 class Pipeline:
@@ -161,47 +150,19 @@ class Pipeline:
         return self._with_set(self._bumped(gitops, outcome, tuple(t.image.name for t in targets)), checked)
 
     def _release_set(self, gitops: GitOps, targets: list[Target], built: Sequence[Built]) -> SetCheck | None:
-        """Issue 21: the set check, with the Dify versions the build read from the images it made (None:
-        the targets cannot change the set, so it is not read)."""
-        from dify_action.releaseset import enforce, touches_set, version_keys
+        """Issue 21: the set check of a bump (pipeline/sets.py); its table joins the summary."""
+        from dify_action.pipeline import sets
 
-        if not touches_set(targets, self.plan.dify_set):
-            return None
-
-        known = {key: (b.facts.dify_version, "build") for b in built if b.facts and b.facts.dify_version
-                 for key in version_keys(b.ref, f"{b.image}@{b.digest}" if b.digest else None)}
-        if known:
-            self.plan = dataclasses.replace(self.plan, dify_set=dataclasses.replace(self.plan.dify_set, known=known))
-        checked = self.stages.release_set(self.plan, gitops, targets)
-        if not checked.report.before.members and not checked.report.after.members:
-            return None  # no Dify set there to show (the targets' role alone: nothing to pair it with)
-        for line in checked.lines():
-            self.reporter.info(line)
-        for warning in enforce(checked):
-            self.reporter.warning(warning)
-        self._fragments.append(checked.markdown())
+        self.plan, checked = sets.bump_set(self.plan, self.stages, self.reporter, gitops, targets, built)
+        if checked is not None:
+            self._fragments.append(checked.markdown())
         return checked
 
     def check_set(self) -> SetCheck | None:
-        """``check`` of an environment (issue 21): the Dify release set it runs (with ``dify-release``:
-        the set once moved), refused like a change would be (SetRefused unless allow-version-skew)."""
-        from dify_action.releaseset import SetRefused, enforce
+        """``check`` of an environment (issue 21): its Dify release set (pipeline/sets.py)."""
+        from dify_action.pipeline import sets
 
-        gitops = self.plan.gitops
-        if gitops is None or not gitops.environment:
-            return None
-        try:
-            checked = self.stages.release_set(self.plan, gitops, ())
-        except SetRefused:
-            raise
-        except DifyActionError as error:  # check changes nothing and asks for no token: a set it cannot read
-            self.reporter.warning(f"the Dify release set of {gitops.environment} was not checked: {error.message}")
-            return None
-        for line in checked.lines():
-            self.reporter.info(line)
-        for warning in enforce(checked):
-            self.reporter.warning(warning)
-        return checked
+        return sets.environment_set(self.plan, self.stages, self.reporter)
 
     def _bumped(self, gitops: GitOps, outcome: BumpPlan | DeliveryResult, names: tuple[str, ...]) -> Delivery:
         if isinstance(outcome, BumpPlan):
@@ -220,7 +181,7 @@ class Pipeline:
             self.reporter.info(f"note: {note}")
         if outcome.clone and outcome.clone.reason:
             self.reporter.info(f"note: clone {outcome.clone.strategy}: {outcome.clone.reason}")
-        self._fragments.extend(_without_set(outcome.sections))  # the set's table is already there
+        self._fragments.extend(without_set(outcome.sections))  # the set's table is already there
         self._detail("bump", outcome.as_dict())
         return self._delivered(Delivery.of("bump", outcome, outcome.operation, names))
 
@@ -234,7 +195,7 @@ class Pipeline:
         if r.dify_set is not None:  # issue 21: the set the promotion leaves in the target environment
             self._fragments.append(r.dify_set.markdown())
         if r.delivery is not None:
-            self._fragments.extend(_without_set(r.delivery.sections))  # the migrations the promotion runs
+            self._fragments.extend(without_set(r.delivery.sections))  # the migrations the promotion runs
         if r.left:  # a release is never split silently (issue 23)
             self._fragments.append("\n".join([
                 f"### promote: NOT promoted ({len(r.left)})", "", row("image", r.source, r.target, "why"),
@@ -344,9 +305,4 @@ class Pipeline:
         if self.plan.gitops is not None:
             pin = self.plan.gitops.pin_digest
             self.bump(self.plan.gitops, [(b.image, b.deploy_tag, b.digest if pin else None) for b in built], built)
-
-
-def _without_set(sections: Sequence[str]) -> list[str]:
-    """A delivery's PR body sections less the Dify set table, which the run shows once already."""
-    return [s for s in sections if not s.startswith("### Dify release set")]
 
