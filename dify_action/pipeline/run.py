@@ -150,10 +150,10 @@ class Pipeline:
         set is checked (and moved to its release) first, before any side effect (issue 21)."""
         targets = [gitops.target(repo, tag, digest) for repo, tag, digest in images]
         with self.reporter.group("dify-action bump"):
-            checked = self._release_set(gitops, targets, built)
+            checked, planned = self._release_set(gitops, targets, built)
             targets = list(checked.targets) if checked is not None else targets
             try:
-                outcome = self.stages.bump(self.plan, gitops, targets, checked.plan if checked else None)
+                outcome = self.stages.bump(self.plan, gitops, targets, planned)
             except EditRefused as error:  # the skipped files explain a refusal: report them beside it
                 for warning in error.warnings:
                     self.reporter.warning(warning)
@@ -162,13 +162,15 @@ class Pipeline:
             self.reporter.warning(warning)
         return self._with_set(self._bumped(gitops, outcome, tuple(t.image.name for t in targets)), checked)
 
-    def _release_set(self, gitops: GitOps, targets: list[Target], built: Sequence[Built]) -> SetCheck | None:
+    def _release_set(self, gitops: GitOps, targets: list[Target], built: Sequence[Built]
+                     ) -> tuple[SetCheck | None, BumpPlan | None]:
         """Issue 21: the set check, with the Dify versions the build read from the images it made (None:
-        the targets cannot change the set, so it is not read)."""
+        the targets cannot change the set, so it is not read), and the check's plan of the bump (also
+        when there is no set to show: the bump does not read and parse the tree again)."""
         from dify_action.releaseset import enforce, touches_set, version_keys
 
         if not touches_set(targets, self.plan.dify_set):
-            return None
+            return None, None
 
         known = {key: (b.facts.dify_version, "build") for b in built if b.facts and b.facts.dify_version
                  for key in version_keys(b.ref, f"{b.image}@{b.digest}" if b.digest else None)}
@@ -176,13 +178,13 @@ class Pipeline:
             self.plan = dataclasses.replace(self.plan, dify_set=dataclasses.replace(self.plan.dify_set, known=known))
         checked = self.stages.release_set(self.plan, gitops, targets)
         if not checked.report.before.members and not checked.report.after.members:
-            return None  # no Dify set there to show (the targets' role alone: nothing to pair it with)
+            return None, checked.plan  # no Dify set there to show (the targets' role alone: nothing to pair it with)
         for line in checked.lines():
             self.reporter.info(line)
         for warning in enforce(checked):
             self.reporter.warning(warning)
         self._fragments.append(checked.markdown())
-        return checked
+        return checked, checked.plan
 
     def check_set(self) -> SetCheck | None:
         """``check`` of an environment (issue 21): the Dify release set it runs (with ``dify-release``:
