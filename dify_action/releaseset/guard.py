@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dify_action.bump import BumpPlan, Skipped, Target, find_images, plan_bump
 from dify_action.bump.tree import SourceFile
 from dify_action.errors import DifyActionError, GateFailed
-from dify_action.releaseset import checks, render
+from dify_action.releaseset import checks
 from dify_action.releaseset.members import API, named_role, needles, official_role
-from dify_action.releaseset.move import merge_targets, release_targets
 from dify_action.releaseset.policy import SetPolicy
-from dify_action.releaseset.table import PairingTable, load
-from dify_action.releaseset.upgrade import MigrationMode, migration_mode
 from dify_action.releaseset.view import ReleaseSet, Versions, after_plan, after_targets, build_set, known_versions
+
+if TYPE_CHECKING:  # loaded where used: a bump whose tree holds no other member needs none of them
+    from dify_action.releaseset.table import PairingTable
+    from dify_action.releaseset.upgrade import MigrationMode
 
 START_MIGRATIONS = ("warn", "refuse")
 Collected = tuple[list[SourceFile], list[Skipped]]  # what bump.tree.collect read: files, and those skipped
@@ -52,9 +54,13 @@ class SetCheck:
         return bool(self.report.blocking) and not self.allowed
 
     def markdown(self) -> str:
+        from dify_action.releaseset import render
+
         return render.markdown(self.report, allowed=self.allowed, migrations=self.migrations)
 
     def lines(self) -> list[str]:
+        from dify_action.releaseset import render
+
         return [*render.text(self.report), *(f"  note: {n}" for n in (*self.report.notes, *self.notes))]
 
     def as_dict(self) -> dict[str, object]:
@@ -75,6 +81,9 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
             plan = _plan(root, paths, tuple(targets), collected) if reuse else None
             return SetCheck(tuple(targets), checks.SetReport(ReleaseSet(()), ReleaseSet(())),
                             allowed=policy.allow_skew, plan=plan)
+    from dify_action.releaseset.table import load
+    from dify_action.releaseset.upgrade import migration_mode
+
     table = table or load()
     notes: list[str] = []
     for attempt in (1, 2):
@@ -138,6 +147,8 @@ def _targets(before: ReleaseSet, targets: Sequence[Target], policy: SetPolicy, t
                                  else None)
     if not release:
         return chosen, []
+    from dify_action.releaseset.move import merge_targets, release_targets
+
     move = release_targets(before, release, table)
     return merge_targets(targets, move), list(move.notes)
 
