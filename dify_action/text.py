@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -77,6 +78,7 @@ class SafeStream(io.TextIOBase):
         super().__init__()
         self.raw = raw
         self._pending = ""
+        self.broken = False  # the reader went away (``... --json | head -1``): the rest is dropped
 
     def writable(self) -> bool:
         return True
@@ -85,18 +87,34 @@ class SafeStream(io.TextIOBase):
         data = self._pending + text
         head, newline, tail = data.rpartition("\n")
         if newline:
-            self.raw.write(safe_text(head) + "\n")
+            self._send(safe_text(head) + "\n", flush=False)
         self._pending = tail
         return len(text)
 
     def flush(self) -> None:
-        self.raw.flush()
+        self._send("", flush=True)
 
     def close(self) -> None:
-        if self._pending:
-            self.raw.write(safe_text(self._pending) + "\n")
-            self._pending = ""
-        self.raw.flush()
+        pending, self._pending = self._pending, ""
+        self._send(safe_text(pending) + "\n" if pending else "", flush=True)
+
+    def _send(self, text: str, *, flush: bool) -> None:
+        """Write ``text`` to ``raw``; a closed reader ends the output, never the run.
+
+        A BrokenPipeError raised from a print would unwind the command between two of its steps
+        (or, at the end, print a traceback after it finished): the command runs to its end and
+        exits with its own code, only what nobody reads is dropped. The raw descriptor is pointed
+        at /dev/null so the interpreter's own flush at exit has nowhere to fail either."""
+        if self.broken:
+            return
+        try:
+            if text:
+                self.raw.write(text)
+            if flush:
+                self.raw.flush()
+        except BrokenPipeError:
+            self.broken = True
+            _to_devnull(self.raw)
 
     def fileno(self) -> int:
         return self.raw.fileno()
@@ -107,6 +125,15 @@ class SafeStream(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.raw, "encoding", "utf-8") or "utf-8"
+
+
+def _to_devnull(stream: TextIO) -> None:
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
 
 
 @contextlib.contextmanager

@@ -44,13 +44,16 @@ def _slim(kept: list[tuple[_Section, list[Hit]]]) -> list[tuple[_Section, list[H
     return out
 
 
-def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) -> BumpPlan:
+def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = (), *,
+              collected: tuple[list[tree.SourceFile], list[Skipped]] | None = None) -> BumpPlan:
     """Plan the edits that set every target image under ``paths`` (default: the whole root).
 
     Several targets make one plan (one commit, one PR). Reads files and writes nothing, except that
     an interrupted earlier write found in the tree is finished or undone first (bump/journal.py).
     Raises InputError for bad paths, EditRefused (exit 2) when a value cannot be edited safely
     (shared anchor, block scalar, compose variable, inherited tag) or no file deploys an image.
+    ``collected``: ``tree.collect(root, paths)`` read by the caller in this run (the release-set check),
+    used unless a recovery changed the tree since.
     """
     if not targets:
         raise InputError("image", "", "give at least one image to bump")
@@ -60,7 +63,9 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = ()) 
         if target.image.repository in seen:
             raise InputError("image", target.image.name, "given twice; give each image once per bump")
         seen[target.image.repository] = target
-    files, skipped = tree.collect(root, paths)
+    # copies: the plan's skipped list grows, and the caller's lists stay what it read
+    files, skipped = (list(collected[0]), list(collected[1])) if collected is not None and recovered is None \
+        else tree.collect(root, paths)
     for env_file in {target.env_file for target in targets if target.env_file}:
         variables.env_path(root, env_file)  # a bad --env-file is bad input even if no tag uses a variable
     names = {target.image.path.rsplit("/", 1)[-1].encode() for target in targets}

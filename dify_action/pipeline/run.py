@@ -137,10 +137,10 @@ class Pipeline:
         set is checked (and moved to its release) first, before any side effect (issue 21)."""
         targets = [gitops.target(repo, tag, digest) for repo, tag, digest in images]
         with self.reporter.group("dify-action bump"):
-            checked = self._release_set(gitops, targets, built)
+            checked, planned = self._release_set(gitops, targets, built)
             targets = list(checked.targets) if checked is not None else targets
             try:
-                outcome = self.stages.bump(self.plan, gitops, targets, checked.plan if checked else None)
+                outcome = self.stages.bump(self.plan, gitops, targets, planned)
             except EditRefused as error:  # the skipped files explain a refusal: report them beside it
                 for warning in error.warnings:
                     self.reporter.warning(warning)
@@ -149,14 +149,16 @@ class Pipeline:
             self.reporter.warning(warning)
         return self._with_set(self._bumped(gitops, outcome, tuple(t.image.name for t in targets)), checked)
 
-    def _release_set(self, gitops: GitOps, targets: list[Target], built: Sequence[Built]) -> SetCheck | None:
-        """Issue 21: the set check of a bump (pipeline/sets.py); its table joins the summary."""
+    def _release_set(self, gitops: GitOps, targets: list[Target], built: Sequence[Built]
+                     ) -> tuple[SetCheck | None, BumpPlan | None]:
+        """Issue 21: the set check of a bump (pipeline/sets.py), its table joining the summary, and the
+        check's plan of the bump (also when there is no set to show: the bump does not parse the tree again)."""
         from dify_action.pipeline import sets
 
-        self.plan, checked = sets.bump_set(self.plan, self.stages, self.reporter, gitops, targets, built)
+        self.plan, checked, planned = sets.bump_set(self.plan, self.stages, self.reporter, gitops, targets, built)
         if checked is not None:
             self._fragments.append(checked.markdown())
-        return checked
+        return checked, planned
 
     def check_set(self) -> SetCheck | None:
         """``check`` of an environment (issue 21): its Dify release set (pipeline/sets.py)."""

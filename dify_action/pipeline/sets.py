@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from dify_action.errors import DifyActionError
 
 if TYPE_CHECKING:
-    from dify_action.bump import Target
+    from dify_action.bump import BumpPlan, Target
     from dify_action.pipeline.model import Built, Reporter
     from dify_action.pipeline.stages import Stages
     from dify_action.releaseset import SetCheck
@@ -20,22 +20,23 @@ SET_TABLE = "### Dify release set"
 
 
 def bump_set(plan: Plan, stages: Stages, reporter: Reporter, gitops: GitOps, targets: Sequence[Target],
-             built: Sequence[Built]) -> tuple[Plan, SetCheck | None]:
+             built: Sequence[Built]) -> tuple[Plan, SetCheck | None, BumpPlan | None]:
     """The set check of a bump, with the Dify versions the build read from the images it made (the plan
-    comes back holding them); None when the targets cannot change a set, or no set is there to show."""
+    comes back holding them); None when the targets cannot change a set, or no set is there to show;
+    and the check's plan of the bump, for the bump of the same tree."""
     from dify_action.releaseset import enforce, touches_set, version_keys
 
     if not touches_set(targets, plan.dify_set):
-        return plan, None
+        return plan, None, None
     known = {key: (b.facts.dify_version, "build") for b in built if b.facts and b.facts.dify_version
              for key in version_keys(b.ref, f"{b.image}@{b.digest}" if b.digest else None)}
     if known:
         plan = dataclasses.replace(plan, dify_set=dataclasses.replace(plan.dify_set, known=known))
     checked = stages.release_set(plan, gitops, targets)
     if not checked.report.before.members and not checked.report.after.members:
-        return plan, None  # the targets' role alone: nothing to pair it with, no table
+        return plan, None, checked.plan  # the targets' role alone: nothing to pair it with, no table
     _report(reporter, checked, enforce(checked))
-    return plan, checked
+    return plan, checked, checked.plan
 
 
 def environment_set(plan: Plan, stages: Stages, reporter: Reporter) -> SetCheck | None:

@@ -222,7 +222,7 @@ class CoreStages:
         versions = hooks.registry_versions(advisory_registry(plan), plan.dify_set, targets)
         if gitops.directory is not None:
             return hooks.check_tree(gitops.directory, gitops.paths, targets, plan.dify_set, versions,
-                                    gitops.environment)
+                                    gitops.environment, reuse=True)
         assert gitops.delivery is not None  # the check's clone is gone: its plan is no plan of the delivery's
         return dataclasses.replace(hooks.check_remote(gitops.delivery, targets, plan.dify_set, versions), plan=None)
 

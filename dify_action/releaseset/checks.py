@@ -9,6 +9,7 @@ know) is a note, never a mismatch.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from dify_action.releaseset.members import (
     AGENT,
@@ -23,8 +24,10 @@ from dify_action.releaseset.members import (
     numbers,
     same_version,
 )
-from dify_action.releaseset.table import Lookup, PairingTable
 from dify_action.releaseset.view import ReleaseSet
+
+if TYPE_CHECKING:  # the table (json, package data) loads only when a set is judged
+    from dify_action.releaseset.table import Lookup, PairingTable
 
 KINDS = ("skew", "unpaired", "missing", "downgrade", "start-migrations")
 DAEMON_DOWNGRADE = (

@@ -11,18 +11,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dify_action.bump import BumpPlan, Target, find_images, plan_bump
+from dify_action.bump import BumpPlan, Skipped, Target, find_images, plan_bump
+from dify_action.bump.tree import SourceFile
 from dify_action.errors import DifyActionError, GateFailed
-from dify_action.releaseset import checks, render
+from dify_action.releaseset import checks
 from dify_action.releaseset.members import API, named_role, needles, official_role
-from dify_action.releaseset.move import merge_targets, release_targets
 from dify_action.releaseset.policy import SetPolicy
-from dify_action.releaseset.table import PairingTable, load
-from dify_action.releaseset.upgrade import MigrationMode, migration_mode
 from dify_action.releaseset.view import ReleaseSet, Versions, after_plan, after_targets, build_set, known_versions
 
+if TYPE_CHECKING:  # loaded where used: a bump whose tree holds no other member needs none of them
+    from dify_action.releaseset.table import PairingTable
+    from dify_action.releaseset.upgrade import MigrationMode
+
 START_MIGRATIONS = ("warn", "refuse")
+Collected = tuple[list[SourceFile], list[Skipped]]  # what bump.tree.collect read: files, and those skipped
 HINT = ("move the whole set together (bump --dify-release VERSION, or dify: {release: VERSION} in the config), "
         "or re-run with allow-version-skew to ship it with a warning in the pull request")
 
@@ -50,9 +54,13 @@ class SetCheck:
         return bool(self.report.blocking) and not self.allowed
 
     def markdown(self) -> str:
+        from dify_action.releaseset import render
+
         return render.markdown(self.report, allowed=self.allowed, migrations=self.migrations)
 
     def lines(self) -> list[str]:
+        from dify_action.releaseset import render
+
         return [*render.text(self.report), *(f"  note: {n}" for n in (*self.report.notes, *self.notes))]
 
     def as_dict(self) -> dict[str, object]:
@@ -63,11 +71,19 @@ class SetCheck:
 
 def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], policy: SetPolicy,
                  versions: Versions | None = None, *, table: PairingTable | None = None,
-                 environment: str | None = None) -> SetCheck:
+                 environment: str | None = None, reuse: bool = False) -> SetCheck:
     """The set check of setting ``targets`` under ``paths`` of the tree at ``root`` (writes nothing but
-    what the bump engine's planning does first: an interrupted earlier write finished or undone)."""
-    if not policy.release and not _others_deployed(root, paths, targets, policy):
-        return SetCheck(tuple(targets), checks.SetReport(ReleaseSet(()), ReleaseSet(())), allowed=policy.allow_skew)
+    what the bump engine's planning does first: an interrupted earlier write finished or undone).
+    ``reuse``: a bump of this tree follows, so the early path plans it too, from the bytes it read."""
+    if not policy.release:
+        others, collected = _others_deployed(root, paths, targets, policy)
+        if not others:
+            plan = _plan(root, paths, tuple(targets), collected) if reuse else None
+            return SetCheck(tuple(targets), checks.SetReport(ReleaseSet(()), ReleaseSet(())),
+                            allowed=policy.allow_skew, plan=plan)
+    from dify_action.releaseset.table import load
+    from dify_action.releaseset.upgrade import migration_mode
+
     table = table or load()
     notes: list[str] = []
     for attempt in (1, 2):
@@ -94,18 +110,20 @@ def check_change(root: Path, paths: Sequence[str], targets: Sequence[Target], po
     return SetCheck(chosen, report, migrations, policy.allow_skew, tuple(notes), plan)
 
 
-def _others_deployed(root: Path, paths: Sequence[str], targets: Sequence[Target], policy: SetPolicy) -> bool:
-    """Whether any file under ``paths`` could deploy a member the targets' own roles do not account for.
-    Without one, the set after the change is the targets' role alone: nothing to pair or compare it
-    with, so the check costs one read of the bytes (as ``grep``), not a parse of every file."""
+def _others_deployed(root: Path, paths: Sequence[str], targets: Sequence[Target], policy: SetPolicy
+                     ) -> tuple[bool, Collected]:
+    """Whether any file under ``paths`` could deploy a member the targets' own roles do not account for,
+    and the files read. Without one, the set after the change is the targets' role alone: nothing to
+    pair or compare it with, so the check costs one read of the bytes (as ``grep``), not a parse of
+    every file, and the bump plans from those same bytes (``reuse``) instead of reading them again."""
     from dify_action.bump.tree import collect
-    from dify_action.releaseset.members import other_needles
+    from dify_action.releaseset.members import other_matcher, other_needles
 
     roles = {policy.customized.get(t.image.match_key) or official_role(t.image) or named_role(t.image.path)
              for t in targets}
-    wanted = other_needles({r for r in roles if r}, policy.customized)
-    files, _ = collect(root, paths)
-    return any(needle in source.data for source in files for needle in wanted)
+    deploys_other = other_matcher(other_needles({r for r in roles if r}, policy.customized))
+    collected = collect(root, paths)
+    return any(deploys_other(source.data) for source in collected[0]), collected
 
 
 def _read(root: Path, paths: Sequence[str], policy: SetPolicy, versions: Versions | None
@@ -129,17 +147,20 @@ def _targets(before: ReleaseSet, targets: Sequence[Target], policy: SetPolicy, t
                                  else None)
     if not release:
         return chosen, []
+    from dify_action.releaseset.move import merge_targets, release_targets
+
     move = release_targets(before, release, table)
     return merge_targets(targets, move), list(move.notes)
 
 
-def _plan(root: Path, paths: Sequence[str], targets: Sequence[Target]) -> BumpPlan | None:
+def _plan(root: Path, paths: Sequence[str], targets: Sequence[Target], collected: Collected | None = None
+          ) -> BumpPlan | None:
     """The bump engine's own plan of ``targets`` (pure but for recovering an interrupted write); None when
     there is nothing to plan or the engine refuses (it refuses again in the bump itself, naming why)."""
     if not targets:
         return None
     try:
-        return plan_bump(root, list(targets), paths)
+        return plan_bump(root, list(targets), paths, collected=collected)
     except DifyActionError:
         return None
 

@@ -66,9 +66,10 @@ def _recorded(registry_for: RegistryFor, ref: refs.ImageRef) -> tuple[str, str] 
 
 
 def check_tree(root: Path, paths: Sequence[str], targets: Sequence[Target], policy: SetPolicy,
-               versions: Versions, environment: str | None = None) -> SetCheck:
-    """The check of a change to a working tree; SetRefused (nothing written) unless allowed."""
-    check = check_change(root, paths, targets, policy, versions, environment=environment)
+               versions: Versions, environment: str | None = None, *, reuse: bool = False) -> SetCheck:
+    """The check of a change to a working tree; SetRefused (nothing written) unless allowed. ``reuse``:
+    the bump of this tree follows and takes the check's plan (``SetCheck.plan``)."""
+    check = check_change(root, paths, targets, policy, versions, environment=environment, reuse=reuse)
     enforce(check, f"the change to {environment or 'the environment'}")
     return check
 

@@ -13,7 +13,7 @@ recorded facts or base label can say (see ``view.py``), never guessed from its s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from dify_action import refs
@@ -69,6 +69,25 @@ def other_needles(roles: Iterable[str], customized: Mapping[str, str]) -> tuple[
     others = [role for role in ROLES if role not in roles]
     return (b"langgenius/dify-", *(f"dify{sep}{role}".encode() for role in others for sep in "-_"),
             *(key.split("/", 1)[-1].encode() for key, role in customized.items() if role not in roles and "/" in key))
+
+
+def other_matcher(needles_: Iterable[bytes]) -> Callable[[bytes], bool]:
+    """``lambda data: any(n in data for n in needles_)``, in one scan of ``data`` for the needles that
+    start with ``dify`` (all of :func:`other_needles` but configured components): a pattern with a
+    literal prefix is searched like ``bytes.find``, where eleven ``in`` scans of every 200 KB file
+    took 5x longer (issue 22 class 7). The others (configured paths) keep their own ``in``."""
+    wanted = tuple(dict.fromkeys(needles_))
+    tails = sorted({n[4:] for n in wanted if n.startswith(b"dify")}, key=len, reverse=True)
+    prefixed = [n for n in wanted if n.endswith(b"dify-") and not n.startswith(b"dify")]
+    rest = [n for n in wanted if not n.startswith(b"dify") and n not in prefixed]
+    # "langgenius/dify-": the same literal "dify", then a look back for what precedes it
+    arms = [b"(?<=" + re.escape(n[:-1]) + b")-" for n in prefixed] + [re.escape(t) for t in tails]
+    pattern = re.compile(b"dify(?:" + b"|".join(arms) + b")") if arms else None
+
+    def matches(data: bytes) -> bool:
+        return (pattern is not None and pattern.search(data) is not None) or any(n in data for n in rest)
+
+    return matches
 
 
 def tag_version(role: str, tag: str | None) -> str | None:

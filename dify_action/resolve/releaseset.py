@@ -18,16 +18,15 @@ def set_policy(allow_skew: bool | None, release: str | None, cfg: Config | None,
     the pipeline: the config's ``dify.release``, else the built api's version when it changes), the
     target environment's ``start-migrations`` and the config's customized components (repository -> role)."""
     from dify_action.releaseset.members import guess_role
-    from dify_action.releaseset.move import check_release
 
     pipeline = command == "pipeline"  # also a check of the pipeline's requests (``check``)
     if release is not None:
         if command != "bump" and not check:
             raise InputError("dify-release", release, "only with bump (the pipeline reads dify.release from the "
                              "config)")
-        release = check_release(release)
+        release = _checked(release)
     elif pipeline and cfg is not None and cfg.dify.release:
-        release = check_release(cfg.dify.release, "dify.release")
+        release = _checked(cfg.dify.release, "dify.release")
     env = cfg.environments.get(environment) if cfg is not None and environment else None
     customized = {}
     for component in cfg.components if cfg is not None else ():
@@ -38,3 +37,9 @@ def set_policy(allow_skew: bool | None, release: str | None, cfg: Config | None,
     return SetPolicy(allow_skew=skew, release=release,
                      start_migrations=env.start_migrations if env is not None else "warn",
                      customized=MappingProxyType(customized), follow_api=pipeline)
+
+
+def _checked(release: str, name: str = "dify-release") -> str:
+    from dify_action.releaseset.move import check_release  # with the pairing table: only when a release is named
+
+    return check_release(release, name)

@@ -6,6 +6,7 @@ command is a line whose whitespace-trimmed start is ``::``; a legacy command is 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import unicodedata
 
@@ -118,3 +119,38 @@ def test_error_messages_are_neutralised(name: str, hint: str) -> None:
                   DifyActionError(f"cannot read {name}: {hint}")):
         for line in str(error).split("\n"):
             assert not runner_would_act(line) and not raw_control(line), (name, line)
+
+
+@given(st.lists(hostile_text, max_size=8), st.integers(min_value=0, max_value=8))
+def test_safe_stream_reader_gone_at_any_point(chunks: list[str], gone_after: int) -> None:
+    """A pipe whose reader closes after any chunk: no write, flush or close raises, what the reader
+    got is whole neutralised lines, and the stream drops the rest (the run goes on)."""
+    import os
+
+    read, write = os.pipe()
+    raw = os.fdopen(write, "w", encoding="utf-8")
+    stream = SafeStream(raw)
+    got = b""
+    try:
+        for index, chunk in enumerate(chunks):
+            if index == gone_after:
+                os.set_blocking(read, False)
+                with contextlib.suppress(BlockingIOError):
+                    got += os.read(read, 1 << 20)
+                os.close(read)
+                read = -1
+            stream.write(chunk)
+            stream.flush()
+        stream.write("end\n")
+        stream.close()
+        assert stream.broken == (read == -1)  # a line after the reader left: dropped, not raised
+    finally:
+        if read != -1:
+            os.set_blocking(read, False)
+            with contextlib.suppress(BlockingIOError):
+                got += os.read(read, 1 << 20)
+            os.close(read)
+        raw.close()
+    text = got.decode("utf-8", "surrogateescape")
+    for line in text.split("\n")[:-1]:
+        assert not runner_would_act(line) and not raw_control(line), (chunks, line)

@@ -94,3 +94,29 @@ def test_a_release_that_is_not_a_dify_version_is_bad_input(bad: str) -> None:
     with pytest.raises(Exception, match="invalid dify-release") as error:
         check_release(bad)
     assert getattr(error.value, "exit_code", 0) == 2
+
+
+def test_the_set_checks_early_path_and_the_bump_read_each_file_once(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22 class 7: a bump of a Dify image whose tree holds no other member reads every file's
+    bytes once (the set check's scan, then the bump's plan from the same bytes), and writes the change."""
+    from collections import Counter
+
+    from dify_action.bump import tree
+    from dify_action.front.cli import main
+
+    old = "kind: Deployment\nspec:\n  containers:\n    - name: api\n      image: acme/dify-api:1.0\n"
+    for i in range(6):
+        (tmp_path / f"env{i % 2}").mkdir(exist_ok=True)
+        (tmp_path / f"env{i % 2}" / f"app{i}.yaml").write_text(old + ("# langgenius\n" if i else ""))
+    reads: Counter[str] = Counter()
+    real_read = tree._read
+
+    def counted(path: str, real_root: str, maybe_link: bool) -> tuple[bytes | None, str | None]:
+        reads[path] += 1
+        return real_read(path, real_root, maybe_link)
+
+    monkeypatch.setattr(tree, "_read", counted)
+    assert main(["bump", "--gitops-dir", str(tmp_path), "--image", "acme/dify-api", "--tag", "2.0"]) == 0
+    assert len(reads) == 6 and set(reads.values()) == {1}, reads
+    assert {p.read_text().split("\n")[4] for p in tmp_path.rglob("*.yaml")} == {"      image: acme/dify-api:2.0"}

@@ -69,3 +69,23 @@ def test_customized_repositories_say_their_role(role: str, prefix: str) -> None:
 def test_names_that_only_look_alike_are_not_members() -> None:
     for name in ("acme/dify-apix", "acme/notdify-web", "langgenius/dify-enterprise", "library/nginx"):
         assert guess_role(name) is None and official_role(refs.parse(name)) is None
+
+
+# text around the needles: their pieces, near misses and the bytes that join them
+_PIECES = [b"dify", b"dify-", b"dify_", b"langgenius/", b"langgenius/dify", b"web", b"sandbox", b"agent-backend",
+           b"plugin-daemon", b"api", b"acme/", b"ui", b"-", b"_", b"/", b" ", b"\n", b"x", b"DIFY", b"\xc3\xa9"]
+
+
+@given(st.lists(st.sampled_from(ROLES), max_size=3), st.dictionaries(
+    st.sampled_from(["reg/acme/ui", "acme/dify-api", "x/langgenius/dify", "reg/team/dify_web", "reg/a-b/c"]),
+    st.sampled_from(ROLES), max_size=3), st.lists(st.sampled_from(_PIECES) | st.binary(max_size=4), max_size=14))
+def test_other_matcher_is_any_needle_in(roles: list[str], customized: dict[str, str], parts: list[bytes]) -> None:
+    """One scan for the needles gives exactly ``any(needle in data)``, for every set of roles and
+    configured components (issue 22 class 7: eleven scans of each file were the set check's cost)."""
+    from dify_action.releaseset.members import other_matcher, other_needles
+
+    wanted = other_needles(set(roles), customized)
+    data = b"".join(parts)
+    assert other_matcher(wanted)(data) == any(needle in data for needle in wanted), (wanted, data)
+    for needle in wanted:  # each needle alone, and inside other text
+        assert other_matcher(wanted)(b"x" + needle + b"y")
