@@ -10,6 +10,7 @@ the text). Both raise :class:`BudgetExceeded`, a ``yaml.MarkedYAMLError`` with t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -125,10 +126,9 @@ def problem_of(error: yaml.YAMLError) -> str:
     return str(getattr(error, "problem", None) or str(error).splitlines()[0])
 
 
-def duplicate_keys(docs: tuple[yaml.Node, ...]) -> dict[int, tuple[str, int]]:
-    """``id(node) -> (key, line)`` for every mapping that has a key twice and for each key and
-    value directly in it: an edit there is ambiguous (YAML parsers disagree on which one wins)."""
-    found: dict[int, tuple[str, int]] = {}
+def nodes(docs: Iterable[yaml.Node]) -> Iterator[yaml.Node]:
+    """Every node of the composed documents once (an aliased node is one node), without recursion:
+    a document's depth is bounded by the budget, not by Python's stack."""
     seen: set[int] = set()
     stack = list(docs)
     while stack:
@@ -136,13 +136,22 @@ def duplicate_keys(docs: tuple[yaml.Node, ...]) -> dict[int, tuple[str, int]]:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        yield node
         if isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
         elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
+
+
+def duplicate_keys(docs: tuple[yaml.Node, ...]) -> dict[int, tuple[str, int]]:
+    """``id(node) -> (key, line)`` for every mapping that has a key twice and for each key and
+    value directly in it: an edit there is ambiguous (YAML parsers disagree on which one wins)."""
+    found: dict[int, tuple[str, int]] = {}
+    for node in nodes(docs):
+        if isinstance(node, yaml.MappingNode):
             names: set[object] = set()
             duplicate: tuple[str, int] | None = None
-            for key, value in node.value:
-                stack.extend((key, value))
+            for key, _ in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
                     if key.value in names and duplicate is None:
                         duplicate = (str(key.value), key.start_mark.line + 1)

@@ -50,12 +50,17 @@ spec:
 """
 
 
-def service(name: str, tag: str = "1.0.0") -> str:
+def deployment(name: str, image: str, container: str | None = None) -> str:
+    """A Deployment ``name`` running ``image`` in one container (named ``container``, else ``name``)."""
     return (
         f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n"
-        f"    spec:\n      containers:\n        - name: {name}\n"
-        f"          image: 127.0.0.1:5000/acme/{name}:{tag}\n"
+        f"    spec:\n      containers:\n        - name: {container or name}\n"
+        f"          image: {image}\n"
     )
+
+
+def service(name: str, tag: str = "1.0.0") -> str:
+    return deployment(name, f"127.0.0.1:5000/acme/{name}:{tag}")
 
 
 def gitops_files(services: int = 10) -> dict[str, str]:

@@ -22,7 +22,7 @@ from dify_action.bump.model import Skipped
 from dify_action.bump.regions import Spans, blank_spans, char_spans, compose_pruned
 from dify_action.bump.tree import KUSTOMIZATION_NAMES, SourceFile
 from dify_action.bump.variables import Variable
-from dify_action.yamlguard import Budget, BudgetExceeded, check
+from dify_action.yamlguard import Budget, BudgetExceeded, check, nodes
 
 _BOM = "\ufeff"
 BUDGET = Budget()  # GitOps files: 100 levels, 200,000 nodes with aliases expanded (yamlguard)
@@ -121,20 +121,10 @@ def _breaks(blank: bytes) -> int:
 def _shift(docs: Sequence[yaml.Node], index: int, line: int) -> None:
     """Move the marks of nodes composed from a window of the text to the whole text's (the window
     starts a line: columns stay)."""
-    seen: set[int] = set()
-    stack = list(docs)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in nodes(docs):
         for name in ("start_mark", "end_mark"):
             mark = getattr(node, name)
             setattr(node, name, yaml.error.Mark(mark.name, mark.index + index, mark.line + line, mark.column, None, 0))
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend(item for pair in node.value for item in pair)
 
 
 # a document marker: "---" or "..." at a line start, then a space or the line's end; inside any

@@ -30,7 +30,7 @@ from dify_action.errors import DifyActionError, GateFailed, InputError, Registry
 from dify_action.markdown import escape
 from dify_action.promote.left import Left, left_behind
 from dify_action.promote.platforms import check_digest
-from dify_action.promote.sets import carried, dify_member, release_set
+from dify_action.promote.sets import carried, dify_member
 from dify_action.registry import CopyResult, RegistryFor
 from dify_action.registry.gates import GateRecord
 from dify_action.releaseset import SetPolicy, enforce
@@ -273,6 +273,8 @@ def check(request: PromoteRequest, chosen: list[tuple[refs.ImageRef, refs.ImageR
 
 def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult:
     """Promote ``request.source`` to ``request.target``; see PromoteResult."""
+    from dify_action.releaseset.hooks import check_targets  # the set of --to once promoted (issue 21)
+
     request.validate()
     with _clone(request) as root:
         chosen, notes, left = select_all(request, root)
@@ -283,8 +285,8 @@ def promote(request: PromoteRequest, registry_for: RegistryFor) -> PromoteResult
         notes += more
         targets = tuple(_target(request, p) for p in promotions)
         known = {p.ref.with_version(p.ref.tag, p.digest or None): p.dify_version_new for p in promotions}
-        checked, versions = release_set(root, request.target_paths, targets, known, request.set_policy,  # issue 21
-                                        registry_for, request.target)
+        checked, versions = check_targets(root, request.target_paths, targets, known, request.set_policy,  # issue 21
+                                          registry_for, request.target, "label")
         notes += enforce(checked)
         if request.dry_run:
             plan = plan_bump(root, targets, request.target_paths)

@@ -1,15 +1,12 @@
-"""Promote and the Dify release set (issue 21): Dify's own images travel with the set, and the set
-``--to`` runs after the promotion is checked before any side effect."""
+"""Promote and the Dify release set (issue 21): Dify's own images travel with the set (the set ``--to``
+runs after the promotion is checked by releaseset.hooks.check_targets, before any side effect)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 from dify_action import refs
-from dify_action.bump import FoundImage, Target
-from dify_action.registry import RegistryFor
-from dify_action.releaseset import SetCheck, SetPolicy, Versions
+from dify_action.bump import FoundImage
 from dify_action.releaseset.members import official_role
 
 
@@ -25,12 +22,3 @@ def carried(ours: Sequence[str], official: Sequence[str], ref: refs.ImageRef) ->
         return False
     return not any(refs.parse_repository(i, input_name="image").same_repository(ref) for i in ours)
 
-
-def release_set(root: Path, paths: Sequence[str], targets: Sequence[Target],
-                known: Mapping[refs.ImageRef, str | None], policy: SetPolicy, registry_for: RegistryFor,
-                environment: str) -> tuple[SetCheck, Versions]:
-    """The set ``environment`` runs once ``targets`` land (``known``: the Dify versions the images' labels
-    gave), and the versions the delivery re-checks with on the real base."""
-    from dify_action.releaseset.hooks import check_targets
-
-    return check_targets(root, paths, targets, known, policy, registry_for, environment, "label")

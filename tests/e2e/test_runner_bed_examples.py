@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 from emulator import GitHubEmulator, OpenApiValidator
+from gitopstree import deployment
 from integration.conftest import SecretWatch, check_emulator
 from test_act import repository
 from test_action_image import use_test_registry
@@ -38,30 +39,14 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 IMAGE = "ghcr.io/acme/dify-api"
 ACTOR = "acme-dev"  # github.actor of the push; GHCR takes the job's GITHUB_TOKEN as its password
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: dify-web
-spec:
-  template:
-    spec:
-      containers:
-        - name: web
-          image: langgenius/dify-web:{tag}
-"""
-SIDECAR = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: dify-proxy
-spec:
-  template:
-    spec:
-      containers:
-        - name: proxy
-          image: nginx:{tag}
-"""
+def web(tag: str) -> str:
+    return deployment("dify-web", f"langgenius/dify-web:{tag}", "web")
+
+
+def proxy(tag: str) -> str:
+    return deployment("dify-proxy", f"nginx:{tag}", "proxy")
+
+
 SET_OUTPUT = re.compile(r"\]\s+⚙\s+::set-output:: ([a-z-]+)=(.*)$")
 
 
@@ -108,10 +93,10 @@ def public_github(tmp_path: Path, token: str, openapi: OpenApiValidator, secret_
     use_test_registry(em, IMAGE)
     # staging already runs Dify 1.13.3's official web (the api's release), production 1.13.2's (issue 21:
     # promote carries it); and an upstream sidecar differs, which promote leaves behind and names (issue 23)
-    em.repo.commit_files("main", {"environments/staging/dify-web.yaml": WEB.format(tag="1.13.3"),
-                                  "environments/production/dify-web.yaml": WEB.format(tag="1.13.2"),
-                                  "environments/staging/dify-proxy.yaml": SIDECAR.format(tag="1.27.1"),
-                                  "environments/production/dify-proxy.yaml": SIDECAR.format(tag="1.27.0")},
+    em.repo.commit_files("main", {"environments/staging/dify-web.yaml": web("1.13.3"),
+                                  "environments/production/dify-web.yaml": web("1.13.2"),
+                                  "environments/staging/dify-proxy.yaml": proxy("1.27.1"),
+                                  "environments/production/dify-proxy.yaml": proxy("1.27.0")},
                          "staging runs Dify 1.13.3's web and a newer proxy")
     port = em.serve_tls(*runner_bed.server_tls)
     try:
@@ -197,12 +182,10 @@ def test_every_example_caller_runs_as_written_in_the_bed(
     # Dify's official web travels with the api (one release set, issue 21), shown in the PR's set table;
     # the upstream proxy is not ours (not built here, no promote.official): left, and said, never silent
     assert "an official Dify image, carried with the release set" in log, log[-8000:]
-    assert emulator.repo.read(production.head, "environments/production/dify-web.yaml") == WEB.format(
-        tag="1.13.3").encode()
+    assert emulator.repo.read(production.head, "environments/production/dify-web.yaml") == web("1.13.3").encode()
     assert "### Dify release set" in (production.body or "")
     assert re.search(r"NOT promoted: \S*nginx \(staging: 1\.27\.1, production: 1\.27\.0\)", log), log[-8000:]
-    assert emulator.repo.read(production.head, "environments/production/dify-proxy.yaml") == SIDECAR.format(
-        tag="1.27.0").encode()
+    assert emulator.repo.read(production.head, "environments/production/dify-proxy.yaml") == proxy("1.27.0").encode()
     assert manifest_digest(bed, "production") == digest  # registry-tag: production, a copy in ghcr.io
 
     rollback = bed_act(job, repo, "dify-rollback.yml", event="workflow_dispatch", inputs={

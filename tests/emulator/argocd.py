@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -21,6 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
+from . import jsonget
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"  # ../shared/specs, read at test time
 URI = "urn:argocd-swagger"
@@ -120,35 +121,18 @@ class ArgoCdEmulator:
         self.apps[name] = list(states)
 
     def start(self) -> ArgoCdEmulator:
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                emulator._answer(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = jsonget.serve(self._answer)
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        jsonget.stop(self.server)
 
-    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+    def _answer(self, handler: BaseHTTPRequestHandler) -> tuple[int, Any]:
         parts = urlsplit(handler.path)
         self.requests.append({"path": parts.path, "query": parse_qs(parts.query)})
         status, body = self._route(handler, parts.path)
         self.records.append((status, body))
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        return status, body
 
     def _route(self, handler: BaseHTTPRequestHandler, path: str) -> tuple[int, Any]:
         if handler.headers.get("Authorization") != f"Bearer {self.token}":

@@ -9,10 +9,8 @@ against the CRDs' own ``openAPIV3Schema`` (../shared/specs), Kubernetes objects 
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +19,7 @@ import kubernetes_validate
 import yaml
 from jsonschema import Draft7Validator
 
+from . import jsonget
 from .argocd import spec_path
 
 K8S_VERSION = "1.33"
@@ -76,29 +75,11 @@ class KubeApiEmulator:
         self.pods[namespace] = list(lists)
 
     def start(self) -> KubeApiEmulator:
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                status, body = emulator._route(self)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = jsonget.serve(self._route)
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        jsonget.stop(self.server)
 
     def kubeconfig(self, path: Path, token: str | None = None) -> Path:
         path.write_text(yaml.safe_dump({

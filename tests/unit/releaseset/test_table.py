@@ -4,6 +4,7 @@ facts gathered in ../shared/dify/releases.json (read at test time), and unknown 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def test_every_row_names_its_source_and_confidence_and_the_rows_are_ordered() ->
 
 
 def test_the_table_says_what_the_gathered_facts_say() -> None:
-    if not SHARED.is_file():
+    if not SHARED.is_file():  # the facts are read at test time, never copied in; CI must have them
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SHARED} is missing (required when CI=true)")
         pytest.skip("../shared/dify/releases.json is not beside this checkout")
     facts = json.loads(SHARED.read_text())["releases"]
     table = {r.release: r for r in load().releases}
