@@ -7,12 +7,14 @@ the package imports it but the public face (``bump/__init__.py``)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from dify_action import refs
-from dify_action.bump import argovalues, edit, envedit, explain, journal, shapes, tree, variables
+from dify_action.bump import argovalues, edit, envedit, explain, fanout, journal, shapes, tree, variables
 from dify_action.bump.find import find_all, target_hits
 from dify_action.bump.mentions import may_reference
 from dify_action.bump.model import BumpPlan, Change, FileEdit, Replacement, Skipped, Target
@@ -26,7 +28,9 @@ class _Section:
     outer: Parsed  # the file
     inner: Parsed  # the file itself, or a document inside one of its block strings
     embedded: argovalues.Embedded | None
-    duplicates: dict[int, tuple[str, int]] | None = None  # of the hits' nodes, once the trees are let go
+    # the duplicate keys of the hits' nodes (node, key, line), once the trees are let go: nodes, not
+    # their ids, so that a worker's pickle keeps them (fanout)
+    duplicates: tuple[tuple[yaml.Node, str, int], ...] | None = None
 
 
 def _slim(kept: list[tuple[_Section, list[Hit]]]) -> list[tuple[_Section, list[Hit]]]:
@@ -36,8 +40,8 @@ def _slim(kept: list[tuple[_Section, list[Hit]]]) -> list[tuple[_Section, list[H
     out: list[tuple[_Section, list[Hit]]] = []
     for section, hits in kept:
         found = duplicate_keys(section.inner.docs)
-        mine = {id(node): found[id(node)] for hit in hits for node in (hit.value, hit.parent, hit.digest)
-                if node is not None and id(node) in found}
+        mine = tuple((node, *found[id(node)]) for hit in hits for node in (hit.value, hit.parent, hit.digest)
+                     if node is not None and id(node) in found)
         outer = dataclasses.replace(section.outer, docs=())
         inner = outer if section.inner is section.outer else dataclasses.replace(section.inner, docs=())
         out.append((_Section(outer, inner, section.embedded, mine), hits))
@@ -77,38 +81,79 @@ def plan_bump(root: Path, targets: Sequence[Target], paths: Sequence[str] = (), 
     def mentions(data: bytes) -> bool:
         return any(key in data for key in keys) or may_reference(data, names)
 
-    for source in files:
-        if not mentions(source.data):
-            continue
-        # of a multi-document file, only the documents that mention it; of a large document, only the
-        # root values that do (--helm-path keys: the whole document, helmpath reads any key path)
-        parsed = load(source, mentions, prune=not keys)
-        if isinstance(parsed, Skipped):
+    chosen = [source for source in files if mentions(source.data)]
+    def read(index: int) -> _Read:
+        return _read(chosen[index], mentions, keys, repositories)
+
+    # --helm-path keys keep whole node trees (helmpath walks them again in _plan): not worth a pickle
+    done = [None] * len(chosen) if keys else fanout.fan_out(
+        read, [len(source.data) for source in chosen], stand_ins=lambda i, outcome: _stand_ins(i, chosen[i], outcome),
+        restore=lambda key: _restore(chosen, key))
+    for index, source in enumerate(chosen):
+        outcome = done[index] or read(index)  # in order: a refusal is the one a serial walk meets first
+        if isinstance(outcome, Skipped):
             if source.explicit:
                 raise EditRefused(
-                    f"{source.relpath} was named with --path but {parsed.reason}",
+                    f"{source.relpath} was named with --path but {outcome.reason}",
                     hint="name only YAML files (manifests, values, kustomization, compose) with --path",
                     file=source.relpath,
                 )
-            skipped.append(parsed)
+            skipped.append(outcome)
             continue
         loaded.add(source.relpath)
-        placeholders.update(dict.fromkeys(shapes.kustomize_names(parsed), source.relpath))
-        sections = [_Section(parsed, parsed, None)]
-        if b"values" in source.data:
-            sections.extend(_Section(parsed, inner.parsed, inner) for inner in argovalues.embedded(parsed))
-        mine: list[tuple[_Section, list[Hit]]] = []
-        for section in sections:  # keep only what may be edited: the other files' nodes are freed
-            hits = list(find_all(section.inner))
-            if keys or any(hit.kind == "variable" or hit.current.repository in repositories for hit in hits):
-                mine.append((section, hits))
-        kept.extend(mine if keys else _slim(mine))  # --helm-path keys walk the trees again in _plan
+        placeholders.update(dict.fromkeys(outcome.placeholders, source.relpath))
+        kept.extend(outcome.sections)
     try:
         planned = _plan(root, targets, paths, files, skipped, loaded, placeholders, kept)
         return dataclasses.replace(planned, notes=(recovered.note(), *planned.notes)) if recovered else planned
     except EditRefused as error:
         error.warnings = tuple(f"skipped {skip.file}: {skip.reason}" for skip in skipped)
         raise
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    placeholders: tuple[str, ...]  # names a kustomization of the file retags
+    sections: list[tuple[_Section, list[Hit]]]  # what may be edited, with its hits
+
+
+_Read = _Loaded | Skipped
+
+
+def _read(source: tree.SourceFile, mentions: Callable[[bytes], bool], keys: set[bytes],
+          repositories: set[str]) -> _Read:
+    """One file's part of a plan: composed, its image references found, and kept only if one of them
+    may be edited (pure: run in a worker of ``fanout`` on large trees)."""
+    # of a multi-document file, only the documents that mention it; of a large document, only the
+    # root values that do (--helm-path keys: the whole document, helmpath reads any key path)
+    parsed = load(source, mentions, prune=not keys)
+    if isinstance(parsed, Skipped):
+        return parsed
+    sections = [_Section(parsed, parsed, None)]
+    if b"values" in source.data:
+        sections.extend(_Section(parsed, inner.parsed, inner) for inner in argovalues.embedded(parsed))
+    mine: list[tuple[_Section, list[Hit]]] = []
+    for section in sections:  # keep only what may be edited: the other files' nodes are freed
+        hits = list(find_all(section.inner))
+        if keys or any(hit.kind == "variable" or hit.current.repository in repositories for hit in hits):
+            mine.append((section, hits))
+    return _Loaded(tuple(shapes.kustomize_names(parsed)), mine if keys else _slim(mine))
+
+
+def _stand_ins(index: int, source: tree.SourceFile, outcome: _Read) -> Iterator[tuple[object, Hashable]]:
+    """The objects of a worker's result the parent holds already: the file, and its text (decoded
+    again by the parent: faster than a pickle of it)."""
+    yield source, ("file", index)
+    if isinstance(outcome, _Loaded) and outcome.sections:
+        yield outcome.sections[0][0].outer.text, ("text", index)
+
+
+def _restore(chosen: Sequence[tree.SourceFile], key: Hashable) -> object:
+    kind, index = key if isinstance(key, tuple) else ("", -1)
+    if kind == "file":
+        return chosen[index]
+    text = chosen[index].data.decode("utf-8")  # as yamlnodes.load decodes it: without the BOM
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _plan(
@@ -132,7 +177,8 @@ def _plan(
             version = (target.tag, target.digest)
             companions = [t.image for t in targets if t is not target and (t.tag, t.digest) == version]
             mine = target_hits(section.inner, hits, target, companions)
-            duplicates: dict[int, tuple[str, int]] | None = section.duplicates
+            duplicates = None if section.duplicates is None else \
+                {id(node): (key, line) for node, key, line in section.duplicates}
             for hit in mine:
                 duplicates = _refuse_duplicates(section.inner, hit, duplicates)
                 if hit.helm_path:
