@@ -6,12 +6,13 @@ bytes, nothing is sent to it), gives every process a share of about equal bytes,
 works on its own share meanwhile. A worker sends back its results pickled, with the objects the
 parent already holds (the files' bytes and texts) replaced by keys (``stand_ins``/``restore``).
 
-Only pure work belongs here: a worker changes nothing, so whatever goes wrong in one (an
-exception, a result that does not pickle, a crash, a kill) costs time, never correctness. The
+A worker's work must be safe to do twice: pure (composing a file), or writing only a file that is
+the worker's own (a journal's staged copy, removed with the journal). Whatever goes wrong in one (an
+exception, a result that does not pickle, a crash, a kill) then costs time, never correctness: the
 item comes back as ``None`` and the caller computes it in-process, in order, where the exception
-a serial run would raise is raised again, at the same file. The parent forks only when nothing
-else runs in it (one thread: a fork copies no other thread's locks) and the work is large enough
-to pay for the fork.
+a serial run would raise is raised again, at the same file. A worker dies with its parent. The
+parent forks only when nothing else runs in it (one thread: a fork copies no other thread's
+locks) and the work is large enough to pay for the fork.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def _may_fork() -> bool:
 
 
 _RECORD = 4  # bytes per task in the task pipe: an index, little-endian; a pipe reads it whole (PIPE_BUF)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 MAX_TASKS = 8192  # 32 KiB of indexes: within a pipe's usual 64 KiB, written whole before the first fork
 
 
@@ -114,12 +116,14 @@ def _take(tasks: int) -> Iterator[int]:
 def _spawn(work: Callable[[int], R], tasks: int,
            stand_ins: Callable[[int, R], Iterable[tuple[object, Hashable]]]) -> tuple[int, int]:
     read, write = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(write)
         return pid, read
     code = 1  # the child: never returns into the caller's stack, never runs its cleanup
     try:
+        _die_with(parent)
         os.close(read)
         done: dict[int, R] = {}
         for index in _take(tasks):
@@ -136,6 +140,16 @@ def _spawn(work: Callable[[int], R], tasks: int,
         code = 0
     finally:
         os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """A worker ends with its parent: a killed bump leaves no process behind writing its journal."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _collect(pid: int, fd: int, restore: Callable[[Hashable], object]) -> dict[int, Any]:

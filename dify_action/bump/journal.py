@@ -1,7 +1,9 @@
 """Crash-consistent tree write: after any kill the tree is all old or all new, with no temp files.
 
 The new contents go to one hidden journal directory inside the GitOps root (``.dify-action-journal``,
-mode 0700, locked with flock while in use), one file per edit, fsynced. ``manifest.json`` is
+mode 0700, locked with flock while in use), one file per edit, fsynced. Each is written in the root
+under a name holding the journal's nonce, then moved into the journal (``_stage`` says why); a
+kill between the two leaves that one file, which recovery removes by its nonce. ``manifest.json`` is
 renamed into the journal last: that rename is the commit point. Then each file is renamed into
 place and the journal removed. Whoever finds a journal first (:func:`recover`, called before a
 bump reads the tree) discards it when it has no manifest (nothing was changed) or finishes the
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from dify_action import interrupt
+from dify_action.bump import fanout
 from dify_action.bump.tree import editable
 from dify_action.errors import ManifestError, TreeWriteError
 
@@ -142,7 +145,7 @@ def record_path(real_root: Path) -> Path:
     return base / f"journal-{key}"
 
 
-def claim(real_root: Path, folder: Path) -> None:
+def claim(real_root: Path, folder: Path) -> str:
     """Record a fresh nonce outside the tree, then in the journal ``folder`` (already created)."""
     nonce = secrets.token_hex(16)
     record = record_path(real_root)
@@ -155,9 +158,11 @@ def claim(real_root: Path, folder: Path) -> None:
         os.write(fd, nonce.encode())
     finally:
         os.close(fd)
+    return nonce
 
 
-def _ours(real_root: Path, folder: Path) -> bool:
+def _ours(real_root: Path, folder: Path) -> str | None:
+    """The journal's nonce when it is the one recorded for this checkout, else None."""
     try:
         record = json.loads(record_path(real_root).read_text("utf-8"))
         fd = os.open(folder / NONCE, os.O_RDONLY | os.O_NOFOLLOW)
@@ -166,9 +171,27 @@ def _ours(real_root: Path, folder: Path) -> bool:
         finally:
             os.close(fd)
     except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and record.get("root") == str(real_root) and \
-        isinstance(record.get("nonce"), str) and secrets.compare_digest(record["nonce"], nonce)
+        return None
+    if isinstance(record, dict) and record.get("root") == str(real_root) and isinstance(record.get("nonce"), str) \
+            and nonce.isalnum() and secrets.compare_digest(record["nonce"], nonce):
+        return nonce
+    return None
+
+
+def _stray_prefix(nonce: str) -> str:
+    """The name a staged file has in the root before it moves into the journal (``_stage``): the
+    nonce makes it one no repository can hold."""
+    return f"{JOURNAL}-{nonce}-"
+
+
+def _remove_strays(real_root: Path, nonce: str) -> None:
+    """Staged files a kill left in the root, between their creation and their move into the journal."""
+    prefix = _stray_prefix(nonce)
+    with os.scandir(real_root) as entries:
+        strays = [entry.path for entry in entries if entry.name.startswith(prefix)]
+    for path in strays:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def _release(real_root: Path) -> None:
@@ -190,10 +213,6 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
         if known is not None and known.after != write.after:
             raise ManifestError(f"{write.relpath} and {known.relpath} are the same file with different edits",
                                 hint="name the file once (one of them is a symlink)", file=write.relpath)
-        if Path(real).read_bytes() != write.before:
-            raise ManifestError(f"{write.relpath} changed while the bump was planned",
-                                hint="re-run the bump; another process is editing the GitOps tree",
-                                file=write.relpath)
         entries[rel] = write
     if not entries:
         return
@@ -202,13 +221,13 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
                             hint="re-run the bump")
     journal = real_root / JOURNAL
     created = committed = False
+    nonce = ""
     try:
         os.mkdir(journal, 0o700)
         created = True
         with _locked(journal):
-            claim(real_root, journal)
-            manifest = [_stage(journal, str(index), real_root / rel, entry)
-                        | {"path": rel} for index, (rel, entry) in enumerate(sorted(entries.items()))]
+            nonce = claim(real_root, journal)
+            manifest = _stage_all(journal, real_root, nonce, sorted(entries.items()))
             pending = journal / _PENDING
             pending.write_text(json.dumps({"version": 1, "files": manifest}))
             _sync_filesystem(journal)  # every staged byte is on disk before the commit point
@@ -223,26 +242,61 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
                                  hint="wait for it to finish") from None
         if created and not committed:  # before the commit point: nothing changed, nothing stays
             shutil.rmtree(journal, ignore_errors=True)
+            if nonce:
+                with contextlib.suppress(OSError):
+                    _remove_strays(real_root, nonce)
             _release(real_root)
         if isinstance(error, OSError) and not committed:
             raise _os_error(error, f"cannot write the bump into {real_root}") from None
         raise
 
 
-def _stage(journal: Path, name: str, target: Path, entry: Write) -> dict[str, object]:
+def _stage_all(journal: Path, real_root: Path, nonce: str, ordered: list[tuple[str, Write]]) -> list[dict[str, object]]:
+    """Stage every file, spread over processes (``fanout``: the comparison with what was planned and
+    the hashes are CPU work). A process that fails leaves at most the file it was writing, found and
+    removed by its name; its share is staged again here, in order, so an error is the one a serial
+    write meets first."""
+    def stage(index: int) -> dict[str, object]:
+        rel, entry = ordered[index]
+        return _stage(journal, real_root, nonce, index, real_root / rel, entry) | {"path": rel}
+
+    done = fanout.fan_out(stage, [len(entry.after) for _, entry in ordered], stand_ins=lambda index, item: (),
+                          restore=lambda key: key)
+    return [item if item is not None else stage(index) for index, item in enumerate(done)]
+
+
+def _stage(journal: Path, real_root: Path, nonce: str, index: int, target: Path, entry: Write) -> dict[str, object]:
+    """Write ``entry.after`` into the journal as file ``index``.
+
+    The file is made in the root and then moved into the journal: a file's inode is placed beside
+    its folder's, and a folder made a moment ago (the journal) can sit where the disk has never been
+    used; there, creating 400 files took 150-450 ms here, against 40-60 ms in the root.
+    """
+    if target.read_bytes() != entry.before:
+        raise ManifestError(f"{entry.relpath} changed while the bump was planned",
+                            hint="re-run the bump; another process is editing the GitOps tree", file=entry.relpath)
     info = target.stat()
-    fd = os.open(journal / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temp = real_root / f"{_stray_prefix(nonce)}{index}"
+    # O_TRUNC, not O_EXCL: a share staged again after its process failed may meet that process's
+    # file (the name holds the nonce: no repository has it, nobody but this bump writes it)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
-        view = memoryview(entry.after)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, info.st_mode & 0o7777)
-        if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
-            with contextlib.suppress(PermissionError):
-                os.fchown(fd, info.st_uid, info.st_gid)
-    finally:
-        os.close(fd)
-    return {"temp": name, "before": _sha(entry.before), "after": _sha(entry.after)}
+        try:
+            view = memoryview(entry.after)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, info.st_mode & 0o7777)
+            if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(PermissionError):
+                    os.fchown(fd, info.st_uid, info.st_gid)
+        finally:
+            os.close(fd)
+        os.replace(temp, journal / str(index))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return {"temp": str(index), "before": _sha(entry.before), "after": _sha(entry.after)}
 
 
 def _roll_forward(real_root: Path, journal: Path, manifest: list[dict[str, object]]) -> int:
@@ -281,16 +335,19 @@ def recover(root: Path) -> Recovery | None:
                              hint="remove it: a repository must not contain it; dify-action keeps an interrupted "
                                   "write there")
     with _locked(journal):
-        if not _ours(real_root, journal):
+        nonce = _ours(real_root, journal)
+        if nonce is None:
             raise TreeWriteError(
                 f"{journal} is not a journal this dify-action wrote for this checkout (its nonce is not the "
                 f"one recorded in {record_path(real_root).parent}); it was probably committed to the repository",
                 hint=f"remove {JOURNAL} from the repository (git rm -r {JOURNAL}); nothing was changed")
         if not (journal / MANIFEST).exists():
             staged = sum(1 for entry in journal.iterdir() if entry.name.isdigit())
+            _remove_strays(real_root, nonce)
             shutil.rmtree(journal)
             _release(real_root)
             return Recovery("discarded", staged)
+        _remove_strays(real_root, nonce)  # none after the commit point; a leftover of an older kill
         manifest = _checked(real_root, journal)
         return Recovery("rolled forward", _roll_forward(real_root, journal, manifest))
 

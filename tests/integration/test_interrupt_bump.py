@@ -18,9 +18,11 @@ import pytest
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILES = 3000
+# a note line makes 3000 files about 1.5 MB: over fanout.MIN_WEIGHT, so the kills also meet the
+# forked workers that compose and stage the files (a killed bump must leave none of them running)
 DEPLOY = (
-    "# app {i}\nkind: Deployment\nmetadata:\n  name: app{i}\nspec:\n  template:\n    spec:\n"
-    "      containers:\n        - name: api\n          image: acme/dify-api:{tag}   # pinned\n"
+    "# app {i}\n# " + "notes " * 50 + "\nkind: Deployment\nmetadata:\n  name: app{i}\nspec:\n  template:\n"
+    "    spec:\n      containers:\n        - name: api\n          image: acme/dify-api:{tag}   # pinned\n"
 )
 TAG = re.compile(rb"acme/dify-api:(\S+)")
 
@@ -100,6 +102,21 @@ def test_kills_at_random_moments_leave_all_old_or_all_new(tmp_path: Path) -> Non
         old = state.pop()
     print(f"seed {seed}:", *moments, sep="\n  ")
     assert any("journal=True" in moment for moment in moments), moments  # some kills hit the write
+    assert _orphans(root) == [], "a worker of a killed bump is still running"
+
+
+def _orphans(root: Path) -> list[str]:
+    """Processes still running a bump of ``root`` (a worker outliving its killed parent)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(root).encode() in argv and b"bump" in argv:
+                found.append(entry)
+    return found
 
 
 def test_enospc_is_a_clear_error_and_the_tree_is_unchanged(tmp_path: Path) -> None:

@@ -216,3 +216,42 @@ def test_a_small_pipe_falls_back_to_one_process(forked: Callable[[int], None], m
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    """A SIGKILLed bump leaves no worker running (one would go on writing into the tree's journal)."""
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    script = (
+        "import os, sys, time\n"
+        "from dify_action.bump import fanout\n"
+        "fanout.WORKERS, fanout.MIN_WEIGHT = 3, 0\n"
+        "def work(i):\n"
+        f"    open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+        "    time.sleep(60)\n"
+        "fanout.fan_out(work, [1] * 9, stand_ins=lambda i, r: (), restore=lambda k: k)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=TESTS.parent)
+    try:
+        deadline = time.monotonic() + 30
+        while (not pids.exists() or len(set(pids.read_text().split())) < 3) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        workers = {int(pid) for pid in pids.read_text().split()} - {parent.pid}
+        assert len(workers) == 2, pids.read_text()
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

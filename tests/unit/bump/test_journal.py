@@ -46,7 +46,7 @@ def _killed_at(root: Path, staged: int, committed: bool, moved: int) -> None:
     renamed into place, then ``moved`` of them renamed over their targets."""
     folder = root / journal.JOURNAL
     folder.mkdir(mode=0o700)
-    journal.claim(Path(os.path.realpath(root)), folder)  # what the killed bump had recorded
+    nonce = journal.claim(Path(os.path.realpath(root)), folder)  # what the killed bump had recorded
     entries = []
     for index, name in enumerate(sorted(NAMES)[:staged]):
         (folder / str(index)).write_text(NEW)
@@ -55,6 +55,9 @@ def _killed_at(root: Path, staged: int, committed: bool, moved: int) -> None:
     if not committed:
         if staged == len(NAMES):
             (folder / "manifest.pending").write_text(manifest)
+        else:  # killed while a process wrote its next file in the root, before moving it into the journal
+            for stray in range(staged, min(staged + 2, len(NAMES))):
+                (root / f"{journal.JOURNAL}-{nonce}-{stray}").write_text(NEW[: stray * 3])
         return
     (folder / journal.MANIFEST).write_text(manifest)
     for index, name in enumerate(sorted(NAMES)[:moved]):
@@ -227,9 +230,10 @@ def test_syncs_are_batched_and_every_staged_byte_precedes_the_commit_point(tmp_p
     events: list[str] = []
     real_stage, real_sync, real_replace = journal._stage, journal._sync_filesystem, os.replace
 
-    def stage(folder: Path, name: str, target: Path, entry: journal.Write) -> dict[str, object]:
+    def stage(folder: Path, real_root: Path, nonce: str, index: int, target: Path,
+              entry: journal.Write) -> dict[str, object]:
         events.append("stage")
-        return real_stage(folder, name, target, entry)
+        return real_stage(folder, real_root, nonce, index, target, entry)
 
     def sync(path: Path) -> None:
         events.append("sync")
@@ -237,7 +241,8 @@ def test_syncs_are_batched_and_every_staged_byte_precedes_the_commit_point(tmp_p
 
     def replace(src: object, dst: object) -> None:
         name = Path(str(dst)).name
-        events.append("record" if name.startswith("journal-") else "commit" if name == journal.MANIFEST else "move")
+        events.append("record" if name.startswith("journal-") else "commit" if name == journal.MANIFEST
+                      else "staged" if Path(str(dst)).parent.name == journal.JOURNAL else "move")
         real_replace(src, dst)  # type: ignore[arg-type]
 
     monkeypatch.setattr(journal, "_stage", stage)
@@ -246,5 +251,35 @@ def test_syncs_are_batched_and_every_staged_byte_precedes_the_commit_point(tmp_p
     writes = [journal.Write(name, OLD.encode(), NEW.encode()) for name in sorted(NAMES)[:count]]
     journal.commit(root, writes)
     monkeypatch.undo()
-    assert events == ["record"] + ["stage"] * count + ["sync", "commit"] + ["move"] * count + ["sync"]
+    assert events == ["record"] + ["stage", "staged"] * count + ["sync", "commit"] + ["move"] * count + ["sync"]
     assert {(root / w.relpath).read_text() for w in writes} == {NEW} and _leftovers(root) == []
+
+
+def test_a_file_named_like_a_staged_one_with_another_nonce_is_left_alone(tmp_path: Path) -> None:
+    """Recovery removes the root files of its own journal's nonce only: a repository may hold any
+    other name, and a hostile one cannot guess the nonce (it is recorded outside the tree)."""
+    root = _tree(tmp_path)
+    foreign = root / f"{journal.JOURNAL}-{'0' * 32}-0"
+    foreign.write_text("tracked: yes\n")
+    _killed_at(root, 3, False, 0)
+    assert journal.recover(root) is not None
+    assert _state(root) == {OLD} and foreign.read_text() == "tracked: yes\n"
+    assert _leftovers(root) == [foreign.name]
+
+
+def test_a_write_that_fails_midway_leaves_no_file_in_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path)
+    real_fchmod = os.fchmod
+    calls = []
+
+    def failing(fd: int, mode: int) -> None:
+        calls.append(fd)
+        if len(calls) == 5:
+            raise OSError(28, "No space left on device")
+        real_fchmod(fd, mode)
+
+    monkeypatch.setattr(journal.os, "fchmod", failing)
+    writes = [journal.Write(name, OLD.encode(), NEW.encode()) for name in sorted(NAMES)]
+    with pytest.raises(TreeWriteError, match="No space left on device"):
+        journal.commit(root, writes)
+    assert _state(root) == {OLD} and _leftovers(root) == []
