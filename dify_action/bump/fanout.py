@@ -18,6 +18,7 @@ locks) and the work is large enough to pay for the fork.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import pickle
@@ -85,9 +86,24 @@ def fan_out(work: Callable[[int], R], weights: Sequence[int], *,
     if written != len(payload):
         os.close(tasks)
         return results
+    # the objects alive now are left out of garbage collection until the workers are done: a
+    # collection touches every object it tracks, and each page it touches is copied for the
+    # process that touched it (the parent's and every worker's copy of the same heap)
+    gc.freeze()
+    try:
+        _share(work, tasks, min(count, len(weights)) - 1, results, stand_ins, restore)
+    finally:
+        gc.unfreeze()
+    return results
+
+
+def _share(work: Callable[[int], R], tasks: int, workers: int, results: list[R | None],
+           stand_ins: Callable[[int, R], Iterable[tuple[object, Hashable]]],
+           restore: Callable[[Hashable], object]) -> None:
+    """Fork ``workers``, take tasks in this process too, then gather what the workers sent."""
     children: list[tuple[int, int]] = []
     try:
-        for _ in range(min(count, len(weights)) - 1):
+        for _ in range(workers):
             children.append(_spawn(work, tasks, stand_ins))
         for index in _take(tasks):
             with contextlib.suppress(Exception):
@@ -105,7 +121,6 @@ def fan_out(work: Callable[[int], R], weights: Sequence[int], *,
         for index, result in _collect(pid, fd, restore).items():
             if isinstance(index, int) and 0 <= index < len(results):
                 results[index] = result
-    return results
 
 
 def _take(tasks: int) -> Iterator[int]:
