@@ -104,7 +104,10 @@ def _share(work: Callable[[int], R], tasks: int, workers: int, results: list[R |
     children: list[tuple[int, int]] = []
     try:
         for _ in range(workers):
-            children.append(_spawn(work, tasks, stand_ins))
+            try:
+                children.append(_spawn(work, tasks, stand_ins))
+            except OSError:  # no process or memory to spare: the workers running and this one do it all
+                break
         for index in _take(tasks):
             with contextlib.suppress(Exception):
                 results[index] = work(index)
@@ -132,7 +135,12 @@ def _spawn(work: Callable[[int], R], tasks: int,
            stand_ins: Callable[[int, R], Iterable[tuple[object, Hashable]]]) -> tuple[int, int]:
     read, write = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        raise
     if pid:
         os.close(write)
         return pid, read

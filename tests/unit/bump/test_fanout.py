@@ -255,3 +255,16 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_fork_that_fails_leaves_the_work_to_this_process(forked: Callable[[int], None],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    forked(3)
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    before = len(os.listdir("/proc/self/fd"))
+    assert _pids(30) == [os.getpid()] * 30  # the parent took every task itself
+    assert len(os.listdir("/proc/self/fd")) == before  # no pipe left open
