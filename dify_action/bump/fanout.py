@@ -1,10 +1,11 @@
-"""Pure per-file work spread over forked processes (issue 22, class 7: bump at grep speed).
+"""Per-file work of a bump spread over forked processes (issue 22, class 7: bump at grep speed).
 
 Composing the YAML a bump edits is CPU work in Python, one core at a time; a large tree has
-hundreds of such files. ``fan_out`` forks workers after the files are read (each inherits the
-bytes, nothing is sent to it), gives every process a share of about equal bytes, and the parent
-works on its own share meanwhile. A worker sends back its results pickled, with the objects the
-parent already holds (the files' bytes and texts) replaced by keys (``stand_ins``/``restore``).
+hundreds of such files, and the journal stages a copy of each. ``fan_out`` forks workers once the
+files are read (each inherits the bytes: nothing is sent to it); every process, the parent too,
+takes the next file from one task pipe, heaviest first. A worker sends back its results pickled,
+with the objects the parent already holds (the files' bytes and texts) replaced by keys
+(``stand_ins``/``restore``).
 
 A worker's work must be safe to do twice: pure (composing a file), or writing only a file that is
 the worker's own (a journal's staged copy, removed with the journal). Whatever goes wrong in one (an
