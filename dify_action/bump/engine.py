@@ -36,14 +36,16 @@ class _Section:
 def _slim(kept: list[tuple[_Section, list[Hit]]]) -> list[tuple[_Section, list[Hit]]]:
     """The kept sections of one file without their node trees (400 composed values files held
     whole took 380 MB): the duplicate-key check is done now, kept for the nodes the hits hold
-    (alive through the hits, so their ids stay theirs), and the edit needs only text and hits."""
+    (as nodes, not ids: a worker's pickle keeps the nodes), and the edit needs only text and hits."""
     out: list[tuple[_Section, list[Hit]]] = []
     for section, hits in kept:
         found = duplicate_keys(section.inner.docs)
         mine = tuple((node, *found[id(node)]) for hit in hits for node in (hit.value, hit.parent, hit.digest)
                      if node is not None and id(node) in found)
-        outer = dataclasses.replace(section.outer, docs=())
-        inner = outer if section.inner is section.outer else dataclasses.replace(section.inner, docs=())
+        # the anchors' map goes with the trees: it is keyed by node ids, which a worker's pickle does
+        # not keep (the hits carry their shared anchor already)
+        outer = dataclasses.replace(section.outer, docs=(), shared={})
+        inner = outer if section.inner is section.outer else dataclasses.replace(section.inner, docs=(), shared={})
         out.append((_Section(outer, inner, section.embedded, mine), hits))
     return out
 

@@ -78,6 +78,31 @@ def test_every_real_layout_plans_the_same_forked_and_serial(tree: Path, tmp_path
         assert parallel == serial, repository
 
 
+HOSTILE = [  # the refusals and skips of tests/unit/bump/test_safety.py, met by a worker
+    "x-img: &img {image}:1.0\nservices:\n  api:\n    image: *img\n  worker:\n    image: *img\n",
+    "x-api: &api\n  image: {image}:1.0\nservices:\n  api:\n    <<: *api\n  worker:\n    <<: *api\n",
+    "a0: &a0 [{image}:1.0, x]\n" + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n"
+                                        for i in range(1, 9)),
+    "image: >-\n  {image}:1.0\n",
+    "spec:\n  image: {image}:1.0\n  image: {image}:1.1\n",
+    "image: {image}:1.0\n\0binary\n",
+    "kind: Deployment\nspec:\n  containers:\n    - image: {image}:1.0\n" + "x: [" * 120 + "]" * 120 + "\n",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_refusals_and_skips_met_in_a_worker_are_the_serial_ones(text: str, tmp_path: Path,
+                                                                 forked: Callable[[int], None]) -> None:
+    root = tmp_path / "tree"
+    for index in range(6):  # the hostile file among plain ones: in a worker or in the parent
+        path = root / f"apps{index % 2}" / f"app{index}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"kind: Deployment\nspec:\n  containers:\n    - image: {IMAGE}:1.{index}\n")
+    (root / "apps1" / "odd.yaml").write_text(text.replace("{image}", IMAGE))
+    serial, parallel = both(root, Target.from_inputs(IMAGE, "9.9"), forked)
+    assert parallel == serial
+
+
 def test_the_real_world_cases_are_read() -> None:
     assert len(TREES) >= 60
     if os.environ.get("CI") == "true":  # read at test time: CI must have them
