@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from dify_action.bump import Target, fanout, find_images, plan_bump
 from dify_action.errors import DifyActionError
-from tests.unit.bump.test_regions import IMAGE, document, entries
+from tests.unit.bump.test_regions import IMAGE, document, entries, pruning
 
 TESTS = Path(__file__).resolve().parents[2]
 REALWORLD = TESTS.parents[1] / "shared" / "realworld"
@@ -63,8 +63,22 @@ def test_a_generated_tree_plans_the_same_forked_and_serial(tmp_path_factory: pyt
         path = root / f"d{index % 3}" / f"values-{index}.yaml"
         path.parent.mkdir(exist_ok=True)
         path.write_bytes((bom + document(items).replace("\n", newline)).encode())
-    serial, parallel = both(root, Target.from_inputs(IMAGE, "9.9"), forked)
+    with pruning(64):  # large documents composed in part (regions): their blanked spans cross the pickle too
+        serial, parallel = both(root, Target.from_inputs(IMAGE, "9.9"), forked)
     assert parallel == serial
+
+
+def test_a_bundle_composed_from_its_last_document_plans_the_same_forked_and_serial(
+        tmp_path: Path, forked: Callable[[int], None]) -> None:
+    """A CRD bundle whose one Deployment comes last is composed from a window (yamlnodes._first_kept)."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    crd = "---\nkind: CustomResourceDefinition\nspec:\n" + "".join(f"  f{i}: {'x' * 60}\n" for i in range(400))
+    for index in range(4):
+        (root / f"bundle{index}.yaml").write_text(
+            crd * 3 + f"---\nkind: Deployment\nspec:\n  containers:\n    - image: {IMAGE}:1.{index}\n")
+    serial, parallel = both(root, Target.from_inputs(IMAGE, "9.9"), forked)
+    assert serial[0] == "planned" and parallel == serial
 
 
 @pytest.mark.parametrize("tree", TREES, ids=lambda t: t.parent.name)
