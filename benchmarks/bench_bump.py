@@ -6,7 +6,8 @@ Goals (issue 2): >= 10x faster than the round trip, within 3x of grep, peak RSS 
 
 --small (issue 22): the same mix on 3,000 files (goal <= 5x `grep -rl`, where start-up counts most).
 Both mixed trees also print the bare interpreter's start-up (``python -c pass``), the floor of the
-CLI process; --skip-ruamel prints one line per tree.
+CLI process, and a bump of a one-file tree, the floor of any bump; grep and bump alternate over 5
+rounds (the best of each is compared); --skip-ruamel prints one line per tree.
 --large (issue 11): a tree shaped like a checkout of many real repositories: about 20,000 files of
 mixed formats (Markdown, Python, Go, JSON, binaries; about 2,300 YAML: manifests, Helm values and
 templates, compose files, kustomizations, and some ~200 KB CRD bundles). Prints the whole bump
@@ -213,12 +214,14 @@ def large(count: int, label: str, goal: float, skip_ruamel: bool = False) -> Non
         from dify_action.bump import fanout
         # the floor no bump goes under: this interpreter starting and importing nothing of ours
         bare_s = min(rss_of([sys.executable, "-c", "pass"])[0] for _ in range(3))
+        one_s = one_file_bump(work / "one")
         if skip_ruamel:
             print(f"{label} tree: {count} files ({yaml_count} YAML), bump {bump_s * 1000:.1f} ms = "
                   f"{bump_s / grep_s:.2f}x grep -rl ({grep_s * 1000:.1f} ms; goal <= {goal:g}x; median of the "
                   f"{ROUNDS} paired runs {ratios[len(ratios) // 2]:.2f}x), CPU {cpu_s * 1000:.0f} ms in "
                   f"{fanout.processes()} process(es), peak RSS {rss_mb:.1f} MB (goal <= 150 MB); bare "
-                  f"interpreter start {bare_s * 1000:.1f} ms")
+                  f"interpreter start {bare_s * 1000:.1f} ms, a bump of a one-file tree {one_s * 1000:.1f} ms "
+                  f"({one_s / grep_s:.2f}x this tree's grep)")
             return
         from ruamel.yaml import YAML
 
@@ -240,8 +243,20 @@ def large(count: int, label: str, goal: float, skip_ruamel: bool = False) -> Non
         print(f"ruamel.yaml round trip:      {ruamel_s * 1000:8.1f} ms  ({ruamel_s / bump_s:.1f}x bump; goal >= 30x)")
         print(f"peak RSS, bump process:      {rss_mb:8.1f} MB  (goal <= 150 MB)")
         print(f"bare interpreter start:      {bare_s * 1000:8.1f} ms  (the floor of any CLI process)")
+        print(f"bump of a one-file tree:     {one_s * 1000:8.1f} ms  (the floor of any bump: start, imports, "
+              f"checks; {one_s / grep_s:.2f}x this tree's grep)")
     finally:
         shutil.rmtree(work)
+
+
+def one_file_bump(root: Path) -> float:
+    """Seconds of the best of 3 bumps of a tree of one Deployment: what a bump costs before the tree's
+    size counts (interpreter, imports, the release set's and the journal's fixed work)."""
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "deploy.yaml").write_text(DEPLOY.format(name="dify-api", team=0, i=0))
+    cli = [sys.executable, "-m", "dify_action", "bump", "--gitops-dir", str(root), "--image",
+           "registry.local:5000/team0/dify-api", "--json"]
+    return min(rss_of([*cli, "--tag", f"3.0.{i}"])[0] for i in range(3))
 
 
 def timed(func: object) -> float:
