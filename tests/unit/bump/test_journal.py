@@ -22,6 +22,14 @@ NEW = OLD.replace(":1.0", ":2.0")
 NAMES = [f"env{i % 2}/app{i}.yaml" for i in range(12)]
 
 
+@pytest.fixture(autouse=True)
+def _records_under_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Outside a git checkout a journal's nonce is recorded in the system temp directory; the journals
+    these tests leave refused would leave their records there, run after run: keep them in pytest's."""
+    folder = str(tmp_path_factory.mktemp("records"))
+    monkeypatch.setattr(journal.tempfile, "gettempdir", lambda: folder)
+
+
 def _tree(root: Path) -> Path:
     for name in NAMES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
