@@ -29,6 +29,14 @@ OTHERS = [
 SEPARATORS = ["---\n", "--- \n", "...\n---\n", "--- # next\n"]
 
 
+def _written(tmp_path_factory: object, text: str) -> SourceFile:
+    """``text`` as the one file of a fresh tree."""
+    data = text.encode()
+    root = Path(str(tmp_path_factory.mktemp("t")))  # type: ignore[attr-defined]
+    (root / "all.yaml").write_bytes(data)
+    return SourceFile(root, "all.yaml", data, False)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.sampled_from(OTHERS), st.sampled_from(SEPARATORS)), min_size=1,
                 max_size=6), st.booleans())
@@ -41,10 +49,8 @@ def test_blanking_other_documents_changes_nothing_in_the_plan(
     text = "".join(parts)
     if crlf:
         text = text.replace("\n", "\r\n")
-    data = text.encode()
-    root = Path(str(tmp_path_factory.mktemp("t")))  # type: ignore[attr-defined]
-    (root / "all.yaml").write_bytes(data)
-    source = SourceFile(root, "all.yaml", data, False)
+    source = _written(tmp_path_factory, text)
+    root = source.root
     full, part = load(source), load(source, lambda doc: b"dify-api:" in doc)
     # a file libyaml refuses whole ("..." after a comment-only document) is not this property's
     # subject: a syntax error in a document that does not mention the image is not looked for
@@ -78,10 +84,8 @@ def test_a_kept_document_after_large_blanked_ones_is_composed_alone_with_the_who
     text += "---\n" + OTHERS[0] if trailing else ""
     if crlf:
         text = text.replace("\n", "\r\n")
-    data = text.encode()
-    root = Path(str(tmp_path_factory.mktemp("t")))  # type: ignore[attr-defined]
-    (root / "all.yaml").write_bytes(data)
-    source = SourceFile(root, "all.yaml", data, False)
+    source = _written(tmp_path_factory, text)
+    root, data = source.root, source.data
     full, part = load(source), load(source, lambda doc: b"dify-api:" in doc, prune=True)
     if not isinstance(full, Parsed):
         assert part == full  # the same refusal, with the whole text's line
